@@ -1,0 +1,92 @@
+"""Outputs of the plan machine: what the shell must do after committing the step.
+
+Effects are declarative and idempotent by design: carrying one out twice (after a crash between
+the commit and the broker call) must not duplicate anything at the broker. The shell guarantees
+that with orderRefs and by checking broker state first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Union
+
+from .values import EntryType, Side
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceBracket:
+    """Send the entry with its stop-loss and take-profit as one IB bracket (OCA children)."""
+
+    plan_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    entry_type: EntryType
+    entry_price: Decimal
+    stop_price: Decimal
+    target_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Protect:
+    """Make the working stop and target cover exactly ``quantity`` shares: resize the existing
+    orders in place, or place them (one OCA group) if IB has none working."""
+
+    plan_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    stop_price: Decimal
+    target_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyStop:
+    """Move the existing stop order to ``stop_price`` in place (same orderId)."""
+
+    plan_id: str
+    stop_price: Decimal
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelEntry:
+    """Cancel the (remainder of the) entry order."""
+
+    plan_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    """Close ``quantity`` shares at market inside the plan's OCA group (so IB cancels the stop
+    and target when it fills), and cancel any entry remainder."""
+
+    plan_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelExits:
+    """The position is gone: make sure no stop/target/entry of this plan is left working."""
+
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell the trader. ``kind`` selects the message format; ``facts`` carries the figures."""
+
+    plan_id: str
+    kind: str
+    from_state: str
+    to_state: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = Union[PlaceBracket, Protect, ModifyStop, CancelEntry, Flatten, CancelExits, Notify]
+EFFECT_TYPES: tuple[type, ...] = Effect.__args__  # type: ignore[attr-defined]

@@ -1,0 +1,210 @@
+"""Inputs to the plan machine. Frozen, each carrying the time it happened (UTC).
+
+The shell translates IB callbacks, scheduled jobs and user commands into these; the machine
+never sees an ib_async object. Each class maps to one trigger of the transition table
+(``TRIGGER``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar, Union
+
+from .values import Leg
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Risk settings in percent of account value."""
+
+    small_pct: Decimal = Decimal(1)
+    normal_pct: Decimal = Decimal(2)
+    large_pct: Decimal = Decimal(3)
+    max_portfolio_risk_pct: Decimal = Decimal(10)
+
+    def pct_for(self, category: str) -> Decimal:
+        return {"small": self.small_pct, "normal": self.normal_pct, "large": self.large_pct}[category]
+
+
+@dataclass(frozen=True, slots=True)
+class Activate:
+    """The plan's start time has come: size it against the account now.
+
+    ``open_risk`` is the dollar risk of every *other* live plan (see rules.open_risk).
+    """
+
+    TRIGGER: ClassVar[str] = "activate"
+    at: datetime
+    account_value: Decimal
+    available_funds: Decimal
+    open_risk: Decimal
+    limits: RiskLimits = RiskLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryAccepted:
+    """IB evidence (openOrder/orderStatus) that the entry order is working."""
+
+    TRIGGER: ClassVar[str] = "entry_accepted"
+    at: datetime
+    order_id: int = 0
+    perm_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRejected:
+    """IB refused the entry (or the whole bracket) before anything filled."""
+
+    TRIGGER: ClassVar[str] = "entry_rejected"
+    at: datetime
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCancelled:
+    """IB confirmed the entry order is cancelled (remainder, if partly filled)."""
+
+    TRIGGER: ClassVar[str] = "entry_cancelled"
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilled:
+    """One execution of the entry order. ``exec_id`` makes it idempotent."""
+
+    TRIGGER: ClassVar[str] = "entry_filled"
+    at: datetime
+    exec_id: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExitFilled:
+    """One execution of an exit order (stop, target or flatten)."""
+
+    TRIGGER: ClassVar[str] = "exit_filled"
+    at: datetime
+    exec_id: str
+    leg: Leg
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionStatus:
+    """What IB says is working to protect the position: remaining quantities and prices.
+
+    Sent by the shell whenever a stop/target order status changes or reconciliation reads them.
+    A leg with nothing working has quantity 0.
+    """
+
+    TRIGGER: ClassVar[str] = "protection_status"
+    at: datetime
+    stop_quantity: int
+    target_quantity: int
+    stop_price: Decimal | None = None
+    target_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionFailed:
+    """A protective order was rejected or found gone at IB (verified, not a local guess)."""
+
+    TRIGGER: ClassVar[str] = "protection_failed"
+    at: datetime
+    leg: Leg
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """The last trade price, fed by the trailing job."""
+
+    TRIGGER: ClassVar[str] = "price_update"
+    at: datetime
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StopModified:
+    """IB confirmed the stop order now carries ``stop_price``."""
+
+    TRIGGER: ClassVar[str] = "stop_modified"
+    at: datetime
+    stop_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StopModifyRejected:
+    """IB refused a stop modification. ``stop_working`` says whether IB still shows the stop
+    working (verified against open orders), which decides whether the plan stays protected."""
+
+    TRIGGER: ClassVar[str] = "stop_modify_rejected"
+    at: datetime
+    code: int
+    message: str
+    stop_working: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequested:
+    """The trader asked to cancel the plan (flatten if anything filled)."""
+
+    TRIGGER: ClassVar[str] = "cancel_requested"
+    at: datetime
+    reason: str = "cancelled by user"
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """The plan's ``expire_at`` has come: an unfilled entry is cancelled."""
+
+    TRIGGER: ClassVar[str] = "expire"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenFailed:
+    """The emergency or requested flatten order could not be placed or was rejected."""
+
+    TRIGGER: ClassVar[str] = "flatten_failed"
+    at: datetime
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
+
+    TRIGGER: ClassVar[str] = "fault"
+    at: datetime
+    reason: str
+
+
+Event = Union[
+    Activate,
+    EntryAccepted,
+    EntryRejected,
+    EntryCancelled,
+    EntryFilled,
+    ExitFilled,
+    ProtectionStatus,
+    ProtectionFailed,
+    PriceUpdate,
+    StopModified,
+    StopModifyRejected,
+    CancelRequested,
+    Expire,
+    FlattenFailed,
+    Fault,
+]
+
+EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
+EVENT_BY_TRIGGER: dict[str, type] = {cls.TRIGGER: cls for cls in EVENT_TYPES}

@@ -1,0 +1,483 @@
+"""The plan machine's transition table: every (state, event) the machine accepts, as data.
+
+Rule: everything that decides a plan's state lives in this file. Guards are pure predicates
+over (plan, event); actions only update the plan's figures and append effects. Nothing here
+does I/O. ``orchestrator diagram`` draws this table; the tests walk it row by row.
+
+A row with ``dest=None`` is an internal transition: the state stays, the action still runs
+(benign repeats, partial fills, trailing moves). Rows for one trigger and source are tried in
+order; the first whose guards all pass wins. An event with no matching row raises.
+
+Broker realities written into the table (IB does all of these):
+- a fill can arrive after the cancel ack, or after the plan ended: it is recorded and flattened;
+- fills are replayed after reconnects: a known execId is a no-op;
+- partial entry fills: protection is resized to what has filled, each time more fills;
+- an exit can fill while a stop modification is still pending: the exit wins;
+- a rejected stop modification leaves the old stop working: the plan stays protected.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from transitions import EventData
+
+from . import effects as fx
+from . import events as ev
+from .plan import Plan
+from .rules import decide_size, next_trailing_stop
+from .values import Leg, State
+
+S = State
+LIVE_POSITION = [S.FILLED, S.PROTECTED, S.TRAILING]
+UNFILLED_WORKING = [S.SIZED, S.SUBMITTED]
+ENDED = [S.CLOSED, S.CANCELLED, S.REJECTED]
+
+
+def _p(ed: EventData) -> Plan:
+    return ed.model  # type: ignore[no-any-return]
+
+
+def _e(ed: EventData) -> Any:
+    return ed.kwargs["event"]
+
+
+# --------------------------------------------------------------------------- guards
+
+def _sizing(ed: EventData) -> Any:
+    plan, e = _p(ed), _e(ed)
+    spec = plan.spec
+    return decide_size(
+        side=spec.side, entry=spec.entry_price, stop=spec.stop_loss,
+        risk_pct=e.limits.pct_for(spec.risk.value), account_value=e.account_value,
+        available_funds=e.available_funds, other_open_risk=e.open_risk,
+        max_portfolio_risk_pct=e.limits.max_portfolio_risk_pct)
+
+
+def risk_ok(ed: EventData) -> bool:
+    """Sizing passes every limit (non-zero size, portfolio cap, buying power)."""
+    return _sizing(ed).violation is None
+
+
+def duplicate_fill(ed: EventData) -> bool:
+    """The execution was applied before (replayed after a reconnect)."""
+    return _e(ed).exec_id in _p(ed).seen_exec_ids
+
+
+def flattening(ed: EventData) -> bool:
+    return _p(ed).flattening
+
+
+def closes_position(ed: EventData) -> bool:
+    """This exit fill brings the position to zero (or past it)."""
+    plan = _p(ed)
+    return plan.exited_qty + _e(ed).quantity >= plan.filled_qty
+
+
+def protection_matches(ed: EventData) -> bool:
+    """IB reports stop and target working for exactly the open quantity."""
+    plan, e = _p(ed), _e(ed)
+    return plan.open_qty > 0 and e.stop_quantity == plan.open_qty and e.target_quantity == plan.open_qty
+
+
+def trail_active(ed: EventData) -> bool:
+    return _p(ed).trail_active
+
+
+def has_position(ed: EventData) -> bool:
+    return _p(ed).open_qty > 0
+
+
+def entry_done(ed: EventData) -> bool:
+    return _p(ed).entry_done
+
+
+def stop_working(ed: EventData) -> bool:
+    return bool(_e(ed).stop_working)
+
+
+def has_leftovers(ed: EventData) -> bool:
+    e = _e(ed)
+    return e.stop_quantity > 0 or e.target_quantity > 0
+
+
+def _trail_candidate(ed: EventData) -> Decimal | None:
+    plan, e = _p(ed), _e(ed)
+    spec = plan.spec
+    if not spec.trails or plan.avg_entry_price is None or plan.flattening:
+        return None
+    best = e.price if plan.best_price is None else (
+        max(plan.best_price, e.price) if spec.side.sign > 0 else min(plan.best_price, e.price))
+    return next_trailing_stop(
+        side=spec.side, entry=plan.avg_entry_price, initial_stop=spec.stop_loss,
+        current_stop=plan.stop_price, best_price=best, last_price=e.price,
+        trigger_r=spec.trail_trigger_r or Decimal(0), distance=spec.trail_distance or Decimal(0))
+
+
+def trail_moves(ed: EventData) -> bool:
+    """The trailing rule tightens the stop at this price."""
+    return _trail_candidate(ed) is not None
+
+
+# --------------------------------------------------------------------------- actions
+
+def _emit(plan: Plan, effect: Any) -> None:
+    plan.effects.append(effect)
+
+
+def _kind(plan: Plan, kind: str, **extra: Any) -> None:
+    plan.notify_kind = kind
+    plan.notify_extra.update(extra)
+
+
+def _protect(plan: Plan) -> None:
+    spec = plan.spec
+    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
+
+
+def _flatten(plan: Plan, reason: str) -> None:
+    plan.flattening = True
+    spec = plan.spec
+    if not plan.entry_done:
+        _emit(plan, fx.CancelEntry(plan.id, reason))
+    _emit(plan, fx.Flatten(plan.id, spec.symbol, spec.side, plan.open_qty, reason))
+
+
+def size_and_place(ed: EventData) -> None:
+    plan, d = _p(ed), _sizing(ed)
+    plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
+    spec = plan.spec
+    _emit(plan, fx.PlaceBracket(plan.id, spec.symbol, spec.side, d.quantity, spec.entry_type,
+                                spec.entry_price, plan.stop_price, plan.target_price))
+    _kind(plan, "sized")
+
+
+def reject_risk(ed: EventData) -> None:
+    plan, d = _p(ed), _sizing(ed)
+    plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
+    plan.reason = f"risk limit {d.limit}: {d.violation}"
+    _kind(plan, "rejected", limit=d.limit)
+
+
+def record_accept(ed: EventData) -> None:
+    _kind(_p(ed), "submitted")
+
+
+def record_reject(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.reason, plan.error_code = f"IB rejected the entry: {e.message}", e.code
+    plan.entry_done = True
+    _kind(plan, "rejected", code=e.code)
+
+
+def record_cancelled(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.entry_done = True
+    if plan.reason is None:
+        plan.reason = e.reason or "entry cancelled at IB"
+    _kind(plan, "cancelled")
+
+
+def entry_remainder_gone(ed: EventData) -> None:
+    """The unfilled rest of a partly filled entry is gone: protect exactly what filled."""
+    plan = _p(ed)
+    plan.entry_done = True
+    if plan.flattening:
+        return
+    _protect(plan)
+    _kind(plan, "entry_remainder_cancelled")
+
+
+def record_entry_fill(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.seen_exec_ids.add(e.exec_id)
+    prev = plan.filled_qty
+    plan.filled_qty = prev + e.quantity
+    avg = plan.avg_entry_price or Decimal(0)
+    plan.avg_entry_price = (avg * prev + e.price * e.quantity) / plan.filled_qty
+    if plan.best_price is None:
+        plan.best_price = e.price
+    if plan.quantity and plan.filled_qty >= plan.quantity:
+        plan.entry_done = True
+    _kind(plan, "filled", fill_qty=e.quantity, fill_price=e.price)
+
+
+def protect_fill(ed: EventData) -> None:
+    _protect(_p(ed))
+
+
+def flatten_late_fill(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.entry_done = True
+    _flatten(plan, f"entry filled after the plan was {ed.transition.source}")
+    _kind(plan, "late_fill")
+
+
+def flatten_more(ed: EventData) -> None:
+    _flatten(_p(ed), "entry filled while flattening")
+
+
+def record_exit(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.seen_exec_ids.add(e.exec_id)
+    prev = plan.exited_qty
+    plan.exited_qty = prev + e.quantity
+    avg = plan.avg_exit_price or Decimal(0)
+    plan.avg_exit_price = (avg * prev + e.price * e.quantity) / plan.exited_qty
+    entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
+    plan.realized_pnl += (e.price - entry) * e.quantity * plan.spec.side.sign
+    leg = Leg(e.leg)
+    if leg is Leg.STOP:
+        plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
+    elif leg is Leg.TARGET:
+        plan.exit_reason = "target"
+    else:
+        plan.exit_reason = "flatten"
+    _kind(plan, "partial_exit", fill_qty=e.quantity, fill_price=e.price)
+
+
+def close_out(ed: EventData) -> None:
+    plan = _p(ed)
+    if not plan.entry_done:
+        plan.entry_done = True
+        _emit(plan, fx.CancelEntry(plan.id, "position closed"))
+    _emit(plan, fx.CancelExits(plan.id))
+    plan.flattening = False
+    kind = {"target": "take_profit", "stop": "stop_loss", "trailing_stop": "trailing_stop"}.get(
+        plan.exit_reason or "", "flattened")
+    _kind(plan, kind)
+
+
+def over_exit(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.reason = (f"exit fills exceed entry fills by {-plan.open_qty} shares: "
+                   "the position at IB is reversed, a human must flatten it")
+    _kind(plan, "error")
+
+
+def record_protection(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
+    if e.stop_price is not None and e.stop_quantity > 0:
+        plan.confirmed_stop_price = e.stop_price
+    if ed.transition.dest in (S.PROTECTED, S.TRAILING):
+        _kind(plan, "protected")
+
+
+def reprotect(ed: EventData) -> None:
+    plan = _p(ed)
+    _protect(plan)
+    _kind(plan, "protection_lost")
+
+
+def cancel_leftovers(ed: EventData) -> None:
+    _emit(_p(ed), fx.CancelExits(_p(ed).id))
+
+
+def protection_failed_flatten(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.reason, plan.error_code = f"{e.leg} order failed: {e.message}", e.code
+    _flatten(plan, f"protection failed ({e.code}: {e.message}): emergency flatten")
+    _kind(plan, "protection_failed", code=e.code)
+
+
+def protection_failed_unfilled(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.reason, plan.error_code = f"{e.leg} order failed before entry fill: {e.message}", e.code
+    plan.cancel_requested = True
+    _emit(plan, fx.CancelEntry(plan.id, "protection could not be placed"))
+    _kind(plan, "protection_failed", code=e.code)
+
+
+def track_price(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    if plan.avg_entry_price is None:
+        return
+    if plan.best_price is None or (e.price - plan.best_price) * plan.spec.side.sign > 0:
+        plan.best_price = e.price
+
+
+def move_stop(ed: EventData) -> None:
+    plan = _p(ed)
+    new_stop = _trail_candidate(ed)
+    assert new_stop is not None  # guarded by trail_moves
+    track_price(ed)
+    old = plan.stop_price
+    plan.stop_price = new_stop
+    plan.trail_active = True
+    _emit(plan, fx.ModifyStop(plan.id, new_stop, plan.open_qty))
+    _kind(plan, "trailing", old_stop=old, new_stop=new_stop)
+
+
+def record_stop(ed: EventData) -> None:
+    _p(ed).confirmed_stop_price = _e(ed).stop_price
+
+
+def modify_rejected_keep(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    if plan.confirmed_stop_price is not None:
+        plan.stop_price = plan.confirmed_stop_price
+    _kind(plan, "modify_rejected", code=e.code, message=e.message)
+
+
+def modify_rejected_reprotect(ed: EventData) -> None:
+    modify_rejected_keep(ed)
+    _protect(_p(ed))
+
+
+def request_cancel(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.cancel_requested = True
+    plan.reason = getattr(e, "reason", None) or "entry expired"
+    _emit(plan, fx.CancelEntry(plan.id, plan.reason))
+    _kind(plan, "cancel_requested")
+
+
+def cancel_unstarted(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.reason = getattr(e, "reason", None) or "expired before activation"
+    plan.entry_done = True
+    _kind(plan, "cancelled")
+
+
+def request_flatten(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.cancel_requested = True
+    plan.reason = e.reason
+    _flatten(plan, e.reason)
+    _kind(plan, "flatten_requested")
+
+
+def cancel_error_plan(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.reason = e.reason
+    plan.entry_done = True
+    _emit(plan, fx.CancelEntry(plan.id, e.reason))
+    _emit(plan, fx.CancelExits(plan.id))
+    _kind(plan, "cancelled")
+
+
+def expire_remainder(ed: EventData) -> None:
+    plan = _p(ed)
+    _emit(plan, fx.CancelEntry(plan.id, "entry expired"))
+    _kind(plan, "expired_remainder")
+
+
+def record_error(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    if isinstance(e, ev.FlattenFailed):
+        plan.reason, plan.error_code = f"flatten failed: {e.message}", e.code
+    else:
+        plan.reason = e.reason
+    _kind(plan, "error")
+
+
+def nothing(ed: EventData) -> None:
+    """A benign repeat: explicitly accepted, changes nothing."""
+
+
+# --------------------------------------------------------------------------- the table
+
+Row = dict[str, Any]
+
+
+Action = Callable[[EventData], None]
+
+
+def row(trigger: str, source: Any, dest: State | None, action: Action | tuple[Action, ...],
+        *conditions: Callable[[EventData], bool], unless: tuple[Callable[[EventData], bool], ...] = ()) -> Row:
+    src = [str(s) for s in (source if isinstance(source, list) else [source])]
+    return {"trigger": trigger, "source": src, "dest": None if dest is None else str(dest),
+            "conditions": list(conditions), "unless": list(unless),
+            "after": list(action) if isinstance(action, tuple) else [action]}
+
+
+A = ev.Activate.TRIGGER
+TRANSITIONS: list[Row] = [
+    # activation: size against the account; any violated limit rejects the plan
+    row(A, S.PENDING, S.SIZED, size_and_place, risk_ok),
+    row(A, S.PENDING, S.REJECTED, reject_risk),
+
+    # the entry at IB
+    row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
+    row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION], None, nothing),          # duplicate ack
+    row("entry_rejected", UNFILLED_WORKING, S.REJECTED, record_reject),
+    row("entry_rejected", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
+    row("entry_rejected", LIVE_POSITION, None, nothing),
+    row("entry_cancelled", UNFILLED_WORKING, S.CANCELLED, record_cancelled),
+    row("entry_cancelled", LIVE_POSITION, None, entry_remainder_gone, flattening),
+    row("entry_cancelled", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
+    row("entry_cancelled", [*LIVE_POSITION, *ENDED, S.ERROR], None, nothing),    # duplicate ack
+
+    # entry fills: replayed execIds are no-ops; every new fill is protected (or flattened)
+    row("entry_filled", [*UNFILLED_WORKING, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing, duplicate_fill),
+    row("entry_filled", [*UNFILLED_WORKING, *LIVE_POSITION], S.FILLED, (record_entry_fill, protect_fill),
+        unless=(flattening,)),
+    row("entry_filled", LIVE_POSITION, S.FILLED, (record_entry_fill, flatten_more), flattening),
+    row("entry_filled", ENDED, S.FILLED, (record_entry_fill, flatten_late_fill)),                     # fill after cancel ack / end
+    row("entry_filled", S.ERROR, None, (record_entry_fill, protect_fill)),
+
+    # exit fills: the exit wins over a pending trail modification
+    row("exit_filled", [*LIVE_POSITION, S.CLOSED, S.ERROR], None, nothing, duplicate_fill),
+    row("exit_filled", [*LIVE_POSITION, S.ERROR], S.CLOSED, (record_exit, close_out), closes_position),
+    row("exit_filled", [*LIVE_POSITION, S.ERROR], None, record_exit),            # partial exit
+    row("exit_filled", S.CLOSED, S.ERROR, (record_exit, over_exit)),                          # over-exit: reversed
+
+    # protection as IB reports it
+    row("protection_status", S.FILLED, S.TRAILING, record_protection, protection_matches, trail_active,
+        unless=(flattening,)),
+    row("protection_status", S.FILLED, S.PROTECTED, record_protection, protection_matches,
+        unless=(flattening,)),
+    row("protection_status", S.FILLED, None, record_protection),
+    row("protection_status", [S.PROTECTED, S.TRAILING], None, record_protection, protection_matches),
+    row("protection_status", [S.PROTECTED, S.TRAILING], None, record_protection, flattening),
+    row("protection_status", [S.PROTECTED, S.TRAILING], S.FILLED, reprotect),
+    row("protection_status", S.CLOSED, None, cancel_leftovers, has_leftovers),
+    row("protection_status", [*UNFILLED_WORKING, *ENDED, S.ERROR], None, nothing),
+    row("protection_failed", LIVE_POSITION, None, nothing, flattening),
+    row("protection_failed", LIVE_POSITION, S.FILLED, protection_failed_flatten),
+    row("protection_failed", UNFILLED_WORKING, None, protection_failed_unfilled),
+    row("protection_failed", [*ENDED, S.ERROR], None, nothing),
+
+    # trailing: modify the same stop in place, only ever tighter
+    row("price_update", [S.PROTECTED, S.TRAILING], S.TRAILING, move_stop, trail_moves),
+    row("price_update", [*UNFILLED_WORKING, *LIVE_POSITION], None, track_price),
+    row("stop_modified", [*LIVE_POSITION, S.CLOSED, S.ERROR], None, record_stop),
+    row("stop_modify_rejected", [*LIVE_POSITION, S.ERROR], None, modify_rejected_keep, stop_working),
+    row("stop_modify_rejected", [S.PROTECTED, S.TRAILING], S.FILLED, modify_rejected_reprotect),
+    row("stop_modify_rejected", [S.FILLED, S.ERROR], None, modify_rejected_reprotect),
+    row("stop_modify_rejected", S.CLOSED, None, nothing),
+
+    # the trader cancels: unfilled → cancel the entry; filled → flatten
+    row("cancel_requested", S.PENDING, S.CANCELLED, cancel_unstarted),
+    row("cancel_requested", UNFILLED_WORKING, None, request_cancel),
+    row("cancel_requested", LIVE_POSITION, None, nothing, flattening),
+    row("cancel_requested", LIVE_POSITION, None, request_flatten),
+    row("cancel_requested", S.ERROR, None, request_flatten, has_position),
+    row("cancel_requested", S.ERROR, S.CANCELLED, cancel_error_plan),
+    row("cancel_requested", ENDED, None, nothing),
+
+    # expiry of an unfilled entry
+    row("expire", S.PENDING, S.CANCELLED, cancel_unstarted),
+    row("expire", UNFILLED_WORKING, None, request_cancel),
+    row("expire", LIVE_POSITION, None, expire_remainder, unless=(entry_done,)),
+    row("expire", [*LIVE_POSITION, *ENDED, S.ERROR], None, nothing),
+
+    # needs a human
+    row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, record_error),
+    row("fault", [s for s in S], S.ERROR, record_error),
+]
+
+
+def guard_names(r: Row) -> list[str]:
+    """Guards of a row as text, ``!name`` for an ``unless`` guard (for diagrams and tests)."""
+    return [c.__name__ for c in r["conditions"]] + [f"!{c.__name__}" for c in r["unless"]]
+
+
+def triggers() -> list[str]:
+    """Every trigger in the table, in table order."""
+    seen: dict[str, None] = {}
+    for r in TRANSITIONS:
+        seen.setdefault(r["trigger"], None)
+    return list(seen)

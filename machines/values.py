@@ -1,0 +1,97 @@
+"""Value types of the pure core: states, sides, legs, and Decimal price helpers."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+
+US_STOCK_TICK = Decimal("0.01")
+
+
+class State(StrEnum):
+    """The states of a plan. Terminal: closed, rejected, cancelled; error waits for a human."""
+
+    PENDING = "pending"
+    SIZED = "sized"
+    SUBMITTED = "submitted"
+    FILLED = "filled"
+    PROTECTED = "protected"
+    TRAILING = "trailing"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+TERMINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.CANCELLED})
+LIVE_STATES = frozenset(State) - TERMINAL_STATES
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        """+1 for long, -1 for short: profit per share = sign * (exit - entry)."""
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def entry_action(self) -> str:
+        return "BUY" if self is Side.LONG else "SELL"
+
+    @property
+    def exit_action(self) -> str:
+        return "SELL" if self is Side.LONG else "BUY"
+
+
+class EntryType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+class RiskCategory(StrEnum):
+    SMALL = "small"
+    NORMAL = "normal"
+    LARGE = "large"
+
+
+class Leg(StrEnum):
+    """Which order of a plan an order or fill belongs to; part of orderRef."""
+
+    ENTRY = "entry"
+    STOP = "stop"
+    TARGET = "target"
+    FLATTEN = "flatten"
+
+
+def round_to_tick(price: Decimal, tick: Decimal = US_STOCK_TICK, mode: str = "nearest") -> Decimal:
+    """Round a price to a multiple of ``tick``.
+
+    Args:
+        price: the price to round.
+        tick: the minimum price increment (0.01 for US stocks).
+        mode: ``"nearest"`` (half-even), ``"down"`` (floor) or ``"up"`` (ceiling).
+    """
+    rounding = {"nearest": ROUND_HALF_EVEN, "down": ROUND_FLOOR, "up": ROUND_CEILING}[mode]
+    steps = (price / tick).to_integral_value(rounding=rounding)
+    return (steps * tick).quantize(tick)
+
+
+def order_ref(plan_id: str, leg: Leg | str, attempt: int = 1) -> str:
+    """The orderRef every order of ours carries: ``<plan_id>:<leg>`` plus ``:<n>`` for re-sends."""
+    base = f"{plan_id}:{Leg(leg).value}"
+    return base if attempt == 1 else f"{base}:{attempt}"
+
+
+def parse_order_ref(ref: str) -> tuple[str, Leg, int] | None:
+    """Inverse of :func:`order_ref`; None for a ref that is not ours."""
+    parts = ref.rsplit(":", 2)
+    try:
+        if len(parts) == 3 and parts[2].isdigit():
+            return parts[0], Leg(parts[1]), int(parts[2])
+        head, leg = ref.rsplit(":", 1)
+        return head, Leg(leg), 1
+    except ValueError:
+        return None
