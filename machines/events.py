@@ -156,7 +156,7 @@ class StopModifyRejected:
 class CancelRequested:
     """The trader asked to cancel the plan (flatten if anything filled)."""
 
-    TRIGGER: ClassVar[str] = "cancel_requested"
+    TRIGGER: ClassVar[str] = "cancel"
     at: datetime
     reason: str = "cancelled by user"
 

@@ -69,6 +69,17 @@ def flattening(ed: EventData) -> bool:
     return _p(ed).flattening
 
 
+def overshoots(ed: EventData) -> bool:
+    """This exit fill takes more shares out than went in: the position at IB is reversed."""
+    plan = _p(ed)
+    return plan.exited_qty + _e(ed).quantity > plan.filled_qty
+
+
+def cancel_pending(ed: EventData) -> bool:
+    """A cancel of the unfilled entry was asked for (trader, expiry, failed protection)."""
+    return _p(ed).cancel_requested
+
+
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (or past it)."""
     plan = _p(ed)
@@ -132,6 +143,8 @@ def _kind(plan: Plan, kind: str, **extra: Any) -> None:
 
 
 def _protect(plan: Plan) -> None:
+    if plan.open_qty <= 0:   # flat or reversed (error): nothing to protect, a human decides
+        return
     spec = plan.spec
     _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
 
@@ -218,6 +231,13 @@ def flatten_more(ed: EventData) -> None:
     _flatten(_p(ed), "entry filled while flattening")
 
 
+def flatten_unwanted_fill(ed: EventData) -> None:
+    """The fill raced the cancel of the entry: nobody wants these shares any more."""
+    plan = _p(ed)
+    _flatten(plan, f"entry filled after the cancel was requested ({plan.reason})")
+    _kind(plan, "late_fill")
+
+
 def record_exit(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.seen_exec_ids.add(e.exec_id)
@@ -260,7 +280,7 @@ def record_protection(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     if e.stop_price is not None and e.stop_quantity > 0:
-        plan.confirmed_stop_price = e.stop_price
+        _confirm_stop(plan, e.stop_price)
     if ed.transition.dest in (S.PROTECTED, S.TRAILING):
         _kind(plan, "protected")
 
@@ -310,8 +330,16 @@ def move_stop(ed: EventData) -> None:
     _kind(plan, "trailing", old_stop=old, new_stop=new_stop)
 
 
+def _confirm_stop(plan: Plan, price: Decimal) -> None:
+    """IB holds the stop at ``price``. The stop we want is never looser than that: a late ack
+    of an earlier modification must not leave us wanting (and later re-sending) a looser stop."""
+    plan.confirmed_stop_price = price
+    if (price - plan.stop_price) * plan.spec.side.sign > 0:
+        plan.stop_price = price
+
+
 def record_stop(ed: EventData) -> None:
-    _p(ed).confirmed_stop_price = _e(ed).stop_price
+    _confirm_stop(_p(ed), _e(ed).stop_price)
 
 
 def modify_rejected_keep(ed: EventData) -> None:
@@ -412,6 +440,8 @@ TRANSITIONS: list[Row] = [
 
     # entry fills: replayed execIds are no-ops; every new fill is protected (or flattened)
     row("entry_filled", [*UNFILLED_WORKING, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing, duplicate_fill),
+    row("entry_filled", UNFILLED_WORKING, S.FILLED, (record_entry_fill, flatten_unwanted_fill),
+        cancel_pending),                                                          # fill before the cancel ack
     row("entry_filled", [*UNFILLED_WORKING, *LIVE_POSITION], S.FILLED, (record_entry_fill, protect_fill),
         unless=(flattening,)),
     row("entry_filled", LIVE_POSITION, S.FILLED, (record_entry_fill, flatten_more), flattening),
@@ -420,6 +450,7 @@ TRANSITIONS: list[Row] = [
 
     # exit fills: the exit wins over a pending trail modification
     row("exit_filled", [*LIVE_POSITION, S.CLOSED, S.ERROR], None, nothing, duplicate_fill),
+    row("exit_filled", [*LIVE_POSITION, S.ERROR], S.ERROR, (record_exit, close_out, over_exit), overshoots),
     row("exit_filled", [*LIVE_POSITION, S.ERROR], S.CLOSED, (record_exit, close_out), closes_position),
     row("exit_filled", [*LIVE_POSITION, S.ERROR], None, record_exit),            # partial exit
     row("exit_filled", S.CLOSED, S.ERROR, (record_exit, over_exit)),                          # over-exit: reversed
@@ -444,19 +475,20 @@ TRANSITIONS: list[Row] = [
     row("price_update", [S.PROTECTED, S.TRAILING], S.TRAILING, move_stop, trail_moves),
     row("price_update", [*UNFILLED_WORKING, *LIVE_POSITION], None, track_price),
     row("stop_modified", [*LIVE_POSITION, S.CLOSED, S.ERROR], None, record_stop),
+    row("stop_modify_rejected", LIVE_POSITION, None, modify_rejected_keep, flattening),   # no new stop now
     row("stop_modify_rejected", [*LIVE_POSITION, S.ERROR], None, modify_rejected_keep, stop_working),
     row("stop_modify_rejected", [S.PROTECTED, S.TRAILING], S.FILLED, modify_rejected_reprotect),
     row("stop_modify_rejected", [S.FILLED, S.ERROR], None, modify_rejected_reprotect),
     row("stop_modify_rejected", S.CLOSED, None, nothing),
 
     # the trader cancels: unfilled → cancel the entry; filled → flatten
-    row("cancel_requested", S.PENDING, S.CANCELLED, cancel_unstarted),
-    row("cancel_requested", UNFILLED_WORKING, None, request_cancel),
-    row("cancel_requested", LIVE_POSITION, None, nothing, flattening),
-    row("cancel_requested", LIVE_POSITION, None, request_flatten),
-    row("cancel_requested", S.ERROR, None, request_flatten, has_position),
-    row("cancel_requested", S.ERROR, S.CANCELLED, cancel_error_plan),
-    row("cancel_requested", ENDED, None, nothing),
+    row("cancel", S.PENDING, S.CANCELLED, cancel_unstarted),
+    row("cancel", UNFILLED_WORKING, None, request_cancel),
+    row("cancel", LIVE_POSITION, None, nothing, flattening),
+    row("cancel", LIVE_POSITION, None, request_flatten),
+    row("cancel", S.ERROR, None, request_flatten, has_position),
+    row("cancel", S.ERROR, S.CANCELLED, cancel_error_plan),
+    row("cancel", ENDED, None, nothing),
 
     # expiry of an unfilled entry
     row("expire", S.PENDING, S.CANCELLED, cancel_unstarted),

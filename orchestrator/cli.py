@@ -1,0 +1,210 @@
+"""The ``orchestrator`` command line: parse → call → render. Exit codes: 0 ok, 2 bad input, 1 other."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence, TextIO
+
+from rich.console import Console
+
+from .errors import ConfigError, OrchestratorError, SchemaTooNew, StoreCorrupt, StoreError, StoreMissing
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line message (never a traceback)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", metavar="PATH",
+                   help="config file (default: $ORCHESTRATOR_CONFIG or ./config.toml)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="orchestrator", description="Trade-plan orchestrator for Interactive Brokers.",
+                     parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("status", parents=[common], help="every plan's state, from state.db")
+    p.add_argument("--json", action="store_true", help="a JSON array, one object per plan")
+
+    p = sub.add_parser("history", parents=[common], help="a plan's transition log, oldest first")
+    p.add_argument("plan_id")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("plans", parents=[common], help="plan files")
+    psub = p.add_subparsers(dest="plans_command", required=True, parser_class=_Parser)
+    pc = psub.add_parser("check", parents=[common], help="validate plan files")
+    pc.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("cancel", parents=[common], help="cancel a plan (flatten if filled)")
+    p.add_argument("plan_id")
+
+    p = sub.add_parser("diagram", parents=[common], help="the plan machine as a Mermaid state diagram")
+    p.add_argument("--internal", action="store_true", help="also draw rows that keep the state")
+
+    p = sub.add_parser("outbox", parents=[common], help="undelivered and dead-lettered notifications")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include delivered ones")
+
+    p = sub.add_parser("demo", parents=[common], help="a self-contained demo on the embedded simulated gateway")
+
+    sub.add_parser("sim-gateway", parents=[common], add_help=False,
+                   help="the simulated IB Gateway, standalone (see sim-gateway --help)")
+    return parser
+
+
+def _console(out: TextIO) -> Console:
+    return Console(file=out, width=int(os.environ.get("COLUMNS", "140")), soft_wrap=False)
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .config import load_config
+    return load_config(args.config, os.environ)
+
+
+def _read_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .store import open_engine
+    return open_engine(_config(args).store.url, create=False, readonly=True)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from . import render
+    from .store import read
+    try:
+        engine = _read_engine(args)
+    except StoreMissing as exc:
+        if args.json:
+            out.write("[]\n")
+        else:
+            out.write(f"no plans yet: {exc}\n")
+        return EXIT_OK
+    try:
+        rows = read.plan_rows(engine)
+        if args.json:
+            out.write(render.status_json(rows) + "\n")
+        else:
+            counts = read.outbox_counts(engine)
+            _console(out).print(render.status_table(rows, pending_notices=counts.pending, dead_notices=counts.dead))
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    from . import render
+    from .store import read
+    engine = _read_engine(args)
+    try:
+        if read.plan_row(engine, args.plan_id) is None:
+            sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
+            return EXIT_BAD_INPUT
+        rows = read.journal_rows(engine, args.plan_id)
+        if args.json:
+            out.write(render.history_json(rows) + "\n")
+        else:
+            _console(out).print(render.history_table(args.plan_id, rows))
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
+    from . import render
+    from .store import read
+    try:
+        engine = _read_engine(args)
+    except StoreMissing:
+        out.write("[]\n" if args.json else "no notifications yet\n")
+        return EXIT_OK
+    try:
+        rows = read.outbox_rows(engine, include_sent=args.all)
+        if args.json:
+            out.write(render.outbox_json(rows) + "\n")
+        else:
+            counts = read.outbox_counts(engine)
+            out.write(f"notifications: {counts.pending} pending, {counts.dead} dead-lettered, {counts.sent} sent\n")
+            for r in rows:
+                state = "sent" if r.sent_at else "dead" if r.dead_at else "pending"
+                out.write(f"  #{r.id} {state:<7} {r.plan_id or '-'} {r.kind} attempts={r.attempts}"
+                          f"{' error=' + r.last_error if r.last_error else ''}\n")
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from .render import mermaid_diagram
+    out.write(mermaid_diagram(internal=args.internal))
+    return EXIT_OK
+
+
+def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:
+    from .planfile import plans_check_command
+    return plans_check_command(args.files, out)
+
+
+def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    from .clock import SystemClock
+    from .store import Store, open_engine
+    cfg = _config(args)
+    engine = open_engine(cfg.store.url, create=False)
+    store = Store(cfg.store.url, engine=engine)
+    try:
+        if store.plan_exists(args.plan_id) is None:
+            sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
+            return EXIT_BAD_INPUT
+        cid = store.add_command(args.plan_id, "cancel", at=SystemClock().now())
+    finally:
+        store.close()
+    out.write(f"cancel of {args.plan_id} requested (command #{cid}); a running orchestrator applies it within a "
+              "second, a stopped one at its next start\n")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from .demo import run_demo
+    return run_demo(args, out)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
+    "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    if argv and argv[0] == "sim-gateway":
+        from .simgw.command import main as sim_main
+        return sim_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, out)
+    except ConfigError as exc:
+        for line in exc.lines:
+            sys.stderr.write(f"orchestrator: {line}\n")
+        return EXIT_BAD_INPUT
+    except (StoreMissing, StoreCorrupt, SchemaTooNew) as exc:
+        sys.stderr.write(f"orchestrator: {exc}\n")
+        return EXIT_FAIL
+    except (StoreError, OrchestratorError) as exc:
+        sys.stderr.write(f"orchestrator: {exc}\n")
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

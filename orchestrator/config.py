@@ -1,0 +1,382 @@
+"""config.toml: typed, frozen, strict settings, and the one function that reads them.
+
+:func:`load_config` is the only reader of config.toml and of the environment variables below.
+Every section and key is optional; the defaults are those of design.md §6. Unknown sections and
+keys are errors (a typo must not silently fall back to a default).
+
+Where the file comes from, first match wins:
+
+1. the ``path`` argument (``--config PATH``); a missing file is an error;
+2. env ``ORCHESTRATOR_CONFIG`` (if not empty); a missing file is an error;
+3. ``./config.toml``; if it does not exist, every setting takes its default.
+
+Env ``ORCHESTRATOR_DISCORD_WEBHOOK_URL``, when set and not empty, replaces ``discord.webhook_url``.
+
+Relative paths (``sim.prices``, ``sim.journal``, ``plans.files`` patterns, the SQLite file of
+``store.url``) are resolved against the directory of the config file (``Config.base_dir``; the
+current directory when there is no file), so the orchestrator behaves the same from any cwd.
+
+Errors are :class:`~orchestrator.errors.ConfigError`, one line per problem:
+``config.toml: risk.normal_pct: must be greater than 0``. The webhook URL is a secret: it is a
+``SecretStr`` (hidden in ``repr``), it is never echoed in an error, and :func:`redact_url` gives
+a form that is safe to log.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo,
+    model_validator,
+)
+
+from machines import RiskLimits
+
+from .errors import ConfigError
+from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
+
+__all__ = [
+    "BrokerConfig", "Config", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig", "RiskConfig",
+    "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
+]
+
+ENV_CONFIG = "ORCHESTRATOR_CONFIG"
+ENV_WEBHOOK = "ORCHESTRATOR_DISCORD_WEBHOOK_URL"
+DEFAULT_CONFIG = "config.toml"
+SQLITE_PREFIX = "sqlite:///"
+_NOT_FROM_FILE = ("base_dir", "source")  # Config fields the file itself may not set
+_API_VERSION = re.compile(r"v[0-9]{1,3}")
+
+
+# --------------------------------------------------------------------------- field types
+
+def _base_dir(info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    return Path(base) if base is not None else Path.cwd()
+
+
+def _to_decimal(value: Any) -> Any:
+    """Numbers (not booleans, not strings) to Decimal; anything else fails the strict check."""
+    if isinstance(value, bool):
+        raise custom_error("must be a number (got boolean)")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return value
+    raise custom_error(f"must be a number (got {toml_type(value)})")
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise custom_error("must be a number (got boolean)")
+    if isinstance(value, (int, Decimal, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise custom_error("is far too large") from None
+        if not math.isfinite(number):
+            raise custom_error("must be a finite number (not nan or inf)")
+        return number
+    raise custom_error(f"must be a number (got {toml_type(value)})")
+
+
+def _to_path(value: Any) -> Any:
+    if isinstance(value, Path):
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            raise custom_error("must not be empty")
+        if "\x00" in value:
+            raise custom_error("must not contain NUL characters")
+        return Path(value)
+    raise custom_error(f"must be a path string (got {toml_type(value)})")
+
+
+def _expand(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError:  # ~user that does not exist, or no home directory
+        raise custom_error("starts with ~ but that home directory is unknown") from None
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    path = _expand(path)
+    return path if path.is_absolute() else _base_dir(info) / path
+
+
+Number = Annotated[Decimal, BeforeValidator(_to_decimal)]
+Percent = Annotated[Number, Field(gt=0, le=100, allow_inf_nan=False)]
+Seconds = Annotated[float, BeforeValidator(_to_float), Field(gt=0, allow_inf_nan=False)]
+ResolvedPath = Annotated[Path, BeforeValidator(_to_path), AfterValidator(_resolve)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+# --------------------------------------------------------------------------- sections
+
+class BrokerConfig(_Section):
+    """Where IB lives. ``sim`` starts the embedded simulated gateway on ``host:port``."""
+
+    mode: Literal["sim", "paper", "live"] = "sim"
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 4002
+    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
+
+
+class SimConfig(_Section):
+    """The simulated gateway: price path, speed, account size, order journal."""
+
+    prices: ResolvedPath = Field(default=Path("examples/prices.csv"), validate_default=True)
+    tick_seconds: Seconds = 0.25
+    account_value: Annotated[Number, Field(gt=0, le=10**12, allow_inf_nan=False)] = Decimal(100000)
+    journal: ResolvedPath = Field(default=Path("sim-journal.jsonl"), validate_default=True)
+    partial_fill_max: Annotated[int, Field(gt=0)] | None = None
+    """Optional: the gateway fills at most this many shares per execution (partial fills)."""
+
+
+def _sqlite_url(url: str, info: ValidationInfo) -> str:
+    if not url.startswith(SQLITE_PREFIX):
+        raise custom_error("must be a SQLite URL such as sqlite:///state.db (only SQLite is supported)")
+    rest = url[len(SQLITE_PREFIX):]
+    file, sep, query = rest.partition("?")
+    if not file:
+        raise custom_error("must name a database file, e.g. sqlite:///state.db")
+    if "\x00" in file:
+        raise custom_error("must not contain NUL characters")
+    if file == ":memory:":
+        return url
+    path = _resolve(Path(file), info)
+    return f"{SQLITE_PREFIX}{path}{sep}{query}"
+
+
+class StoreConfig(_Section):
+    """The state database. Only ``sqlite:///FILE`` URLs; a relative FILE is resolved."""
+
+    url: Annotated[str, AfterValidator(_sqlite_url)] = Field(default="sqlite:///state.db", validate_default=True)
+
+    @property
+    def path(self) -> Path | None:
+        """The database file, or None for ``sqlite:///:memory:``."""
+        file = self.url[len(SQLITE_PREFIX):].partition("?")[0]
+        return None if file == ":memory:" else Path(file)
+
+
+def _patterns(patterns: list[str], info: ValidationInfo) -> list[str]:
+    out = []
+    for i, pattern in enumerate(patterns):
+        if not pattern.strip() or "\x00" in pattern:
+            raise custom_error(f"pattern {i + 1} must be a non-empty path pattern")
+        path = _expand(Path(pattern))
+        out.append(str(path if path.is_absolute() else _base_dir(info) / path))
+    return out
+
+
+class PlansConfig(_Section):
+    """Where plan files are: glob patterns (``*``, ``?``, ``[..]``, ``**``), rescanned periodically."""
+
+    files: Annotated[list[str], AfterValidator(_patterns)] = Field(
+        default_factory=lambda: ["plans/*.toml"], validate_default=True)
+    rescan_seconds: Seconds = 5.0
+
+    def paths(self) -> list[Path]:
+        """The existing files the patterns match now: sorted, without duplicates."""
+        found: set[str] = set()
+        for pattern in self.files:
+            found.update(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        return [Path(p) for p in sorted(found)]
+
+
+class RiskConfig(_Section):
+    """Risk per plan category and the cap on total open risk, in percent of account value."""
+
+    small_pct: Percent = Decimal(1)
+    normal_pct: Percent = Decimal(2)
+    large_pct: Percent = Decimal(3)
+    max_portfolio_risk_pct: Percent = Decimal(10)
+
+
+class TrailingConfig(_Section):
+    """How often the trailing job looks at prices."""
+
+    interval_seconds: Seconds = 5.0
+
+
+def _webhook(secret: SecretStr) -> SecretStr:
+    url = secret.get_secret_value()
+    if not url:
+        return secret
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise custom_error("is not a valid URL") from None
+    local = host in {"localhost", "127.0.0.1", "::1"}
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+        raise custom_error("must be an https:// URL (Discord: Server Settings > Integrations > Webhooks)")
+    if any(c.isspace() for c in url):
+        raise custom_error("must not contain spaces")
+    return secret
+
+
+class DiscordConfig(_Section):
+    """Discord webhook notifications. An empty URL means messages go to the console."""
+
+    webhook_url: Annotated[SecretStr, AfterValidator(_webhook)] = SecretStr("")
+    timeout_seconds: Seconds = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url.get_secret_value())
+
+
+# --------------------------------------------------------------------------- the whole file
+
+class Config(BaseModel):
+    """All settings. Build it with :func:`load_config`.
+
+    ``base_dir`` is the directory relative paths were resolved against; ``source`` the file read
+    (None when running on defaults). Neither can be set from the file.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    broker: BrokerConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    sim: SimConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    store: StoreConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    plans: PlansConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    risk: RiskConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    discord: DiscordConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    base_dir: Path
+    source: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_base_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "base_dir" not in data:
+            data = {**data, "base_dir": _base_dir(info)}
+        return data
+
+    def risk_limits(self) -> RiskLimits:
+        """The risk settings as the pure core wants them."""
+        r = self.risk
+        return RiskLimits(small_pct=r.small_pct, normal_pct=r.normal_pct, large_pct=r.large_pct,
+                          max_portfolio_risk_pct=r.max_portfolio_risk_pct)
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the config file (see the module docstring for which one) and the environment.
+
+    Args:
+        path: an explicit config file (``--config``), or None.
+        env: the environment to read; ``os.environ`` when None.
+
+    Raises:
+        ConfigError: the file is named but missing, unreadable, not TOML, or has invalid values.
+    """
+    env = os.environ if env is None else env
+    if path is not None and str(path) != "":
+        file, label, must_exist = Path(path), str(path), True
+    elif env.get(ENV_CONFIG):
+        file, label, must_exist = Path(env[ENV_CONFIG]), env[ENV_CONFIG], True
+    else:
+        file, label, must_exist = Path(DEFAULT_CONFIG), DEFAULT_CONFIG, False
+
+    raw: dict[str, Any] = {}
+    source: Path | None = None
+    problem: str | None = None
+    if must_exist or file.exists():
+        try:
+            raw = read_toml(file)
+            source = file.resolve()
+        except TomlReadError as exc:
+            problem = f"{label}: {exc.message}"
+        except OSError as exc:  # resolve() on a strange path
+            problem = f"{label}: cannot read file: {exc.strerror or type(exc).__name__}"
+    if problem is not None:
+        raise ConfigError(problem)
+    base_dir = source.parent if source is not None else Path.cwd()
+
+    lines = [f"{label}: {key}: unknown section" for key in _NOT_FROM_FILE if key in raw]
+    raw = {key: value for key, value in raw.items() if key not in _NOT_FROM_FILE}
+    from_env = bool(env.get(ENV_WEBHOOK))
+    if from_env and isinstance(raw.get("discord", {}), dict):
+        raw = {**raw, "discord": {**raw.get("discord", {}), "webhook_url": env[ENV_WEBHOOK]}}
+    secrets = _secret_strings(raw)
+
+    try:
+        config = Config.model_validate({**raw, "base_dir": base_dir, "source": source},
+                                       context={"base_dir": base_dir})
+    except ValidationError as exc:
+        errors = describe_errors(exc, Config, hidden=_NOT_FROM_FILE, top_level_noun="section")
+    else:
+        if not lines:
+            return config
+        errors = []
+    for key, message in errors:
+        if key == "discord.webhook_url" and from_env:
+            key = f"{key} (from {ENV_WEBHOOK})"
+        lines.append(_scrub(f"{label}: {key}: {message}", secrets))
+    raise ConfigError(lines)
+
+
+def _secret_strings(raw: dict[str, Any]) -> list[str]:
+    discord = raw.get("discord")
+    url = discord.get("webhook_url") if isinstance(discord, dict) else None
+    return [url] if isinstance(url, str) and len(url) >= 8 else []
+
+
+def _scrub(line: str, secrets: list[str]) -> str:
+    """Belt and braces: no message may carry the webhook URL, whatever produced it."""
+    for secret in secrets:
+        line = line.replace(secret, redact_url(secret))
+    return line
+
+
+def redact_url(url: str | SecretStr) -> str:
+    """A webhook URL that is safe to log: scheme and host kept, the secret part replaced.
+
+    ``https://discord.com/api/webhooks/123/abc`` -> ``https://discord.com/api/webhooks/123/****``.
+    Other URLs keep only scheme and host (``https://example.com/****``); credentials, query and
+    fragment are always dropped. Unparseable input gives ``****``; empty gives ``""``.
+    """
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "****"
+    if not parts.scheme or not host:
+        return "****"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    segments = parts.path.split("/")
+    hook = segments.index("webhooks") if "webhooks" in segments else -1
+    if (hook > 0 and hook + 1 < len(segments) and segments[hook + 1].isdigit()
+            and all(s == "api" or _API_VERSION.fullmatch(s) for s in segments[1:hook])):
+        path = "/".join(segments[:hook + 2]) + "/****"
+    elif parts.path.strip("/") or parts.query or parts.fragment:
+        path = "/****"
+    else:
+        path = ""
+    return f"{parts.scheme}://{netloc}{path}"

@@ -1,0 +1,105 @@
+"""The orchestrator's exceptions, named by what the trader or the program should do about them.
+
+The tree (errors of the pure core live in ``machines.errors``)::
+
+    OrchestratorError              base; exit code 1 unless a subclass says otherwise
+    ├── ConfigError                config.toml or the environment is wrong: stop, fix it (exit 2)
+    ├── PlanFileError              a plan file is wrong: fix the file (exit 2); carries .problems
+    ├── StoreError                 state.db cannot be used as it is: a human must look (exit 1)
+    │   ├── SchemaTooNew           state.db was written by a newer version: upgrade, don't downgrade
+    │   ├── StoreCorrupt           state.db is unreadable or inconsistent: restore it from a backup
+    │   └── StoreMissing           there is no state.db yet: nothing has run with this config
+    ├── BrokerUnavailable          IB Gateway/TWS cannot be reached: wait and reconnect
+    ├── OrderRejected              IB refused an order (.code, .reason): the plan records it and notifies
+    └── NotifyError                a Discord message could not be sent: log it; the outbox retries
+
+Every error carries its facts as attributes, not only as text, and its ``str()`` is a message a
+trader can act on. ``exit_code`` is what the command line returns when the error ends a command.
+Add new errors under the branch whose remedy they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; planfile imports this module
+    from .planfile import Problem
+
+__all__ = [
+    "BrokerUnavailable",
+    "ConfigError",
+    "NotifyError",
+    "OrchestratorError",
+    "OrderRejected",
+    "PlanFileError",
+    "SchemaTooNew",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreMissing",
+]
+
+
+class OrchestratorError(Exception):
+    """Base of every error the orchestrator raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class ConfigError(OrchestratorError):
+    """The configuration is unusable: stop and fix it.
+
+    ``lines`` holds one complete message per problem (``FILE: dotted.key: message``); ``str()``
+    joins them with newlines, so a single problem is a single line. Never contains a secret.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, lines: str | Iterable[str]) -> None:
+        self.lines: list[str] = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+class PlanFileError(OrchestratorError):
+    """One or more plan files are invalid; ``problems`` lists every problem found."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(p.format() for p in self.problems) or "invalid plan file")
+
+
+class StoreError(OrchestratorError):
+    """state.db cannot be used as it is; a human must look before trading resumes."""
+
+
+class SchemaTooNew(StoreError):
+    """state.db was written by a newer orchestrator: run that version (never downgrade a store)."""
+
+
+class StoreCorrupt(StoreError):
+    """state.db is unreadable or breaks its own invariants: restore it or investigate."""
+
+
+class StoreMissing(StoreError):
+    """There is no state.db yet (read-only commands never create one)."""
+
+
+class BrokerUnavailable(OrchestratorError):
+    """IB Gateway/TWS cannot be reached or dropped the connection: wait and reconnect."""
+
+
+class OrderRejected(OrchestratorError):
+    """IB refused an order. ``code`` is IB's error code, ``reason`` its text."""
+
+    def __init__(self, code: int, reason: str, order_ref: str | None = None) -> None:
+        self.code = code
+        self.reason = reason
+        self.order_ref = order_ref
+        where = f" ({order_ref})" if order_ref else ""
+        super().__init__(f"order rejected by IB{where}: code {code}: {reason}")
+
+
+class NotifyError(OrchestratorError):
+    """A notification could not be delivered; log it, the outbox retries (never blocks trading)."""

@@ -1,0 +1,129 @@
+"""Pure rendering: rows → JSON-ready dicts, Rich tables and Mermaid text. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from machines import TRANSITIONS, State, guard_names
+
+from .store.tables import JournalRow, OutboxRow, PlanRow
+
+
+def _num(text: str | None) -> float | int | None:
+    if text is None:
+        return None
+    d = Decimal(text)
+    return int(d) if d == d.to_integral_value() and abs(d) < 10**15 and "." not in text else float(d)
+
+
+def status_record(r: PlanRow) -> dict[str, Any]:
+    """One plan as the ``status --json`` object (design.md §6)."""
+    return {
+        "id": r.id,
+        "symbol": r.symbol,
+        "side": r.side,
+        "state": r.state,
+        "entry_type": r.entry_type,
+        "quantity": r.quantity,
+        "filled_quantity": r.filled_qty,
+        "exited_quantity": r.exited_qty,
+        "entry_price": _num(r.entry_price),
+        "entry_fill_price": _num(r.avg_entry_price),
+        "stop_price": _num(r.stop_price),
+        "take_profit": _num(r.target_price),
+        "exit_price": _num(r.avg_exit_price),
+        "exit_reason": r.exit_reason,
+        "realized_pnl": _num(r.realized_pnl) if (r.exited_qty or 0) > 0 else None,
+        "risk_amount": _num(r.risk_amount),
+        "reason": r.reason,
+        "updated_at": r.updated_at,
+    }
+
+
+def status_json(rows: Sequence[PlanRow]) -> str:
+    return json.dumps([status_record(r) for r in rows], indent=2)
+
+
+_STATE_STYLE = {
+    State.CLOSED: "green", State.PROTECTED: "cyan", State.TRAILING: "cyan", State.FILLED: "yellow",
+    State.REJECTED: "red", State.ERROR: "bold red", State.CANCELLED: "dim",
+}
+
+
+def _fmt(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None, dead_notices: int | None = None) -> Table:
+    title = f"{len(rows)} plan{'s' if len(rows) != 1 else ''}"
+    if pending_notices is not None:
+        title += f" · notifications pending {pending_notices}, dead-lettered {dead_notices or 0}"
+    t = Table(title=title, title_justify="left")
+    for name in ("plan", "symbol", "side", "state", "qty", "filled", "entry", "stop", "target", "exit", "P&L",
+                 "reason", "updated (UTC)"):
+        t.add_column(name, justify="right" if name in {"qty", "filled", "entry", "stop", "target", "exit", "P&L"}
+                     else "left", overflow="fold")
+    for r in rows:
+        rec = status_record(r)
+        style = _STATE_STYLE.get(State(r.state), "")
+        t.add_row(r.id, r.symbol, r.side, f"[{style}]{r.state}[/]" if style else r.state, _fmt(r.quantity),
+                  _fmt(r.filled_qty), _fmt(rec["entry_fill_price"] or rec["entry_price"]), _fmt(rec["stop_price"]),
+                  _fmt(rec["take_profit"]), _fmt(rec["exit_price"]), _fmt(rec["realized_pnl"]),
+                  _fmt(r.reason), (r.updated_at or "")[:19].replace("T", " "))
+    return t
+
+
+def history_record(j: JournalRow) -> dict[str, Any]:
+    return {"seq": j.seq, "at": j.at, "from": j.from_state, "to": j.to_state, "event": j.event,
+            "payload": json.loads(j.payload), "recorded_at": j.recorded_at}
+
+
+def history_json(rows: Sequence[JournalRow]) -> str:
+    return json.dumps([history_record(j) for j in rows], indent=2)
+
+
+def history_table(plan_id: str, rows: Sequence[JournalRow]) -> Table:
+    t = Table(title=f"history of {plan_id}", title_justify="left")
+    for name in ("seq", "at (UTC)", "from", "to", "event", "details"):
+        t.add_column(name, overflow="fold")
+    for j in rows:
+        payload = json.loads(j.payload)
+        payload.pop("at", None)
+        details = ", ".join(f"{k}={v}" for k, v in payload.items() if k not in {"spec"} and v not in (None, ""))
+        t.add_row(str(j.seq), j.at[:23].replace("T", " "), j.from_state or "", j.to_state, j.event, details)
+    return t
+
+
+def outbox_json(rows: Sequence[OutboxRow]) -> str:
+    return json.dumps([{
+        "id": r.id, "plan_id": r.plan_id, "kind": r.kind, "created_at": r.created_at, "attempts": r.attempts,
+        "next_attempt_at": r.next_attempt_at, "sent_at": r.sent_at, "dead_at": r.dead_at,
+        "last_error": r.last_error} for r in rows], indent=2)
+
+
+def mermaid_diagram(internal: bool = False) -> str:
+    """The transition table as a Mermaid ``stateDiagram-v2``.
+
+    Rows that change the state are drawn; with ``internal`` the rows that keep it (benign
+    repeats, partial fills, trailing bookkeeping) are drawn too, as self-loops.
+    """
+    lines = ["stateDiagram-v2", f"    [*] --> {State.PENDING.value}"]
+    seen: set[str] = set()
+    for r in TRANSITIONS:
+        guards = guard_names(r)
+        label = r["trigger"] + (f" [{' & '.join(guards)}]" if guards else "")
+        if r["dest"] is None and not internal:
+            continue
+        for src in r["source"]:
+            dest = r["dest"] or src
+            line = f"    {src} --> {dest}: {label}"
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
+    for s in (State.CLOSED, State.REJECTED, State.CANCELLED):
+        lines.append(f"    {s.value} --> [*]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,301 @@
+"""The store: maps plans to rows and commits each step in one SQLite transaction.
+
+The write path uses the engine's raw sqlite3 connection with prepared statements (the ORM costs
+~10× a raw commit, libs.md §3); the schema is the SQLModel tables of tables.py. One Store is the
+only writer in a process; other processes may read at any time (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Engine
+
+import machines
+from machines import Plan, PlanSpec, State
+
+from ..codec import dumps, effect_from_json, is_broker_effect, iso, parse_iso
+from ..errors import StoreError
+from .db import open_engine
+
+_DEC_FIGURES = {"risk_amount", "portfolio_risk_pct", "avg_entry_price", "avg_exit_price", "realized_pnl",
+                "stop_price", "confirmed_stop_price", "target_price", "best_price"}
+_BOOL_FIGURES = {"trail_active", "entry_done", "cancel_requested", "flattening"}
+_FIGURE_NAMES = [n for n in machines.FIGURES if n != "updated_at"]
+_UPDATE_SQL = ("UPDATE plans SET state=?, version=?, updated_at=?, "
+               + ", ".join(f"{n}=?" for n in _FIGURE_NAMES) + " WHERE id=? AND version=?")
+
+
+class StaleWrite(StoreError):
+    """The plan row changed under us (another writer): the step was not committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEffect:
+    id: int
+    plan_id: str
+    seq: int
+    effect: Any
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    dedupe_key: str
+    plan_id: str | None
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _dec(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _to_dec(v: str | None) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def _figure_values(plan: Plan) -> list[Any]:
+    out: list[Any] = []
+    for name in _FIGURE_NAMES:
+        v = getattr(plan, name)
+        if name in _DEC_FIGURES:
+            v = _dec(v)
+        elif name in _BOOL_FIGURES:
+            v = int(bool(v))
+        out.append(v)
+    return out
+
+
+def spec_from_row(r: sqlite3.Row) -> PlanSpec:
+    return PlanSpec(
+        id=r["id"], symbol=r["symbol"], side=machines.Side(r["side"]),
+        entry_type=machines.EntryType(r["entry_type"]), entry_price=Decimal(r["entry_price"]),
+        stop_loss=Decimal(r["stop_loss"]), take_profit=Decimal(r["take_profit"]),
+        risk=machines.RiskCategory(r["risk"]), start_at=parse_iso(r["start_at"]),
+        expire_at=parse_iso(r["expire_at"]), trail_trigger_r=_to_dec(r["trail_trigger_r"]),
+        trail_distance=_to_dec(r["trail_distance"]))
+
+
+def plan_from_row(r: sqlite3.Row) -> Plan:
+    figures: dict[str, Any] = {}
+    for name in _FIGURE_NAMES:
+        v = r[name]
+        if name in _DEC_FIGURES:
+            v = _to_dec(v)
+        elif name in _BOOL_FIGURES:
+            v = bool(v)
+        figures[name] = v
+    figures["updated_at"] = parse_iso(r["updated_at"])
+    plan = Plan(spec_from_row(r), state=r["state"], **figures)
+    plan.version = r["version"]  # type: ignore[attr-defined]
+    return plan
+
+
+class Store:
+    """state.db for one orchestrator process (the single writer)."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or open_engine(url, create=True)
+        self._raw = self.engine.raw_connection()
+        self.db: sqlite3.Connection = self._raw.driver_connection  # type: ignore[assignment]
+        self.db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._raw.close()
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ transactions
+    def _tx(self) -> "_Tx":
+        return _Tx(self.db)
+
+    # ------------------------------------------------------------------ plans
+    def plan_exists(self, plan_id: str) -> str | None:
+        """The stored spec hash of ``plan_id``, or None if the plan is unknown."""
+        row = self.db.execute("SELECT spec_hash FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def insert_plan(self, spec: PlanSpec, *, at: datetime, source_file: str | None = None,
+                    spec_hash: str = "") -> Plan:
+        """Store a new plan in ``pending`` with journal row 0. Raises StoreError if the id exists."""
+        plan = Plan(spec)
+        plan.updated_at = at
+        plan.version = 0  # type: ignore[attr-defined]
+        cols = ["id", "symbol", "side", "entry_type", "entry_price", "stop_loss", "take_profit", "risk",
+                "start_at", "expire_at", "trail_trigger_r", "trail_distance", "source_file", "spec_hash",
+                "state", "version", "created_at", "updated_at", *_FIGURE_NAMES]
+        vals = [spec.id, spec.symbol, spec.side.value, spec.entry_type.value, str(spec.entry_price),
+                str(spec.stop_loss), str(spec.take_profit), spec.risk.value, iso(spec.start_at),
+                iso(spec.expire_at), _dec(spec.trail_trigger_r), _dec(spec.trail_distance), source_file,
+                spec_hash, plan.state, 0, iso(at), iso(at), *_figure_values(plan)]
+        with self._tx():
+            try:
+                self.db.execute(f"INSERT INTO plans({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", vals)
+            except sqlite3.IntegrityError:
+                raise StoreError(f"plan {spec.id} already exists in the store") from None
+            self.db.execute(
+                "INSERT INTO journal(plan_id, seq, from_state, to_state, event, payload, at, recorded_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (spec.id, 0, None, plan.state, "PlanLoaded",
+                 dumps({"source_file": source_file, "spec": spec}), iso(at), iso(at)))
+        return plan
+
+    def load_plans(self, states: Iterable[str] | None = None) -> list[Plan]:
+        """Plans (all, or those in ``states``) with the execIds already applied to them."""
+        if states is None:
+            rows = self.db.execute("SELECT * FROM plans ORDER BY created_at, id").fetchall()
+        else:
+            wanted = sorted(str(s) for s in states)
+            rows = self.db.execute(
+                f"SELECT * FROM plans WHERE state IN ({','.join('?' * len(wanted))}) ORDER BY created_at, id",
+                wanted).fetchall()
+        plans = [plan_from_row(r) for r in rows]
+        by_id = {p.id: p for p in plans}
+        if by_id:
+            for pid, exec_id in self.db.execute("SELECT plan_id, exec_id FROM fills"):
+                p = by_id.get(pid)
+                if p is not None:
+                    p.seen_exec_ids.add(exec_id)
+        return plans
+
+    def load_plan(self, plan_id: str) -> Plan | None:
+        row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
+        if row is None:
+            return None
+        plan = plan_from_row(row)
+        plan.seen_exec_ids.update(r[0] for r in self.db.execute("SELECT exec_id FROM fills WHERE plan_id=?",
+                                                                (plan_id,)))
+        return plan
+
+    # ------------------------------------------------------------------ the step
+    def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
+                    *, recorded_at: datetime) -> int:
+        """Commit one applied event: plan row, journal row, fill, effects and outbox rows, atomically.
+
+        Returns the new journal seq. Raises StaleWrite or sqlite3.Error; then nothing was written
+        and the caller must roll the in-memory plan back.
+        """
+        version: int = getattr(plan, "version", 0)
+        seq = version + 1
+        at = iso(event.at)
+        now = iso(recorded_at)
+        with self._tx():
+            cur = self.db.execute(_UPDATE_SQL, [plan.state, seq, iso(plan.updated_at) or at,
+                                                *_figure_values(plan), plan.id, version])
+            if cur.rowcount != 1:
+                raise StaleWrite(f"plan {plan.id}: stored version is not {version}")
+            self.db.execute(
+                "INSERT INTO journal(plan_id, seq, from_state, to_state, event, payload, at, recorded_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (plan.id, seq, from_state, plan.state, type(event).__name__, dumps(event), at, now))
+            if isinstance(event, (machines.EntryFilled, machines.ExitFilled)) and event.exec_id in plan.seen_exec_ids:
+                leg = "entry" if isinstance(event, machines.EntryFilled) else machines.Leg(event.leg).value
+                self.db.execute(
+                    "INSERT OR IGNORE INTO fills(exec_id, plan_id, leg, quantity, price, at) VALUES (?,?,?,?,?,?)",
+                    (event.exec_id, plan.id, leg, event.quantity, str(event.price), at))
+            n = 0
+            for effect in effects:
+                if is_broker_effect(effect):
+                    self.db.execute(
+                        "INSERT INTO effects(plan_id, seq, kind, payload, created_at) VALUES (?,?,?,?,?)",
+                        (plan.id, seq, type(effect).__name__, dumps(effect), now))
+                else:
+                    n += 1
+                    payload = {"kind": effect.kind, "from_state": effect.from_state, "to_state": effect.to_state,
+                               "plan_id": plan.id, "seq": seq, "facts": effect.facts}
+                    self.db.execute(
+                        "INSERT INTO outbox(dedupe_key, plan_id, seq, kind, payload, created_at, attempts) "
+                        "VALUES (?,?,?,?,?,?,0)",
+                        (f"{plan.id}:{seq}:{n}", plan.id, seq, effect.kind, dumps(payload), now))
+        plan.version = seq  # type: ignore[attr-defined]
+        return seq
+
+    # ------------------------------------------------------------------ effects log
+    def pending_effects(self) -> list[PendingEffect]:
+        rows = self.db.execute("SELECT id, plan_id, seq, kind, payload FROM effects WHERE done_at IS NULL "
+                               "ORDER BY id").fetchall()
+        return [PendingEffect(r[0], r[1], r[2], effect_from_json(r[3], r[4])) for r in rows]
+
+    def mark_effect_done(self, effect_id: int, *, at: datetime, result: str = "ok") -> None:
+        with self._tx():
+            self.db.execute("UPDATE effects SET done_at=?, result=? WHERE id=?", (iso(at), result, effect_id))
+
+    # ------------------------------------------------------------------ outbox
+    def add_notice(self, dedupe_key: str, kind: str, payload: dict[str, Any], *, at: datetime,
+                   plan_id: str | None = None) -> bool:
+        """A notification not tied to a transition (e.g. an invalid plan file). False if a duplicate."""
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO outbox(dedupe_key, plan_id, seq, kind, payload, created_at, attempts) "
+                "VALUES (?,?,0,?,?,?,0)", (dedupe_key, plan_id, kind, dumps(payload), iso(at)))
+        return cur.rowcount == 1
+
+    def pending_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Undelivered, not dead-lettered, due now; oldest first."""
+        rows = self.db.execute(
+            "SELECT id, dedupe_key, plan_id, seq, kind, payload, attempts FROM outbox "
+            "WHERE sent_at IS NULL AND dead_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "ORDER BY id LIMIT ?", (iso(now), limit)).fetchall()
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    def mark_sent(self, item_id: int, *, at: datetime) -> None:
+        with self._tx():
+            self.db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error=NULL WHERE id=?",
+                            (iso(at), item_id))
+
+    def mark_retry(self, item_id: int, *, error: str, next_attempt_at: datetime, count_attempt: bool = True) -> None:
+        with self._tx():
+            self.db.execute("UPDATE outbox SET attempts=attempts+?, last_error=?, next_attempt_at=? WHERE id=?",
+                            (int(count_attempt), error, iso(next_attempt_at), item_id))
+
+    def mark_dead(self, item_id: int, *, error: str, at: datetime) -> None:
+        with self._tx():
+            self.db.execute("UPDATE outbox SET dead_at=?, attempts=attempts+1, last_error=? WHERE id=?",
+                            (iso(at), error, item_id))
+
+    # ------------------------------------------------------------------ commands from the CLI
+    def add_command(self, plan_id: str, command: str, *, at: datetime) -> int:
+        with self._tx():
+            cur = self.db.execute("INSERT INTO commands(plan_id, command, created_at) VALUES (?,?,?)",
+                                  (plan_id, command, iso(at)))
+        return int(cur.lastrowid or 0)
+
+    def pending_commands(self) -> list[tuple[int, str, str]]:
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT id, plan_id, command FROM commands WHERE processed_at IS NULL ORDER BY id")]
+
+    def mark_command_done(self, command_id: int, *, at: datetime, result: str) -> None:
+        with self._tx():
+            self.db.execute("UPDATE commands SET processed_at=?, result=? WHERE id=?", (iso(at), result, command_id))
+
+
+class _Tx:
+    """BEGIN IMMEDIATE … COMMIT on a raw connection; ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        self.db.execute("ROLLBACK")
+
+
+def is_terminal(state: str) -> bool:
+    return State(state) in machines.TERMINAL_STATES

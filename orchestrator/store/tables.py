@@ -1,0 +1,163 @@
+"""SQLModel tables of state.db. Row objects never leave orchestrator.store; repo.py maps them.
+
+Money and prices are TEXT holding exact decimals; times are ISO 8601 UTC TEXT.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class PlanRow(SQLModel, table=True):
+    """A plan: its spec, its current state and figures. ``version`` = last journal seq."""
+
+    __tablename__ = "plans"
+    id: str = Field(primary_key=True)
+    symbol: str
+    side: str
+    entry_type: str
+    entry_price: str
+    stop_loss: str
+    take_profit: str
+    risk: str
+    start_at: Optional[str] = None
+    expire_at: Optional[str] = None
+    trail_trigger_r: Optional[str] = None
+    trail_distance: Optional[str] = None
+    source_file: Optional[str] = None
+    spec_hash: str = ""
+    state: str = Field(index=True)
+    version: int = 0
+    quantity: int = 0
+    risk_amount: str = "0"
+    portfolio_risk_pct: str = "0"
+    filled_qty: int = 0
+    avg_entry_price: Optional[str] = None
+    exited_qty: int = 0
+    avg_exit_price: Optional[str] = None
+    realized_pnl: str = "0"
+    stop_price: Optional[str] = None
+    confirmed_stop_price: Optional[str] = None
+    target_price: Optional[str] = None
+    protected_stop_qty: int = 0
+    protected_target_qty: int = 0
+    best_price: Optional[str] = None
+    trail_active: bool = False
+    entry_done: bool = False
+    cancel_requested: bool = False
+    flattening: bool = False
+    exit_reason: Optional[str] = None
+    reason: Optional[str] = None
+    error_code: Optional[int] = None
+    created_at: str
+    updated_at: str
+
+
+class JournalRow(SQLModel, table=True):
+    """Append-only: one row per accepted event (internal ones too, from == to)."""
+
+    __tablename__ = "journal"
+    __table_args__ = (UniqueConstraint("plan_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plans.id")
+    seq: int
+    from_state: Optional[str] = None
+    to_state: str
+    event: str
+    payload: str
+    at: str
+    recorded_at: str
+
+
+class OrderRow(SQLModel, table=True):
+    """An order intent and what IB said about it. Written before placeOrder is called."""
+
+    __tablename__ = "orders"
+    order_ref: str = Field(primary_key=True)
+    plan_id: str = Field(foreign_key="plans.id", index=True)
+    leg: str
+    attempt: int = 1
+    order_id: Optional[int] = None
+    perm_id: Optional[int] = Field(default=None, index=True)
+    parent_ref: Optional[str] = None
+    oca_group: Optional[str] = None
+    action: str
+    order_type: str
+    quantity: int
+    lmt_price: Optional[str] = None
+    aux_price: Optional[str] = None
+    status: str = "intent"
+    filled: int = 0
+    remaining: Optional[int] = None
+    avg_fill_price: Optional[str] = None
+    created_at: str
+    updated_at: str
+
+
+class FillRow(SQLModel, table=True):
+    """An execution applied to a plan. ``exec_id`` is unique: a fill is applied once."""
+
+    __tablename__ = "fills"
+    exec_id: str = Field(primary_key=True)
+    plan_id: str = Field(foreign_key="plans.id", index=True)
+    order_ref: Optional[str] = None
+    leg: str
+    quantity: int
+    price: str
+    at: str
+    commission: Optional[str] = None
+
+
+class EffectRow(SQLModel, table=True):
+    """Broker effects committed with their step; ``done_at`` is set once carried out."""
+
+    __tablename__ = "effects"
+    __table_args__ = (Index("ix_effects_pending", "done_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plans.id")
+    seq: int
+    kind: str
+    payload: str
+    created_at: str
+    done_at: Optional[str] = None
+    result: Optional[str] = None
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification to deliver, written in the transaction of its transition."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "dead_at", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True)
+    plan_id: Optional[str] = Field(default=None, index=True)
+    seq: int = 0
+    kind: str
+    payload: str
+    created_at: str
+    attempts: int = 0
+    next_attempt_at: Optional[str] = None
+    sent_at: Optional[str] = None
+    dead_at: Optional[str] = None
+    last_error: Optional[str] = None
+
+
+class CommandRow(SQLModel, table=True):
+    """A request from the CLI to the daemon (e.g. cancel), picked up within a second."""
+
+    __tablename__ = "commands"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    plan_id: str
+    command: str
+    created_at: str
+    processed_at: Optional[str] = None
+    result: Optional[str] = None
