@@ -123,6 +123,18 @@ class Plan:
         """Shares held now: entry fills minus exit fills."""
         return self.filled_qty - self.exited_qty
 
+    def open_risk(self) -> Decimal:
+        """Dollar risk this plan holds now: shares at risk × distance from entry to the current stop.
+
+        Shares at risk are the open position plus any entry remainder that may still fill. Zero
+        for plans not yet sized or already ended, and once the stop is at or past the entry.
+        """
+        if self.state in (State.PENDING, State.CLOSED, State.REJECTED, State.CANCELLED):
+            return ZERO
+        at_risk = self.open_qty + (0 if self.entry_done else max(self.quantity - self.filled_qty, 0))
+        entry = self.avg_entry_price if self.avg_entry_price is not None else self.spec.entry_price
+        return max(ZERO, (entry - self.stop_price) * self.spec.side.sign) * at_risk
+
     def figures(self) -> dict[str, Any]:
         """The persisted figures as a dict (state excluded)."""
         return {name: getattr(self, name) for name in FIGURES}

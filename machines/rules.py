@@ -77,12 +77,13 @@ def decide_size(
         return SizingDecision(0, ZERO, ZERO, f"account value {account_value} is not positive", "account_value")
     qty = position_size(account_value, risk_pct, entry, stop)
     risk = plan_risk(side, entry, stop, qty)
-    total_pct = (other_open_risk + risk) * HUNDRED / account_value
+    exact_pct = (other_open_risk + risk) * HUNDRED / account_value
+    total_pct = exact_pct.quantize(Decimal("0.01"))
     if qty <= 0:
         return SizingDecision(0, ZERO, total_pct, (
             f"size rounds to zero: {risk_pct}% of {account_value} is less than one share's risk "
             f"of {abs(entry - stop)}"), "size")
-    if total_pct > max_portfolio_risk_pct:
+    if exact_pct > max_portfolio_risk_pct:
         return SizingDecision(qty, risk, total_pct, (
             f"portfolio risk would be {total_pct:.2f}% (open {other_open_risk:.2f} + this plan "
             f"{risk:.2f}) > max_portfolio_risk_pct {max_portfolio_risk_pct}%"), "max_portfolio_risk_pct")

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                      parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    p = sub.add_parser("run", parents=[common], help="run unattended")
+    p.add_argument("--exit-when-idle", action="store_true", help="exit 0 once every plan is terminal")
+
     p = sub.add_parser("status", parents=[common], help="every plan's state, from state.db")
     p.add_argument("--json", action="store_true", help="a JSON array, one object per plan")
 
@@ -172,6 +175,19 @@ def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+    import logging
+
+    from .bootstrap import run
+    cfg = _config(args)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("ib_async", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out))
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .demo import run_demo
     return run_demo(args, out)
@@ -179,7 +195,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
-    "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo,
+    "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo, "run": cmd_run,
 }
 
 

@@ -6,16 +6,26 @@ runs ahead of state.db.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from machines import Plan, PlanMachine
 
+from .codec import is_broker_effect
 from .store import Store
 
 
-def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, now: datetime) -> list[Any]:
-    """Step ``plan`` with ``event`` and commit it. Returns the effects to carry out.
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A committed step: every effect, and the broker effects paired with their effect-log ids."""
+
+    effects: list[Any]
+    broker: list[tuple[int, Any]]
+
+
+def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, now: datetime) -> Step:
+    """Step ``plan`` with ``event`` and commit it. Returns what to carry out.
 
     Raises:
         machines.InvalidEvent: the table refuses the event (nothing changed, nothing written).
@@ -25,8 +35,9 @@ def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, n
     snapshot = plan.snapshot()
     effects = machine.step(plan, event)
     try:
-        store.commit_step(plan, event, from_state, effects, recorded_at=now)
+        ids = store.commit_step(plan, event, from_state, effects, recorded_at=now)
     except BaseException:
         plan.restore(snapshot)
         raise
-    return effects
+    broker = [e for e in effects if is_broker_effect(e)]
+    return Step(effects, list(zip(ids, broker)))

@@ -52,6 +52,7 @@ class OutboxItem:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    next_attempt_at: datetime | None = None
 
 
 def _dec(v: Decimal | None) -> str | None:
@@ -177,11 +178,12 @@ class Store:
 
     # ------------------------------------------------------------------ the step
     def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
-                    *, recorded_at: datetime) -> int:
+                    *, recorded_at: datetime) -> list[int]:
         """Commit one applied event: plan row, journal row, fill, effects and outbox rows, atomically.
 
-        Returns the new journal seq. Raises StaleWrite or sqlite3.Error; then nothing was written
-        and the caller must roll the in-memory plan back.
+        Returns the ids of the effect rows written for the broker effects, in order. Raises
+        StaleWrite or sqlite3.Error; then nothing was written and the caller must roll the
+        in-memory plan back.
         """
         version: int = getattr(plan, "version", 0)
         seq = version + 1
@@ -202,11 +204,13 @@ class Store:
                     "INSERT OR IGNORE INTO fills(exec_id, plan_id, leg, quantity, price, at) VALUES (?,?,?,?,?,?)",
                     (event.exec_id, plan.id, leg, event.quantity, str(event.price), at))
             n = 0
+            effect_ids: list[int] = []
             for effect in effects:
                 if is_broker_effect(effect):
-                    self.db.execute(
+                    cur = self.db.execute(
                         "INSERT INTO effects(plan_id, seq, kind, payload, created_at) VALUES (?,?,?,?,?)",
                         (plan.id, seq, type(effect).__name__, dumps(effect), now))
+                    effect_ids.append(int(cur.lastrowid or 0))
                 else:
                     n += 1
                     payload = {"kind": effect.kind, "from_state": effect.from_state, "to_state": effect.to_state,
@@ -216,7 +220,41 @@ class Store:
                         "VALUES (?,?,?,?,?,?,0)",
                         (f"{plan.id}:{seq}:{n}", plan.id, seq, effect.kind, dumps(payload), now))
         plan.version = seq  # type: ignore[attr-defined]
-        return seq
+        return effect_ids
+
+    # ------------------------------------------------------------------ orders
+    def record_intents(self, intents: Sequence[dict[str, Any]], *, at: datetime) -> None:
+        """Write order intents (before placeOrder) in one transaction. Existing refs are kept."""
+        now = iso(at)
+        with self._tx():
+            for o in intents:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO orders(order_ref, plan_id, leg, attempt, order_id, parent_ref, oca_group, "
+                    "action, order_type, quantity, lmt_price, aux_price, status, filled, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'intent', 0, ?, ?)",
+                    (o["order_ref"], o["plan_id"], o["leg"], o.get("attempt", 1), o.get("order_id"),
+                     o.get("parent_ref"), o.get("oca_group"), o["action"], o["order_type"], o["quantity"],
+                     _dec(o.get("lmt_price")), _dec(o.get("aux_price")), now, now))
+
+    def update_order(self, order_ref: str, *, at: datetime, **fields: Any) -> None:
+        """Record what IB said about one of our orders (status, ids, quantities, prices)."""
+        allowed = {"order_id", "perm_id", "status", "filled", "remaining", "avg_fill_price", "quantity",
+                   "lmt_price", "aux_price"}
+        cols = {k: (_dec(v) if isinstance(v, Decimal) else v) for k, v in fields.items() if k in allowed}
+        if not cols:
+            return
+        sets = ", ".join(f"{k}=?" for k in cols)
+        with self._tx():
+            self.db.execute(f"UPDATE orders SET {sets}, updated_at=? WHERE order_ref=?",
+                            [*cols.values(), iso(at), order_ref])
+
+    def orders_of(self, plan_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM orders WHERE plan_id=? ORDER BY created_at, order_ref",
+                               (plan_id,)).fetchall()
+
+    def next_attempt(self, plan_id: str, leg: str) -> int:
+        row = self.db.execute("SELECT max(attempt) FROM orders WHERE plan_id=? AND leg=?", (plan_id, leg)).fetchone()
+        return int(row[0] or 0) + 1
 
     # ------------------------------------------------------------------ effects log
     def pending_effects(self) -> list[PendingEffect]:
@@ -238,13 +276,12 @@ class Store:
                 "VALUES (?,?,0,?,?,?,0)", (dedupe_key, plan_id, kind, dumps(payload), iso(at)))
         return cur.rowcount == 1
 
-    def pending_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        """Undelivered, not dead-lettered, due now; oldest first."""
+    def pending_outbox(self, limit: int = 200) -> list[OutboxItem]:
+        """Undelivered and not dead-lettered, oldest first (due or not: the sender keeps per-plan order)."""
         rows = self.db.execute(
-            "SELECT id, dedupe_key, plan_id, seq, kind, payload, attempts FROM outbox "
-            "WHERE sent_at IS NULL AND dead_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-            "ORDER BY id LIMIT ?", (iso(now), limit)).fetchall()
-        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+            "SELECT id, dedupe_key, plan_id, seq, kind, payload, attempts, next_attempt_at FROM outbox "
+            "WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], parse_iso(r[7])) for r in rows]
 
     def mark_sent(self, item_id: int, *, at: datetime) -> None:
         with self._tx():

@@ -90,9 +90,10 @@ def test_lifecycle_commits_state_journal_fills_effects_and_outbox(store: Store) 
 def test_pending_effects_round_trip_and_mark_done(store: Store) -> None:
     machine = PlanMachine()
     plan = machine.bind(store.insert_plan(spec(), at=at(0)))
-    effects = apply_event(machine, store, plan, lifecycle_events()[0], now=at(1))
+    step = apply_event(machine, store, plan, lifecycle_events()[0], now=at(1))
     pending = store.pending_effects()
-    assert [p.effect for p in pending] == [e for e in effects if not isinstance(e, machines.Notify)]
+    assert [p.effect for p in pending] == [e for e in step.effects if not isinstance(e, machines.Notify)]
+    assert [(p.id, p.effect) for p in pending] == step.broker
     store.mark_effect_done(pending[0].id, at=at(2))
     assert store.pending_effects() == []
 

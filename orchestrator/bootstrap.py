@@ -1,0 +1,131 @@
+"""The composition root: config → store → broker adapter → scheduler → notifier → engine.
+
+Nothing else constructs adapters, and no module connects to anything at import time. ``run``
+is what ``orchestrator run`` and the demo call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from .broker.ib import IBBroker
+from .clock import Clock, SystemClock
+from .config import Config
+from .engine import Engine, EngineSettings
+from .errors import BrokerUnavailable, OrchestratorError
+from .notify.sender import ConsoleDeliver, Deliver, OutboxSender
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class LiveAccountRefused(OrchestratorError):
+    """The account at the other end does not match the configured mode (paper vs live)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Runtime:
+    """Everything one orchestrator process runs, built from config."""
+
+    config: Config
+    store: Store
+    broker: IBBroker
+    engine: Engine
+    sender: OutboxSender
+    gateway: Any = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def check_account_mode(mode: str, account: str) -> None:
+    """``paper`` refuses a live account; ``live`` refuses a paper one (IB paper accounts start DU)."""
+    paper = account.upper().startswith("DU")
+    if mode == "paper" and not paper:
+        raise LiveAccountRefused(f"broker.mode is paper but IB account {account!r} is a live account: refusing to trade")
+    if mode == "live" and paper:
+        raise LiveAccountRefused(f"broker.mode is live but IB account {account!r} is a paper account: refusing to start")
+
+
+async def build(config: Config, *, clock: Clock | None = None, out: TextIO | None = None,
+                deliver: Deliver | None = None, host: str | None = None, port: int | None = None) -> Runtime:
+    """Build the runtime. In ``sim`` mode an embedded simulated gateway is started first."""
+    clock = clock or SystemClock()
+    gateway = None
+    if config.broker.mode == "sim" and port is None:
+        from .simgw import PricePath, SimGateway
+        gateway = SimGateway(prices=PricePath.from_csv(config.sim.prices), host="127.0.0.1", port=0,
+                             tick_seconds=config.sim.tick_seconds, account_value=float(config.sim.account_value),
+                             journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max)
+        await gateway.start()
+        host, port = "127.0.0.1", gateway.port
+    store = Store(config.store.url)
+    engine_ref: list[Engine] = []
+    broker = IBBroker(host or config.broker.host, port if port is not None else config.broker.port,
+                      config.broker.client_id, clock=clock, sink=lambda item: engine_ref[0].enqueue(item))
+    settings = EngineSettings(
+        plan_files=[str(p) for p in config.plans.paths()], limits=config.risk_limits(),
+        trailing_interval=float(config.trailing.interval_seconds),
+        rescan_interval=float(config.plans.rescan_seconds))
+    engine = Engine(settings, store, broker, clock)
+    engine_ref.append(engine)
+    sender = OutboxSender(store, clock, deliver or ConsoleDeliver(out or sys.stdout))
+    return Runtime(config, store, broker, engine, sender, gateway)
+
+
+async def start(rt: Runtime) -> None:
+    rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
+    await rt.engine.start()
+    if rt.config.broker.mode in ("paper", "live"):
+        check_account_mode(rt.config.broker.mode, rt.broker.account)
+
+
+async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:
+    """Finish the current step, deliver what can be delivered, disconnect, close."""
+    await rt.engine.stop()
+    try:
+        await asyncio.wait_for(rt.sender.drain(), flush_seconds)
+    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - delivery must never block shutdown
+        log.warning("notifications left in the outbox; they are sent at the next start")
+    for task in rt.tasks:
+        task.cancel()
+    await asyncio.gather(*rt.tasks, return_exceptions=True)
+    if rt.gateway is not None:
+        await rt.gateway.stop()
+    rt.store.close()
+
+
+async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | None = None,
+              stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or, with ``exit_when_idle``, until every plan is terminal)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    rt = await build(config, out=out)
+    try:
+        await start(rt)
+        while not stop.is_set():
+            if exit_when_idle and rt.engine.reconciled.is_set() and rt.engine.idle():
+                break
+            rt.engine.changed.clear()
+            waiter = asyncio.ensure_future(stop.wait())
+            changed = asyncio.ensure_future(rt.engine.changed.wait())
+            await asyncio.wait({waiter, changed}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            for f in (waiter, changed):
+                f.cancel()
+    finally:
+        await shutdown(rt)
+    return 0
+
+
+__all__ = ["BrokerUnavailable", "LiveAccountRefused", "Runtime", "build", "check_account_mode", "run", "shutdown",
+           "start"]

@@ -1,0 +1,233 @@
+"""The ib_async adapter: connection, reconnection, contracts, market data, orders, snapshots.
+
+Handlers only translate IB callbacks (``translate.py``) and hand the results to a sink (the
+engine's queue); they never place orders or await. Only the ``*Async`` API is used inside our
+event loop. Reconnects back off exponentially; error 326 (clientId in use) is a refused
+connection. The adapter never decides anything about a plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+from ib_async import IB, Contract, Order, Stock, Trade
+
+from ..clock import Clock
+from ..errors import BrokerUnavailable
+from . import translate
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerNotice:
+    """Connection-level news for the engine (not a plan event)."""
+
+    kind: str  # connected | disconnected | connectivity_lost | connectivity_restored | error
+    code: int = 0
+    message: str = ""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Broker truth read in one go after a (re)connect: by orderRef and execId."""
+
+    open_trades: list[Trade] = field(default_factory=list)
+    completed_trades: list[Trade] = field(default_factory=list)
+    fills: list[Any] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+class IBBroker:
+    """One IB connection (clientId) for the orchestrator."""
+
+    def __init__(self, host: str, port: int, client_id: int, *, clock: Clock, sink: Sink,
+                 connect_timeout: float = 4.0, max_backoff: float = 30.0) -> None:
+        self.host, self.port, self.client_id = host, port, client_id
+        self.clock = clock
+        self.sink = sink
+        self.connect_timeout = connect_timeout
+        self.max_backoff = max_backoff
+        self.ib = IB()
+        self.ib.RaiseRequestErrors = True
+        self._contracts: dict[str, Contract] = {}
+        self._tickers: dict[str, Any] = {}
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._connect_lock = asyncio.Lock()
+        self.connected_event = asyncio.Event()
+        self._wire()
+
+    # ------------------------------------------------------------------ handlers
+    def _wire(self) -> None:
+        ib = self.ib
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self._on_fill
+        ib.openOrderEvent += self._on_open_order
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+
+    def _on_status(self, trade: Trade) -> None:
+        now = self.clock.now()
+        ref = translate.ref_of(trade.order)
+        if ref is None:
+            return
+        plan_id, leg, _ = ref
+        out = translate.entry_status(trade, now) if leg is translate.Leg.ENTRY else translate.protective_failure(trade, now)
+        if out is not None:
+            self.sink(out)
+        self.sink(translate.Routed(plan_id, None))  # "protection may have changed": engine recomputes
+
+    def _on_open_order(self, trade: Trade) -> None:
+        ref = translate.ref_of(trade.order)
+        if ref is not None:
+            self.sink(translate.Routed(ref[0], None))
+
+    def _on_fill(self, trade: Trade, fill: Any) -> None:
+        out = translate.fill_event(fill)
+        if out is not None:
+            self.sink(out)
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code in (1100, 2110):
+            self.sink(BrokerNotice("connectivity_lost", code, message))
+        elif code in (1101, 1102):
+            self.sink(BrokerNotice("connectivity_restored", code, message))
+
+    def _on_disconnected(self) -> None:
+        self.connected_event.clear()
+        if self._closing:
+            return
+        self.sink(BrokerNotice("disconnected"))
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    # ------------------------------------------------------------------ connection
+    async def connect(self) -> None:
+        """Connect once. Raises BrokerUnavailable."""
+        async with self._connect_lock:
+            if self.ib.isConnected():
+                return
+            try:
+                await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
+                                           timeout=self.connect_timeout)
+            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+                self.ib.disconnect()
+                raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
+                                        f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
+            self._tickers.clear()
+            self.connected_event.set()
+        self.sink(BrokerNotice("connected"))
+
+    async def connect_with_retry(self) -> None:
+        """Connect, backing off (capped) until it works or ``close`` is called."""
+        delay = 0.2
+        while not self._closing:
+            try:
+                await self.connect()
+                return
+            except BrokerUnavailable as exc:
+                log.warning("%s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    async def _reconnect_loop(self) -> None:
+        await self.connect_with_retry()
+
+    def is_connected(self) -> bool:
+        return self.ib.isConnected() and self.connected_event.is_set()
+
+    @property
+    def account(self) -> str:
+        accounts = self.ib.managedAccounts()
+        return accounts[0] if accounts else ""
+
+    async def close(self) -> None:
+        """Disconnect for good; IB keeps our orders working."""
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+        self.ib.disconnect()
+
+    # ------------------------------------------------------------------ contracts and data
+    async def contract(self, symbol: str) -> Contract:
+        """The qualified US stock contract (SMART/USD), cached."""
+        found = self._contracts.get(symbol)
+        if found is not None:
+            return found
+        contract = Stock(symbol, "SMART", "USD")
+        try:
+            qualified = await self.ib.qualifyContractsAsync(contract)
+        except Exception as exc:  # RequestError with RaiseRequestErrors
+            raise BrokerUnavailable(f"cannot qualify {symbol}: {exc}") from None
+        if not qualified or qualified[0] is None or not qualified[0].conId:
+            raise BrokerUnavailable(f"IB knows no US stock {symbol!r}")
+        self._contracts[symbol] = qualified[0]
+        return qualified[0]
+
+    def cached_contract(self, symbol: str) -> Contract | None:
+        return self._contracts.get(symbol)
+
+    async def subscribe(self, symbol: str) -> None:
+        if symbol in self._tickers:
+            return
+        contract = await self.contract(symbol)
+        self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        ticker = self._tickers.get(symbol)
+        if ticker is None:
+            return None
+        for value in (ticker.last, ticker.close):
+            if value is not None and not math.isnan(value) and value > 0:
+                return translate.decimal(value)
+        return None
+
+    def account_value(self, tag: str) -> Decimal | None:
+        for v in self.ib.accountValues():
+            if v.tag == tag and v.currency in ("USD", "BASE") and (not v.modelCode):
+                try:
+                    return Decimal(v.value)
+                except ArithmeticError:
+                    return None
+        return None
+
+    # ------------------------------------------------------------------ orders
+    def next_order_id(self) -> int:
+        return int(self.ib.client.getReqId())
+
+    def place(self, contract: Contract, order: Order) -> Trade:
+        return self.ib.placeOrder(contract, order)
+
+    def cancel(self, order: Order) -> None:
+        self.ib.cancelOrder(order)
+
+    def trades_of(self, plan_id: str) -> list[Trade]:
+        """Every trade this session knows whose orderRef belongs to ``plan_id``."""
+        out = []
+        for trade in self.ib.trades():
+            ref = translate.ref_of(trade.order)
+            if ref is not None and ref[0] == plan_id:
+                out.append(trade)
+        return out
+
+    async def snapshot(self) -> Snapshot:
+        """Read open orders, completed orders, executions and positions from IB."""
+        try:
+            open_trades = await self.ib.reqOpenOrdersAsync()
+            completed = await self.ib.reqCompletedOrdersAsync(False)
+            fills = await self.ib.reqExecutionsAsync()
+        except Exception as exc:
+            raise BrokerUnavailable(f"cannot read broker state: {exc}") from None
+        positions: dict[str, int] = {}
+        for p in self.ib.positions():
+            sym = p.contract.symbol
+            positions[sym] = positions.get(sym, 0) + int(round(float(p.position)))
+        return Snapshot(list(open_trades), list(completed), list(fills), positions)

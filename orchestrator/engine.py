@@ -1,0 +1,344 @@
+"""The engine: one consumer applies every event, one at a time, for every plan.
+
+Work arrives on one asyncio queue: machine events translated from IB callbacks, requests from
+scheduled jobs (activation, expiry, trailing, reconciliation, plan-file rescans), commands from
+the CLI (through state.db) and connection notices. For each plan event the consumer does:
+load plan → step machine → commit (state + journal + effects, one transaction) → carry out the
+broker effects → mark them done. Nothing else writes plan state, so there is no recursion and no
+concurrent writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+import machines
+from machines import Plan, PlanMachine, PlanSpec, State
+
+from .broker import translate
+from .broker.ib import BrokerNotice, IBBroker
+from .clock import Clock
+from .codec import dumps
+from .errors import BrokerUnavailable
+from .executor import Executor
+from .planfile import load_plan_files
+from .scheduler import Jobs
+from .stepper import apply_event
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ work items
+@dataclass(frozen=True, slots=True)
+class ActivateRequest:
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireRequest:
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrailTick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RescanRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PollCommands:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    plan_files: list[str]
+    limits: machines.RiskLimits
+    trailing_interval: float = 5.0
+    reconcile_interval: float = 5.0
+    rescan_interval: float = 5.0
+    command_interval: float = 0.5
+
+
+def spec_hash(spec: PlanSpec) -> str:
+    return hashlib.sha256(dumps(spec).encode()).hexdigest()[:16]
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings, store: Store, broker: IBBroker, clock: Clock,
+                 machine: PlanMachine | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.broker = broker
+        self.clock = clock
+        self.machine = machine or PlanMachine()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.plans: dict[str, Plan] = {}
+        self.jobs = Jobs(self.enqueue, clock)
+        self.executor = Executor(broker, store, clock, emit=lambda pid, ev: self.enqueue(translate.Routed(pid, ev)))
+        self.entries_blocked: str | None = None
+        self.reconciled = asyncio.Event()
+        self.changed = asyncio.Event()  # set after every committed step (tests and the idle check wait on it)
+        self._consumer: asyncio.Task[None] | None = None
+        self._reported: set[str] = set()
+        self._last_price: dict[str, Decimal] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def enqueue(self, item: Any) -> None:
+        self.queue.put_nowait(item)
+
+    async def start(self) -> None:
+        """Restore every live plan, load plan files, start the consumer and the jobs, connect."""
+        for plan in self.store.load_plans(machines.LIVE_STATES):
+            self._adopt(plan)
+        self._rescan()
+        self._consumer = asyncio.get_running_loop().create_task(self._consume(), name="engine-consumer")
+        self.jobs.start()
+        self.jobs.every("trail", self.settings.trailing_interval, TrailTick())
+        self.jobs.every("reconcile", self.settings.reconcile_interval, ReconcileRequest("periodic"))
+        self.jobs.every("plans-rescan", self.settings.rescan_interval, RescanRequest())
+        self.jobs.every("commands", self.settings.command_interval, PollCommands())
+        self.enqueue(PollCommands())
+        await self.broker.connect_with_retry()
+
+    async def stop(self) -> None:
+        """Finish the current step, stop jobs, disconnect. IB keeps protective orders working."""
+        self.jobs.shutdown()
+        if self._consumer is not None and not self._consumer.done():
+            self.enqueue(_Stop())
+            await self._consumer
+        await self.broker.close()
+
+    def live_plans(self) -> list[Plan]:
+        return [p for p in self.plans.values() if p.state not in machines.TERMINAL_STATES]
+
+    def idle(self) -> bool:
+        """Every plan is terminal and nothing is left to carry out."""
+        return not self.live_plans() and not self.store.pending_effects() and self.queue.empty()
+
+    # ------------------------------------------------------------------ plans
+    def _adopt(self, plan: Plan) -> None:
+        self.machine.bind(plan)
+        self.plans[plan.id] = plan
+        self._schedule(plan)
+
+    def _schedule(self, plan: Plan) -> None:
+        spec = plan.spec
+        if plan.state == State.PENDING:
+            when = spec.start_at or self.clock.now()
+            self.jobs.at(f"activate:{plan.id}", when, ActivateRequest(plan.id))
+        if spec.expire_at is not None and plan.state in (State.PENDING, State.SIZED, State.SUBMITTED,
+                                                          State.FILLED, State.PROTECTED, State.TRAILING):
+            self.jobs.at(f"expire:{plan.id}", spec.expire_at, ExpireRequest(plan.id))
+
+    def _report_once(self, key: str, kind: str, payload: dict[str, Any], plan_id: str | None = None) -> None:
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        log.warning("%s: %s", kind, payload.get("message"))
+        self.store.add_notice(key, kind, {"kind": kind, "plan_id": plan_id, "facts": payload}, at=self.clock.now(),
+                              plan_id=plan_id)
+
+    def _rescan(self) -> None:
+        specs, problems = load_plan_files(self.settings.plan_files)
+        for p in problems:
+            self._report_once(f"planfile:{p.format()}", "plan_file_invalid", {"message": p.format()})
+        for spec in specs:
+            h = spec_hash(spec)
+            stored = self.store.plan_exists(spec.id)
+            if stored is None:
+                plan = self.store.insert_plan(spec, at=self.clock.now(), spec_hash=h)
+                log.info("plan %s loaded", spec.id)
+                self._adopt(plan)
+            elif stored != h:
+                self._report_once(f"conflict:{spec.id}:{h}", "plan_conflict", {
+                    "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
+                    plan_id=spec.id)
+
+    def _plan(self, plan_id: str) -> Plan | None:
+        plan = self.plans.get(plan_id)
+        if plan is None:
+            plan = self.store.load_plan(plan_id)
+            if plan is not None:
+                self.machine.bind(plan)
+                self.plans[plan_id] = plan
+        return plan
+
+    # ------------------------------------------------------------------ the consumer
+    async def _consume(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, _Stop):
+                return
+            try:
+                await self._handle(item)
+            except Exception:
+                log.exception("engine: failed to handle %r", item)
+
+    async def _handle(self, item: Any) -> None:
+        if isinstance(item, translate.Routed):
+            if item.event is None:
+                await self._protection_changed(item.plan_id)
+            else:
+                await self.apply(item.plan_id, item.event)
+        elif isinstance(item, translate.Verify):
+            await self._verify(item)
+        elif isinstance(item, ActivateRequest):
+            await self._activate(item.plan_id)
+        elif isinstance(item, ExpireRequest):
+            await self.apply(item.plan_id, machines.Expire(self.clock.now()))
+        elif isinstance(item, TrailTick):
+            await self._trail()
+        elif isinstance(item, ReconcileRequest):
+            await self._reconcile(item.reason)
+        elif isinstance(item, RescanRequest):
+            self._rescan()
+        elif isinstance(item, PollCommands):
+            await self._commands()
+        elif isinstance(item, BrokerNotice):
+            await self._notice(item)
+        else:
+            log.error("engine: unknown work item %r", item)
+
+    async def apply(self, plan_id: str, event: Any) -> bool:
+        """Step, commit, carry out. False if the event does not apply (logged, nothing changed)."""
+        plan = self._plan(plan_id)
+        if plan is None:
+            log.warning("event %s for unknown plan %s ignored", type(event).__name__, plan_id)
+            return False
+        try:
+            step = apply_event(self.machine, self.store, plan, event, now=self.clock.now())
+        except machines.InvalidEvent as exc:
+            log.warning("%s", exc)
+            return False
+        self.changed.set()
+        for effect_id, effect in step.broker:
+            await self._carry_out(effect_id, effect)
+        if plan.state in machines.TERMINAL_STATES:
+            self.jobs.cancel(f"expire:{plan.id}")
+        return True
+
+    async def _carry_out(self, effect_id: int, effect: Any) -> None:
+        try:
+            result = await self.executor.run(effect)
+        except BrokerUnavailable as exc:
+            log.warning("effect %s left pending (broker unavailable: %s)", type(effect).__name__, exc)
+            return
+        except ConnectionError as exc:
+            log.warning("effect %s left pending (not connected: %s)", type(effect).__name__, exc)
+            return
+        self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)
+        log.info("%s %s: %s", effect.plan_id, type(effect).__name__, result)
+
+    async def _carry_out_direct(self, effect: Any) -> None:
+        """Carry out an effect that reconciliation derived (not from a step)."""
+        try:
+            result = await self.executor.run(effect)
+        except (BrokerUnavailable, ConnectionError) as exc:
+            log.warning("reconcile effect %s not carried out: %s", type(effect).__name__, exc)
+            return
+        log.info("%s %s (reconcile): %s", effect.plan_id, type(effect).__name__, result)
+
+    # ------------------------------------------------------------------ handlers
+    def protection_if_changed(self, plan: Plan) -> machines.ProtectionStatus | None:
+        """IB's view of the plan's protection, if it differs from what the plan last recorded."""
+        status = translate.protection_status(self.broker.trades_of(plan.id), plan.id, self.clock.now())
+        same_qty = (status.stop_quantity, status.target_quantity) == (plan.protected_stop_qty, plan.protected_target_qty)
+        same_price = status.stop_price is None or status.stop_price == plan.confirmed_stop_price
+        if same_qty and same_price:
+            return None
+        return status
+
+    async def _protection_changed(self, plan_id: str) -> None:
+        plan = self.plans.get(plan_id)
+        if plan is None or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING, State.CLOSED):
+            return
+        status = self.protection_if_changed(plan)
+        if status is not None:
+            await self.apply(plan_id, status)
+
+    async def _activate(self, plan_id: str) -> None:
+        plan = self.plans.get(plan_id)
+        if plan is None or plan.state != State.PENDING:
+            return
+        if self.entries_blocked or not self.broker.is_connected() or not self.reconciled.is_set():
+            return  # retried after the next successful reconciliation
+        net = self.broker.account_value("NetLiquidation")
+        funds = self.broker.account_value("AvailableFunds")
+        if net is None or funds is None:
+            log.warning("plan %s: account values not known yet; activation deferred", plan_id)
+            return
+        others = sum((p.open_risk() for p in self.live_plans() if p.id != plan_id), Decimal(0))
+        try:
+            await self.broker.subscribe(plan.spec.symbol)
+        except BrokerUnavailable as exc:
+            log.warning("plan %s: %s", plan_id, exc)
+        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.settings.limits))
+
+    async def _trail(self) -> None:
+        for plan in self.live_plans():
+            if plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING) or not plan.spec.trails:
+                continue
+            price = self.broker.last_price(plan.spec.symbol)
+            if price is None or self._last_price.get(plan.id) == price:
+                continue
+            self._last_price[plan.id] = price
+            await self.apply(plan.id, machines.PriceUpdate(self.clock.now(), price))
+
+    async def _commands(self) -> None:
+        for cid, plan_id, command in self.store.pending_commands():
+            if command != "cancel":
+                self.store.mark_command_done(cid, at=self.clock.now(), result=f"unknown command {command}")
+                continue
+            ok = await self.apply(plan_id, machines.CancelRequested(self.clock.now()))
+            self.store.mark_command_done(cid, at=self.clock.now(), result="applied" if ok else "not applicable")
+
+    async def _notice(self, notice: BrokerNotice) -> None:
+        if notice.kind == "connected":
+            await self._reconcile("connected")
+        elif notice.kind == "disconnected":
+            self.reconciled.clear()
+            log.warning("IB connection lost; reconnecting")
+        elif notice.kind == "connectivity_restored":
+            await self._reconcile(f"IB {notice.code}")
+
+    async def _verify(self, v: translate.Verify) -> None:
+        """ib_async's local status is not evidence: read IB's truth, then re-derive events."""
+        log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
+        await self._reconcile(f"verify {v.plan_id}")
+
+    # ------------------------------------------------------------------ reconciliation
+    async def _reconcile(self, reason: str) -> None:
+        if not self.broker.is_connected():
+            return
+        try:
+            snap = await self.broker.snapshot()
+        except BrokerUnavailable as exc:
+            log.warning("reconciliation (%s) failed: %s", reason, exc)
+            return
+        from .reconcile import reconcile
+        await reconcile(self, snap, reason)
+        self.reconciled.set()
+        for plan in list(self.live_plans()):
+            if plan.state == State.PENDING and (plan.spec.start_at is None or plan.spec.start_at <= self.clock.now()):
+                await self._activate(plan.id)

@@ -1,0 +1,203 @@
+"""Carrying out the machine's broker effects against IB, idempotently.
+
+Every effect may be carried out twice (a crash between the commit and the broker call leaves it
+pending; it runs again at the next start), so each one first looks at what IB already has for
+the plan (by orderRef) and only sends what is missing. Order intents (leg, orderRef, reserved
+orderId) are written to state.db before ``placeOrder``.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, Callable
+
+from ib_async import Order, Trade
+
+import machines
+from machines import Leg, order_ref
+from machines import effects as fx
+
+from .broker import translate
+from .broker.ib import IBBroker
+from .clock import Clock
+from .errors import BrokerUnavailable
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+DONE = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+
+
+def oca_group(plan_id: str) -> str:
+    return f"{plan_id}:oca"
+
+
+def _active(trades: list[Trade], leg: Leg) -> list[Trade]:
+    out = []
+    for t in trades:
+        ref = translate.ref_of(t.order)
+        if ref is not None and ref[1] is leg and t.orderStatus.status not in DONE:
+            out.append(t)
+    return out
+
+
+def _remaining(t: Trade) -> int:
+    total = float(t.order.totalQuantity or 0)
+    return int(round(total - float(t.orderStatus.filled or 0)))
+
+
+class Executor:
+    """Turns effects into ib_async calls. ``emit(plan_id, event)`` feeds failures back."""
+
+    def __init__(self, broker: IBBroker, store: Store, clock: Clock,
+                 emit: Callable[[str, Any], None]) -> None:
+        self.broker = broker
+        self.store = store
+        self.clock = clock
+        self.emit = emit
+
+    async def run(self, effect: Any) -> str:
+        """Carry out one effect; returns a short result for the effect log."""
+        if isinstance(effect, fx.PlaceBracket):
+            return await self._place_bracket(effect)
+        if isinstance(effect, fx.Protect):
+            return await self._protect(effect)
+        if isinstance(effect, fx.ModifyStop):
+            return self._modify_stop(effect)
+        if isinstance(effect, fx.CancelEntry):
+            return self._cancel_legs(effect.plan_id, (Leg.ENTRY,))
+        if isinstance(effect, fx.Flatten):
+            return await self._flatten(effect)
+        if isinstance(effect, fx.CancelExits):
+            return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
+        raise TypeError(f"not a broker effect: {effect!r}")
+
+    # ------------------------------------------------------------------ helpers
+    def _order(self, plan_id: str, leg: Leg, attempt: int, action: str, qty: int, order_type: str,
+               *, lmt: Decimal | None = None, aux: Decimal | None = None, parent_id: int = 0,
+               transmit: bool = True, oca: str = "") -> Order:
+        order = Order(orderId=self.broker.next_order_id(), action=action, totalQuantity=qty, orderType=order_type,
+                      orderRef=order_ref(plan_id, leg, attempt), tif="GTC", transmit=transmit, parentId=parent_id)
+        if lmt is not None:
+            order.lmtPrice = float(lmt)
+        if aux is not None:
+            order.auxPrice = float(aux)
+        if oca:
+            order.ocaGroup, order.ocaType = oca, 1
+        return order
+
+    def _intent(self, plan_id: str, leg: Leg, attempt: int, order: Order, parent_ref: str | None = None) -> dict[str, Any]:
+        return {"order_ref": order.orderRef, "plan_id": plan_id, "leg": leg.value, "attempt": attempt,
+                "order_id": order.orderId, "parent_ref": parent_ref, "oca_group": order.ocaGroup or None,
+                "action": order.action, "order_type": order.orderType, "quantity": int(order.totalQuantity),
+                "lmt_price": translate.decimal(order.lmtPrice) if order.orderType in ("LMT",) else None,
+                "aux_price": translate.decimal(order.auxPrice) if order.orderType in ("STP",) else None}
+
+    # ------------------------------------------------------------------ effects
+    async def _place_bracket(self, e: fx.PlaceBracket) -> str:
+        trades = self.broker.trades_of(e.plan_id)
+        if any((r := translate.ref_of(t.order)) is not None and r[1] is Leg.ENTRY for t in trades):
+            return "skipped: IB already has this plan's entry"
+        contract = await self.broker.contract(e.symbol)
+        attempt = self.store.next_attempt(e.plan_id, Leg.ENTRY.value)
+        side = e.side
+        if e.entry_type is machines.EntryType.MARKET:
+            parent = self._order(e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "MKT", transmit=False)
+        elif e.entry_type is machines.EntryType.LIMIT:
+            parent = self._order(e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "LMT",
+                                 lmt=e.entry_price, transmit=False)
+        else:
+            parent = self._order(e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "STP",
+                                 aux=e.entry_price, transmit=False)
+        oca = oca_group(e.plan_id)
+        target = self._order(e.plan_id, Leg.TARGET, attempt, side.exit_action, e.quantity, "LMT",
+                             lmt=e.target_price, parent_id=parent.orderId, transmit=False, oca=oca)
+        stop = self._order(e.plan_id, Leg.STOP, attempt, side.exit_action, e.quantity, "STP",
+                           aux=e.stop_price, parent_id=parent.orderId, transmit=True, oca=oca)
+        self.store.record_intents([
+            self._intent(e.plan_id, Leg.ENTRY, attempt, parent),
+            self._intent(e.plan_id, Leg.TARGET, attempt, target, parent.orderRef),
+            self._intent(e.plan_id, Leg.STOP, attempt, stop, parent.orderRef),
+        ], at=self.clock.now())
+        for order in (parent, target, stop):
+            self.broker.place(contract, order)
+        return f"placed bracket {parent.orderId}/{target.orderId}/{stop.orderId}"
+
+    async def _protect(self, e: fx.Protect) -> str:
+        trades = self.broker.trades_of(e.plan_id)
+        done: list[str] = []
+        contract = None
+        for leg, price in ((Leg.STOP, e.stop_price), (Leg.TARGET, e.target_price)):
+            active = _active(trades, leg)
+            if e.quantity <= 0:
+                for t in active:
+                    self.broker.cancel(t.order)
+                    done.append(f"cancelled {leg.value} {t.order.orderId}")
+                continue
+            if active:
+                t = active[-1]
+                for extra in active[:-1]:  # never two working stops for one plan
+                    self.broker.cancel(extra.order)
+                    done.append(f"cancelled extra {leg.value} {extra.order.orderId}")
+                if _remaining(t) != e.quantity:
+                    t.order.totalQuantity = float(t.orderStatus.filled or 0) + e.quantity
+                    self.broker.place(t.contract, t.order)
+                    done.append(f"resized {leg.value} {t.order.orderId} to {e.quantity}")
+                continue
+            contract = contract or await self.broker.contract(e.symbol)
+            attempt = self.store.next_attempt(e.plan_id, leg.value)
+            if leg is Leg.STOP:
+                order = self._order(e.plan_id, leg, attempt, e.side.exit_action, e.quantity, "STP", aux=price,
+                                    oca=oca_group(e.plan_id))
+            else:
+                order = self._order(e.plan_id, leg, attempt, e.side.exit_action, e.quantity, "LMT", lmt=price,
+                                    oca=oca_group(e.plan_id))
+            self.store.record_intents([self._intent(e.plan_id, leg, attempt, order)], at=self.clock.now())
+            self.broker.place(contract, order)
+            done.append(f"placed {leg.value} {order.orderId} for {e.quantity}")
+        return "; ".join(done) or "protection already matches"
+
+    def _modify_stop(self, e: fx.ModifyStop) -> str:
+        active = _active(self.broker.trades_of(e.plan_id), Leg.STOP)
+        if not active:
+            return "skipped: no working stop (protection status will re-protect)"
+        t = active[-1]
+        t.order.auxPrice = float(e.stop_price)
+        try:
+            self.broker.place(t.contract, t.order)
+        except AssertionError:  # ib_async believes the order is done: the status will say why
+            return "skipped: ib_async reports the stop done"
+        return f"modified stop {t.order.orderId} to {e.stop_price}"
+
+    def _cancel_legs(self, plan_id: str, legs: tuple[Leg, ...]) -> str:
+        trades = self.broker.trades_of(plan_id)
+        done = []
+        for leg in legs:
+            for t in _active(trades, leg):
+                if t.orderStatus.status == "PendingCancel":
+                    continue
+                self.broker.cancel(t.order)
+                done.append(f"cancel {leg.value} {t.order.orderId}")
+        return "; ".join(done) or "nothing working"
+
+    async def _flatten(self, e: fx.Flatten) -> str:
+        trades = self.broker.trades_of(e.plan_id)
+        for t in _active(trades, Leg.ENTRY):
+            if t.orderStatus.status != "PendingCancel":
+                self.broker.cancel(t.order)
+        covered = sum(_remaining(t) for t in _active(trades, Leg.FLATTEN))
+        qty = e.quantity - covered
+        if qty <= 0:
+            return f"skipped: flatten orders already cover {covered}"
+        try:
+            contract = await self.broker.contract(e.symbol)
+        except BrokerUnavailable as exc:
+            self.emit(e.plan_id, machines.FlattenFailed(self.clock.now(), 0, str(exc)))
+            return f"failed: {exc}"
+        attempt = self.store.next_attempt(e.plan_id, Leg.FLATTEN.value)
+        order = self._order(e.plan_id, Leg.FLATTEN, attempt, e.side.exit_action, qty, "MKT",
+                            oca=oca_group(e.plan_id))
+        self.store.record_intents([self._intent(e.plan_id, Leg.FLATTEN, attempt, order)], at=self.clock.now())
+        self.broker.place(contract, order)
+        return f"placed flatten {order.orderId} for {qty}"

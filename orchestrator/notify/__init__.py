@@ -1,0 +1,1 @@
+"""Notifications: message formatting and delivery of the durable outbox."""

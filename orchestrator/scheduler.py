@@ -1,0 +1,63 @@
+"""APScheduler 3 behind a thin wrapper: jobs only enqueue work for the engine's consumer.
+
+In-memory job store; every job has a stable id and ``replace_existing``; misfire grace and
+coalescing are explicit. Jobs are rebuilt from state.db at every start, so nothing depends on
+pickled jobs. All times are UTC; one-shot jobs whose time has passed run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .clock import Clock
+
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class Jobs:
+    """Scheduled work for one engine. ``enqueue`` must be safe to call on the event loop."""
+
+    def __init__(self, enqueue: Callable[[Any], None], clock: Clock) -> None:
+        self._enqueue = enqueue
+        self._clock = clock
+        self._sched = AsyncIOScheduler(timezone=timezone.utc)
+
+    async def _put(self, item: Any) -> None:
+        self._enqueue(item() if callable(item) else item)
+
+    def start(self) -> None:
+        """Start inside the running loop."""
+        self._sched.start()
+
+    def shutdown(self) -> None:
+        if self._sched.running:
+            self._sched.shutdown(wait=False)
+
+    def at(self, job_id: str, when: datetime, item: Any) -> None:
+        """Enqueue ``item`` once at ``when`` (at once if it has passed). Runs however late."""
+        if when <= self._clock.now():
+            self.cancel(job_id)
+            self._enqueue(item)
+            return
+        self._sched.add_job(self._put, DateTrigger(run_date=when, timezone=timezone.utc), args=[item], id=job_id,
+                            replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1)
+
+    def every(self, job_id: str, seconds: float, item: Any, *, grace: float | None = None) -> None:
+        """Enqueue ``item`` (or ``item()``) every ``seconds``; missed runs coalesce into one."""
+        self._sched.add_job(self._put, IntervalTrigger(seconds=seconds, timezone=timezone.utc), args=[item],
+                            id=job_id, replace_existing=True, coalesce=True, max_instances=1,
+                            misfire_grace_time=int(grace if grace is not None else max(1, seconds * 2)),
+                            next_run_time=datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+    def cancel(self, job_id: str) -> None:
+        if self._sched.get_job(job_id) is not None:
+            self._sched.remove_job(job_id)
+
+    def ids(self) -> list[str]:
+        return sorted(j.id for j in self._sched.get_jobs())
