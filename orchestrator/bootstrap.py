@@ -69,7 +69,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     broker = IBBroker(host or config.broker.host, port if port is not None else config.broker.port,
                       config.broker.client_id, clock=clock, sink=lambda item: engine_ref[0].enqueue(item))
     settings = EngineSettings(
-        plan_files=[str(p) for p in config.plans.paths()], limits=config.risk_limits(),
+        plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds))
     engine = Engine(settings, store, broker, clock)

@@ -72,7 +72,7 @@ class _Stop:
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    plan_files: list[str]
+    plan_files: Callable[[], list[Any]]  # the plan files that exist now (globs expanded at each scan)
     limits: machines.RiskLimits
     trailing_interval: float = 5.0
     reconcile_interval: float = 5.0
@@ -102,9 +102,12 @@ class Engine:
         self._consumer: asyncio.Task[None] | None = None
         self._reported: set[str] = set()
         self._last_price: dict[str, Decimal] = {}
+        self._queued_fills: dict[str, int] = {}  # fills waiting in the queue, per plan
 
     # ------------------------------------------------------------------ lifecycle
     def enqueue(self, item: Any) -> None:
+        if isinstance(item, translate.Routed) and isinstance(item.event, (machines.EntryFilled, machines.ExitFilled)):
+            self._queued_fills[item.plan_id] = self._queued_fills.get(item.plan_id, 0) + 1
         self.queue.put_nowait(item)
 
     async def start(self) -> None:
@@ -160,7 +163,7 @@ class Engine:
                               plan_id=plan_id)
 
     def _rescan(self) -> None:
-        specs, problems = load_plan_files(self.settings.plan_files)
+        specs, problems = load_plan_files(self.settings.plan_files())
         for p in problems:
             self._report_once(f"planfile:{p.format()}", "plan_file_invalid", {"message": p.format()})
         for spec in specs:
@@ -199,8 +202,11 @@ class Engine:
         if isinstance(item, translate.Routed):
             if item.event is None:
                 await self._protection_changed(item.plan_id)
-            else:
-                await self.apply(item.plan_id, item.event)
+                return
+            if isinstance(item.event, (machines.EntryFilled, machines.ExitFilled)):
+                self._queued_fills[item.plan_id] -= 1
+            await self.apply(item.plan_id, item.event)
+            await self._protection_changed(item.plan_id)
         elif isinstance(item, translate.Verify):
             await self._verify(item)
         elif isinstance(item, ActivateRequest):
@@ -239,8 +245,9 @@ class Engine:
         return True
 
     async def _carry_out(self, effect_id: int, effect: Any) -> None:
+        plan = self.plans.get(effect.plan_id)
         try:
-            result = await self.executor.run(effect)
+            result = await self.executor.run(effect, plan.seen_exec_ids if plan is not None else frozenset())
         except BrokerUnavailable as exc:
             log.warning("effect %s left pending (broker unavailable: %s)", type(effect).__name__, exc)
             return
@@ -265,13 +272,20 @@ class Engine:
         status = translate.protection_status(self.broker.trades_of(plan.id), plan.id, self.clock.now())
         same_qty = (status.stop_quantity, status.target_quantity) == (plan.protected_stop_qty, plan.protected_target_qty)
         same_price = status.stop_price is None or status.stop_price == plan.confirmed_stop_price
-        if same_qty and same_price:
+        now_covers = plan.state == State.FILLED and not plan.flattening and plan.open_qty > 0 \
+            and status.stop_quantity == status.target_quantity == plan.open_qty
+        if same_qty and same_price and not now_covers:
             return None
         return status
 
     async def _protection_changed(self, plan_id: str) -> None:
+        """Re-derive the plan's protection from IB's orders, once its queued fills are applied
+        (IB's order view runs ahead of the queue; judging it against stale fills would
+        re-protect a position that is already gone)."""
         plan = self.plans.get(plan_id)
         if plan is None or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING, State.CLOSED):
+            return
+        if self._queued_fills.get(plan_id, 0) > 0 or self.executor.unapplied_fills(plan_id, plan.seen_exec_ids):
             return
         status = self.protection_if_changed(plan)
         if status is not None:
@@ -326,6 +340,13 @@ class Engine:
         """ib_async's local status is not evidence: read IB's truth, then re-derive events."""
         log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
         await self._reconcile(f"verify {v.plan_id}")
+        plan = self.plans.get(v.plan_id)
+        if v.leg is machines.Leg.STOP and plan is not None and plan.state in (
+                State.FILLED, State.PROTECTED, State.TRAILING):
+            working = any(t.orderStatus.status in translate.WORKING
+                          for t in self.broker.trades_of(v.plan_id)
+                          if (r := translate.ref_of(t.order)) is not None and r[1] is machines.Leg.STOP)
+            await self.apply(v.plan_id, machines.StopModifyRejected(self.clock.now(), v.code, v.message, working))
 
     # ------------------------------------------------------------------ reconciliation
     async def _reconcile(self, reason: str) -> None:

@@ -9,6 +9,7 @@ orderId) are written to state.db before ``placeOrder``.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -57,21 +58,45 @@ class Executor:
         self.clock = clock
         self.emit = emit
 
-    async def run(self, effect: Any) -> str:
-        """Carry out one effect; returns a short result for the effect log."""
+    async def run(self, effect: Any, seen_exec_ids: frozenset[str] | set[str] = frozenset()) -> str:
+        """Carry out one effect; returns a short result for the effect log.
+
+        ``seen_exec_ids`` are the executions the plan has applied; executions IB already
+        reported but the plan has not applied yet adjust Protect/Flatten quantities, so a
+        queued effect never acts on a position that IB knows has changed.
+        """
+        if isinstance(effect, fx.Protect):
+            delta = self.unapplied_fills(effect.plan_id, seen_exec_ids)
+            if delta:
+                effect = replace(effect, quantity=max(0, effect.quantity + delta))
+            return await self._protect(effect)
+        if isinstance(effect, fx.Flatten):
+            delta = self.unapplied_fills(effect.plan_id, seen_exec_ids)
+            if delta:
+                effect = replace(effect, quantity=max(0, effect.quantity + delta))
+            return await self._flatten(effect)
         if isinstance(effect, fx.PlaceBracket):
             return await self._place_bracket(effect)
-        if isinstance(effect, fx.Protect):
-            return await self._protect(effect)
         if isinstance(effect, fx.ModifyStop):
             return self._modify_stop(effect)
         if isinstance(effect, fx.CancelEntry):
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY,))
-        if isinstance(effect, fx.Flatten):
-            return await self._flatten(effect)
         if isinstance(effect, fx.CancelExits):
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
         raise TypeError(f"not a broker effect: {effect!r}")
+
+    def unapplied_fills(self, plan_id: str, seen: frozenset[str] | set[str]) -> int:
+        """Signed shares of this plan's executions IB has reported but the plan has not applied:
+        + for entry fills, − for exit fills."""
+        delta = 0
+        for fill in self.broker.fills():
+            ex = fill.execution
+            ref = translate.parse_order_ref(getattr(ex, "orderRef", "") or "")
+            if ref is None or ref[0] != plan_id or ex.execId in seen:
+                continue
+            qty = int(round(float(ex.shares)))
+            delta += qty if ref[1] is Leg.ENTRY else -qty
+        return delta
 
     # ------------------------------------------------------------------ helpers
     def _order(self, plan_id: str, leg: Leg, attempt: int, action: str, qty: int, order_type: str,

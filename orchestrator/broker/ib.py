@@ -209,6 +209,10 @@ class IBBroker:
     def cancel(self, order: Order) -> None:
         self.ib.cancelOrder(order)
 
+    def fills(self) -> list[Any]:
+        """Every execution this session has seen (startup sync included)."""
+        return list(self.ib.fills())
+
     def trades_of(self, plan_id: str) -> list[Trade]:
         """Every trade this session knows whose orderRef belongs to ``plan_id``."""
         out = []

@@ -20,6 +20,8 @@ from typing import Any, Iterable
 import machines
 from machines import Leg, parse_order_ref
 
+__all__ = ["Leg", "Routed", "Verify", "parse_order_ref"]
+
 WORKING = frozenset({"PreSubmitted", "Submitted"})
 FINAL_CANCEL_CODES = frozenset({0, 202})
 REJECT_CODES = frozenset({201})
@@ -64,6 +66,13 @@ def last_error(trade: Any) -> tuple[int, str]:
     return int(getattr(entry, "errorCode", 0) or 0), str(getattr(entry, "message", "") or "")
 
 
+def was_working(trade: Any) -> bool:
+    """IB had accepted this order before its newest status: an error now refuses a command
+    (modify/cancel), it does not reject the order."""
+    log = getattr(trade, "log", None) or []
+    return any(getattr(e, "status", "") in WORKING for e in log[:-1])
+
+
 def entry_status(trade: Any, at: datetime) -> Routed | Verify | None:
     """Translate a status change of an entry order."""
     ref = ref_of(trade.order)
@@ -75,6 +84,8 @@ def entry_status(trade: Any, at: datetime) -> Routed | Verify | None:
     if status in WORKING:
         return Routed(plan_id, machines.EntryAccepted(at, int(trade.order.orderId),
                                                       int(trade.orderStatus.permId or trade.order.permId or 0)))
+    if code not in FINAL_CANCEL_CODES and was_working(trade):
+        return Verify(plan_id, Leg.ENTRY, code, message)
     if status == "Inactive" or code in REJECT_CODES:
         return Routed(plan_id, machines.EntryRejected(at, code or 201, message or "order inactive at IB"))
     if status in ("Cancelled", "ApiCancelled"):
@@ -141,6 +152,8 @@ def protective_failure(trade: Any, at: datetime) -> Routed | Verify | None:
         return None
     status = trade.orderStatus.status
     code, message = last_error(trade)
+    if code not in FINAL_CANCEL_CODES and was_working(trade):
+        return Verify(ref[0], ref[1], code, message)
     if ref[1] is Leg.FLATTEN:
         if status == "Inactive" or code in REJECT_CODES:
             return Routed(ref[0], machines.FlattenFailed(at, code or 201, message or "flatten order inactive at IB"))

@@ -1,0 +1,147 @@
+"""End-to-end harness: the real engine, the real ib_async client over TCP, the simulated
+gateway (manual ticks), real SQLite files. Waiting is on events, never on sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+from orchestrator import bootstrap
+from orchestrator.config import load_config
+from orchestrator.simgw import PricePath, SimGateway
+
+WAIT = 10.0
+
+PRICES = [("AAPL", 180.00), ("MSFT", 420.00), ("NVDA", 130.00), ("TSLA", 250.00), ("SPY", 590.00)]
+
+
+def plan_toml(plan_id: str, symbol: str = "AAPL", *, side: str = "long", entry: str = "market",
+              entry_price: float = 180.00, stop: float = 171.00, target: float = 189.00, risk: str = "normal",
+              trail: tuple[float, float] | None = None, expire_at: str | None = None,
+              start_at: str | None = None) -> str:
+    text = textwrap.dedent(f"""\
+        [[plans]]
+        id = "{plan_id}"
+        symbol = "{symbol}"
+        side = "{side}"
+        entry = "{entry}"
+        entry_price = {entry_price:.2f}
+        stop_loss = {stop:.2f}
+        take_profit = {target:.2f}
+        risk = "{risk}"
+        """)
+    if expire_at:
+        text += f'expire_at = "{expire_at}"\n'
+    if start_at:
+        text += f'start_at = "{start_at}"\n'
+    if trail:
+        text += f"[plans.trail]\ntrigger_r = {trail[0]}\ndistance = {trail[1]:.2f}\n"
+    return text
+
+
+class World:
+    """One gateway and (re)startable orchestrator runtimes sharing a state.db."""
+
+    def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
+                 account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None):
+        self.tmp = tmp
+        (tmp / "plans").mkdir(exist_ok=True)
+        (tmp / "plans" / "plans.toml").write_text(plans)
+        (tmp / "config.toml").write_text(textwrap.dedent(f"""\
+            [broker]
+            mode = "paper"
+            client_id = 7
+            [store]
+            url = "sqlite:///state.db"
+            [plans]
+            files = ["plans/*.toml"]
+            rescan_seconds = 0.2
+            [trailing]
+            interval_seconds = 0.05
+            {risk}
+            """))
+        self.config = load_config(tmp / "config.toml", {})
+        self.journal = tmp / "sim-journal.jsonl"
+        self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
+                             account_value=account_value, journal_path=self.journal,
+                             partial_fill_max=partial_fill_max)
+        self.rt: bootstrap.Runtime | None = None
+        self.out = io.StringIO()
+
+    async def __aenter__(self) -> "World":
+        await self.gw.start()
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+        await self.gw.stop()
+
+    async def start(self) -> bootstrap.Runtime:
+        self.rt = await bootstrap.build(self.config, out=self.out, port=self.gw.port, host="127.0.0.1")
+        await bootstrap.start(self.rt)
+        return self.rt
+
+    async def stop(self) -> None:
+        if self.rt is not None:
+            await bootstrap.shutdown(self.rt, flush_seconds=2)
+            self.rt = None
+
+    @property
+    def engine(self) -> Any:
+        assert self.rt is not None
+        return self.rt.engine
+
+    def plan(self, plan_id: str) -> Any:
+        return self.engine.plans[plan_id]
+
+    async def until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+        """Wait until ``predicate()`` holds, re-checking after every committed step."""
+        async def loop() -> None:
+            while not predicate():
+                self.engine.changed.clear()
+                if predicate():
+                    return
+                await self.engine.changed.wait()
+        try:
+            await asyncio.wait_for(loop(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}; plans: "
+                                 f"{ {p.id: p.state for p in self.engine.plans.values()} }") from None
+
+    async def state(self, plan_id: str, *states: str, timeout: float = WAIT) -> Any:
+        await self.until(lambda: plan_id in self.engine.plans and self.plan(plan_id).state in states,
+                         f"{plan_id} in {states}", timeout)
+        return self.plan(plan_id)
+
+    def journal_events(self, order_ref_prefix: str | None = None) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        rows = [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
+        if order_ref_prefix is None:
+            return rows
+        return [r for r in rows if str(r.get("order_ref") or "").startswith(order_ref_prefix)]
+
+    def placed_refs(self, plan_id: str) -> list[str]:
+        return [r["order_ref"] for r in self.journal_events(plan_id + ":") if r["event"] == "placed"]
+
+    def working(self, plan_id: str) -> list[Any]:
+        return [o for o in self.gw.orders if (o.order_ref or "").startswith(plan_id + ":") and not o.is_done]
+
+    def history(self, plan_id: str) -> list[tuple[str, str, str]]:
+        assert self.rt is not None
+        rows = self.rt.store.db.execute("SELECT from_state, to_state, event FROM journal WHERE plan_id=? ORDER BY seq",
+                                        (plan_id,)).fetchall()
+        return [tuple(r) for r in rows]
+
+    def states(self, plan_id: str) -> list[str]:
+        """The distinct successive states the plan went through."""
+        out: list[str] = []
+        for _f, to, _e in self.history(plan_id):
+            if not out or out[-1] != to:
+                out.append(to)
+        return out

@@ -1,0 +1,162 @@
+"""Every lifecycle path, end to end: engine + ib_async over TCP + simulated gateway + SQLite."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
+from pathlib import Path
+
+from .harness import World, plan_toml
+
+
+def _entries(world: World, plan_id: str) -> list[str]:
+    return [r for r in world.placed_refs(plan_id) if r.startswith(f"{plan_id}:entry")]
+
+
+async def test_long_market_take_profit(tmp_path: Path) -> None:
+    async with World(tmp_path, plan_toml("L1")) as w:
+        plan = await w.state("L1", "protected")
+        assert plan.quantity == 222 and plan.filled_qty == 222  # floor(2000 / 9)
+        assert plan.avg_entry_price == D("180.00")
+        w.gw.set_price("AAPL", 189.50)
+        plan = await w.state("L1", "closed")
+        assert plan.exit_reason == "target" and plan.exited_qty == 222
+        assert plan.realized_pnl == (plan.avg_exit_price - D("180.00")) * 222
+        assert w.states("L1") == ["pending", "sized", "submitted", "filled", "protected", "closed"]
+        assert _entries(w, "L1") == ["L1:entry"]
+        assert w.working("L1") == []
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        # every transition was notified (console: no webhook)
+        kinds = [r[0] for r in w.rt.store.db.execute("SELECT kind FROM outbox ORDER BY id")]
+        assert kinds == ["sized", "submitted", "filled", "protected", "take_profit"]
+
+
+async def test_short_market_stop_loss(tmp_path: Path) -> None:
+    plans = plan_toml("S1", "TSLA", side="short", entry_price=250.00, stop=262.50, target=237.50)
+    async with World(tmp_path, plans) as w:
+        plan = await w.state("S1", "protected")
+        assert plan.quantity == 160  # floor(2000 / 12.5)
+        w.gw.set_price("TSLA", 263.00)
+        plan = await w.state("S1", "closed")
+        assert plan.exit_reason == "stop"
+        assert plan.realized_pnl < 0
+        assert plan.realized_pnl == (D("250.00") - plan.avg_exit_price) * 160
+        assert w.working("S1") == []
+
+
+async def test_limit_entry_waits_for_its_price(tmp_path: Path) -> None:
+    plans = plan_toml("LIM", "MSFT", entry="limit", entry_price=415.00, stop=400.00, target=440.00)
+    async with World(tmp_path, plans) as w:
+        await w.state("LIM", "submitted")
+        w.gw.set_price("MSFT", 417.00)
+        assert w.plan("LIM").state == "submitted"
+        w.gw.set_price("MSFT", 414.90)
+        plan = await w.state("LIM", "protected")
+        assert plan.avg_entry_price <= D("415.00")
+
+
+async def test_stop_entry_triggers_on_breakout(tmp_path: Path) -> None:
+    plans = plan_toml("BRK", "NVDA", entry="stop", entry_price=132.00, stop=126.00, target=144.00)
+    async with World(tmp_path, plans) as w:
+        await w.state("BRK", "submitted")
+        w.gw.set_price("NVDA", 132.10)
+        plan = await w.state("BRK", "protected")
+        assert plan.avg_entry_price >= D("132.00")
+
+
+async def test_trailing_stop_ratchets_in_place_then_exits(tmp_path: Path) -> None:
+    plans = plan_toml("TR", "NVDA", entry_price=130.00, stop=124.00, target=150.00, trail=(1.0, 3.00))
+    async with World(tmp_path, plans) as w:
+        await w.state("TR", "protected")
+        (stop_order,) = [o for o in w.working("TR") if o.order_type == "STP"]
+        w.gw.set_price("NVDA", 134.0)  # +4: under 1R (6.00), no trailing yet
+        await w.until(lambda: w.plan("TR").best_price == D("134.0"), "best price 134")
+        assert w.plan("TR").state == "protected" and w.plan("TR").stop_price == D("124.00")
+        for price in (136.5, 138.0, 140.0):
+            w.gw.set_price("NVDA", price)
+            await w.until(lambda p=price: w.plan("TR").confirmed_stop_price == D(str(p)) - 3,
+                          f"stop confirmed at {price - 3}")
+        assert w.plan("TR").state == "trailing"
+        w.gw.set_price("NVDA", 139.0)  # a pull-back never loosens the stop
+        await w.until(lambda: w.plan("TR").best_price == D("140.0"), "best price recorded")
+        assert w.plan("TR").stop_price == D("137.00")
+        # the same IB order was modified in place: one stop order, its price moved
+        stops = [o for o in w.gw.orders if (o.order_ref or "").startswith("TR:stop")]
+        assert len(stops) == 1 and stops[0].perm_id == stop_order.perm_id
+        assert stops[0].aux_price == 137.00
+        modified = [r for r in w.journal_events("TR:stop") if r["event"] == "modified"]
+        assert [r["aux_price"] for r in modified] == [133.5, 135.0, 137.0]
+        w.gw.set_price("NVDA", 136.90)
+        plan = await w.state("TR", "closed")
+        assert plan.exit_reason == "trailing_stop"
+        assert plan.realized_pnl > 0
+
+
+async def test_partial_fills_grow_protection(tmp_path: Path) -> None:
+    async with World(tmp_path, plan_toml("PF"), partial_fill_max=100) as w:
+        await w.state("PF", "filled", "protected")
+        for _ in range(3):
+            await w.gw.advance(1)
+        plan = await w.state("PF", "protected")
+        await w.until(lambda: w.plan("PF").filled_qty == 222, "all 222 filled")
+        plan = await w.state("PF", "protected")
+        assert plan.protected_stop_qty == 222 and plan.protected_target_qty == 222
+        fills = [r for r in w.journal_events("PF:entry") if r["event"] == "filled"]
+        assert [r["fill_qty"] for r in fills] == [100, 100, 22]
+        for price in (170.00, 169.90, 169.80):  # the stop fills 100 shares per tick too
+            w.gw.set_price("AAPL", price)
+        plan = await w.state("PF", "closed")
+        assert plan.exited_qty == 222 and plan.exit_reason == "stop"
+
+
+async def test_entry_expires_unfilled(tmp_path: Path) -> None:
+    expire = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(timespec="seconds")
+    plans = plan_toml("EXP", "SPY", entry="limit", entry_price=560.00, stop=532.00, target=600.00,
+                      risk="small", expire_at=expire)
+    async with World(tmp_path, plans) as w:
+        await w.state("EXP", "submitted")
+        plan = await w.state("EXP", "cancelled")
+        assert plan.reason == "entry expired"
+        assert w.working("EXP") == []
+
+
+async def test_risk_cap_rejects_the_plan_that_would_exceed_it(tmp_path: Path) -> None:
+    plans = plan_toml("R1", risk="large") + plan_toml("R2", "TSLA", side="short", entry_price=250.00,
+                                                       stop=262.50, target=237.50, risk="large")
+    async with World(tmp_path, plans, risk="[risk]\nmax_portfolio_risk_pct = 5") as w:
+        await w.state("R1", "protected")
+        plan = await w.state("R2", "rejected")
+        assert "max_portfolio_risk_pct" in plan.reason
+        assert w.placed_refs("R2") == []
+
+
+async def test_broker_rejection_of_the_entry(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    log_guard.expect(r"Error 201, reqId \d+: Order rejected - reason:no trading permissions",
+                     r"Error 201, reqId \d+: Order rejected - reason:parent order \d+ is Inactive")
+    async with World(tmp_path, "") as w:
+        w.gw.faults.reject_next(1, "no trading permissions")
+        (tmp_path / "plans" / "late.toml").write_text(plan_toml("REJ"))
+        plan = await w.state("REJ", "rejected")
+        assert plan.error_code == 201
+        assert "no trading permissions" in plan.reason
+        assert w.working("REJ") == []
+
+
+async def test_cancel_before_fill(tmp_path: Path) -> None:
+    plans = plan_toml("C1", "MSFT", entry="limit", entry_price=400.00, stop=380.00, target=440.00)
+    async with World(tmp_path, plans) as w:
+        await w.state("C1", "submitted")
+        w.rt.store.add_command("C1", "cancel", at=datetime.now(timezone.utc))
+        plan = await w.state("C1", "cancelled")
+        assert plan.filled_qty == 0
+        assert w.working("C1") == []
+
+
+async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
+    async with World(tmp_path, plan_toml("C2")) as w:
+        await w.state("C2", "protected")
+        w.rt.store.add_command("C2", "cancel", at=datetime.now(timezone.utc))
+        plan = await w.state("C2", "closed")
+        assert plan.exit_reason == "flatten" and plan.exited_qty == 222
+        assert w.working("C2") == []
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
