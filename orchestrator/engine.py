@@ -98,7 +98,7 @@ class Engine:
         self.executor = Executor(broker, store, clock, emit=lambda pid, ev: self.enqueue(translate.Routed(pid, ev)))
         self.entries_blocked: str | None = None
         self.reconciled = asyncio.Event()
-        self.changed = asyncio.Event()  # set after every committed step (tests and the idle check wait on it)
+        self.changed = asyncio.Event()  # set after every handled work item (waiters re-check their condition)
         self._consumer: asyncio.Task[None] | None = None
         self._reported: set[str] = set()
         self._last_price: dict[str, Decimal] = {}
@@ -197,6 +197,7 @@ class Engine:
                 await self._handle(item)
             except Exception:
                 log.exception("engine: failed to handle %r", item)
+            self.changed.set()
 
     async def _handle(self, item: Any) -> None:
         if isinstance(item, translate.Routed):
@@ -269,7 +270,8 @@ class Engine:
     # ------------------------------------------------------------------ handlers
     def protection_if_changed(self, plan: Plan) -> machines.ProtectionStatus | None:
         """IB's view of the plan's protection, if it differs from what the plan last recorded."""
-        status = translate.protection_status(self.broker.trades_of(plan.id), plan.id, self.clock.now())
+        status = translate.protection_status(self.broker.trades_of(plan.id), plan.id, self.clock.now(),
+                                             entry_filled=plan.filled_qty > 0)
         same_qty = (status.stop_quantity, status.target_quantity) == (plan.protected_stop_qty, plan.protected_target_qty)
         same_price = status.stop_price is None or status.stop_price == plan.confirmed_stop_price
         now_covers = plan.state == State.FILLED and not plan.flattening and plan.open_qty > 0 \

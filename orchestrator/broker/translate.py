@@ -112,23 +112,26 @@ def fill_event(fill: Any) -> Routed | None:
     return Routed(plan_id, machines.ExitFilled(when, execution.execId, leg, qty, price))
 
 
-def protection_status(trades: Iterable[Any], plan_id: str, at: datetime) -> machines.ProtectionStatus:
+def protection_status(trades: Iterable[Any], plan_id: str, at: datetime,
+                      entry_filled: bool = False) -> machines.ProtectionStatus:
     """What is working to protect ``plan_id``, from ib_async's trades of that plan.
 
     Counts the remaining quantity of stop and target orders IB reports working
-    (PreSubmitted or Submitted) and whose parent, if any, has filled.
+    (PreSubmitted or Submitted) and whose parent, if any, has filled (``entry_filled``: the
+    plan knows of entry fills; a completed parent restored after a restart carries no fill
+    count in ib_async).
     """
     stop_qty = target_qty = 0
     stop_price: Decimal | None = None
     target_price: Decimal | None = None
-    entry_filled = False
     legs: list[tuple[Leg, Any]] = []
     for trade in trades:
         ref = ref_of(trade.order)
         if ref is None or ref[0] != plan_id:
             continue
         if ref[1] is Leg.ENTRY:
-            entry_filled = entry_filled or float(trade.orderStatus.filled or 0) > 0
+            entry_filled = entry_filled or float(trade.orderStatus.filled or 0) > 0 \
+                or trade.orderStatus.status == "Filled"
         legs.append((ref[1], trade))
     for leg, trade in legs:
         if leg not in (Leg.STOP, Leg.TARGET) or trade.orderStatus.status not in WORKING:

@@ -113,6 +113,10 @@ class World:
             raise AssertionError(f"timed out waiting for {what}; plans: "
                                  f"{ {p.id: p.state for p in self.engine.plans.values()} }") from None
 
+    async def reconciled(self, timeout: float = WAIT) -> None:
+        """Wait for the engine's next completed reconciliation with IB."""
+        await asyncio.wait_for(self.engine.reconciled.wait(), timeout)
+
     async def state(self, plan_id: str, *states: str, timeout: float = WAIT) -> Any:
         await self.until(lambda: plan_id in self.engine.plans and self.plan(plan_id).state in states,
                          f"{plan_id} in {states}", timeout)
