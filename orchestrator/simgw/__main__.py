@@ -1,0 +1,5 @@
+"""``python -m orchestrator.simgw``: the standalone simulated gateway."""
+
+from .command import main
+
+raise SystemExit(main())

@@ -1,0 +1,512 @@
+"""The order book: IB order semantics and matching, synchronous and socket-free.
+
+Every public method returns the list of events it produced
+(:class:`~orchestrator.simgw.orders.OrderEvent` and
+:class:`~orchestrator.simgw.orders.PortfolioEvent`), in the order the owner
+should hear about them.  Nothing here knows about connections.
+
+Rules (see docs/sim-gateway.md for the user-facing version):
+
+* Orders are keyed by ``(client_id, order_id)``; ``perm_id`` is unique and
+  never changes.  A placeOrder for a live key is a modification.
+* ``transmit=0`` orders are held silently until an order of the same group
+  (the same parentId chain) is placed with ``transmit=1``; then the whole group
+  goes out in orderId order.
+* Working orders are ``Submitted`` (stops and trails included, so that ib_async
+  logs "Modified" for an in-place stop modification).  Bracket children wait
+  ``PreSubmitted`` until the parent's first fill.  From then on a child's
+  quantity is the bracket's open quantity: parent filled minus what the
+  children have filled (capped by the child's own quantity).  When the bracket
+  is flat and the parent done, the remaining children are cancelled.
+* Explicit OCA groups (same client and ocaGroup): ocaType 1 (and 0) cancels the
+  other members on any fill; types 2 and 3 reduce them by the filled quantity.
+  Orders of the same bracket are governed by the bracket rule only.
+* Matching uses the last trade price (rules in :mod:`.matching`); every
+  working order is evaluated once per tick, and ``partial_fill_max`` caps each
+  fill.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from .account import Account, order_commission
+from .contracts import Catalog, Stock
+from . import matching as rules
+from .orders import (
+    CANCELLED,
+    FILLED,
+    HELD,
+    INACTIVE,
+    PENDING_CANCEL,
+    PRE_SUBMITTED,
+    SUBMITTED,
+    Execution,
+    OrderEvent,
+    OrderRequest,
+    PortfolioEvent,
+    SimOrder,
+)
+
+Event = OrderEvent | PortfolioEvent
+
+NO_SECDEF = "No security definition has been found for the request"
+CANCEL_TEXT = "Order Canceled - reason:"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Book:
+    """Broker truth: orders, executions, the account, and the price of each symbol."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        account: Account,
+        prices: dict[str, float],
+        *,
+        commission_per_share: float = 0.005,
+        min_commission: float = 1.0,
+        partial_fill_max: int | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        session_id: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.account = account
+        self.prices = dict(prices)
+        self.commission_per_share = commission_per_share
+        self.min_commission = min_commission
+        self.partial_fill_max = partial_fill_max
+        self.clock = clock
+        session = int(time.time() * 1000) if session_id is None else session_id
+        self._exec_prefix = f"{session & 0xFFFFFFFF:08x}"
+        self._next_perm = 1_000_000_000 + session % 1_000_000_000
+        self._exec_seq = 0
+        self.orders: dict[tuple[int, int], SimOrder] = {}
+        self.executions: list[Execution] = []
+        self._highest: dict[int, int] = {}
+        self._working: dict[int, SimOrder] = {}  # perm_id -> Submitted orders
+        self._kids: dict[int, list[SimOrder]] = {}  # parent perm_id -> children
+        self._out: list[Event] = []
+
+    # ------------------------------------------------------------ queries
+    def next_valid_id(self, client_id: int) -> int:
+        return self._highest.get(client_id, 0) + 1
+
+    def open_orders(self, client_id: int | None = None) -> list[SimOrder]:
+        """Transmitted, not-done orders (of one client, or of all)."""
+        return [
+            o for o in self._sorted()
+            if o.status not in (HELD, FILLED, CANCELLED, INACTIVE)
+            and (client_id is None or o.client_id == client_id)
+        ]
+
+    def completed_orders(self) -> list[SimOrder]:
+        return [o for o in self._sorted() if o.is_done]
+
+    def order(self, client_id: int, order_id: int) -> SimOrder | None:
+        return self.orders.get((client_id, order_id))
+
+    def _sorted(self) -> list[SimOrder]:
+        # insertion order is perm_id order (restart() rebuilds the dict sorted)
+        return list(self.orders.values())
+
+    def _drain(self) -> list[Event]:
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------ placing
+    def place(
+        self, client_id: int, req: OrderRequest, reject: Callable[[], str | None] | None = None
+    ) -> list[Event]:
+        """Handle a placeOrder: a new order, a modification, or an error.
+
+        ``reject`` is asked, for a new order only, whether to reject it anyway
+        (returns a reason or ``None``): the reject-next fault.
+        """
+        stock = self.catalog.resolve(req.con_id, req.symbol, req.sec_type, req.exchange, req.currency)
+        existing = self.orders.get((client_id, req.order_id))
+        if stock is None:
+            self._refuse(client_id, req, 200, NO_SECDEF)
+        elif existing is not None:
+            if existing.status == FILLED:
+                self._emit("rejected", existing, ("error",), code=104, text="Can't modify a filled order")
+            elif existing.is_done:
+                self._emit("rejected", existing, ("error",), code=103, text="Duplicate order id")
+            else:
+                self._modify(existing, req, stock)
+        elif req.order_id <= self._highest.get(client_id, 0):
+            self._refuse(client_id, req, 103, "Duplicate order id")
+        else:
+            self._highest[client_id] = req.order_id
+            self._new(client_id, req, stock, reject() if reject else None)
+        return self._drain()
+
+    def _refuse(self, client_id: int, req: OrderRequest, code: int, text: str) -> None:
+        """An order the book does not store (unknown contract, reused id)."""
+        ghost = SimOrder(
+            client_id, req.order_id, 0, req.symbol, req.con_id, req.action, req.quantity,
+            req.order_type, req.quantity, req.lmt_price, req.aux_price, order_ref=req.order_ref,
+            parent_id=req.parent_id, status=INACTIVE, reason=text,
+        )
+        self._emit("rejected", ghost, ("error",), code=code, text=text)
+
+    def _new(self, client_id: int, req: OrderRequest, stock: Stock, reject_reason: str | None) -> None:
+        o = SimOrder(
+            client_id=client_id, order_id=req.order_id, perm_id=self._next_perm, symbol=stock.symbol,
+            con_id=stock.con_id, action=req.action, total_qty=req.quantity, order_type=req.order_type,
+            requested_qty=req.quantity, lmt_price=req.lmt_price, aux_price=req.aux_price,
+            tif=req.tif or "DAY", oca_group=req.oca_group, oca_type=req.oca_type,
+            account=req.account or self.account.name, order_ref=req.order_ref, parent_id=req.parent_id,
+            outside_rth=req.outside_rth, trail_stop_price=req.trail_stop_price,
+            trailing_percent=req.trailing_percent, original_order_id=req.order_id,
+        )
+        self._next_perm += 1
+        self.orders[o.key] = o
+        reason = reject_reason or rules.static_problem(
+            o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.trailing_percent, o.tif
+        )
+        if not reason and o.account != self.account.name:
+            reason = f"account {o.account!r} is not managed by this gateway"
+        if not reason and o.parent_id:
+            parent = self.orders.get((client_id, o.parent_id))
+            if parent is None:
+                reason = f"parent order {o.parent_id} not found"
+            elif parent.status in (CANCELLED, INACTIVE) and parent.filled == 0:
+                reason = f"parent order {o.parent_id} is {parent.status}"
+            else:
+                o.parent_perm_id = parent.perm_id
+                self._kids.setdefault(parent.perm_id, []).append(o)
+        if reason:
+            self._reject(o, reason)
+        elif not req.transmit:
+            self._emit("placed", o, ())
+        else:
+            self._transmit(o, trigger=o)
+
+    def _transmit(self, o: SimOrder, trigger: SimOrder | None) -> None:
+        """Send out every held order of ``o``'s group, in orderId order."""
+        root = o
+        while root.parent_id and (p := self.orders.get((root.client_id, root.parent_id))) is not None:
+            root = p
+        group = [root, *self._descendants(root)]
+        held = sorted((m for m in group if m.status == HELD), key=lambda m: m.order_id)
+        started: list[SimOrder] = []
+        for m in held:
+            if m.status != HELD:  # rejected together with its parent
+                continue
+            parent = self.orders.get((m.client_id, m.parent_id)) if m.parent_id else None
+            waiting = parent is not None and parent.filled == 0
+            if not waiting and (problem := self._price_problem(m, m.aux_price, m.trail_stop_price)):
+                self._reject(m, problem)
+                continue
+            kind = "placed" if m is trigger else "transmitted"
+            if waiting:
+                self._set_status(m, PRE_SUBMITTED)
+                self._emit(kind, m, ("open", "status"))
+            else:
+                self._activate(m)
+                self._emit(kind, m, ("open", "status"))
+                started.append(m)
+        for m in started:
+            if m.parent_id and (parent := self.orders.get((m.client_id, m.parent_id))):
+                self._sync_children(parent)
+            if m.status == SUBMITTED:
+                self._match(m)
+
+    def _activate(self, o: SimOrder) -> None:
+        self._set_status(o, SUBMITTED)
+        if o.order_type == "TRAIL":
+            rules.start_trail(o, self.prices[o.symbol])
+
+    def _reject(self, o: SimOrder, reason: str) -> None:
+        self._set_status(o, INACTIVE)
+        o.completed_time = self.clock()
+        o.reason = reason
+        text = f"Order rejected - reason:{reason}"
+        self._emit("rejected", o, ("error", "open", "status"), code=201, text=text)
+        for child in self._children(o):
+            if not child.is_done:
+                self._reject(child, f"parent order {o.order_id} rejected")
+
+    # ------------------------------------------------------------ modifying
+    def _modify(self, o: SimOrder, req: OrderRequest, stock: Stock) -> None:
+        if stock.symbol != o.symbol or req.action != o.action or req.order_type != o.order_type:
+            self._emit("rejected", o, ("error", "open", "status"), code=105,
+                       text="Order being modified does not match the original order")
+            return
+        parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
+        requested = req.quantity
+        if parent is not None and parent.filled > 0 and req.quantity == o.total_qty:
+            requested = o.requested_qty  # the client echoed the quantity we reported
+        lmt, aux = req.lmt_price, req.aux_price
+        reason = rules.static_problem(
+            o.action, requested, o.order_type, lmt, aux, req.trailing_percent, req.tif or o.tif
+        )
+        if not reason and parent is None and requested <= o.filled:
+            reason = f"quantity {requested:g} is not above the filled quantity {o.filled:g}"
+        if not reason and o.status == SUBMITTED and not o.triggered:
+            reason = self._price_problem(o, aux, req.trail_stop_price)
+        if reason:
+            self._emit("rejected", o, ("error", "open", "status"), code=201,
+                       text=f"Order rejected - reason:{reason}")
+            return
+        trail_changed = (aux != o.aux_price) or (req.trailing_percent != o.trailing_percent)
+        o.lmt_price, o.aux_price, o.trailing_percent = lmt, aux, req.trailing_percent
+        o.tif = req.tif or o.tif
+        o.oca_group, o.oca_type = req.oca_group, req.oca_type
+        o.order_ref, o.outside_rth = req.order_ref, req.outside_rth
+        o.requested_qty = requested
+        if parent is None or parent.filled == 0:
+            o.total_qty = requested
+        if o.order_type == "TRAIL" and o.status == SUBMITTED:
+            # a working trail only ever tightens: a new distance is applied from the
+            # best price seen, an explicit trailStopPrice only if it is tighter
+            if trail_changed and o.extreme_price is not None:
+                o.trail_stop_price = rules.trail_stop_from(o, o.extreme_price)
+            if (req.trail_stop_price is not None and o.trail_stop_price is not None
+                    and rules.tighter(o, req.trail_stop_price, o.trail_stop_price)):
+                o.trail_stop_price = req.trail_stop_price
+        elif req.trail_stop_price is not None:
+            o.trail_stop_price = req.trail_stop_price
+        # A modification is applied at once even with transmit=0 (TWS would hold it
+        # until transmitted); transmit=1 also sends out any held orders of the group.
+        self._emit("modified", o, () if o.status == HELD else ("open", "status"))
+        if req.transmit and (o.status == HELD or any(m.status == HELD for m in self._descendants(o))):
+            self._transmit(o, trigger=None)
+        if parent is not None:
+            self._sync_children(parent)
+        if o.status == SUBMITTED:
+            self._match(o)
+
+    # ------------------------------------------------------------ cancelling
+    def cancel(self, client_id: int, order_id: int) -> list[Event]:
+        """Handle a client's cancelOrder."""
+        o = self.orders.get((client_id, order_id))
+        if o is None:
+            ghost = SimOrder(client_id, order_id, 0, "", 0, "", 0.0, "", status="")
+            self._emit("cancel_rejected", ghost, ("error",), code=10147,
+                       text=f"OrderId {order_id} that needs to be cancelled is not found.")
+        elif o.is_done:
+            self._emit("cancel_rejected", o, ("error",), code=10148,
+                       text=f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {o.status}.")
+        else:
+            self._cancel(o, "", requested=True)
+        return self._drain()
+
+    def global_cancel(self) -> list[Event]:
+        """reqGlobalCancel: cancel every order that is not done, of every client."""
+        for o in self._sorted():
+            if not o.is_done:
+                self._cancel(o, "global cancel", requested=True)
+        return self._drain()
+
+    def _cancel(self, o: SimOrder, reason: str, requested: bool = False) -> None:
+        if o.is_done:
+            return
+        was_held = o.status == HELD
+        if requested and not was_held:
+            o_status = o.status
+            o.status = PENDING_CANCEL
+            self._emit("", o, ("status",))
+            o.status = o_status
+        self._set_status(o, CANCELLED)
+        o.completed_time = self.clock()
+        o.reason = reason
+        wire: tuple[str, ...] = ("status", "error") if requested and not was_held else ("status",)
+        self._emit("cancelled", o, wire, code=202, text=CANCEL_TEXT, reason=reason)
+        self._sync_children(o)
+        if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
+            self._sync_children(parent)
+
+    # ------------------------------------------------------------ prices and matching
+    def set_price(self, symbol: str, price: float) -> list[Event]:
+        """A trade at ``price``: match that symbol's working orders."""
+        self.prices[symbol] = price
+        for o in [w for w in self._working.values() if w.symbol == symbol]:
+            if o.status == SUBMITTED:
+                self._match(o)
+        return self._drain()
+
+    def match_all(self) -> list[Event]:
+        """Match every working order against its symbol's current price."""
+        for o in list(self._working.values()):
+            if o.status == SUBMITTED:
+                self._match(o)
+        return self._drain()
+
+    def _match(self, o: SimOrder) -> None:
+        price = self.prices[o.symbol]
+        triggered_now, fills = rules.evaluate(o, price)
+        if triggered_now:
+            self._emit("triggered", o, (), price=price)
+        if fills:
+            qty = o.remaining
+            if self.partial_fill_max:
+                qty = min(qty, float(self.partial_fill_max))
+            if qty > 0:
+                self._fill(o, qty, price)
+
+    def _price_problem(self, o: SimOrder, aux: float | None, trail_stop: float | None) -> str:
+        return rules.stop_problem(o, self.prices[o.symbol], aux, trail_stop)
+
+    # ------------------------------------------------------------ fills
+    def _fill(self, o: SimOrder, qty: float, price: float) -> None:
+        value_before = o.avg_fill_price * o.filled
+        o.filled += qty
+        value = value_before + qty * price
+        o.avg_fill_price = value / o.filled
+        o.last_fill_price = price
+        total_commission = order_commission(o.filled, value, self.commission_per_share, self.min_commission)
+        commission = round(total_commission - o.commission_paid, 4)
+        o.commission_paid = total_commission
+        realized = self.account.apply_fill(o.symbol, o.con_id, o.is_buy, qty, price, commission)
+        self._exec_seq += 1
+        now = self.clock()
+        execution = Execution(
+            exec_id=f"{self._exec_prefix}.{self._exec_seq:08x}.01.01", client_id=o.client_id,
+            order_id=o.order_id, perm_id=o.perm_id, symbol=o.symbol, con_id=o.con_id,
+            side="BOT" if o.is_buy else "SLD", shares=qty, price=price, cum_qty=o.filled,
+            avg_price=o.avg_fill_price, order_ref=o.order_ref, time=now, commission=commission,
+            realized_pnl=realized, account=o.account,
+        )
+        self.executions.append(execution)
+        if o.remaining <= 0:
+            self._set_status(o, FILLED)
+            o.completed_time = now
+            wire: tuple[str, ...] = ("exec", "open", "status", "commission")
+        else:
+            wire = ("exec", "status", "commission")
+        self._emit("filled", o, wire, execution=execution)
+        self._out.append(PortfolioEvent(o.symbol))
+        self._after_fill(o, qty)
+
+    def _after_fill(self, o: SimOrder, qty: float) -> None:
+        family = self._family(o)
+        if o.oca_group:
+            for sib in self._sorted():
+                if (sib is o or sib.is_done or sib.client_id != o.client_id
+                        or sib.oca_group != o.oca_group or sib.key in family):
+                    continue
+                if o.oca_type in (2, 3):
+                    sib.total_qty = max(sib.filled, sib.total_qty - qty)
+                    sib.requested_qty = sib.total_qty
+                    if sib.remaining <= 0:
+                        self._cancel(sib, f"OCA group {o.oca_group} filled")
+                    else:
+                        self._emit("resized", sib, ("open", "status"), reason=f"OCA group {o.oca_group}")
+                else:
+                    self._cancel(sib, f"OCA group {o.oca_group} filled")
+        if self._children(o):
+            self._sync_children(o)
+        if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
+            self._sync_children(parent)
+
+    # ------------------------------------------------------------ brackets
+    def _children(self, parent: SimOrder) -> list[SimOrder]:
+        return list(self._kids.get(parent.perm_id, ()))
+
+    def _descendants(self, root: SimOrder) -> list[SimOrder]:
+        out: list[SimOrder] = []
+        todo = [root]
+        while todo:
+            for child in self._children(todo.pop()):
+                if child not in out:
+                    out.append(child)
+                    todo.append(child)
+        return out
+
+    def _family(self, o: SimOrder) -> set[tuple[int, int]]:
+        """Keys of o's bracket: its parent, its siblings and its children."""
+        keys = {c.key for c in self._children(o)}
+        if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
+            keys.add(parent.key)
+            keys.update(c.key for c in self._children(parent))
+        return keys
+
+    def _sync_children(self, parent: SimOrder) -> None:
+        """Bring the bracket children in line with what the parent has filled."""
+        kids = [c for c in self._children(parent) if c.status != INACTIVE]
+        if not kids:
+            return
+        if parent.filled == 0:
+            if parent.is_done:
+                for c in kids:
+                    self._cancel(c, f"parent order {parent.order_id} {parent.status.lower()}")
+            return
+        open_qty = parent.filled - sum(c.filled for c in kids)
+        started: list[SimOrder] = []
+        for c in kids:
+            if c.is_done or c.status == HELD:
+                continue
+            remaining = max(0.0, min(c.requested_qty - c.filled, open_qty))
+            if remaining <= 0:
+                if parent.is_done:
+                    self._cancel(c, "bracket closed (OCA)")
+                elif c.status == SUBMITTED:
+                    self._set_status(c, PRE_SUBMITTED)
+                    self._emit("resized", c, ("open", "status"), reason="waiting for parent fills")
+                continue
+            new_total = c.filled + remaining
+            if c.status == PRE_SUBMITTED:
+                c.total_qty = new_total
+                self._activate(c)
+                self._emit("activated", c, ("open", "status"))
+                started.append(c)
+            elif new_total != c.total_qty:
+                c.total_qty = new_total
+                self._emit("resized", c, ("open", "status"), reason="bracket quantity")
+        for c in started:
+            if c.status == SUBMITTED:
+                self._match(c)
+
+    # ------------------------------------------------------------ restart
+    def restart(self) -> list[Event]:
+        """IB's nightly restart: order ids start again at 1 for every client.
+
+        Held (untransmitted) orders are lost.  Every other order keeps its
+        permId and is re-keyed to ``order_id = -perm_id`` (like orders bound
+        from outside the API), so a new order that reuses an old id is a new
+        order and never touches the old one.  Executions follow the re-keying.
+        """
+        for o in self._sorted():
+            if o.status == HELD:
+                self._cancel(o, "gateway restart")
+        remap: dict[tuple[int, int], int] = {}
+        for o in self._sorted():
+            if o.order_id > 0:
+                remap[o.key] = -o.perm_id
+        rekeyed: dict[tuple[int, int], SimOrder] = {}
+        for o in sorted(self.orders.values(), key=lambda o: o.perm_id):
+            old = o.order_id
+            if o.parent_id and (o.client_id, o.parent_id) in remap:
+                o.parent_id = remap[(o.client_id, o.parent_id)]
+            o.order_id = remap.get(o.key, o.order_id)
+            rekeyed[o.key] = o
+            if o.order_id != old:
+                self._emit("rekeyed", o, (), old_order_id=old)
+        self.orders = rekeyed
+        self.executions = [
+            replace(e, order_id=remap[(e.client_id, e.order_id)]) if (e.client_id, e.order_id) in remap else e
+            for e in self.executions
+        ]
+        self._highest.clear()
+        return self._drain()
+
+    # ------------------------------------------------------------ helpers
+    def _set_status(self, o: SimOrder, status: str) -> None:
+        o.status = status
+        if status == SUBMITTED:
+            self._working[o.perm_id] = o
+        else:
+            self._working.pop(o.perm_id, None)
+
+    def _emit(self, kind: str, o: SimOrder, wire: Iterable[str], *, execution: Execution | None = None,
+              code: int = 0, text: str = "", **details: object) -> None:
+        self._out.append(OrderEvent(kind, o.client_id, o.order_id, o.snapshot(), tuple(wire),
+                                    execution, code, text, dict(details)))

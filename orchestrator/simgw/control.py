@@ -1,0 +1,143 @@
+"""The control endpoint: JSON lines over TCP on loopback.
+
+One JSON object per line in, one JSON reply line out.  Every reply has
+``"ok"``; failures carry ``"error"``.  Commands::
+
+    {"cmd": "ping"}
+    {"cmd": "state"}                                  -> {"ok": true, "state": {...}}
+    {"cmd": "journal", "since": 0}                    -> {"ok": true, "entries": [...]}
+    {"cmd": "advance", "n": 1}
+    {"cmd": "set_price", "symbol": "AAPL", "price": 181}
+    {"cmd": "drop_connections"}                       -> {"ok": true, "dropped": 2}
+    {"cmd": "restart", "refuse_seconds": 0}
+    {"cmd": "reject_next", "count": 1, "reason": "..."}
+    {"cmd": "drop_next_order_status", "count": 1}
+    {"cmd": "ack_delay", "seconds": 0.5}
+    {"cmd": "refuse_for", "seconds": 2}
+    {"cmd": "drop_at_tick", "tick": 40}
+    {"cmd": "replay_executions", "twice": true}
+    {"cmd": "clear_faults"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from .gateway import SimGateway
+
+log = logging.getLogger("orchestrator.simgw")
+
+
+class CommandError(ValueError):
+    pass
+
+
+def _num(cmd: dict[str, Any], key: str, default: float | None = None) -> float:
+    value = cmd.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CommandError(f"{key!r} must be a number")
+    return float(value)
+
+
+async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Run one control command against ``gw``; returns the reply object."""
+    name = cmd.get("cmd")
+    f = gw.faults
+    if name == "ping":
+        return {"ok": True}
+    if name == "state":
+        return {"ok": True, "state": gw.state()}
+    if name == "journal":
+        since = int(_num(cmd, "since", 0))
+        return {"ok": True, "entries": gw.journal_entries[since:]}
+    if name == "advance":
+        n = int(_num(cmd, "n", 1))
+        if n < 0:
+            raise CommandError("'n' must be >= 0")
+        await gw.advance(n)
+        return {"ok": True, "tick": gw.tick}
+    if name == "set_price":
+        symbol = cmd.get("symbol")
+        price = _num(cmd, "price")
+        if not isinstance(symbol, str) or gw.catalog.by_symbol(symbol) is None:
+            raise CommandError(f"unknown symbol {symbol!r}")
+        if price <= 0:
+            raise CommandError("'price' must be positive")
+        gw.set_price(symbol, price)
+        return {"ok": True}
+    if name == "drop_connections":
+        return {"ok": True, "dropped": f.drop_connections()}
+    if name == "restart":
+        f.restart(_num(cmd, "refuse_seconds", 0))
+        return {"ok": True}
+    if name == "reject_next":
+        f.reject_next(int(_num(cmd, "count", 1)), str(cmd.get("reason", "simulated rejection")))
+    elif name == "drop_next_order_status":
+        f.drop_next_order_status(int(_num(cmd, "count", 1)))
+    elif name == "ack_delay":
+        f.delay_acks(_num(cmd, "seconds"))
+    elif name == "refuse_for":
+        f.refuse_for(_num(cmd, "seconds"))
+    elif name == "drop_at_tick":
+        f.drop_at_tick(int(_num(cmd, "tick")))
+    elif name == "replay_executions":
+        f.replay_executions(bool(cmd.get("twice", True)))
+    elif name == "clear_faults":
+        f.clear()
+    else:
+        raise CommandError(f"unknown command {name!r}")
+    return {"ok": True, "faults": f.to_json()}
+
+
+class ControlServer:
+    """Serves :func:`execute` on a TCP port."""
+
+    def __init__(self, gw: SimGateway, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.gw = gw
+        self.host = host
+        self.port = port
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> ControlServer:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    cmd = json.loads(line)
+                    if not isinstance(cmd, dict):
+                        raise CommandError("a command must be a JSON object")
+                    reply = await execute(self.gw, cmd)
+                except (ValueError, KeyError) as exc:  # JSONDecodeError and CommandError are ValueErrors
+                    reply = {"ok": False, "error": str(exc)}
+                writer.write((json.dumps(reply, default=str) + "\n").encode())
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()

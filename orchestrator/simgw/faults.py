@@ -1,0 +1,112 @@
+"""Fault injection for the simulated gateway.
+
+Armed faults fire once (``reject_next``, ``drop_next_order_status``,
+``drop_at_tick``) or stay on until changed (``ack_delay``,
+``replay_executions_twice``, ``refuse_for``).  Actions (``drop_connections``,
+``restart``) need a started gateway.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .gateway import SimGateway
+
+
+class Faults:
+    """Faults of one gateway: ``gw.faults``."""
+
+    def __init__(self) -> None:
+        self._gw: SimGateway | None = None
+        self.ack_delay = 0.0
+        self.replay_executions_twice = False
+        self._refuse_until = 0.0
+        self._reject: list[str] = []
+        self._drop_status = 0
+        self._drop_ticks: set[int] = set()
+
+    def _bind(self, gw: SimGateway) -> None:
+        self._gw = gw
+
+    def _gateway(self) -> SimGateway:
+        if self._gw is None:
+            raise RuntimeError("these faults are not attached to a gateway")
+        return self._gw
+
+    # ------------------------------------------------------------- actions
+    def drop_connections(self) -> int:
+        """Close every client connection now; returns how many were closed."""
+        return self._gateway()._drop_all("fault: drop_connections")
+
+    def restart(self, refuse_seconds: float = 0.0) -> None:
+        """IB's nightly restart: drop every connection, reset every client's
+        next order id to 1, keep working orders (re-keyed, see Book.restart)."""
+        self._gateway()._restart(refuse_seconds)
+
+    # ------------------------------------------------------------- arming
+    def drop_at_tick(self, tick: int) -> None:
+        """Drop every connection when the price path reaches tick ``tick``
+        (before that tick's prices are applied)."""
+        self._drop_ticks.add(int(tick))
+
+    def refuse_for(self, seconds: float) -> None:
+        """Accept and immediately close new connections for ``seconds``."""
+        self._refuse_until = time.monotonic() + float(seconds)
+
+    def reject_next(self, count: int = 1, reason: str = "simulated rejection") -> None:
+        """Reject the next ``count`` new orders (error 201, then Inactive)."""
+        self._reject.extend([reason] * int(count))
+
+    def delay_acks(self, seconds: float) -> None:
+        """Process each client's order messages (placeOrder, cancelOrder,
+        reqGlobalCancel) ``seconds`` after they arrive; acks and the fills
+        they cause come that much later.  0 turns it off."""
+        self.ack_delay = max(0.0, float(seconds))
+
+    def drop_next_order_status(self, count: int = 1) -> None:
+        """Do not send the next ``count`` orderStatus messages (to any client)."""
+        self._drop_status += int(count)
+
+    def replay_executions(self, twice: bool = True) -> None:
+        """Answer reqExecutions with every execDetails + commissionReport twice."""
+        self.replay_executions_twice = bool(twice)
+
+    def clear(self) -> None:
+        """Disarm everything."""
+        self.ack_delay = 0.0
+        self.replay_executions_twice = False
+        self._refuse_until = 0.0
+        self._reject.clear()
+        self._drop_status = 0
+        self._drop_ticks.clear()
+
+    # ------------------------------------------------------------- gateway hooks
+    def refusing(self) -> bool:
+        return time.monotonic() < self._refuse_until
+
+    def take_reject(self) -> str | None:
+        return self._reject.pop(0) if self._reject else None
+
+    def take_drop_status(self) -> bool:
+        if self._drop_status > 0:
+            self._drop_status -= 1
+            return True
+        return False
+
+    def take_drop_tick(self, tick: int) -> bool:
+        if tick in self._drop_ticks:
+            self._drop_ticks.discard(tick)
+            return True
+        return False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ack_delay": self.ack_delay,
+            "replay_executions_twice": self.replay_executions_twice,
+            "refusing_for": max(0.0, round(self._refuse_until - time.monotonic(), 3)),
+            "reject_next": len(self._reject),
+            "drop_next_order_status": self._drop_status,
+            "drop_at_ticks": sorted(self._drop_ticks),
+        }
