@@ -46,6 +46,10 @@ class Runtime:
 def check_account_mode(mode: str, account: str) -> None:
     """``paper`` refuses a live account; ``live`` refuses a paper one (IB paper accounts start DU)."""
     paper = account.upper().startswith("DU")
+    if mode == "sim":
+        return
+    if not account:
+        raise LiveAccountRefused("IB reported no managed account: refusing to trade")
     if mode == "paper" and not paper:
         raise LiveAccountRefused(f"broker.mode is paper but IB account {account!r} is a live account: refusing to trade")
     if mode == "live" and paper:
@@ -79,10 +83,11 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
 
 
 async def start(rt: Runtime) -> None:
+    """Start delivering notifications, connect, check the account, then start trading."""
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
+    await rt.broker.connect_with_retry()
+    check_account_mode(rt.config.broker.mode, rt.broker.account)  # before anything can be sent
     await rt.engine.start()
-    if rt.config.broker.mode in ("paper", "live"):
-        check_account_mode(rt.config.broker.mode, rt.broker.account)
 
 
 async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:

@@ -199,12 +199,45 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 }
 
 
+def _sim_gateway(argv: list[str]) -> int:
+    """``sim-gateway``: its own options; ``--config`` (or the default config) supplies the [sim]
+    and broker port defaults, and explicit options win."""
+    from .simgw.command import main as sim_main
+    config_path: str | None = None
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--config":
+            config_path = next(it, None)
+            if config_path is None:
+                sys.stderr.write("orchestrator sim-gateway: error: --config needs a PATH\n")
+                return EXIT_BAD_INPUT
+        elif arg.startswith("--config="):
+            config_path = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    defaults: list[str] = []
+    if config_path is not None or os.environ.get("ORCHESTRATOR_CONFIG") or os.path.exists("config.toml"):
+        from .config import load_config
+        try:
+            cfg = load_config(config_path, os.environ)
+        except ConfigError as exc:
+            for line in exc.lines:
+                sys.stderr.write(f"orchestrator: {line}\n")
+            return EXIT_BAD_INPUT
+        sim = cfg.sim
+        defaults = ["--port", str(cfg.broker.port), "--prices", str(sim.prices), "--tick-seconds", str(sim.tick_seconds),
+                    "--account-value", str(sim.account_value), "--journal", str(sim.journal)]
+        if sim.partial_fill_max:
+            defaults += ["--partial-fill-max", str(sim.partial_fill_max)]
+    return sim_main(defaults + rest, prog="orchestrator sim-gateway")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     if argv and argv[0] == "sim-gateway":
-        from .simgw.command import main as sim_main
-        return sim_main(argv[1:])
+        return _sim_gateway(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, out)
@@ -217,7 +250,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_FAIL
     except (StoreError, OrchestratorError) as exc:
         sys.stderr.write(f"orchestrator: {exc}\n")
-        return EXIT_FAIL
+        return int(getattr(exc, "exit_code", EXIT_FAIL))
     except KeyboardInterrupt:
         return 130
 

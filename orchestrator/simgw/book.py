@@ -122,12 +122,15 @@ class Book:
 
     # ------------------------------------------------------------ placing
     def place(
-        self, client_id: int, req: OrderRequest, reject: Callable[[], str | None] | None = None
+        self, client_id: int, req: OrderRequest, reject: Callable[[], str | None] | None = None,
+        reject_modify: Callable[[], str | None] | None = None,
     ) -> list[Event]:
         """Handle a placeOrder: a new order, a modification, or an error.
 
         ``reject`` is asked, for a new order only, whether to reject it anyway
-        (returns a reason or ``None``): the reject-next fault.
+        (returns a reason or ``None``): the reject-next fault. ``reject_modify`` is asked
+        the same for a modification (the reject-next-modify fault): the modification is
+        refused with 201 and the order keeps working unchanged, as at IB.
         """
         stock = self.catalog.resolve(req.con_id, req.symbol, req.sec_type, req.exchange, req.currency)
         existing = self.orders.get((client_id, req.order_id))
@@ -138,6 +141,9 @@ class Book:
                 self._emit("rejected", existing, ("error",), code=104, text="Can't modify a filled order")
             elif existing.is_done:
                 self._emit("rejected", existing, ("error",), code=103, text="Duplicate order id")
+            elif reject_modify is not None and (reason := reject_modify()) is not None:
+                self._emit("rejected", existing, ("error", "open", "status"), code=201,
+                           text=f"Order rejected - reason:{reason}")
             else:
                 self._modify(existing, req, stock)
         elif req.order_id <= self._highest.get(client_id, 0):

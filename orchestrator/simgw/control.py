@@ -11,6 +11,7 @@ One JSON object per line in, one JSON reply line out.  Every reply has
     {"cmd": "drop_connections"}                       -> {"ok": true, "dropped": 2}
     {"cmd": "restart", "refuse_seconds": 0}
     {"cmd": "reject_next", "count": 1, "reason": "..."}
+    {"cmd": "reject_next_modify", "count": 1, "reason": "..."}
     {"cmd": "drop_next_order_status", "count": 1}
     {"cmd": "ack_delay", "seconds": 0.5}
     {"cmd": "refuse_for", "seconds": 2}
@@ -75,6 +76,8 @@ async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
     if name == "reject_next":
         f.reject_next(int(_num(cmd, "count", 1)), str(cmd.get("reason", "simulated rejection")))
+    elif name == "reject_next_modify":
+        f.reject_next_modify(int(_num(cmd, "count", 1)), str(cmd.get("reason", "simulated modify rejection")))
     elif name == "drop_next_order_status":
         f.drop_next_order_status(int(_num(cmd, "count", 1)))
     elif name == "ack_delay":

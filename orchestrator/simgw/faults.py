@@ -24,6 +24,7 @@ class Faults:
         self.replay_executions_twice = False
         self._refuse_until = 0.0
         self._reject: list[str] = []
+        self._reject_modify: list[str] = []
         self._drop_status = 0
         self._drop_ticks: set[int] = set()
 
@@ -59,6 +60,10 @@ class Faults:
         """Reject the next ``count`` new orders (error 201, then Inactive)."""
         self._reject.extend([reason] * int(count))
 
+    def reject_next_modify(self, count: int = 1, reason: str = "simulated modify rejection") -> None:
+        """Refuse the next ``count`` modifications (error 201); the orders keep working unchanged."""
+        self._reject_modify.extend([reason] * int(count))
+
     def delay_acks(self, seconds: float) -> None:
         """Process each client's order messages (placeOrder, cancelOrder,
         reqGlobalCancel) ``seconds`` after they arrive; acks and the fills
@@ -79,6 +84,7 @@ class Faults:
         self.replay_executions_twice = False
         self._refuse_until = 0.0
         self._reject.clear()
+        self._reject_modify.clear()
         self._drop_status = 0
         self._drop_ticks.clear()
 
@@ -88,6 +94,9 @@ class Faults:
 
     def take_reject(self) -> str | None:
         return self._reject.pop(0) if self._reject else None
+
+    def take_reject_modify(self) -> str | None:
+        return self._reject_modify.pop(0) if self._reject_modify else None
 
     def take_drop_status(self) -> bool:
         if self._drop_status > 0:
@@ -107,6 +116,7 @@ class Faults:
             "replay_executions_twice": self.replay_executions_twice,
             "refusing_for": max(0.0, round(self._refuse_until - time.monotonic(), 3)),
             "reject_next": len(self._reject),
+            "reject_next_modify": len(self._reject_modify),
             "drop_next_order_status": self._drop_status,
             "drop_at_ticks": sorted(self._drop_ticks),
         }

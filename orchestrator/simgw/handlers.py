@@ -169,7 +169,8 @@ class Handlers:
         if order_req.what_if:
             self._what_if(conn, order_req)
             return
-        self.gw._handle(self.gw.book.place(conn.cid, order_req, reject=self.gw.faults.take_reject))
+        self.gw._handle(self.gw.book.place(conn.cid, order_req, reject=self.gw.faults.take_reject,
+                                           reject_modify=self.gw.faults.take_reject_modify))
 
     def _what_if(self, conn: Connection, r: req.OrderRequest) -> None:
         stock = self.gw.catalog.resolve(r.con_id, r.symbol, r.sec_type, r.exchange, r.currency)

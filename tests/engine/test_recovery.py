@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from decimal import Decimal as D
 from pathlib import Path
 
 from orchestrator.cli import main as cli
@@ -89,3 +90,29 @@ async def test_gateway_restart_with_order_ids_reset(tmp_path: Path, log_guard) -
         w.gw.set_price("AAPL", 189.50)
         await w.state("G1", "closed")
         assert plans  # both plan texts are valid TOML fragments
+
+
+async def test_rejected_stop_modify_keeps_the_plan_protected(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    log_guard.expect(r"Error 201, reqId \d+: Order rejected - reason:exchange closed for modifications")
+    plans = plan_toml("M", "NVDA", entry_price=130.00, stop=124.00, target=150.00, trail=(1.0, 3.00))
+    async with World(tmp_path, plans) as w:
+        await w.state("M", "protected")
+        w.gw.faults.reject_next_modify(1, "exchange closed for modifications")
+        w.gw.set_price("NVDA", 137.00)  # trail wants 134.00; IB refuses the modification
+        await w.until(lambda: any(e == "StopModifyRejected" for _f, _t, e in w.history("M")), "modify rejected")
+        plan = w.plan("M")
+        assert plan.state == "trailing"  # still protected (trailing), not ended, no flatten
+        assert not plan.flattening
+        (stop,) = [o for o in w.working("M") if o.order_type == "STP"]
+        assert stop.aux_price == 124.00  # IB kept the old stop working
+        assert plan.confirmed_stop_price == D("124.00")
+        kinds = [r[0] for r in w.rt.store.db.execute("SELECT kind FROM outbox WHERE plan_id='M' ORDER BY id")]
+        assert "modify_rejected" in kinds
+        # the next new best price moves the same stop in place
+        w.gw.set_price("NVDA", 138.00)
+        await w.until(lambda: w.plan("M").confirmed_stop_price == D("135.00"), "stop moved to 135")
+        stops = [o for o in w.gw.orders if (o.order_ref or "").startswith("M:stop")]
+        assert len(stops) == 1
+        w.gw.set_price("NVDA", 134.00)
+        plan = await w.state("M", "closed")
+        assert plan.exit_reason == "trailing_stop"

@@ -15,68 +15,13 @@ from ib_async import IB, MarketOrder
 
 from orchestrator.simgw import GatewayThread, PricePath, main
 
+from ..procs import REPO, Control, Proc
 from .helpers import ROWS, WAIT, LogGuard, qualified, until
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 def write_prices(tmp_path: Path) -> Path:
     p = tmp_path / "prices.csv"
     p.write_text("symbol,price\n" + "".join(f"{s},{price}\n" for s, price in ROWS))
     return p
-
-
-class Proc:
-    """The command as a subprocess: port from its first stdout line."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.port = 0
-        self.control_port = 0
-
-    @classmethod
-    async def start(cls, *args: str) -> Proc:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestrator.simgw", *args, cwd=REPO,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self = cls(proc)
-        assert proc.stdout is not None and proc.stderr is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        assert line.startswith("sim-gateway listening on 127.0.0.1:"), line
-        self.port = int(line.rsplit(":", 1)[1])
-        if "--control-port" in args:
-            err = (await asyncio.wait_for(proc.stderr.readline(), WAIT)).decode()
-            assert err.startswith("sim-gateway control on 127.0.0.1:"), err
-            self.control_port = int(err.rsplit(":", 1)[1])
-        return self
-
-    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-        self.proc.send_signal(sig)
-        out, err = await asyncio.wait_for(self.proc.communicate(), 20)
-        assert self.proc.returncode is not None
-        return self.proc.returncode, out.decode(), err.decode()
-
-
-class Control:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Control:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def raw(self, line: bytes) -> dict[str, object]:
-        self.writer.write(line + b"\n")
-        return json.loads(await asyncio.wait_for(self.reader.readline(), WAIT))
-
-    async def __call__(self, cmd: str, **kw: object) -> dict[str, object]:
-        return await self.raw(json.dumps({"cmd": cmd, **kw}).encode())
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
 
 
 async def test_command_serves_ib_async_and_the_control_port(tmp_path: Path, log_guard: LogGuard) -> None:
