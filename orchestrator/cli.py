@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _console(out: TextIO) -> Console:
-    return Console(file=out, width=int(os.environ.get("COLUMNS", "140")), soft_wrap=False)
+    return Console(file=out, width=int(os.environ.get("COLUMNS", "170")), soft_wrap=False)
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]

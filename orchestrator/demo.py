@@ -170,7 +170,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         rows = plan_rows(engine)
     finally:
         engine.dispose()
-    console = Console(file=out, width=160)
+    console = Console(file=out, width=170)
     console.print()
     console.print(status_table(rows))
     out.write(f"simulated broker journal: {_journal_summary(folder / 'sim-journal.jsonl')}\n")

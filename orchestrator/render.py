@@ -58,6 +58,18 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _short(text: str | None, limit: int = 90) -> str:
+    """A reason cut for the table (the full text is in ``history`` and ``--json``)."""
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _px(text: str | None) -> str:
+    """A stored decimal as a 2-decimal price ('' when unknown)."""
+    return "" if text is None else f"{Decimal(text):,.2f}"
+
+
 def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None, dead_notices: int | None = None) -> Table:
     title = f"{len(rows)} plan{'s' if len(rows) != 1 else ''}"
     if pending_notices is not None:
@@ -66,14 +78,14 @@ def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None,
     for name in ("plan", "symbol", "side", "state", "qty", "filled", "entry", "stop", "target", "exit", "P&L",
                  "reason", "updated (UTC)"):
         t.add_column(name, justify="right" if name in {"qty", "filled", "entry", "stop", "target", "exit", "P&L"}
-                     else "left", overflow="fold")
+                     else "left", overflow="fold", no_wrap=name != "reason", min_width=24 if name == "reason" else None)
     for r in rows:
-        rec = status_record(r)
         style = _STATE_STYLE.get(State(r.state), "")
+        pnl = _px(r.realized_pnl) if (r.exited_qty or 0) > 0 else ""
         t.add_row(r.id, r.symbol, r.side, f"[{style}]{r.state}[/]" if style else r.state, _fmt(r.quantity),
-                  _fmt(r.filled_qty), _fmt(rec["entry_fill_price"] or rec["entry_price"]), _fmt(rec["stop_price"]),
-                  _fmt(rec["take_profit"]), _fmt(rec["exit_price"]), _fmt(rec["realized_pnl"]),
-                  _fmt(r.reason), (r.updated_at or "")[:19].replace("T", " "))
+                  _fmt(r.filled_qty), _px(r.avg_entry_price or r.entry_price), _px(r.stop_price),
+                  _px(r.target_price), _px(r.avg_exit_price), pnl,
+                  _short(r.reason), (r.updated_at or "")[:19].replace("T", " "))
     return t
 
 

@@ -1,97 +1,345 @@
-"""PURE message formatting: an outbox payload → a headline and detail lines (design.md §5)."""
+"""PURE message formatting: an outbox payload → a :class:`Message` (design.md §5).
+
+One description of a notification, used by both outputs: the Discord embed (``embed.py``)
+and the console (:func:`console_text`). The payload is what ``Store.commit_step`` or
+``Store.add_notice`` wrote: ``{"kind", "from_state", "to_state", "plan_id", "seq", "facts"}``
+with Decimals as strings and times as ISO 8601 UTC. Nothing here raises on odd input: a row
+that cannot be read as expected is still shown, as raw text.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
 
-# kind → (emoji, title)
-KINDS: dict[str, tuple[str, str]] = {
-    "sized": ("📐", "SIZED"),
-    "submitted": ("📈", "ORDER SUBMITTED"),
-    "filled": ("✅", "FILLED"),
-    "protected": ("🛡️", "PROTECTED"),
-    "trailing": ("🪜", "TRAILING STOP MOVED"),
-    "take_profit": ("🟢", "EXIT: TAKE PROFIT"),
-    "stop_loss": ("🔴", "EXIT: STOP LOSS"),
-    "trailing_stop": ("🟡", "EXIT: TRAILING STOP"),
-    "flattened": ("⚪", "EXIT: FLATTENED"),
-    "partial_exit": ("➖", "PARTIAL EXIT"),
-    "cancelled": ("🚫", "CANCELLED"),
-    "cancel_requested": ("🚫", "CANCEL REQUESTED"),
-    "flatten_requested": ("🚫", "FLATTEN REQUESTED"),
-    "expired_remainder": ("⌛", "ENTRY REMAINDER EXPIRED"),
-    "entry_remainder_cancelled": ("⌛", "ENTRY REMAINDER CANCELLED"),
-    "rejected": ("⛔", "REJECTED"),
-    "error": ("❌", "ERROR: NEEDS A HUMAN"),
-    "protection_failed": ("🚨", "PROTECTION FAILED"),
-    "protection_lost": ("🚨", "PROTECTION LOST: RE-PROTECTING"),
-    "modify_rejected": ("⚠️", "STOP MODIFY REJECTED"),
-    "late_fill": ("🚨", "LATE FILL: FLATTENING"),
-    "plan_file_invalid": ("⚠️", "PLAN FILE INVALID"),
-    "plan_conflict": ("⚠️", "PLAN CHANGED ON DISK: IGNORED"),
-    "unexplained_position": ("🚨", "UNEXPLAINED POSITION: NEW ENTRIES STOPPED"),
+
+class Kind(NamedTuple):
+    emoji: str
+    title: str
+    colour: int
+
+
+# colours
+_BLUE, _BLURPLE, _TEAL, _GREEN, _BRIGHT_GREEN = 0x3498DB, 0x5865F2, 0x1ABC9C, 0x2ECC71, 0x57F287
+_YELLOW, _ORANGE, _RED, _DARK_RED, _MAGENTA, _GREY = 0xF1C40F, 0xE67E22, 0xED4245, 0x992D22, 0xE91E63, 0x95A5A6
+
+# kind → (emoji, title, embed colour)
+KINDS: dict[str, Kind] = {
+    "sized": Kind("📐", "SIZED", _BLURPLE),
+    "submitted": Kind("📈", "ORDER SUBMITTED", _BLUE),
+    "filled": Kind("✅", "FILLED", _TEAL),
+    "protected": Kind("🛡️", "PROTECTED", _GREEN),
+    "trailing": Kind("🪜", "TRAILING STOP MOVED", _YELLOW),
+    "take_profit": Kind("🟢", "EXIT: TAKE PROFIT", _BRIGHT_GREEN),
+    "stop_loss": Kind("🔴", "EXIT: STOP LOSS", _RED),
+    "trailing_stop": Kind("🟡", "EXIT: TRAILING STOP", _YELLOW),
+    "flattened": Kind("⚪", "EXIT: FLATTENED", _GREY),
+    "partial_exit": Kind("➖", "PARTIAL EXIT", _GREY),
+    "cancelled": Kind("🚫", "CANCELLED", _GREY),
+    "cancel_requested": Kind("🚫", "CANCEL REQUESTED", _GREY),
+    "flatten_requested": Kind("🚫", "FLATTEN REQUESTED", _ORANGE),
+    "expired_remainder": Kind("⌛", "ENTRY REMAINDER EXPIRED", _GREY),
+    "entry_remainder_cancelled": Kind("⌛", "ENTRY REMAINDER CANCELLED", _GREY),
+    "rejected": Kind("⛔", "REJECTED", _ORANGE),
+    "error": Kind("❌", "ERROR: NEEDS A HUMAN", _DARK_RED),
+    "protection_failed": Kind("🚨", "PROTECTION FAILED", _MAGENTA),
+    "protection_lost": Kind("🚨", "PROTECTION LOST: RE-PROTECTING", _MAGENTA),
+    "modify_rejected": Kind("⚠️", "STOP MODIFY REJECTED", _ORANGE),
+    "late_fill": Kind("🚨", "LATE FILL: FLATTENING", _MAGENTA),
+    "plan_file_invalid": Kind("⚠️", "PLAN FILE INVALID", _ORANGE),
+    "plan_conflict": Kind("⚠️", "PLAN CHANGED ON DISK: IGNORED", _ORANGE),
+    "unexplained_position": Kind("🚨", "UNEXPLAINED POSITION: NEW ENTRIES STOPPED", _MAGENTA),
 }
+UNKNOWN_COLOUR = _GREY
+
+ENTRY_KINDS = frozenset({"sized", "submitted"})
+EXIT_KINDS = frozenset({"take_profit", "stop_loss", "trailing_stop", "flattened"})
+RISK_KINDS = ENTRY_KINDS | {"rejected"}
+FAILURE_KINDS = frozenset({"rejected", "error", "protection_failed", "protection_lost", "modify_rejected",
+                           "late_fill", "unexplained_position", "plan_file_invalid", "plan_conflict"})
 
 
-def _money(v: Any) -> str:
-    return "" if v is None else f"${Decimal(str(v)):,.2f}"
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
 
 
-def _num(v: Any) -> str:
-    return "" if v is None else f"{Decimal(str(v)):f}"
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Everything a notification says, as plain text (no markup)."""
+
+    kind: str
+    emoji: str
+    title: str                # e.g. "ORDER SUBMITTED"
+    colour: int
+    subject: str              # "AAPL · AAPL_20250827_001"
+    summary: list[str]        # the headline sentence(s) and the reason
+    fields: list[Field] = field(default_factory=list)
+    footer: str = ""
+    at: datetime | None = None  # when it happened (UTC), if the row says so
+
+    @property
+    def heading(self) -> str:
+        return " · ".join(p for p in (f"{self.emoji} {self.title}", self.subject) if p)
 
 
-def _times(at: str | None) -> str:
-    if not at:
+# --------------------------------------------------------------------------- total formatters
+
+def text(v: Any) -> str:
+    """Any JSON value as text ("" for None)."""
+    if v is None:
         return ""
-    dt = datetime.fromisoformat(at)
-    return f"{dt:%Y-%m-%d %H:%M:%S} UTC · {dt.astimezone(NEW_YORK):%H:%M:%S %Z}"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (dict, list)):
+        try:
+            return json.dumps(v, ensure_ascii=False, default=str)
+        except ValueError:
+            return str(v)
+    return str(v)
 
+
+def _dec(v: Any) -> Decimal | None:
+    if v is None or isinstance(v, bool) or isinstance(v, (dict, list)):
+        return None
+    try:
+        d = Decimal(str(v).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def _huge(d: Decimal) -> bool:
+    return d != 0 and abs(d.adjusted()) > 24
+
+
+def money(v: Any) -> str:
+    """``$1,234.50``, ``-$12.00``; raw text when it is not a number."""
+    d = _dec(v)
+    if d is None:
+        return text(v)
+    if _huge(d):
+        return f"${d:.4E}"
+    sign = "-" if d < 0 else ""
+    return f"{sign}${abs(d):,.2f}"
+
+
+def price(v: Any) -> str:
+    """A price: at least 2 and at most 4 decimals (``$180.50``, ``$0.1234``)."""
+    d = _dec(v)
+    if d is None:
+        return text(v)
+    if _huge(d):
+        return f"${d:.4E}"
+    q = d.quantize(Decimal("0.0001"))
+    s = f"{abs(q):,.4f}"
+    s = s.rstrip("0")
+    if len(s.partition(".")[2]) < 2:
+        s = f"{abs(q):,.2f}"
+    return f"{'-' if q < 0 else ''}${s}"
+
+
+def qty(v: Any) -> str:
+    d = _dec(v)
+    if d is None:
+        return text(v)
+    if _huge(d):
+        return f"{d:.4E}"
+    return f"{d:,.0f}" if d == d.to_integral_value() else f"{d:,f}"
+
+
+def pct(v: Any, *, signed: bool = False) -> str:
+    d = _dec(v)
+    if d is None:
+        return text(v)
+    if _huge(d):
+        return f"{d:+.4E} %" if signed else f"{d:.4E} %"
+    return f"{d:+.2f} %" if signed else f"{d:.2f} %"
+
+
+def parse_at(v: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO string (a naive one is taken as UTC), or None."""
+    if not isinstance(v, str) or not v:
+        return None
+    try:
+        dt = datetime.fromisoformat(v)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+def times(v: Any) -> str:
+    """``2026-11-27 14:35:00 UTC`` and the exchange's wall-clock time (America/New_York, DST-aware)."""
+    dt = parse_at(v)
+    if dt is None:
+        return text(v)
+    try:
+        ny = dt.astimezone(NEW_YORK)
+    except (ValueError, OverflowError):
+        return f"{dt:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{dt:%Y-%m-%d %H:%M:%S} UTC\n{ny:%Y-%m-%d %H:%M:%S} {ny.tzname()} (New York)"
+
+
+# --------------------------------------------------------------------------- the message
 
 def headline(payload: dict[str, Any]) -> tuple[str, str]:
     """(emoji, title) of a notification."""
-    return KINDS.get(str(payload.get("kind")), ("ℹ️", str(payload.get("kind", "NOTICE")).upper()))
+    k = _kind_of(payload)
+    return k.emoji, k.title
+
+
+def _kind_of(payload: Any) -> Kind:
+    kind = text(payload.get("kind")) if isinstance(payload, dict) else ""
+    return KINDS.get(kind) or Kind("ℹ️", (kind or "NOTICE").upper(), UNKNOWN_COLOUR)
+
+
+def _side_words(side: str, exiting: bool) -> str:
+    side = side.lower()
+    if side == "long":
+        return "SOLD" if exiting else "BOUGHT"
+    if side == "short":
+        return "BOUGHT TO COVER" if exiting else "SOLD SHORT"
+    return side.upper()
+
+
+def describe(payload: Any) -> Message:
+    """The message for one outbox payload. Total: never raises, whatever the row holds."""
+    if not isinstance(payload, dict):
+        payload = {"kind": "notice", "facts": {"message": text(payload)}}
+    kind = text(payload.get("kind")) or "notice"
+    k = _kind_of(payload)
+    f = payload.get("facts")
+    if not isinstance(f, dict):
+        f = {"message": text(f)} if f is not None else {}
+    g = f.get
+    plan = text(payload.get("plan_id"))
+    symbol = text(g("symbol"))
+    side = text(g("side"))
+    entry_type = text(g("entry_type")).upper()
+    exiting = kind in EXIT_KINDS or kind == "partial_exit"
+
+    # -- the headline sentence(s)
+    summary: list[str] = []
+    if kind in ENTRY_KINDS or (kind == "rejected" and g("quantity") is not None):
+        q = g("quantity")
+        line = f"{side.upper()} {qty(q)}" if q is not None else side.upper()
+        how = entry_type or "?"
+        line += f" @ {price(g('entry_price'))} · {how}" if g("entry_price") is not None else f" · {how}"
+        summary.append(line.strip(" ·"))
+    elif kind in ("filled", "late_fill") and g("fill_qty") is not None:
+        summary.append(f"{_side_words(side, False)} {qty(g('fill_qty'))} @ {price(g('fill_price'))}"
+                       f" · {qty(g('filled_qty'))}/{qty(g('quantity'))} filled")
+    elif kind == "protected":
+        summary.append(f"{qty(g('open_qty'))} shares protected · stop {price(g('stop_price'))}"
+                       f" · target {price(g('target_price'))}")
+    elif kind == "trailing":
+        summary.append(f"Stop moved {price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}")
+    elif exiting:
+        if kind == "partial_exit" and g("fill_qty") is not None:
+            line = f"{_side_words(side, True)} {qty(g('fill_qty'))} @ {price(g('fill_price'))}"
+        else:
+            line = f"{_side_words(side, True)} {qty(g('exited_qty'))} @ {price(g('avg_exit_price'))}"
+        if g("realized_pnl") is not None:
+            line += f" · P&L: {money(g('realized_pnl'))}"
+            if g("realized_pnl_pct") is not None:
+                line += f" ({pct(g('realized_pnl_pct'), signed=True)})"
+        summary.append(line)
+    if g("reason") is not None:
+        summary.append(f"{'Error' if kind in FAILURE_KINDS else 'Reason'}: {text(g('reason'))}")
+    if g("message") is not None and g("reason") is None and kind != "modify_rejected":
+        summary.append(text(g("message")))
+    if symbol and summary:
+        summary[0] = f"{symbol} | {summary[0]}"
+
+    # -- the fields
+    fields: list[Field] = []
+
+    def add(name: str, value: Any, inline: bool = True) -> None:
+        if isinstance(value, str) and value.strip():
+            fields.append(Field(name, value, inline))
+
+    add("Plan", plan)
+    add("Symbol", symbol)
+    add("Side", " · ".join(p for p in (side.upper(), entry_type) if p))
+    if kind in RISK_KINDS or kind in ("cancelled", "cancel_requested") and not g("filled_qty"):
+        if g("quantity") is not None:
+            add("Quantity", qty(g("quantity")))
+        if g("entry_price") is not None:
+            add("Entry", price(g("entry_price")))
+    if g("fill_qty") is not None:
+        add("Exit fill" if exiting else "Fill", f"{qty(g('fill_qty'))} @ {price(g('fill_price'))}")
+    if g("filled_qty") not in (None, 0, "0") and kind not in ENTRY_KINDS:
+        add("Position", f"{qty(g('filled_qty'))} filled · {qty(g('exited_qty') or 0)} exited · "
+                        f"{qty(g('open_qty') or 0)} open")
+    if g("avg_entry_price") is not None and kind not in ENTRY_KINDS:
+        add("Avg entry", price(g("avg_entry_price")))
+    if kind == "trailing":
+        add("Stop", f"{price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}")
+    elif g("stop_price") is not None:
+        add("Stop", price(g("stop_price")))
+    if g("target_price") is not None:
+        add("Target", price(g("target_price")))
+    if exiting or g("exited_qty") not in (None, 0, "0"):
+        if g("exited_qty") not in (None, 0, "0"):
+            add("Exit", f"{qty(g('exited_qty'))} @ {price(g('avg_exit_price'))}")
+        if g("realized_pnl") is not None:
+            pnl = money(g("realized_pnl"))
+            if g("realized_pnl_pct") is not None:
+                pnl += f" ({pct(g('realized_pnl_pct'), signed=True)})"
+            add("P&L", pnl)
+        if kind == "partial_exit" and g("exit_reason") is not None:
+            add("Exit via", text(g("exit_reason")))
+    if kind in RISK_KINDS:
+        if g("risk_amount") is not None:
+            add("Risk", money(g("risk_amount")))
+        if g("portfolio_risk_pct") is not None:
+            add("Portfolio risk", pct(g("portfolio_risk_pct")))
+    if g("limit") is not None:
+        add("Limit", text(g("limit")))
+    code = g("error_code") if g("error_code") is not None else g("code")
+    if code is not None or (kind == "modify_rejected" and g("message") is not None):
+        ib = text(code) if code is not None else ""
+        if kind == "modify_rejected" and g("message") is not None:
+            ib = f"{ib}: {text(g('message'))}" if ib else text(g("message"))
+        add("IB error", ib, inline=False)
+    add("Time", times(g("at")), inline=False)
+
+    seq = payload.get("seq")
+    frm, to = text(payload.get("from_state")), text(payload.get("to_state"))
+    footer = " · ".join(p for p in (
+        plan,
+        f"step {text(seq)}" if seq not in (None, 0) else "",
+        f"{frm} → {to}" if frm and to and frm != to else (to if to else ""),
+    ) if p)
+    subject = " · ".join(p for p in (symbol, plan) if p)
+    return Message(kind=kind, emoji=k.emoji, title=k.title, colour=k.colour, subject=subject, summary=summary,
+                   fields=fields, footer=footer, at=parse_at(g("at")))
 
 
 def lines(payload: dict[str, Any]) -> list[str]:
-    """The facts a trader needs, one short line each."""
-    f: dict[str, Any] = payload.get("facts") or {}
-    kind = payload.get("kind")
-    plan = payload.get("plan_id") or "-"
-    side = str(f.get("side", "")).upper()
-    out = []
-    if f.get("symbol"):
-        qty = f.get("filled_qty") or f.get("quantity")
-        price = f.get("fill_price") or f.get("avg_entry_price") or f.get("entry_price")
-        out.append(f"{f['symbol']} | {side} {qty} @ {_money(price)}   Type: {str(f.get('entry_type', '')).upper()}   "
-                   f"Plan: {plan}")
-    if kind in ("sized", "submitted") and f.get("risk_amount") is not None:
-        out.append(f"Risk: {_money(f.get('risk_amount'))} | Portfolio risk: {_num(f.get('portfolio_risk_pct'))} %")
-    if kind in ("protected", "filled", "trailing", "sized", "submitted"):
-        out.append(f"Stop: {_money(f.get('stop_price'))}   Target: {_money(f.get('target_price'))}")
-    if kind == "trailing":
-        out.append(f"Stop moved {_money(f.get('old_stop'))} → {_money(f.get('new_stop'))}")
-    if kind in ("take_profit", "stop_loss", "trailing_stop", "flattened", "partial_exit"):
-        pct = f.get("realized_pnl_pct")
-        out.append(f"Exit {f.get('exited_qty')} @ {_money(f.get('avg_exit_price'))}   "
-                   f"P&L: {_money(f.get('realized_pnl'))}" + (f" ({Decimal(str(pct)):+f} %)" if pct is not None else ""))
-    if f.get("reason"):
-        code = f" (IB {f['error_code']})" if f.get("error_code") else ""
-        out.append(f"Reason: {f['reason']}{code}")
-    if f.get("message") and not f.get("reason"):
-        out.append(str(f["message"]))
-    when = _times(f.get("at"))
-    if when:
-        out.append(when)
+    """The facts a trader needs, one short line each (the console body)."""
+    m = describe(payload)
+    out = list(m.summary)
+    inline = [f for f in m.fields if f.inline and f.name not in ("Plan", "Symbol")]
+    for i in range(0, len(inline), 4):
+        out.append("   ".join(f"{f.name}: {f.value}" for f in inline[i:i + 4]))
+    for f in m.fields:
+        if not f.inline:
+            out.append(f"{f.name}: " + f.value.replace("\n", " · "))
     return out
 
 
 def console_text(payload: dict[str, Any]) -> str:
-    emoji, title = headline(payload)
+    m = describe(payload)
     body = "\n    ".join(lines(payload))
-    return f"{emoji} {title}\n    {body}" if body else f"{emoji} {title}"
+    return f"{m.heading}\n    {body}" if body else m.heading
