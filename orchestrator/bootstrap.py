@@ -18,7 +18,8 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .engine import Engine, EngineSettings
 from .errors import BrokerUnavailable, OrchestratorError
-from .notify.sender import ConsoleDeliver, Deliver, OutboxSender
+from .faultpoints import FaultPoints
+from .notify import Deliver, OutboxSender, make_deliver
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,9 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds))
-    engine = Engine(settings, store, broker, clock)
+    engine = Engine(settings, store, broker, clock, faults=FaultPoints.from_env())
     engine_ref.append(engine)
-    sender = OutboxSender(store, clock, deliver or ConsoleDeliver(out or sys.stdout))
+    sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
     return Runtime(config, store, broker, engine, sender, gateway)
 
 
@@ -100,6 +101,7 @@ async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
+    await rt.sender.aclose()
     if rt.gateway is not None:
         await rt.gateway.stop()
     rt.store.close()

@@ -26,6 +26,7 @@ from .clock import Clock
 from .codec import dumps
 from .errors import BrokerUnavailable
 from .executor import Executor
+from .faultpoints import FaultPoints
 from .planfile import load_plan_files
 from .scheduler import Jobs
 from .stepper import apply_event
@@ -86,16 +87,18 @@ def spec_hash(spec: PlanSpec) -> str:
 
 class Engine:
     def __init__(self, settings: EngineSettings, store: Store, broker: IBBroker, clock: Clock,
-                 machine: PlanMachine | None = None) -> None:
+                 machine: PlanMachine | None = None, faults: FaultPoints | None = None) -> None:
         self.settings = settings
         self.store = store
         self.broker = broker
         self.clock = clock
         self.machine = machine or PlanMachine()
+        self.faults = faults or FaultPoints()
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.plans: dict[str, Plan] = {}
         self.jobs = Jobs(self.enqueue, clock)
-        self.executor = Executor(broker, store, clock, emit=lambda pid, ev: self.enqueue(translate.Routed(pid, ev)))
+        self.executor = Executor(broker, store, clock, emit=lambda pid, ev: self.enqueue(translate.Routed(pid, ev)),
+                                 faults=self.faults)
         self.entries_blocked: str | None = None
         self.reconciled = asyncio.Event()
         self.changed = asyncio.Event()  # set after every handled work item (waiters re-check their condition)
@@ -239,6 +242,8 @@ class Engine:
             log.warning("%s", exc)
             return False
         self.changed.set()
+        if step.broker:
+            self.faults.hit("after_commit")
         for effect_id, effect in step.broker:
             await self._carry_out(effect_id, effect)
         if plan.state in machines.TERMINAL_STATES:
@@ -255,6 +260,7 @@ class Engine:
         except ConnectionError as exc:
             log.warning("effect %s left pending (not connected: %s)", type(effect).__name__, exc)
             return
+        self.faults.hit("after_broker")
         self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)
         log.info("%s %s: %s", effect.plan_id, type(effect).__name__, result)
 

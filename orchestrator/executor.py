@@ -23,6 +23,7 @@ from .broker import translate
 from .broker.ib import IBBroker
 from .clock import Clock
 from .errors import BrokerUnavailable
+from .faultpoints import FaultPoints
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class Executor:
     """Turns effects into ib_async calls. ``emit(plan_id, event)`` feeds failures back."""
 
     def __init__(self, broker: IBBroker, store: Store, clock: Clock,
-                 emit: Callable[[str, Any], None]) -> None:
+                 emit: Callable[[str, Any], None], faults: FaultPoints | None = None) -> None:
+        self.faults = faults or FaultPoints()
         self.broker = broker
         self.store = store
         self.clock = clock
@@ -147,6 +149,7 @@ class Executor:
         ], at=self.clock.now())
         for order in (parent, target, stop):
             self.broker.place(contract, order)
+            self.faults.hit("after_place")
         return f"placed bracket {parent.orderId}/{target.orderId}/{stop.orderId}"
 
     async def _protect(self, e: fx.Protect) -> str:
