@@ -124,16 +124,22 @@ class Plan:
         return self.filled_qty - self.exited_qty
 
     def open_risk(self) -> Decimal:
-        """Dollar risk this plan holds now: shares at risk × distance from entry to the current stop.
+        """Dollar risk this plan holds now: shares at risk × distance from entry to the stop.
 
-        Shares at risk are the open position plus any entry remainder that may still fill. Zero
-        for plans not yet sized or already ended, and once the stop is at or past the entry.
+        Shares at risk are the open position plus any entry remainder that may still fill. The
+        stop is the looser of the one we want and the one IB last confirmed (a modification may
+        be in flight or refused). Zero for plans not yet sized or already ended, and once the
+        stop is at or past the entry.
         """
         if self.state in (State.PENDING, State.CLOSED, State.REJECTED, State.CANCELLED):
             return ZERO
-        at_risk = self.open_qty + (0 if self.entry_done else max(self.quantity - self.filled_qty, 0))
+        at_risk = max(self.open_qty, 0) + (0 if self.entry_done else max(self.quantity - self.filled_qty, 0))
         entry = self.avg_entry_price if self.avg_entry_price is not None else self.spec.entry_price
-        return max(ZERO, (entry - self.stop_price) * self.spec.side.sign) * at_risk
+        stop = self.stop_price
+        if self.confirmed_stop_price is not None and \
+                (self.confirmed_stop_price - stop) * self.spec.side.sign < 0:
+            stop = self.confirmed_stop_price  # IB still holds the looser stop: count that risk
+        return max(ZERO, (entry - stop) * self.spec.side.sign) * at_risk
 
     def figures(self) -> dict[str, Any]:
         """The persisted figures as a dict (state excluded)."""

@@ -10,10 +10,13 @@ order; the first whose guards all pass wins. An event with no matching row raise
 
 Broker realities written into the table (IB does all of these):
 - a fill can arrive after the cancel ack, or after the plan ended: it is recorded and flattened;
+- a fill can race a requested cancel (before its ack): it is flattened too, not protected;
 - fills are replayed after reconnects: a known execId is a no-op;
 - partial entry fills: protection is resized to what has filled, each time more fills;
 - an exit can fill while a stop modification is still pending: the exit wins;
-- a rejected stop modification leaves the old stop working: the plan stays protected.
+- OCA is not atomic: exits can fill past the position; a reversed position goes to error;
+- a rejected stop modification leaves the old stop working: the plan stays protected, and
+  the stop we want is not taken back (a Protect carrying it may already be on its way).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def cancel_pending(ed: EventData) -> bool:
 
 
 def closes_position(ed: EventData) -> bool:
-    """This exit fill brings the position to zero (or past it)."""
+    """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
     return plan.exited_qty + _e(ed).quantity >= plan.filled_qty
 
@@ -98,6 +101,11 @@ def trail_active(ed: EventData) -> bool:
 
 def has_position(ed: EventData) -> bool:
     return _p(ed).open_qty > 0
+
+
+def reversed_position(ed: EventData) -> bool:
+    """Exits filled past the entry: IB holds the opposite position."""
+    return _p(ed).open_qty < 0
 
 
 def entry_done(ed: EventData) -> bool:
@@ -280,7 +288,7 @@ def record_protection(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     if e.stop_price is not None and e.stop_quantity > 0:
-        _confirm_stop(plan, e.stop_price)
+        plan.confirmed_stop_price = e.stop_price
     if ed.transition.dest in (S.PROTECTED, S.TRAILING):
         _kind(plan, "protected")
 
@@ -330,22 +338,15 @@ def move_stop(ed: EventData) -> None:
     _kind(plan, "trailing", old_stop=old, new_stop=new_stop)
 
 
-def _confirm_stop(plan: Plan, price: Decimal) -> None:
-    """IB holds the stop at ``price``. The stop we want is never looser than that: a late ack
-    of an earlier modification must not leave us wanting (and later re-sending) a looser stop."""
-    plan.confirmed_stop_price = price
-    if (price - plan.stop_price) * plan.spec.side.sign > 0:
-        plan.stop_price = price
-
-
 def record_stop(ed: EventData) -> None:
-    _confirm_stop(_p(ed), _e(ed).stop_price)
+    _p(ed).confirmed_stop_price = _e(ed).stop_price
 
 
 def modify_rejected_keep(ed: EventData) -> None:
+    """The wanted stop stays where the trail put it: it is never taken back to a looser price,
+    because a Protect carrying it may already be on its way to IB (and a later, looser one would
+    then move IB's stop back). Trailing tries again once the price makes a new best."""
     plan, e = _p(ed), _e(ed)
-    if plan.confirmed_stop_price is not None:
-        plan.stop_price = plan.confirmed_stop_price
     _kind(plan, "modify_rejected", code=e.code, message=e.message)
 
 
@@ -375,6 +376,11 @@ def request_flatten(ed: EventData) -> None:
     plan.reason = e.reason
     _flatten(plan, e.reason)
     _kind(plan, "flatten_requested")
+
+
+def refuse_reversed(ed: EventData) -> None:
+    """A cancel cannot resolve a reversed position: it stays in error, with its reason."""
+    _kind(_p(ed), "error", message="cancel refused: the position at IB is reversed; flatten it by hand")
 
 
 def cancel_error_plan(ed: EventData) -> None:
@@ -429,10 +435,10 @@ TRANSITIONS: list[Row] = [
 
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
-    row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION], None, nothing),          # duplicate ack
+    row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # duplicate/late ack
     row("entry_rejected", UNFILLED_WORKING, S.REJECTED, record_reject),
     row("entry_rejected", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
-    row("entry_rejected", LIVE_POSITION, None, nothing),
+    row("entry_rejected", [*LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # e.g. 201 then Inactive
     row("entry_cancelled", UNFILLED_WORKING, S.CANCELLED, record_cancelled),
     row("entry_cancelled", LIVE_POSITION, None, entry_remainder_gone, flattening),
     row("entry_cancelled", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
@@ -486,6 +492,7 @@ TRANSITIONS: list[Row] = [
     row("cancel", UNFILLED_WORKING, None, request_cancel),
     row("cancel", LIVE_POSITION, None, nothing, flattening),
     row("cancel", LIVE_POSITION, None, request_flatten),
+    row("cancel", S.ERROR, None, refuse_reversed, reversed_position),          # a human must flatten
     row("cancel", S.ERROR, None, request_flatten, has_position),
     row("cancel", S.ERROR, S.CANCELLED, cancel_error_plan),
     row("cancel", ENDED, None, nothing),
@@ -498,6 +505,7 @@ TRANSITIONS: list[Row] = [
 
     # needs a human
     row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, record_error),
+    row("flatten_failed", ENDED, None, nothing),               # the position was already gone
     row("fault", [s for s in S], S.ERROR, record_error),
 ]
 
