@@ -568,7 +568,8 @@ def test_restoring_a_plan_into_its_stored_state_fires_no_callbacks(state: State)
     assert calls == []
     assert plan.state == state and plan.snapshot() == before
     assert plan.effects == [] and plan.notify_kind is None and plan.updated_at is None
-    assert plan.is_pending() is (state == S.PENDING)       # bound: the machine sees its state
+    assert plan in m.machine.models                        # bound: one shared machine holds it
+    assert m.machine.is_state(S.PENDING.value, plan) is (state == S.PENDING)  # and sees its state
     restore_state(plan, state)
     assert calls == [] and plan.snapshot() == before
 
@@ -604,3 +605,20 @@ def test_every_state_change_is_announced_exactly_once() -> None:
         if s.state != before:
             assert len(notes) == 1 and (notes[0].from_state, notes[0].to_state) == (before, s.state)
     assert s.state == S.CLOSED
+
+
+def test_one_shared_machine_attaches_and_releases_many_plans() -> None:
+    m = PlanMachine()
+    plans = [plan_in(S.PROTECTED) for _ in range(50)]
+    for p in plans:
+        m.bind(p)
+        m.bind(p)  # twice is once
+    assert len(m.machine.models) == 50
+    for p in plans[::2]:
+        m.release(p)
+    assert m.machine.models == plans[1::2] or sorted(map(id, m.machine.models)) == sorted(map(id, plans[1::2]))
+    m.release(plans[0])  # releasing an unbound plan is harmless
+    assert len(m.machine.models) == 25
+    for p in plans[1::2]:
+        assert m.step(p, Fault(at(1), reason="x")) and p.state == S.ERROR
+    assert not hasattr(plans[1], "fault")  # nothing is bound onto plan objects
