@@ -341,7 +341,12 @@ class Engine:
         elif notice.kind == "disconnected":
             self.reconciled.clear()
             log.warning("IB connection lost; reconnecting")
+        elif notice.kind == "connectivity_lost":
+            self.reconciled.clear()  # no new entries until IB is back and reconciled
+            log.warning("IB %s: %s", notice.code, notice.message)
         elif notice.kind == "connectivity_restored":
+            if notice.code == 1101:  # restored, data lost: market data must be requested again
+                self.broker.forget_market_data()
             await self._reconcile(f"IB {notice.code}")
 
     async def _verify(self, v: translate.Verify) -> None:
@@ -367,6 +372,12 @@ class Engine:
             return
         from .reconcile import reconcile
         await reconcile(self, snap, reason)
+        for plan in self.live_plans():  # (re)subscribe: a reconnect drops every subscription
+            if plan.state not in (State.PENDING, State.ERROR):
+                try:
+                    await self.broker.subscribe(plan.spec.symbol)
+                except BrokerUnavailable as exc:
+                    log.warning("plan %s: %s", plan.id, exc)
         self.reconciled.set()
         for plan in list(self.live_plans()):
             if plan.state == State.PENDING and (plan.spec.start_at is None or plan.spec.start_at <= self.clock.now()):

@@ -181,6 +181,15 @@ class IBBroker:
         contract = await self.contract(symbol)
         self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
 
+    def forget_market_data(self) -> None:
+        """IB lost our subscriptions (1101): cancel what ib_async still holds; subscribe again later."""
+        for ticker in self._tickers.values():
+            try:
+                self.ib.cancelMktData(ticker.contract)
+            except Exception:  # noqa: BLE001 - best effort on a link IB says is broken
+                pass
+        self._tickers.clear()
+
     def last_price(self, symbol: str) -> Decimal | None:
         ticker = self._tickers.get(symbol)
         if ticker is None:

@@ -1,0 +1,83 @@
+"""What the engine watches besides plan events: plan files, positions, lost protection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ib_async import IB, MarketOrder, Stock
+
+from orchestrator.engine import ReconcileRequest
+
+from .harness import World, plan_toml
+
+
+def _notices(w: World, kind: str) -> list[dict[str, object]]:
+    rows = w.rt.store.db.execute("SELECT payload FROM outbox WHERE kind=? ORDER BY id", (kind,)).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
+async def test_plan_files_are_rescanned_invalid_ones_reported_and_ids_never_run_twice(tmp_path: Path) -> None:
+    async with World(tmp_path, plan_toml("F1")) as w:
+        await w.state("F1", "protected")
+        plans_dir = tmp_path / "plans"
+        (plans_dir / "bad.toml").write_text(plan_toml("BAD", stop=185.00))  # long stop above entry
+        (plans_dir / "new.toml").write_text(plan_toml("F2", "MSFT", entry_price=420.00, stop=400.00, target=460.00))
+        await w.state("F2", "protected")
+        await w.until(lambda: bool(_notices(w, "plan_file_invalid")), "invalid file reported")
+        (note,) = _notices(w, "plan_file_invalid")
+        assert "bad.toml: plan BAD: stop_loss" in str(note["facts"]["message"])  # type: ignore[index]
+        assert "BAD" not in w.engine.plans
+        # the same id with other figures is a conflict: reported, never applied or run again
+        (plans_dir / "plans.toml").write_text(plan_toml("F1", stop=172.00))
+        await w.until(lambda: bool(_notices(w, "plan_conflict")), "conflict reported")
+        assert w.plan("F1").spec.stop_loss == 171  # the stored plan is kept
+        assert [r for r in w.placed_refs("F1") if r.startswith("F1:entry")] == ["F1:entry"]
+        # reported once, not on every rescan
+        await w.until(lambda: w.engine.queue.empty(), "queue drained")
+        assert len(_notices(w, "plan_conflict")) == 1 and len(_notices(w, "plan_file_invalid")) == 1
+
+
+async def test_unexplained_position_stops_new_entries_and_alerts(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    async with World(tmp_path, "") as w:
+        await w.reconciled()
+        # someone trades AAPL in the same account from another session
+        other = IB()
+        await other.connectAsync("127.0.0.1", w.gw.port, clientId=99, timeout=5)
+        try:
+            (aapl,) = await other.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+            trade = other.placeOrder(aapl, MarketOrder("BUY", 50))
+            await w.gw.wait_until(lambda: trade.orderStatus.status == "Filled" or bool(w.gw.positions), 10)
+        finally:
+            other.disconnect()
+        w.engine.enqueue(ReconcileRequest("test"))
+        await w.until(lambda: w.engine.entries_blocked is not None, "entries blocked")
+        assert "AAPL: IB holds 50, plans hold 0" in w.engine.entries_blocked
+        (tmp_path / "plans" / "new.toml").write_text(plan_toml("BLOCKED", "MSFT", entry_price=420.00, stop=400.00,
+                                                      target=460.00))
+        await w.until(lambda: "BLOCKED" in w.engine.plans, "plan loaded")
+        await w.until(lambda: bool(_notices(w, "unexplained_position")), "alert")
+        assert w.plan("BLOCKED").state == "pending"  # not activated while the account is unexplained
+        assert w.placed_refs("BLOCKED") == []
+
+
+async def test_lost_protection_is_placed_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    async with World(tmp_path, plan_toml("LP")) as w:
+        await w.state("LP", "protected")
+        # a global cancel from another session takes our stop and target away
+        other = IB()
+        await other.connectAsync("127.0.0.1", w.gw.port, clientId=98, timeout=5)
+        try:
+            other.reqGlobalCancel()
+            await w.gw.wait_until(lambda: not w.working("LP") or
+                                  all(o.order_ref.count(":") == 2 for o in w.working("LP")), 10)
+        finally:
+            other.disconnect()
+        await w.until(lambda: sorted(o.order_ref for o in w.working("LP")) == ["LP:stop:2", "LP:target:2"],
+                      "protection placed again")
+        plan = await w.state("LP", "protected")
+        stops = [o for o in w.working("LP") if o.order_type == "STP"]
+        assert len(stops) == 1 and stops[0].remaining == plan.open_qty == 222
+        w.gw.set_price("AAPL", 170.00)
+        plan = await w.state("LP", "closed")
+        assert plan.exit_reason == "stop"
