@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -62,7 +63,8 @@ class Journal:
         self.entries: list[dict[str, object]] = []
         self._file: IO[str] | None = None
         if self.path is not None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the gateway
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # owner-only from creation
+            self._file = os.fdopen(fd, "a", encoding="utf-8")  # noqa: SIM115 - lives with the gateway
 
     def record(self, event: OrderEvent) -> None:
         if not event.kind:
