@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 
 import pytest
+
+from .logguard import LogGuard
+
+__all__ = ["LogGuard"]
 
 ASYNC_TEST_TIMEOUT = 60.0
 
@@ -24,46 +27,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    timeout = ASYNC_TEST_TIMEOUT
-    marker = pyfuncitem.get_closest_marker("async_timeout")
-    if marker is not None:
-        timeout = float(marker.args[0])
-
     async def runner() -> None:
-        await asyncio.wait_for(pyfuncitem.obj(**kwargs), timeout)
+        await asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_TIMEOUT)
 
     asyncio.run(runner())
     return True
-
-
-class LogGuard(logging.Handler):
-    """Collects ERROR records of ib_async, asyncio and the orchestrator."""
-
-    LOGGERS = ("ib_async", "asyncio", "orchestrator")
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self.expected: list[re.Pattern[str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def expect(self, *patterns: str) -> None:
-        """Declare ERROR messages (regular expressions, searched) this test expects."""
-        self.expected.extend(re.compile(p) for p in patterns)
-
-    def messages(self) -> list[str]:
-        out = []
-        for r in self.records:
-            text = r.getMessage()
-            if r.exc_info:
-                text += " | " + logging.Formatter().formatException(r.exc_info).splitlines()[-1]
-            out.append(f"{r.name}: {text}")
-        return out
-
-    def unexpected(self) -> list[str]:
-        return [m for m in self.messages() if not any(p.search(m) for p in self.expected)]
 
 
 @pytest.fixture(autouse=True)

@@ -1,55 +1,14 @@
 """Fixtures for the simulated gateway tests.
 
-* ``async def`` tests run in a fresh event loop (``asyncio.run``) with a 30 s
-  ceiling; pytest-asyncio is not used.
-* ``log_guard`` (autouse) fails a test when ib_async, asyncio or the gateway
-  logs at ERROR or above, unless the test declared it with
-  ``log_guard.expect("Error 202")``.
-* helpers (gateway/connect context managers, waiting, journal reading) live
-  in ``helpers.py``.
+``async def`` tests and the autouse ``log_guard`` come from ``tests/conftest.py``; helpers
+(gateway/connect context managers, waiting, journal reading) live in ``helpers.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
 from pathlib import Path
 
 import pytest
-
-from .helpers import LogGuard
-
-ASYNC_TEST_TIMEOUT = 30.0
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-
-    async def runner() -> None:
-        await asyncio.wait_for(pyfuncitem.obj(**kwargs), ASYNC_TEST_TIMEOUT)
-
-    asyncio.run(runner())
-    return True
-
-
-@pytest.fixture(autouse=True)
-def log_guard() -> LogGuard:
-    guard = LogGuard()
-    loggers = [logging.getLogger(n) for n in LogGuard.LOGGERS]
-    for lg in loggers:
-        lg.addHandler(guard)
-    try:
-        yield guard
-    finally:
-        for lg in loggers:
-            lg.removeHandler(guard)
-    bad = guard.unexpected()
-    assert not bad, "unexpected ERROR log records:\n" + "\n".join(bad)
 
 
 @pytest.fixture

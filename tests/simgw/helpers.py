@@ -14,6 +14,10 @@ from ib_async import IB, Stock
 
 from orchestrator.simgw import PricePath, SimGateway
 
+from ..logguard import LogGuard
+
+__all__ = ["LogGuard"]  # re-exported for the type hints of the tests
+
 WAIT = 5.0  # seconds to wait for any single expected event
 
 ROWS = [
@@ -21,36 +25,6 @@ ROWS = [
     ("AAPL", 180.10), ("MSFT", 420.20), ("NVDA", 120.30), ("TSLA", 250.40), ("SPY", 560.50),
     ("AAPL", 180.20), ("MSFT", 420.40), ("NVDA", 120.60), ("TSLA", 250.80), ("SPY", 561.00),
 ]
-
-
-class LogGuard(logging.Handler):
-    """Collects ERROR records of ib_async, asyncio and the gateway."""
-
-    LOGGERS = ("ib_async", "asyncio", "orchestrator.simgw")
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self.expected: list[re.Pattern[str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def expect(self, *patterns: str) -> None:
-        """Declare ERROR messages (regular expressions, searched) this test expects."""
-        self.expected.extend(re.compile(p) for p in patterns)
-
-    def messages(self) -> list[str]:
-        out = []
-        for r in self.records:
-            text = r.getMessage()
-            if r.exc_info:
-                text += " | " + logging.Formatter().formatException(r.exc_info).splitlines()[-1]
-            out.append(f"{r.name}: {text}")
-        return out
-
-    def unexpected(self) -> list[str]:
-        return [m for m in self.messages() if not any(p.search(m) for p in self.expected)]
 
 
 def read_journal(file: Path) -> list[dict[str, object]]:
