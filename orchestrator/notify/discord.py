@@ -44,12 +44,21 @@ DEFAULT_RETRY_AFTER = 5.0  # a 429 that names no wait (e.g. a Cloudflare page)
 _WEBHOOK_PATH = re.compile(r"(/webhooks/[^/\s?#\"']+/)[^/\s?#\"']+")
 
 
+class _Hidden(dict):  # type: ignore[type-arg]
+    """Secret substrings → what to show instead; never shown by repr."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} hidden>"
+
+    __str__ = __repr__
+
+
 class _Scrubber(logging.Filter):
     """Rewrites records that would show a webhook token (httpx logs every request URL at INFO)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: dict[str, str] = {}
+        self.secrets: dict[str, str] = _Hidden()
 
     def scrub(self, text: str) -> str:
         for secret, shown in sorted(self.secrets.items(), key=lambda kv: -len(kv[0])):
@@ -78,7 +87,7 @@ def _install_scrubber() -> None:
             lg.addFilter(_SCRUBBER)
 
 
-def _secret_parts(url: str) -> dict[str, str]:
+def _secret_parts(url: str) -> _Hidden:
     """Substrings of ``url`` that must never be shown, each with what to show instead."""
     shown = redact_url(url)
     parts = {url: shown}
@@ -96,7 +105,7 @@ def _secret_parts(url: str) -> dict[str, str]:
                 parts[token] = "****"
     elif len(path) > 1:
         parts[path] = "/****"
-    return {k: v for k, v in parts.items() if k}
+    return _Hidden({k: v for k, v in parts.items() if k})
 
 
 def _number(v: Any) -> float | None:
@@ -189,14 +198,14 @@ class DiscordDeliver:
         failure: str | None = None
         resp: httpx.Response | None = None
         try:
-            resp = await self._client.post(self._url.get_secret_value(), params={"wait": "true"}, content=body,
-                                           headers={"Content-Type": "application/json"})
+            # ?wait=true: Discord answers 200 once the message is stored (204 may drop it silently);
+            # merged so that a thread_id in the configured URL is kept
+            target = httpx.URL(self._url.get_secret_value()).copy_merge_params({"wait": "true"})
+            resp = await self._client.post(target, content=body, headers={"Content-Type": "application/json"})
         except httpx.TimeoutException as exc:
             failure = f"no reply from Discord ({type(exc).__name__}, timeout {self.timeout:g} s)"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - connection errors, bad URL: all retried, none shows the URL
             failure = f"cannot reach Discord: {type(exc).__name__}: {self.scrub(str(exc)) or 'no detail'}"
-        except OSError as exc:
-            failure = f"cannot reach Discord: {type(exc).__name__}: {self.scrub(str(exc))}"
         if failure is not None or resp is None:  # raised outside the except: no chained httpx error (URL)
             raise Retry(failure or "no response", None, pause_all=True)
         self._read_bucket(resp)

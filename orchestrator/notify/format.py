@@ -118,7 +118,8 @@ def _dec(v: Any) -> Decimal | None:
 
 
 def _huge(d: Decimal) -> bool:
-    return d != 0 and abs(d.adjusted()) > 24
+    """Too big (or small) for plain notation within Decimal's 28 digits: shown in scientific notation."""
+    return d != 0 and abs(d.adjusted()) > 18
 
 
 def money(v: Any) -> str:
@@ -276,7 +277,7 @@ def describe(payload: Any) -> Message:
             add("Quantity", qty(g("quantity")))
         if g("entry_price") is not None:
             add("Entry", price(g("entry_price")))
-    if g("fill_qty") is not None:
+    if g("fill_qty") is not None and kind not in EXIT_KINDS:  # a closing exit shows the whole exit below
         add("Exit fill" if exiting else "Fill", f"{qty(g('fill_qty'))} @ {price(g('fill_price'))}")
     if g("filled_qty") not in (None, 0, "0") and kind not in ENTRY_KINDS:
         add("Position", f"{qty(g('filled_qty'))} filled · {qty(g('exited_qty') or 0)} exited · "

@@ -1,0 +1,198 @@
+"""Messages: what a trader reads, and that every payload fits Discord's limits."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import machines
+from machines import PlanMachine
+from orchestrator.config import load_config
+from orchestrator.notify import ConsoleDeliver, make_deliver
+from orchestrator.notify.discord import DiscordDeliver
+from orchestrator.notify.embed import build_payload
+from orchestrator.notify.format import KINDS, console_text, describe
+from orchestrator.stepper import apply_event
+from orchestrator.store import Store
+
+from .helpers import LIMITS, VirtualTime, at, fill_outbox, spec, validate_discord_payload
+from .standin import TOKEN
+
+
+def fields_of(body: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in body["embeds"][0]["fields"]}
+
+
+def payloads(store: Store) -> list[dict[str, Any]]:
+    return [i.payload for i in store.pending_outbox()]
+
+
+def test_lifecycle_embeds_carry_what_a_trader_needs(store: Store) -> None:
+    fill_outbox(store, ["AAPL_20260309_001"])
+    bodies = {p["kind"]: build_payload(p) for p in payloads(store)}
+    assert list(bodies) == ["sized", "submitted", "filled", "protected", "take_profit"]
+    for kind, body in bodies.items():
+        validate_discord_payload(body)
+        embed = body["embeds"][0]
+        emoji, title, colour = KINDS[kind]
+        # underscores escaped: a plan id must not turn italic in Discord
+        assert embed["title"] == f"{emoji} {title} · AAPL · AAPL\\_20260309\\_001"
+        assert embed["color"] == colour
+        assert embed["footer"]["text"].startswith("AAPL_20260309_001 · step ")
+        assert body["allowed_mentions"] == {"parse": []}
+    assert len({b["embeds"][0]["color"] for b in bodies.values()}) == len(bodies)
+
+    sub = fields_of(bodies["submitted"])
+    assert sub["Plan"] == "AAPL\\_20260309\\_001" and sub["Symbol"] == "AAPL" and sub["Side"] == "LONG · LIMIT"
+    assert sub["Quantity"] == "800" and sub["Entry"] == "$180.50"
+    assert sub["Stop"] == "$178.00" and sub["Target"] == "$185.00"
+    assert sub["Risk"] == "$2,000.00" and sub["Portfolio risk"] == "2.00 %"
+    assert bodies["submitted"]["embeds"][0]["description"] == "AAPL \\| LONG 800 @ $180.50 · LIMIT"
+
+    filled = fields_of(bodies["filled"])
+    assert filled["Fill"] == "800 @ $180.50" and filled["Avg entry"] == "$180.50"
+
+    tp = bodies["take_profit"]["embeds"][0]
+    assert tp["description"] == "AAPL \\| SOLD 800 @ $185.00 · P&L: $3,600.00 (+2.49 %)"
+    exit_fields = fields_of(bodies["take_profit"])
+    assert exit_fields["Exit"] == "800 @ $185.00" and exit_fields["P&L"] == "$3,600.00 (+2.49 %)"
+    assert "Risk" not in exit_fields  # only what this message is about
+    assert tp["timestamp"] == "2026-03-09T14:30:05+00:00"
+
+
+def test_times_in_utc_and_new_york_across_the_dst_change() -> None:
+    winter = describe({"kind": "submitted", "facts": {"at": "2026-03-06T14:30:00.000000+00:00"}})
+    summer = describe({"kind": "submitted", "facts": {"at": "2026-03-09T13:30:00.000000+00:00"}})
+    late = describe({"kind": "submitted", "facts": {"at": "2026-11-02T02:15:00+00:00"}})
+    time = {m.kind + str(i): next(f.value for f in m.fields if f.name == "Time")
+            for i, m in enumerate((winter, summer, late))}
+    assert list(time.values()) == [
+        "2026-03-06 14:30:00 UTC\n2026-03-06 09:30:00 EST (New York)",
+        "2026-03-09 13:30:00 UTC\n2026-03-09 09:30:00 EDT (New York)",
+        "2026-11-02 02:15:00 UTC\n2026-11-01 21:15:00 EST (New York)",  # other date in New York
+    ]
+
+
+def test_failures_say_which_limit_or_ib_error(store: Store) -> None:
+    machine = PlanMachine()
+    risky = machine.bind(store.insert_plan(spec("RISKY"), at=at(0)))
+    apply_event(machine, store, risky, machines.Activate(at(1), D(100000), D(200000), D(9500)), now=at(1))
+    refused = machine.bind(store.insert_plan(spec("REFUSED", symbol="TSLA"), at=at(0)))
+    for e in (machines.Activate(at(1), D(100000), D(200000), D(0)), machines.EntryAccepted(at(2), 11, 1100),
+              machines.EntryRejected(at(3), 201, "Order rejected - reason: insufficient margin")):
+        apply_event(machine, store, refused, e, now=e.at)
+    by_plan = {(p["plan_id"], p["kind"]): build_payload(p) for p in payloads(store)}
+
+    risk = by_plan[("RISKY", "rejected")]
+    validate_discord_payload(risk)
+    f = fields_of(risk)
+    assert f["Limit"] == "max\\_portfolio\\_risk\\_pct"
+    assert risk["embeds"][0]["description"].splitlines()[-1] == (
+        "Error: risk limit max\\_portfolio\\_risk\\_pct: portfolio risk would be 11.50% (open 9500.00 + this plan "
+        "2000.00) > max\\_portfolio\\_risk\\_pct 10%")
+    assert f["Portfolio risk"] == "11.50 %"
+    assert risk["embeds"][0]["color"] == KINDS["rejected"].colour
+    assert "Portfolio risk" in f and "Risk" in f
+
+    ib = by_plan[("REFUSED", "rejected")]
+    validate_discord_payload(ib)
+    assert fields_of(ib)["IB error"] == "201"
+    assert "Error: IB rejected the entry: Order rejected - reason: insufficient margin" in ib["embeds"][0]["description"]
+
+
+def test_modify_rejected_and_notices_show_their_message() -> None:
+    body = build_payload({"kind": "modify_rejected", "plan_id": "P", "seq": 7, "facts": {
+        "symbol": "MSFT", "code": 10147, "message": "OrderId 12 that needs to be modified is not found"}})
+    assert fields_of(body)["IB error"] == "10147: OrderId 12 that needs to be modified is not found"
+    notice = build_payload({"kind": "plan_file_invalid", "plan_id": None,
+                            "facts": {"message": "plans/x.toml: entry_price: must be > 0"}})
+    validate_discord_payload(notice)
+    assert notice["embeds"][0]["title"] == "⚠️ PLAN FILE INVALID"
+    assert notice["embeds"][0]["description"] == "plans/x.toml: entry\\_price: must be > 0"
+    odd = build_payload({"kind": "brand_new_kind", "facts": None})
+    validate_discord_payload(odd)
+    assert odd["embeds"][0]["title"] == "ℹ️ BRAND\\_NEW\\_KIND"
+
+
+def test_long_values_are_shortened_with_an_ellipsis_never_rejected() -> None:
+    reason = "R" * 10_000
+    body = build_payload({"kind": "error", "plan_id": "P" * 3000, "seq": 1, "facts": {
+        "symbol": "S" * 5000, "reason": reason, "message": "M" * 5000, "code": 1, "limit": "L" * 2000}})
+    validate_discord_payload(body)
+    embed = body["embeds"][0]
+    assert embed["description"].endswith("…") and embed["title"].endswith("…")
+    assert all(len(f["value"]) <= LIMITS["field.value"] for f in embed["fields"])
+
+
+async def test_console_shows_the_same_facts(store: Store) -> None:
+    fill_outbox(store, ["AAPL-1"])
+    out = io.StringIO()
+    deliver = ConsoleDeliver(out)
+    for p in payloads(store):
+        await deliver(p)
+    text = out.getvalue()
+    assert "📈 ORDER SUBMITTED · AAPL · AAPL-1\n    AAPL | LONG 800 @ $180.50 · LIMIT" in text
+    assert "Risk: $2,000.00   Portfolio risk: 2.00 %" in text
+    assert "🟢 EXIT: TAKE PROFIT · AAPL · AAPL-1\n    AAPL | SOLD 800 @ $185.00 · P&L: $3,600.00 (+2.49 %)" in text
+    assert "Time: 2026-03-09 14:30:05 UTC · 2026-03-09 10:30:05 EDT (New York)" in text
+    assert console_text({"kind": "x"}) == "ℹ️ X"
+
+
+async def test_make_deliver_picks_discord_only_with_a_webhook() -> None:
+    vt = VirtualTime()
+    cfg = load_config(None, {})
+    assert isinstance(make_deliver(cfg.discord, clock=vt.clock, out=io.StringIO()), ConsoleDeliver)
+    url = f"https://discord.com/api/webhooks/123456/{TOKEN}"
+    cfg = load_config(None, {"ORCHESTRATOR_DISCORD_WEBHOOK_URL": url})
+    deliver = make_deliver(cfg.discord, clock=vt.clock, out=io.StringIO())
+    assert isinstance(deliver, DiscordDeliver)
+    assert TOKEN not in repr(deliver) and TOKEN not in str(vars(deliver))
+    assert repr(deliver) == "DiscordDeliver('https://discord.com/api/webhooks/123456/****')"
+    await deliver.aclose()
+
+
+# --------------------------------------------------------------------------- extremes (Hypothesis)
+
+ODD = ["", " ", "\n\n", "🧨" * 300, "\u200b", "\u202e", "\ud800", "\udfff", "a\x00b\x1bc", "@everyone", "<@&123>",
+       "`` ` ``", "**bold** __u__ ||spoiler||", "# heading", "> quote", "-# sub", "e\u0301" * 50, "👩‍👩‍👧‍👦" * 40,
+       "\u0000" * 20, "\r\n\t", "NaN", "Infinity", "-inf", "1E+999999", "-1E-999999", "sNaN"]
+texts = st.one_of(
+    st.sampled_from(ODD),
+    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40),  # surrogates too
+    st.builds(lambda c, n: c * n, st.sampled_from(["R", "🧨", " ", "é", "_", "\ud83d", "\n"]), st.integers(0, 10_000)),
+)
+numbers = st.one_of(st.none(), st.integers(-10**40, 10**40), st.decimals(allow_nan=True, allow_infinity=True).map(str),
+                    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["1E+999999999", "-0", "0E-50"]))
+values = st.one_of(st.none(), texts, numbers, st.booleans(), st.lists(st.integers(), max_size=3),
+                   st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+FACT_KEYS = ["symbol", "side", "entry_type", "entry_price", "quantity", "filled_qty", "exited_qty", "open_qty",
+             "avg_entry_price", "avg_exit_price", "stop_price", "target_price", "risk_amount", "portfolio_risk_pct",
+             "realized_pnl", "realized_pnl_pct", "exit_reason", "reason", "error_code", "at", "event", "fill_qty",
+             "fill_price", "old_stop", "new_stop", "code", "message", "limit"]
+facts = st.fixed_dictionaries({}, optional={k: values for k in FACT_KEYS})
+at_values = st.one_of(st.none(), texts, st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+                      st.datetimes().map(lambda d: d.isoformat()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(kind=st.one_of(st.sampled_from(sorted(KINDS)), texts, st.none()), plan=st.one_of(st.none(), texts, numbers),
+       seq=st.one_of(st.none(), st.integers(-5, 10**12)), frm=values, to=values, f=facts, when=at_values)
+def test_every_payload_fits_discords_limits(kind: Any, plan: Any, seq: Any, frm: Any, to: Any, f: dict[str, Any],
+                                            when: Any) -> None:
+    f = {**f, "at": when}
+    payload = {"kind": kind, "plan_id": plan, "seq": seq, "from_state": frm, "to_state": to, "facts": f}
+    payload = json.loads(json.dumps(payload))  # what the outbox row holds
+    body = build_payload(payload)
+    validate_discord_payload(body)
+    console_text(payload)
+
+
+@pytest.mark.parametrize("payload", [None, "text", 12, [], {"facts": "x"}, {"facts": [1]}, {"kind": 5}])
+def test_garbage_rows_still_make_a_valid_message(payload: Any) -> None:
+    validate_discord_payload(build_payload(payload))
