@@ -80,6 +80,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     engine = Engine(settings, store, broker, clock, faults=FaultPoints.from_env())
     engine_ref.append(engine)
     sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
+    engine.on_commit.append(sender.poke)
     return Runtime(config, store, broker, engine, sender, gateway)
 
 
