@@ -238,7 +238,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if argv and argv[0] == "sim-gateway":
         return _sim_gateway(argv[1:])
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (2) and --help (0): argparse has printed them
+        return int(exc.code or 0)
     try:
         return COMMANDS[args.command](args, out)
     except ConfigError as exc:
