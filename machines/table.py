@@ -186,9 +186,13 @@ def record_accept(ed: EventData) -> None:
 
 
 def record_reject(ed: EventData) -> None:
+    """IB refused the entry. Cancels are still sent: an ``Inactive`` order can come back to life
+    at IB (ib_insync#363), and a rejected plan must leave nothing working."""
     plan, e = _p(ed), _e(ed)
     plan.reason, plan.error_code = f"IB rejected the entry: {e.message}", e.code
     plan.entry_done = True
+    _emit(plan, fx.CancelEntry(plan.id, "entry rejected"))
+    _emit(plan, fx.CancelExits(plan.id))
     _kind(plan, "rejected", code=e.code)
 
 

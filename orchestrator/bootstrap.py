@@ -58,7 +58,8 @@ def check_account_mode(mode: str, account: str) -> None:
 
 
 async def build(config: Config, *, clock: Clock | None = None, out: TextIO | None = None,
-                deliver: Deliver | None = None, host: str | None = None, port: int | None = None) -> Runtime:
+                deliver: Deliver | None = None, host: str | None = None, port: int | None = None,
+                faults: FaultPoints | None = None) -> Runtime:
     """Build the runtime. In ``sim`` mode an embedded simulated gateway is started first."""
     clock = clock or SystemClock()
     gateway = None
@@ -77,7 +78,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds))
-    engine = Engine(settings, store, broker, clock, faults=FaultPoints.from_env())
+    engine = Engine(settings, store, broker, clock, faults=faults or FaultPoints.from_env())
     engine_ref.append(engine)
     sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
     engine.on_commit.append(sender.poke)

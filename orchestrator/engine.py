@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
@@ -24,13 +26,14 @@ from .broker import translate
 from .broker.ib import BrokerNotice, IBBroker
 from .clock import Clock
 from .codec import dumps
-from .errors import BrokerUnavailable
+from .errors import BrokerUnavailable, StoreError, UnknownContract
 from .executor import Executor
 from .faultpoints import FaultPoints
 from .planfile import load_plan_files
 from .scheduler import Jobs
 from .stepper import Step, apply_event
 from .store import Store
+from .tomlread import MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,14 @@ class _Stop:
 
 
 @dataclass(frozen=True, slots=True)
+class _Again:
+    """A work item retried after a failed commit."""
+
+    item: Any
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     plan_files: Callable[[], list[Any]]  # the plan files that exist now (globs expanded at each scan)
     limits: machines.RiskLimits
@@ -83,6 +94,22 @@ class EngineSettings:
 
 def spec_hash(spec: PlanSpec) -> str:
     return hashlib.sha256(dumps(spec).encode()).hexdigest()[:16]
+
+
+def files_fingerprint(paths: list[Any]) -> bytes | None:
+    """A digest of the plan files' names and of the bytes a scan reads from each (None if one
+    cannot be read): a scan of files with the same fingerprint finds exactly the same."""
+    digest = hashlib.blake2b()
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)  # what tomlread.read_toml reads
+        except (OSError, ValueError):
+            return None
+        name = os.fsencode(path)
+        digest.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.digest()
 
 
 class Engine:
@@ -100,13 +127,16 @@ class Engine:
         self.executor = Executor(broker, store, clock, emit=lambda pid, ev: self.enqueue(translate.Routed(pid, ev)),
                                  faults=self.faults)
         self.entries_blocked: str | None = None
+        self.position_mismatch: str | None = None  # last mismatch seen (blocks when seen twice)
         self.reconciled = asyncio.Event()
         self.changed = asyncio.Event()  # set after every handled work item (waiters re-check their condition)
         self._consumer: asyncio.Task[None] | None = None
         self._reported: set[str] = set()
         self._last_price: dict[str, Decimal] = {}
         self._queued_fills: dict[str, int] = {}  # fills waiting in the queue, per plan
+        self._scanned: bytes | None = None  # files_fingerprint of the last complete plan-file scan
         self.on_commit: list[Callable[[], None]] = []  # called after every committed step (e.g. wake the outbox)
+        self.stop_timeout = 30.0
         # Called after every committed step with (plan, event, step), before its effects are carried
         # out (benchmarks and tracing; empty in production, so it costs one empty loop per step).
         self.commit_hooks: list[Callable[[Plan, Any, Step], None]] = []
@@ -140,9 +170,16 @@ class Engine:
     async def stop(self) -> None:
         """Finish the current step, stop jobs, disconnect. IB keeps protective orders working."""
         self.jobs.shutdown()
+        if self._consumer is not None and self._consumer.done() and not self._consumer.cancelled():
+            self._consumer.exception()  # retrieved: a crash point in a test, already reported
         if self._consumer is not None and not self._consumer.done():
             self.enqueue(_Stop())
-            await self._consumer
+            try:
+                await asyncio.wait_for(asyncio.shield(self._consumer), self.stop_timeout)
+            except asyncio.TimeoutError:
+                log.error("the current step did not finish within %.0f s; stopping anyway", self.stop_timeout)
+                self._consumer.cancel()
+                await asyncio.gather(self._consumer, return_exceptions=True)
         await self.broker.close()
 
     def live_plans(self) -> list[Plan]:
@@ -176,7 +213,14 @@ class Engine:
                               plan_id=plan_id)
 
     def _rescan(self) -> None:
-        specs, problems = load_plan_files(self.settings.plan_files())
+        paths = self.settings.plan_files()
+        fingerprint = files_fingerprint(paths)
+        if fingerprint is not None and fingerprint == self._scanned:
+            # The same files with the same bytes as the last complete scan: it would find the same
+            # plans (all stored by then) and the same problems (all reported), so nothing to do.
+            # Parsing is ~75 µs per plan, and the scan runs every rescan_seconds in the consumer.
+            return
+        specs, problems = load_plan_files(paths)
         for p in problems:
             self._report_once(f"planfile:{p.format()}", "plan_file_invalid", {"message": p.format()})
         for spec in specs:
@@ -190,6 +234,7 @@ class Engine:
                 self._report_once(f"conflict:{spec.id}:{h}", "plan_conflict", {
                     "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
                     plan_id=spec.id)
+        self._scanned = fingerprint
 
     def _plan(self, plan_id: str) -> Plan | None:
         plan = self.plans.get(plan_id)
@@ -207,10 +252,24 @@ class Engine:
             if isinstance(item, _Stop):
                 return
             try:
-                await self._handle(item)
+                await self._handle(item.item if isinstance(item, _Again) else item)
+            except (sqlite3.OperationalError, StoreError) as exc:
+                self._again(item, exc)
             except Exception:
                 log.exception("engine: failed to handle %r", item)
             self.changed.set()
+
+    def _again(self, item: Any, exc: BaseException) -> None:
+        """Retry work whose commit failed (the plan was rolled back, nothing was written)."""
+        attempt = item.attempt + 1 if isinstance(item, _Again) else 1
+        inner = item.item if isinstance(item, _Again) else item
+        if attempt > 5:
+            log.error("engine: giving up on %r after %d failed commits: %s", inner, attempt - 1, exc)
+            return
+        log.warning("engine: commit failed (%s); retrying %s in %.1f s", exc, type(inner).__name__, 0.2 * attempt)
+        if isinstance(inner, translate.Routed) and isinstance(inner.event, (machines.EntryFilled, machines.ExitFilled)):
+            self._queued_fills[inner.plan_id] = self._queued_fills.get(inner.plan_id, 0) + 1
+        asyncio.get_running_loop().call_later(0.2 * attempt, self.queue.put_nowait, _Again(inner, attempt))
 
     async def _handle(self, item: Any) -> None:
         if isinstance(item, translate.Routed):
@@ -257,7 +316,7 @@ class Engine:
         for hook in self.on_commit:
             hook()
         if step.broker:
-            self.faults.hit("after_commit")
+            self.faults.hit("after_commit", [type(e).__name__ for _i, e in step.broker])
         for effect_id, effect in step.broker:
             await self._carry_out(effect_id, effect)
         if plan.state in machines.TERMINAL_STATES:
@@ -265,27 +324,18 @@ class Engine:
         return True
 
     async def _carry_out(self, effect_id: int, effect: Any) -> None:
-        plan = self.plans.get(effect.plan_id)
+        plan = self._plan(effect.plan_id)
         try:
-            result = await self.executor.run(effect, plan.seen_exec_ids if plan is not None else frozenset())
+            result = await self.executor.run(effect, plan)
         except BrokerUnavailable as exc:
             log.warning("effect %s left pending (broker unavailable: %s)", type(effect).__name__, exc)
             return
         except ConnectionError as exc:
             log.warning("effect %s left pending (not connected: %s)", type(effect).__name__, exc)
             return
-        self.faults.hit("after_broker")
+        self.faults.hit("after_broker", [type(effect).__name__])
         self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)
         log.info("%s %s: %s", effect.plan_id, type(effect).__name__, result)
-
-    async def _carry_out_direct(self, effect: Any) -> None:
-        """Carry out an effect that reconciliation derived (not from a step)."""
-        try:
-            result = await self.executor.run(effect)
-        except (BrokerUnavailable, ConnectionError) as exc:
-            log.warning("reconcile effect %s not carried out: %s", type(effect).__name__, exc)
-            return
-        log.info("%s %s (reconcile): %s", effect.plan_id, type(effect).__name__, result)
 
     # ------------------------------------------------------------------ handlers
     def protection_if_changed(self, plan: Plan) -> machines.ProtectionStatus | None:
@@ -307,7 +357,7 @@ class Engine:
         plan = self.plans.get(plan_id)
         if plan is None or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING, State.CLOSED):
             return
-        if self._queued_fills.get(plan_id, 0) > 0 or self.executor.unapplied_fills(plan_id, plan.seen_exec_ids):
+        if self._queued_fills.get(plan_id, 0) > 0 or self.executor.unapplied_fills(plan):
             return
         status = self.protection_if_changed(plan)
         if status is not None:
@@ -325,11 +375,16 @@ class Engine:
             log.warning("plan %s: account values not known yet; activation deferred", plan_id)
             return
         others = sum((p.open_risk() for p in self.live_plans() if p.id != plan_id), Decimal(0))
+        await self._subscribe(plan)
+        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.settings.limits))
+
+    async def _subscribe(self, plan: Plan) -> None:
+        """Market data for the plan's symbol (trailing needs it); a failure only logs: the order
+        path reports an unknown symbol to the plan itself."""
         try:
             await self.broker.subscribe(plan.spec.symbol)
-        except BrokerUnavailable as exc:
-            log.warning("plan %s: %s", plan_id, exc)
-        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.settings.limits))
+        except (BrokerUnavailable, UnknownContract) as exc:
+            log.warning("plan %s: no market data: %s", plan.id, exc)
 
     async def _trail(self) -> None:
         for plan in self.live_plans():
@@ -388,10 +443,7 @@ class Engine:
         await reconcile(self, snap, reason)
         for plan in self.live_plans():  # (re)subscribe: a reconnect drops every subscription
             if plan.state not in (State.PENDING, State.ERROR):
-                try:
-                    await self.broker.subscribe(plan.spec.symbol)
-                except BrokerUnavailable as exc:
-                    log.warning("plan %s: %s", plan.id, exc)
+                await self._subscribe(plan)
         self.reconciled.set()
         for plan in list(self.live_plans()):
             if plan.state == State.PENDING and (plan.spec.start_at is None or plan.spec.start_at <= self.clock.now()):

@@ -10,6 +10,7 @@ The tree (errors of the pure core live in ``machines.errors``)::
     │   ├── StoreCorrupt           state.db is unreadable or inconsistent: restore it from a backup
     │   └── StoreMissing           there is no state.db yet: nothing has run with this config
     ├── BrokerUnavailable          IB Gateway/TWS cannot be reached: wait and reconnect
+    ├── UnknownContract            IB has no such instrument (error 200): the plan cannot trade
     ├── OrderRejected              IB refused an order (.code, .reason): the plan records it and notifies
     └── NotifyError                a Discord message could not be sent: log it; the outbox retries
 
@@ -37,6 +38,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreMissing",
+    "UnknownContract",
 ]
 
 
@@ -88,6 +90,14 @@ class StoreMissing(StoreError):
 
 class BrokerUnavailable(OrchestratorError):
     """IB Gateway/TWS cannot be reached or dropped the connection: wait and reconnect."""
+
+
+class UnknownContract(OrchestratorError):
+    """IB has no security definition for the plan's symbol (error 200): retrying cannot help."""
+
+    def __init__(self, symbol: str, detail: str = "") -> None:
+        self.symbol = symbol
+        super().__init__(f"IB knows no US stock {symbol!r} (SMART/USD){': ' + detail if detail else ''}")
 
 
 class OrderRejected(OrchestratorError):

@@ -8,6 +8,7 @@ orderId) are written to state.db before ``placeOrder``.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import replace
 from decimal import Decimal
@@ -16,13 +17,13 @@ from typing import Any, Callable
 from ib_async import Order, Trade
 
 import machines
-from machines import Leg, order_ref
+from machines import Leg, Plan, State, order_ref
 from machines import effects as fx
 
 from .broker import translate
 from .broker.ib import IBBroker
 from .clock import Clock
-from .errors import BrokerUnavailable
+from .errors import BrokerUnavailable, UnknownContract
 from .faultpoints import FaultPoints
 from .store import Store
 
@@ -60,22 +61,26 @@ class Executor:
         self.clock = clock
         self.emit = emit
 
-    async def run(self, effect: Any, seen_exec_ids: frozenset[str] | set[str] = frozenset()) -> str:
+    async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
 
-        ``seen_exec_ids`` are the executions the plan has applied; executions IB already
-        reported but the plan has not applied yet adjust Protect/Flatten quantities, so a
-        queued effect never acts on a position that IB knows has changed.
+        Raises:
+            BrokerUnavailable: not connected (or IB did not answer); the effect stays pending.
+
+        The effect is first brought up to date with the plan as it is *now* (``refresh``): an
+        effect committed earlier may run after later fills were applied (a crash, a reconnect),
+        and must never trade on the position it was computed for.
         """
+        if not self.broker.is_connected():
+            raise BrokerUnavailable("not connected to IB")
+        if plan is not None:
+            fresh = self.refresh(effect, plan)
+            if fresh is None:
+                return f"skipped: stale (plan {plan.id} is {plan.state}{', flattening' if plan.flattening else ''})"
+            effect = fresh
         if isinstance(effect, fx.Protect):
-            delta = self.unapplied_fills(effect.plan_id, seen_exec_ids)
-            if delta:
-                effect = replace(effect, quantity=max(0, effect.quantity + delta))
             return await self._protect(effect)
         if isinstance(effect, fx.Flatten):
-            delta = self.unapplied_fills(effect.plan_id, seen_exec_ids)
-            if delta:
-                effect = replace(effect, quantity=max(0, effect.quantity + delta))
             return await self._flatten(effect)
         if isinstance(effect, fx.PlaceBracket):
             return await self._place_bracket(effect)
@@ -87,18 +92,63 @@ class Executor:
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
         raise TypeError(f"not a broker effect: {effect!r}")
 
-    def unapplied_fills(self, plan_id: str, seen: frozenset[str] | set[str]) -> int:
-        """Signed shares of this plan's executions IB has reported but the plan has not applied:
-        + for entry fills, − for exit fills."""
-        delta = 0
-        for fill in self.broker.fills():
+    def refresh(self, effect: Any, plan: Plan) -> Any | None:
+        """The effect as the plan needs it now, or None if the plan has moved past it."""
+        live = (State.FILLED, State.PROTECTED, State.TRAILING, State.ERROR)
+        if isinstance(effect, fx.PlaceBracket):
+            return effect if plan.state == State.SIZED and not plan.cancel_requested else None
+        if isinstance(effect, fx.Protect):
+            if plan.state not in live or plan.flattening:
+                return None
+            return replace(effect, quantity=self.live_open_qty(plan), stop_price=plan.stop_price,
+                           target_price=plan.target_price)
+        if isinstance(effect, fx.Flatten):
+            return replace(effect, quantity=self.live_open_qty(plan)) if plan.flattening else None
+        if isinstance(effect, fx.ModifyStop):
+            if plan.state not in live or plan.flattening:
+                return None
+            return replace(effect, stop_price=plan.stop_price, quantity=self.live_open_qty(plan))
+        return effect
+
+    def gaps(self, plan: Plan) -> tuple[int, int]:
+        """Shares IB shows filled that the plan has not applied yet: (entry, exit).
+
+        Two sources, whichever says more: executions IB reported that the plan has not seen,
+        and the cumulative ``filled`` of the plan's orders (IB may send an orderStatus before
+        its execDetails).
+        """
+        entry_exec = exit_exec = 0
+        for fill in self.broker.fills_of(plan.id):
             ex = fill.execution
             ref = translate.parse_order_ref(getattr(ex, "orderRef", "") or "")
-            if ref is None or ref[0] != plan_id or ex.execId in seen:
+            if ref is None or ex.execId in plan.seen_exec_ids:
                 continue
             qty = int(round(float(ex.shares)))
-            delta += qty if ref[1] is Leg.ENTRY else -qty
-        return delta
+            if ref[1] is Leg.ENTRY:
+                entry_exec += qty
+            else:
+                exit_exec += qty
+        entry_status = exit_status = 0
+        for t in self.broker.trades_of(plan.id):
+            ref = translate.ref_of(t.order)
+            filled = int(round(float(t.orderStatus.filled or 0)))
+            if ref is None or not filled:
+                continue
+            if ref[1] is Leg.ENTRY:
+                entry_status += filled
+            else:
+                exit_status += filled
+        return (max(entry_exec, entry_status - plan.filled_qty, 0),
+                max(exit_exec, exit_status - plan.exited_qty, 0))
+
+    def live_open_qty(self, plan: Plan) -> int:
+        """The position as IB will soon report it: the plan's plus what IB filled that it has not applied."""
+        entry_gap, exit_gap = self.gaps(plan)
+        return max(0, plan.open_qty + entry_gap - exit_gap)
+
+    def unapplied_fills(self, plan: Plan) -> bool:
+        """IB shows fills of this plan that it has not applied yet."""
+        return self.gaps(plan) != (0, 0)
 
     # ------------------------------------------------------------------ helpers
     def _order(self, plan_id: str, leg: Leg, attempt: int, action: str, qty: int, order_type: str,
@@ -126,7 +176,11 @@ class Executor:
         trades = self.broker.trades_of(e.plan_id)
         if any((r := translate.ref_of(t.order)) is not None and r[1] is Leg.ENTRY for t in trades):
             return "skipped: IB already has this plan's entry"
-        contract = await self.broker.contract(e.symbol)
+        try:
+            contract = await self.broker.contract(e.symbol)
+        except UnknownContract as exc:
+            self.emit(e.plan_id, machines.EntryRejected(self.clock.now(), 200, str(exc)))
+            return f"rejected: {exc}"
         attempt = self.store.next_attempt(e.plan_id, Leg.ENTRY.value)
         side = e.side
         if e.entry_type is machines.EntryType.MARKET:
@@ -149,7 +203,10 @@ class Executor:
         ], at=self.clock.now())
         for order in (parent, target, stop):
             self.broker.place(contract, order)
-            self.faults.hit("after_place")
+            self.faults.hit("after_place", ["PlaceBracket"])
+        # the stop child transmitted the whole group: none of its orders is held any more (a
+        # held order's cancel is only local in ib_async, and a modify must not hold it again)
+        parent.transmit = target.transmit = True
         return f"placed bracket {parent.orderId}/{target.orderId}/{stop.orderId}"
 
     async def _protect(self, e: fx.Protect) -> str:
@@ -169,11 +226,14 @@ class Executor:
                     self.broker.cancel(extra.order)
                     done.append(f"cancelled extra {leg.value} {extra.order.orderId}")
                 if _remaining(t) != e.quantity:
-                    t.order.totalQuantity = float(t.orderStatus.filled or 0) + e.quantity
-                    self.broker.place(t.contract, t.order)
+                    self._amend(t, e.plan_id, totalQuantity=float(t.orderStatus.filled or 0) + e.quantity)
                     done.append(f"resized {leg.value} {t.order.orderId} to {e.quantity}")
                 continue
-            contract = contract or await self.broker.contract(e.symbol)
+            try:
+                contract = contract or await self.broker.contract(e.symbol)
+            except UnknownContract as exc:
+                self.emit(e.plan_id, machines.ProtectionFailed(self.clock.now(), leg, 200, str(exc)))
+                return f"failed: {exc}"
             attempt = self.store.next_attempt(e.plan_id, leg.value)
             if leg is Leg.STOP:
                 order = self._order(e.plan_id, leg, attempt, e.side.exit_action, e.quantity, "STP", aux=price,
@@ -191,12 +251,37 @@ class Executor:
         if not active:
             return "skipped: no working stop (protection status will re-protect)"
         t = active[-1]
-        t.order.auxPrice = float(e.stop_price)
+        if translate.decimal(t.order.auxPrice) == e.stop_price:
+            return f"stop {t.order.orderId} already at {e.stop_price}"
         try:
-            self.broker.place(t.contract, t.order)
+            self._amend(t, e.plan_id, auxPrice=float(e.stop_price))
         except AssertionError:  # ib_async believes the order is done: the status will say why
             return "skipped: ib_async reports the stop done"
         return f"modified stop {t.order.orderId} to {e.stop_price}"
+
+    def _amend(self, t: Trade, plan_id: str, **changes: Any) -> None:
+        """Modify a working order in place (same orderId) by sending an amended copy.
+
+        ``trade.order`` is left as IB last confirmed it (ib_async updates it from IB's
+        openOrder), so what we read back is IB's word, not our request. A bracket child whose
+        parent has filled is sent without the parentId (IB answers a stale parent with 135,
+        ib_insync#647), and with transmit on.
+        """
+        order = copy.copy(t.order)
+        for name, value in changes.items():
+            setattr(order, name, value)
+        order.transmit = True
+        if order.parentId and self._entry_filled(plan_id):
+            order.parentId = 0
+        self.broker.place(t.contract, order)
+
+    def _entry_filled(self, plan_id: str) -> bool:
+        for t in self.broker.trades_of(plan_id):
+            ref = translate.ref_of(t.order)
+            if ref is not None and ref[1] is Leg.ENTRY and (
+                    float(t.orderStatus.filled or 0) > 0 or t.orderStatus.status == "Filled"):
+                return True
+        return False
 
     def _cancel_legs(self, plan_id: str, legs: tuple[Leg, ...]) -> str:
         trades = self.broker.trades_of(plan_id)
@@ -220,8 +305,8 @@ class Executor:
             return f"skipped: flatten orders already cover {covered}"
         try:
             contract = await self.broker.contract(e.symbol)
-        except BrokerUnavailable as exc:
-            self.emit(e.plan_id, machines.FlattenFailed(self.clock.now(), 0, str(exc)))
+        except UnknownContract as exc:
+            self.emit(e.plan_id, machines.FlattenFailed(self.clock.now(), 200, str(exc)))
             return f"failed: {exc}"
         attempt = self.store.next_attempt(e.plan_id, Leg.FLATTEN.value)
         order = self._order(e.plan_id, Leg.FLATTEN, attempt, e.side.exit_action, qty, "MKT",

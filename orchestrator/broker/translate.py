@@ -23,6 +23,9 @@ from machines import Leg, parse_order_ref
 __all__ = ["Leg", "Routed", "Verify", "parse_order_ref"]
 
 WORKING = frozenset({"PreSubmitted", "Submitted"})
+# ib_async sets ValidationError on a live order when IB sends a warning (e.g. 399 outside
+# regular hours): the order is still working at IB, so it still protects.
+PROTECTING = WORKING | {"ValidationError"}
 FINAL_CANCEL_CODES = frozenset({0, 202})
 REJECT_CODES = frozenset({201})
 # Errors that refuse a *command* (modify/cancel) without telling whether the order is gone.
@@ -86,6 +89,8 @@ def entry_status(trade: Any, at: datetime) -> Routed | Verify | None:
                                                       int(trade.orderStatus.permId or trade.order.permId or 0)))
     if code not in FINAL_CANCEL_CODES and was_working(trade):
         return Verify(plan_id, Leg.ENTRY, code, message)
+    if status == "Inactive" and "locate" in (trade.orderStatus.whyHeld or ""):
+        return None  # a short sale waiting for a borrow: still alive at IB (ib_insync#363)
     if status == "Inactive" or code in REJECT_CODES:
         return Routed(plan_id, machines.EntryRejected(at, code or 201, message or "order inactive at IB"))
     if status in ("Cancelled", "ApiCancelled"):
@@ -134,7 +139,7 @@ def protection_status(trades: Iterable[Any], plan_id: str, at: datetime,
                 or trade.orderStatus.status == "Filled"
         legs.append((ref[1], trade))
     for leg, trade in legs:
-        if leg not in (Leg.STOP, Leg.TARGET) or trade.orderStatus.status not in WORKING:
+        if leg not in (Leg.STOP, Leg.TARGET) or trade.orderStatus.status not in PROTECTING:
             continue
         if int(getattr(trade.order, "parentId", 0) or 0) and not entry_filled:
             continue  # a bracket child still held for its parent protects nothing yet
@@ -160,6 +165,8 @@ def protective_failure(trade: Any, at: datetime) -> Routed | Verify | None:
     if ref[1] is Leg.FLATTEN:
         if status == "Inactive" or code in REJECT_CODES:
             return Routed(ref[0], machines.FlattenFailed(at, code or 201, message or "flatten order inactive at IB"))
+        if status in ("Cancelled", "ApiCancelled"):  # we never cancel a flatten: IB did
+            return Routed(ref[0], machines.FlattenFailed(at, code, message or "flatten order cancelled at IB"))
         return None
     if status == "Inactive" or code in REJECT_CODES:
         return Routed(ref[0], machines.ProtectionFailed(at, ref[1], code or 201, message or "inactive at IB"))

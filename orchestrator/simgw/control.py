@@ -12,6 +12,8 @@ One JSON object per line in, one JSON reply line out.  Every reply has
     {"cmd": "restart", "refuse_seconds": 0}
     {"cmd": "reject_next", "count": 1, "reason": "..."}
     {"cmd": "reject_next_modify", "count": 1, "reason": "..."}
+    {"cmd": "exec_delay", "seconds": 0.05}
+    {"cmd": "ignore_next", "msg_id": 99, "count": 1}
     {"cmd": "drop_next_order_status", "count": 1}
     {"cmd": "ack_delay", "seconds": 0.5}
     {"cmd": "refuse_for", "seconds": 2}
@@ -82,6 +84,10 @@ async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
         f.drop_next_order_status(int(_num(cmd, "count", 1)))
     elif name == "ack_delay":
         f.delay_acks(_num(cmd, "seconds"))
+    elif name == "exec_delay":
+        f.delay_executions(_num(cmd, "seconds"))
+    elif name == "ignore_next":
+        f.ignore_next(int(_num(cmd, "msg_id")), int(_num(cmd, "count", 1)))
     elif name == "refuse_for":
         f.refuse_for(_num(cmd, "seconds"))
     elif name == "drop_at_tick":

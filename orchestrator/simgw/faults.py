@@ -21,6 +21,8 @@ class Faults:
     def __init__(self) -> None:
         self._gw: SimGateway | None = None
         self.ack_delay = 0.0
+        self.exec_delay = 0.0
+        self._ignore: dict[int, int] = {}
         self.replay_executions_twice = False
         self._refuse_until = 0.0
         self._reject: list[str] = []
@@ -70,6 +72,23 @@ class Faults:
         they cause come that much later.  0 turns it off."""
         self.ack_delay = max(0.0, float(seconds))
 
+    def ignore_next(self, msg_id: int, count: int = 1) -> None:
+        """Leave the next ``count`` client requests with message id ``msg_id`` unanswered (e.g.
+        99 = reqCompletedOrders, 5 = reqOpenOrders): a request lost at IB."""
+        self._ignore[int(msg_id)] = self._ignore.get(int(msg_id), 0) + int(count)
+
+    def take_ignore(self, msg_id: int) -> bool:
+        left = self._ignore.get(msg_id, 0)
+        if left <= 0:
+            return False
+        self._ignore[msg_id] = left - 1
+        return True
+
+    def delay_executions(self, seconds: float) -> None:
+        """Send each live fill's execDetails + commissionReport ``seconds`` after its orderStatus
+        (IB does not promise the order of the two). 0 turns it off."""
+        self.exec_delay = max(0.0, float(seconds))
+
     def drop_next_order_status(self, count: int = 1) -> None:
         """Do not send the next ``count`` orderStatus messages (to any client)."""
         self._drop_status += int(count)
@@ -81,6 +100,8 @@ class Faults:
     def clear(self) -> None:
         """Disarm everything."""
         self.ack_delay = 0.0
+        self.exec_delay = 0.0
+        self._ignore.clear()
         self.replay_executions_twice = False
         self._refuse_until = 0.0
         self._reject.clear()
@@ -113,6 +134,8 @@ class Faults:
     def to_json(self) -> dict[str, object]:
         return {
             "ack_delay": self.ack_delay,
+            "exec_delay": self.exec_delay,
+            "ignore_next": dict(self._ignore),
             "replay_executions_twice": self.replay_executions_twice,
             "refusing_for": max(0.0, round(self._refuse_until - time.monotonic(), 3)),
             "reject_next": len(self._reject),

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,15 @@ class SimGateway:
         conn = self._clients.get(ev.client_id)
         if conn is None or not ev.wire or ev.order is None:
             return
+        late = self.faults.exec_delay
+        if late and "exec" in ev.wire:
+            # IB does not promise execDetails before orderStatus: send the execution later
+            now = tuple(p for p in ev.wire if p not in ("exec", "commission"))
+            later = tuple(p for p in ev.wire if p in ("exec", "commission"))
+            self._deliver(replace(ev, wire=now))
+            snapshot = replace(ev, wire=later, order=replace(ev.order))
+            asyncio.get_running_loop().call_later(late, self._deliver_late, snapshot)
+            return
         stock = self.catalog.by_symbol(ev.order.symbol)
         for part in ev.wire:
             if part == "error":
@@ -260,6 +270,17 @@ class SimGateway:
             elif part == "exec" and ev.execution is not None:
                 conn.send(msg.exec_details(-1, ev.execution, stock))
             elif part == "commission" and ev.execution is not None:
+                conn.send(msg.commission_report(ev.execution))
+
+    def _deliver_late(self, ev: OrderEvent) -> None:
+        conn = self._clients.get(ev.client_id)
+        stock = self.catalog.by_symbol(ev.order.symbol) if ev.order is not None else None
+        if conn is None or stock is None or ev.execution is None:
+            return
+        for part in ev.wire:
+            if part == "exec":
+                conn.send(msg.exec_details(-1, ev.execution, stock))
+            elif part == "commission":
                 conn.send(msg.commission_report(ev.execution))
 
     # ================================================================ account pushes

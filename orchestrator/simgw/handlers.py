@@ -75,6 +75,9 @@ class Handlers:
     # ------------------------------------------------------------ dispatch
     def dispatch(self, conn: Connection, fields: list[str]) -> None:
         msg_id = int(fields[0])
+        if self.gw.faults.take_ignore(msg_id):
+            log.info("fault: ignoring message %d from %r (no answer)", msg_id, conn)
+            return
         if msg_id in ORDER_MESSAGES and (self.gw.faults.ack_delay > 0 or conn.pipeline):
             due = asyncio.get_running_loop().time() + self.gw.faults.ack_delay
             conn.pipeline.append((due, fields))

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from orchestrator import bootstrap
 from orchestrator.config import load_config
+from orchestrator.faultpoints import FaultPoints
 from orchestrator.simgw import PricePath, SimGateway
 
 WAIT = 10.0
@@ -41,6 +42,14 @@ def plan_toml(plan_id: str, symbol: str = "AAPL", *, side: str = "long", entry: 
     if trail:
         text += f"[plans.trail]\ntrigger_r = {trail[0]}\ndistance = {trail[1]:.2f}\n"
     return text
+
+
+class Crashed(BaseException):
+    """Raised at a crash point: escapes every ``except Exception`` and ends the consumer task."""
+
+
+def _crash(point: str) -> None:
+    raise Crashed(point)
 
 
 class World:
@@ -81,8 +90,12 @@ class World:
         await self.stop()
         await self.gw.stop()
 
-    async def start(self) -> bootstrap.Runtime:
-        self.rt = await bootstrap.build(self.config, out=self.out, port=self.gw.port, host="127.0.0.1")
+    async def start(self, crash_at: str = "") -> bootstrap.Runtime:
+        """Start an orchestrator. ``crash_at`` (FaultPoints syntax, e.g. ``after_commit:Protect:1``)
+        makes it stop dead at that step boundary, as a kill -9 would: nothing after it runs."""
+        faults = FaultPoints(crash_at, on_hit=_crash) if crash_at else None
+        self.rt = await bootstrap.build(self.config, out=self.out, port=self.gw.port, host="127.0.0.1",
+                                        faults=faults)
         await bootstrap.start(self.rt)
         return self.rt
 

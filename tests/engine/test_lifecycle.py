@@ -110,12 +110,13 @@ async def test_partial_fills_grow_protection(tmp_path: Path) -> None:
 
 
 async def test_entry_expires_unfilled(tmp_path: Path) -> None:
-    expire = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat(timespec="seconds")
+    # whole seconds in the file: 3 s leaves the entry ample time to be working first
+    expire = (datetime.now(timezone.utc) + timedelta(seconds=3)).isoformat(timespec="seconds")
     plans = plan_toml("EXP", "SPY", entry="limit", entry_price=560.00, stop=532.00, target=600.00,
                       risk="small", expire_at=expire)
     async with World(tmp_path, plans) as w:
-        await w.state("EXP", "submitted")
         plan = await w.state("EXP", "cancelled")
+        assert w.states("EXP") == ["pending", "sized", "submitted", "cancelled"]
         assert plan.reason == "entry expired"
         assert w.working("EXP") == []
 

@@ -50,7 +50,8 @@ async def test_unexplained_position_stops_new_entries_and_alerts(tmp_path: Path,
             await w.gw.wait_until(lambda: trade.orderStatus.status == "Filled" or bool(w.gw.positions), 10)
         finally:
             other.disconnect()
-        w.engine.enqueue(ReconcileRequest("test"))
+        w.engine.enqueue(ReconcileRequest("test"))  # seen once: could be a fill in flight
+        w.engine.enqueue(ReconcileRequest("test"))  # seen twice in a row: unexplained
         await w.until(lambda: w.engine.entries_blocked is not None, "entries blocked")
         assert "AAPL: IB holds 50, plans hold 0" in w.engine.entries_blocked
         (tmp_path / "plans" / "new.toml").write_text(plan_toml("BLOCKED", "MSFT", entry_price=420.00, stop=400.00,

@@ -97,3 +97,23 @@ def test_protection_counts_working_children_of_a_filled_entry_only() -> None:
 def test_decimal_of_a_float_is_its_shortest_repr() -> None:
     assert translate.decimal(180.55) == D("180.55")
     assert translate.decimal(0.1 + 0.2) == D("0.30000000000000004")
+
+
+def test_a_warning_on_a_working_stop_still_protects() -> None:
+    entry = trade("P1:entry", "Filled", order_type="MKT", qty=100, filled=100)
+    stop = trade("P1:stop", "ValidationError", qty=100, parent_id=7)  # e.g. IB warning 399
+    target = trade("P1:target", "Submitted", order_type="LMT", qty=100, parent_id=7)
+    status = translate.protection_status([entry, stop, target], "P1", T)
+    assert (status.stop_quantity, status.target_quantity) == (100, 100)
+
+
+def test_a_short_sale_waiting_for_a_locate_is_not_rejected() -> None:
+    t = trade("P1:entry", "Inactive", order_type="MKT")
+    t.orderStatus.whyHeld = "locate"
+    assert translate.entry_status(t, T) is None
+
+
+def test_a_flatten_cancelled_by_ib_is_a_failed_flatten() -> None:
+    t = trade("P1:flatten", "Cancelled", order_type="MKT", log=[("PendingSubmit", 0, ""), ("Cancelled", 202, "x")])
+    out = translate.protective_failure(t, T)
+    assert isinstance(out, translate.Routed) and isinstance(out.event, machines.FlattenFailed)

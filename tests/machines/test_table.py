@@ -147,7 +147,8 @@ def _accepted_again(src: State) -> Given:
 def _rejected(src: State) -> Given:
     def check(p: Plan) -> None:
         assert p.error_code == 201 and p.entry_done and "IB rejected" in (p.reason or "")
-    return Given(plan_in(src), event(EntryRejected), [notify("rejected", code=201)], check)
+    return Given(plan_in(src), event(EntryRejected), [(CancelEntry, {}), (CancelExits, {}),
+                                                       notify("rejected", code=201)], check)
 
 
 @case(EntryRejected, S.FILLED, "!entry_done", "entry_remainder_gone", LIVE)
