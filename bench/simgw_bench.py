@@ -56,10 +56,10 @@ class Gateway:
         self.port = 0
         self.control: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def start(self, prices: Path) -> None:
+    async def start(self, prices: Path, *extra: str) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "orchestrator.simgw", "--port", "0", "--prices", str(prices),
-            "--tick-seconds", "0", "--control-port", "0", cwd=REPO,
+            "--tick-seconds", "0", "--control-port", "0", *extra, cwd=REPO,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

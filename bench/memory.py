@@ -1,0 +1,65 @@
+"""P4: peak RSS of an orchestrator process holding 10,000 live plans.
+
+A fresh process imports the orchestrator, builds the runtime (``bootstrap.build``, mode paper)
+and restores the P3 world (bench/restart.py: 10,000 live plans bound to the machine, their jobs
+scheduled, the 10,000 plans' files scanned), then reports its own peak resident set
+(``/proc/self/status`` VmHWM) and its current one (VmRSS).
+Baseline: the same process's RSS after the imports, before the runtime exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import Figure, median
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _hold(config_path: str) -> dict[str, float]:
+    import machines  # noqa: F401
+    from orchestrator import bootstrap
+    from orchestrator.config import load_config
+
+    before = _status_mb("VmRSS")
+    rt = await bootstrap.build(load_config(config_path, {}))
+    rt.engine.restore()
+    plans = len(rt.engine.live_plans())
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over execve, so a child started by
+    # a big parent reports at least the parent's size at fork (the full bench run read 160 MB)
+    out = {"imports_mb": before, "rss_mb": _status_mb("VmRSS"), "peak_mb": _status_mb("VmHWM"),
+           "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "plans": plans}
+    rt.engine.jobs.shutdown()
+    rt.store.close()
+    return out
+
+
+def run(config: Path, runs: int = 3) -> tuple[list[Figure], dict[str, Any]]:
+    results = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-m", "bench.memory", str(config)], cwd=REPO, check=True,
+                              capture_output=True, text=True)
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    peak = median([r["peak_mb"] for r in results])
+    figure = Figure("P4 peak RSS, 10,000 live plans in an engine", peak, "MB",
+                    median([r["imports_mb"] for r in results]),
+                    note=f"after restore {median([r['rss_mb'] for r in results]):.0f} MB; baseline: after the imports")
+    return [figure.check("<=", 150)], {"runs": results}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(_hold(sys.argv[1]))))
