@@ -152,7 +152,7 @@ def _child(mode: str, config_path: str) -> dict[str, Any]:
         import io
 
         from orchestrator import cli, render  # noqa: F401  (imported: only the command is timed)
-        from orchestrator.store import read  # noqa: F401
+        from orchestrator import readside  # noqa: F401
         out = io.StringIO()
         t0 = time.perf_counter()
         code = cli.main(["status", "--json", "--config", config_path], out=out)

@@ -90,6 +90,8 @@ async def start(rt: Runtime) -> None:
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
     await rt.broker.connect_with_retry()
     check_account_mode(rt.config.broker.mode, rt.broker.account)  # before anything can be sent
+    # and again at every reconnect: a gateway may come back logged in to another account
+    rt.engine.account_check = lambda: check_account_mode(rt.config.broker.mode, rt.broker.account)
     await rt.engine.start()
 
 
@@ -121,8 +123,21 @@ async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | Non
             pass
     rt = await build(config, out=out)
     try:
-        await start(rt)
+        # SIGINT/SIGTERM must work while IB cannot be reached yet (start retries forever):
+        # nothing has been sent then, so stopping is just giving up the connection attempts.
+        starting = asyncio.ensure_future(start(rt))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():
+            log.warning("stopped before the connection to IB was established")
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return 0
+        starting.result()  # its error, if any (e.g. the account does not match the mode)
         while not stop.is_set():
+            if rt.engine.fatal is not None:
+                raise rt.engine.fatal
             if exit_when_idle and rt.engine.reconciled.is_set() and rt.engine.idle():
                 break
             rt.engine.changed.clear()

@@ -18,8 +18,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with a one-line message (never a traceback)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        usage = " ".join(self.format_usage().split())  # one line, whatever the terminal width
+        self.exit(EXIT_BAD_INPUT, f"{usage}\n{self.prog}: error: {message}\n")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -76,16 +76,16 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_config(args.config, os.environ)
 
 
-def _read_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .store import open_engine
-    return open_engine(_config(args).store.url, create=False, readonly=True)
+def _read_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .readside import open_readonly
+    return open_readonly(_config(args).store.url)
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from . import readside as read
     from . import render
-    from .store import read
     try:
-        engine = _read_engine(args)
+        engine = _read_db(args)
     except StoreMissing as exc:
         if args.json:
             out.write("[]\n")
@@ -100,14 +100,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             counts = read.outbox_counts(engine)
             _console(out).print(render.status_table(rows, pending_notices=counts.pending, dead_notices=counts.dead))
     finally:
-        engine.dispose()
+        engine.close()
     return EXIT_OK
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    from . import readside as read
     from . import render
-    from .store import read
-    engine = _read_engine(args)
+    engine = _read_db(args)
     try:
         if read.plan_row(engine, args.plan_id) is None:
             sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
@@ -118,15 +118,15 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _console(out).print(render.history_table(args.plan_id, rows))
     finally:
-        engine.dispose()
+        engine.close()
     return EXIT_OK
 
 
 def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
+    from . import readside as read
     from . import render
-    from .store import read
     try:
-        engine = _read_engine(args)
+        engine = _read_db(args)
     except StoreMissing:
         out.write("[]\n" if args.json else "no notifications yet\n")
         return EXIT_OK
@@ -142,7 +142,7 @@ def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"  #{r.id} {state:<7} {r.plan_id or '-'} {r.kind} attempts={r.attempts}"
                           f"{' error=' + r.last_error if r.last_error else ''}\n")
     finally:
-        engine.dispose()
+        engine.close()
     return EXIT_OK
 
 

@@ -153,8 +153,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .bootstrap import run
     from .config import load_config
     from .render import status_table
-    from .store import open_engine
-    from .store.read import plan_rows
+    from .readside import open_readonly, plan_rows
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     cfg_path = write_demo(folder, now=datetime.now(timezone.utc))
@@ -165,11 +164,11 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
               "six plans on the embedded simulated IB Gateway; notifications below as they happen\n\n")
     out.flush()
     rc = asyncio.run(run(cfg, exit_when_idle=True, out=out))
-    engine = open_engine(cfg.store.url, create=False, readonly=True)
+    db = open_readonly(cfg.store.url)
     try:
-        rows = plan_rows(engine)
+        rows = plan_rows(db)
     finally:
-        engine.dispose()
+        db.close()
     console = Console(file=out, width=170)
     console.print()
     console.print(status_table(rows))

@@ -26,7 +26,7 @@ from .broker import translate
 from .broker.ib import BrokerNotice, IBBroker
 from .clock import Clock
 from .codec import dumps
-from .errors import BrokerUnavailable, StoreError, UnknownContract
+from .errors import BrokerUnavailable, OrchestratorError, StoreError, UnknownContract
 from .executor import Executor
 from .faultpoints import FaultPoints
 from .planfile import load_plan_files
@@ -137,6 +137,10 @@ class Engine:
         self._scanned: bytes | None = None  # files_fingerprint of the last complete plan-file scan
         self.on_commit: list[Callable[[], None]] = []  # called after every committed step (e.g. wake the outbox)
         self.stop_timeout = 30.0
+        # checks the account IB put us on, at every (re)connect; raising stops all trading
+        self.account_check: Callable[[], None] | None = None
+        self.fatal: OrchestratorError | None = None
+        self.fatal_event = asyncio.Event()
         # Called after every committed step with (plan, event, step), before its effects are carried
         # out (benchmarks and tracing; empty in production, so it costs one empty loop per step).
         self.commit_hooks: list[Callable[[Plan, Any, Step], None]] = []
@@ -406,6 +410,15 @@ class Engine:
 
     async def _notice(self, notice: BrokerNotice) -> None:
         if notice.kind == "connected":
+            if self.account_check is not None:
+                try:
+                    self.account_check()
+                except OrchestratorError as exc:  # e.g. the gateway came back on another account
+                    log.error("%s: disconnecting; nothing more is sent", exc)
+                    self.fatal, self.entries_blocked = exc, str(exc)
+                    await self.broker.close()
+                    self.fatal_event.set()
+                    return
             await self._reconcile("connected")
         elif notice.kind == "disconnected":
             self.reconciled.clear()

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from machines import TRANSITIONS, State, guard_names
 
-from .store.tables import JournalRow, OutboxRow, PlanRow
+# Rows are any objects with the table's columns as attributes (readside.Row, SQLModel rows).
+PlanRow = JournalRow = OutboxRow = Any
 
 
 def _num(text: str | None) -> float | int | None:
@@ -44,8 +45,15 @@ def status_record(r: PlanRow) -> dict[str, Any]:
     }
 
 
+def _json_lines(records: list[dict[str, Any]]) -> str:
+    """A JSON array with one object per line (the C encoder; ``indent`` would use the Python one)."""
+    if not records:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]"
+
+
 def status_json(rows: Sequence[PlanRow]) -> str:
-    return json.dumps([status_record(r) for r in rows], indent=2)
+    return _json_lines([status_record(r) for r in rows])
 
 
 _STATE_STYLE = {
@@ -95,7 +103,7 @@ def history_record(j: JournalRow) -> dict[str, Any]:
 
 
 def history_json(rows: Sequence[JournalRow]) -> str:
-    return json.dumps([history_record(j) for j in rows], indent=2)
+    return _json_lines([history_record(j) for j in rows])
 
 
 def history_table(plan_id: str, rows: Sequence[JournalRow]) -> Table:
@@ -111,10 +119,10 @@ def history_table(plan_id: str, rows: Sequence[JournalRow]) -> Table:
 
 
 def outbox_json(rows: Sequence[OutboxRow]) -> str:
-    return json.dumps([{
+    return _json_lines([{
         "id": r.id, "plan_id": r.plan_id, "kind": r.kind, "created_at": r.created_at, "attempts": r.attempts,
         "next_attempt_at": r.next_attempt_at, "sent_at": r.sent_at, "dead_at": r.dead_at,
-        "last_error": r.last_error} for r in rows], indent=2)
+        "last_error": r.last_error} for r in rows])
 
 
 def mermaid_diagram(internal: bool = False) -> str:

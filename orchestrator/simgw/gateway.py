@@ -363,6 +363,8 @@ class SimGateway:
         return len(conns)
 
     def _restart(self, refuse_seconds: float) -> None:
+        for conn in list(self._conns):   # order messages held back by ack_delay reached IB before it restarted
+            self._handlers.flush_pipeline(conn)
         self._drop_all("fault: restart")
         self._handle(self.book.restart())
         if refuse_seconds > 0:

@@ -101,15 +101,27 @@ class Handlers:
         while conn.pipeline:
             due, fields = conn.pipeline[0]
             await asyncio.sleep(max(0.0, due - loop.time()))
+            if not conn.pipeline:   # flushed meanwhile (a restart)
+                break
             conn.pipeline.popleft()
-            try:
-                self.table[int(fields[0])](conn, fields)
-            except (ProtocolError, ValueError, IndexError) as exc:
-                log.warning("%r sent a bad order message (%s); dropping the connection", conn, exc)
-                conn.abort()
-            except Exception:
-                log.exception("%r: delayed order message %s failed", conn, fields[:2])
+            self._run_order_message(conn, fields)
             self.gw._notify()
+
+    def flush_pipeline(self, conn: Connection) -> None:
+        """Process every order message still held back by the ack-delay fault, now: they reached
+        "IB" before whatever happens next (a restart must not apply them to the next session)."""
+        while conn.pipeline:
+            _due, fields = conn.pipeline.popleft()
+            self._run_order_message(conn, fields)
+
+    def _run_order_message(self, conn: Connection, fields: list[str]) -> None:
+        try:
+            self.table[int(fields[0])](conn, fields)
+        except (ProtocolError, ValueError, IndexError) as exc:
+            log.warning("%r sent a bad order message (%s); dropping the connection", conn, exc)
+            conn.abort()
+        except Exception:
+            log.exception("%r: delayed order message %s failed", conn, fields[:2])
 
     # ------------------------------------------------------------ contracts
     def _stock(self, conn: Connection, req_id: int, spec: req.ContractSpec) -> Stock | None:

@@ -19,18 +19,12 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import SQLModel
 
 from ..errors import SchemaTooNew, StoreCorrupt, StoreError, StoreMissing
+from ..readside import SCHEMA_VERSION, sqlite_path  # noqa: F401  (one definition of each)
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///path`` URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise StoreError(f"store.url must look like sqlite:///state.db (got {url!r})")
-    return Path(url[len(prefix):])
+# The writer's own automatic checkpoint is only a backstop: the Store checkpoints on a thread of
+# its own (checkpoint.py) long before the WAL reaches this size (16 MiB).
+WAL_AUTOCHECKPOINT_PAGES = 4000
 
 
 def _pragmas(readonly: bool) -> Callable[..., None]:
@@ -39,6 +33,7 @@ def _pragmas(readonly: bool) -> Callable[..., None]:
         cur = dbapi_conn.cursor()
         if not readonly:
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -74,6 +69,10 @@ def _check_readable(engine: Engine, path: Path) -> int | None:
             row = conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").first()
             if row is None:
                 raise StoreCorrupt(f"{path}: the meta table has no schema_version")
+            check = conn.exec_driver_sql("PRAGMA quick_check").first()  # damaged pages, not only the header
+            if check is None or check[0] != "ok":
+                raise StoreCorrupt(f"{path}: the database is damaged ({check[0] if check else 'no answer'}); it is "
+                                   "left untouched — restore it from a backup or move it away to start fresh")
             return int(row[0])
     except (DatabaseError, OperationalError) as exc:
         raise StoreCorrupt(f"{path}: cannot read the database ({exc.orig}); it is left untouched — "
@@ -103,9 +102,20 @@ def open_engine(url: str, *, create: bool = True, readonly: bool = False) -> Eng
     if not exists and not create:
         raise StoreMissing(f"{path}: no state database yet — nothing has run with this config")
     if not exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the state database: {exc.strerror or exc}") from None
         os.close(fd)
+    if exists and not readonly:
+        # Judge an existing file through a read-only connection first: the writer's connection
+        # switches the file to WAL, which would already change a foreign or damaged file.
+        probe = _engine(path, readonly=True)
+        try:
+            _check_readable(probe, path)
+        finally:
+            probe.dispose()
     engine = _engine(path, readonly=readonly and exists)
     version = _check_readable(engine, path)
     if version is not None and version > SCHEMA_VERSION:
