@@ -112,6 +112,9 @@ def files_fingerprint(paths: list[Any]) -> bytes | None:
     return digest.digest()
 
 
+SCAN_KEY = "plan_files_fingerprint"
+
+
 class Engine:
     def __init__(self, settings: EngineSettings, store: Store, broker: IBBroker, clock: Clock,
                  machine: PlanMachine | None = None, faults: FaultPoints | None = None) -> None:
@@ -164,6 +167,8 @@ class Engine:
         loop (the scheduler); the restart benchmark times it on its own."""
         for plan in self.store.load_plans(machines.LIVE_STATES):
             self._adopt(plan)
+        stored = self.store.get_meta(SCAN_KEY)
+        self._scanned = bytes.fromhex(stored) if stored else None  # unchanged files need no parse
         self._rescan()
         self.jobs.start()
         self.jobs.every("trail", self.settings.trailing_interval, TrailTick())
@@ -238,6 +243,8 @@ class Engine:
                 self._report_once(f"conflict:{spec.id}:{h}", "plan_conflict", {
                     "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
                     plan_id=spec.id)
+        if fingerprint is not None and fingerprint != self._scanned:
+            self.store.set_meta(SCAN_KEY, fingerprint.hex())  # a restart need not parse them again
         self._scanned = fingerprint
 
     def _plan(self, plan_id: str) -> Plan | None:

@@ -117,6 +117,15 @@ class Store:
     def _tx(self) -> "_Tx":
         return _Tx(self.db, self.checkpointer.committed)
 
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
     # ------------------------------------------------------------------ plans
     def plan_exists(self, plan_id: str) -> str | None:
         """The stored spec hash of ``plan_id``, or None if the plan is unknown."""

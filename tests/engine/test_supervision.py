@@ -82,3 +82,17 @@ async def test_lost_protection_is_placed_again(tmp_path: Path, log_guard) -> Non
         w.gw.set_price("AAPL", 170.00)
         plan = await w.state("LP", "closed")
         assert plan.exit_reason == "stop"
+
+
+async def test_unchanged_plan_files_are_not_parsed_again_after_a_restart(tmp_path: Path) -> None:
+    async with World(tmp_path, plan_toml("U1")) as w:
+        await w.state("U1", "protected")
+        fingerprint = w.rt.store.get_meta("plan_files_fingerprint")
+        assert fingerprint
+        await w.stop()
+        await w.start()
+        assert w.engine._scanned == bytes.fromhex(fingerprint)
+        (tmp_path / "plans" / "more.toml").write_text(plan_toml("U2", "MSFT", entry_price=420.00, stop=400.00,
+                                                                 target=460.00))
+        await w.state("U2", "protected")  # a changed set of files is scanned again
+        assert w.rt.store.get_meta("plan_files_fingerprint") != fingerprint
