@@ -128,14 +128,16 @@ class PlanMachine:
         """Triggers the table has rows for in the plan's state (guards not evaluated)."""
         return self.machine.get_triggers(plan.state)
 
-    def step(self, plan: Plan, event: Event) -> list[Any]:
+    def step(self, plan: Plan, event: Event, before: dict[str, Any] | None = None) -> list[Any]:
         """Apply one event. Returns the effects to carry out after the commit.
 
-        Raises:
+        ``before`` is the plan's ``snapshot()`` if the caller already took it (it is restored
+        on failure). Raises:
             InvalidEvent: no row of the table accepts this event in this state; nothing changed.
         """
         trigger = type(event).TRIGGER  # type: ignore[union-attr]
-        before = plan.snapshot()
+        if before is None:
+            before = plan.snapshot()
         plan.effects, plan.notify_kind, plan.notify_extra = [], None, {}
         try:
             accepted = self.machine.events[trigger].trigger(plan, event=event)

@@ -33,9 +33,9 @@ def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, n
     """
     from_state = plan.state
     snapshot = plan.snapshot()
-    effects = machine.step(plan, event)
+    effects = machine.step(plan, event, before=snapshot)
     try:
-        ids = store.commit_step(plan, event, from_state, effects, recorded_at=now)
+        ids = store.commit_step(plan, event, from_state, effects, recorded_at=now, before=snapshot)
     except BaseException:
         plan.restore(snapshot)
         raise

@@ -78,6 +78,27 @@ def _figure_values(plan: Plan) -> list[Any]:
             for name, to_column, _ in _FIGURE_CODECS]
 
 
+def _changed_update(plan: Plan, before: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The UPDATE of only the figures that differ from ``before`` (few per step), and its values.
+    Each distinct set of names is one SQL text, so sqlite3's statement cache still serves it."""
+    names: list[str] = []
+    values: list[Any] = []
+    for name, to_column, _ in _FIGURE_CODECS:
+        value = getattr(plan, name)
+        if value != before[name] or type(value) is not type(before[name]):
+            names.append(name)
+            values.append(value if to_column is None else to_column(value))
+    sql = _CHANGED_SQL.get(tuple(names))
+    if sql is None:
+        sql = _CHANGED_SQL[tuple(names)] = (
+            "UPDATE plans SET state=?, version=?, updated_at=?" + "".join(f", {n}=?" for n in names)
+            + " WHERE id=? AND version=?")
+    return sql, values
+
+
+_CHANGED_SQL: dict[tuple[str, ...], str] = {}
+
+
 def spec_from_row(r: sqlite3.Row | dict[str, Any]) -> PlanSpec:
     return PlanSpec(
         id=r["id"], symbol=r["symbol"], side=machines.Side(r["side"]),
@@ -188,20 +209,24 @@ class Store:
 
     # ------------------------------------------------------------------ the step
     def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
-                    *, recorded_at: datetime) -> list[int]:
+                    *, recorded_at: datetime, before: dict[str, Any] | None = None) -> list[int]:
         """Commit one applied event: plan row, journal row, fill, effects and outbox rows, atomically.
 
-        Returns the ids of the effect rows written for the broker effects, in order. Raises
-        StaleWrite or sqlite3.Error; then nothing was written and the caller must roll the
-        in-memory plan back.
+        ``before`` (the plan's snapshot before the step) limits the row update to the figures
+        that changed. Returns the ids of the effect rows written for the broker effects, in
+        order. Raises StaleWrite or sqlite3.Error; then nothing was written and the caller must
+        roll the in-memory plan back.
         """
         version: int = getattr(plan, "version", 0)
         seq = version + 1
         at = iso(event.at)
         now = iso(recorded_at)
+        if before is None:
+            sql, values = _UPDATE_SQL, _figure_values(plan)
+        else:
+            sql, values = _changed_update(plan, before)
         with self._tx():
-            cur = self.db.execute(_UPDATE_SQL, [plan.state, seq, iso(plan.updated_at) or at,
-                                                *_figure_values(plan), plan.id, version])
+            cur = self.db.execute(sql, [plan.state, seq, iso(plan.updated_at) or at, *values, plan.id, version])
             if cur.rowcount != 1:
                 raise StaleWrite(f"plan {plan.id}: stored version is not {version}")
             self.db.execute(
