@@ -178,7 +178,7 @@ class Engine:
 
     async def stop(self) -> None:
         """Finish the current step, stop jobs, disconnect. IB keeps protective orders working."""
-        self.jobs.shutdown()
+        await self.jobs.shutdown()
         if self._consumer is not None and self._consumer.done() and not self._consumer.cancelled():
             self._consumer.exception()  # retrieved: a crash point in a test, already reported
         if self._consumer is not None and not self._consumer.done():
@@ -343,6 +343,10 @@ class Engine:
             return
         except ConnectionError as exc:
             log.warning("effect %s left pending (not connected: %s)", type(effect).__name__, exc)
+            return
+        except Exception:  # the step is committed: never fail it (or a command) over its effect
+            log.exception("effect %s of %s failed; left pending for the next reconciliation",
+                          type(effect).__name__, effect.plan_id)
             return
         self.faults.hit("after_broker", [type(effect).__name__])
         self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)

@@ -161,7 +161,9 @@ class Executor:
         if aux is not None:
             order.auxPrice = float(aux)
         if oca:
-            order.ocaGroup, order.ocaType = oca, 1
+            # type 2, "reduce with block": a fill of one member shrinks the others by what filled,
+            # so a partly filled flatten (or stop) leaves the rest of the position protected
+            order.ocaGroup, order.ocaType = oca, 2
         return order
 
     def _intent(self, plan_id: str, leg: Leg, attempt: int, order: Order, parent_ref: str | None = None) -> dict[str, Any]:

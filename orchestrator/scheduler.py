@@ -7,6 +7,7 @@ pickled jobs. All times are UTC; one-shot jobs whose time has passed run at once
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -35,8 +36,13 @@ class Jobs:
         """Start inside the running loop."""
         self._sched.start()
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Stop firing, let jobs already started finish (they only enqueue), then shut down:
+        APScheduler cancels coroutine jobs still in flight and logs that at ERROR."""
         if self._sched.running:
+            self._sched.pause()
+            for _ in range(3):
+                await asyncio.sleep(0)
             self._sched.shutdown(wait=False)
 
     def at(self, job_id: str, when: datetime, item: Any) -> None:

@@ -208,6 +208,8 @@ class IBBroker:
             if exc.code == 200:
                 raise UnknownContract(symbol, exc.message) from None
             raise BrokerUnavailable(f"cannot qualify {symbol}: {exc}") from None
+        except (ConnectionError, OSError) as exc:  # the link dropped while asking
+            raise BrokerUnavailable(f"cannot qualify {symbol}: {exc or type(exc).__name__}") from None
         if not qualified or qualified[0] is None or not qualified[0].conId:
             raise UnknownContract(symbol)
         self._contracts[symbol] = qualified[0]
@@ -232,7 +234,10 @@ class IBBroker:
         if symbol in self._tickers:
             return
         contract = await self.contract(symbol)
-        self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+        try:
+            self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+        except ConnectionError as exc:
+            raise BrokerUnavailable(f"cannot subscribe {symbol}: {exc}") from None
 
     def forget_market_data(self) -> None:
         """IB lost our subscriptions (1101): cancel what ib_async still holds; subscribe again later."""

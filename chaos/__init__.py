@@ -1,0 +1,13 @@
+"""The survival harness: the orchestrator as a real process against the simulated gateway in
+its own process, under seeded crashes, disconnects, outages and clock jumps, with invariants
+checked from broker truth and state.db after every episode. ``python -m chaos --help``."""
+
+from .invariants import INVARIANTS, Violation
+from .runner import ALL_KINDS, Budget, Run, Tally
+
+__all__ = ["ALL_KINDS", "Budget", "INVARIANTS", "Run", "Tally", "Violation", "run"]
+
+
+async def run(seed: int, budget: Budget, **kw: object) -> Tally:
+    """One chaos run (see :class:`Run`)."""
+    return await Run(seed, budget, **kw).run()  # type: ignore[arg-type]

@@ -1,0 +1,378 @@
+"""The invariants a chaos run checks, from broker truth and from state.db only.
+
+Broker truth is the simulated gateway's control port (``state``: orders, positions, executions;
+``journal``: every order event in order). The orchestrator's truth is ``state.db``, opened
+read-only. Nothing here asks the orchestrator anything: it is judged by what it left behind.
+
+Each check returns violations; an empty list means the invariant held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+import machines
+from machines import Leg, Plan, PlanMachine, parse_order_ref
+from orchestrator.codec import event_from_json
+from orchestrator.store.repo import spec_from_row
+
+WORKING = ("PreSubmitted", "Submitted")
+
+# The invariants, in report order, with the one line the summary shows for each.
+INVARIANTS: dict[str, str] = {
+    "one_entry_per_plan": "exactly one entry order per sized plan (every attempt counted, held ones too)",
+    "never_two_stops": "never two working stop orders for one plan at once (gateway journal replayed)",
+    "protected_after_connect": "every open position has a working stop for its full quantity within 2 s of connecting",
+    "journal_replays": "each plan's journal is a legal path of the machine and replays to the stored plan",
+    "final_matches_broker": "final state matches the broker: quantities, positions, no working orders once ended",
+    "fills_exactly_once": "every execution applied exactly once (fills vs executions by execId; qty, price, P&L)",
+    "transitions_notified": "every transition has an outbox row and reached Discord at least once",
+    "plans_finish": "every plan ends (closed, cancelled or rejected) once the market is driven to it",
+    "orchestrator_healthy": "SIGTERM exits 0; no traceback, no unexpected ERROR line, no unexpected exit",
+    "owner_only_files": "state.db (+ -wal, -shm), the sim journal and logs are 0600",
+    "no_secret_in_output": "the webhook token is in no log, output, status/outbox/history text or state.db",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    plan: str | None
+    detail: str
+    known: str | None = None   # the id of a known, reported, not yet fixed issue it is an instance of
+
+    def line(self) -> str:
+        tag = f" [known: {self.known}]" if self.known else ""
+        return f"{self.invariant}: {self.plan or '-'}: {self.detail}{tag}"
+
+
+@dataclass
+class Db:
+    """state.db read once, read-only (it is never created or changed here)."""
+
+    plans: dict[str, sqlite3.Row]
+    journal: dict[str, list[sqlite3.Row]]
+    fills: dict[str, list[sqlite3.Row]]
+    outbox: list[sqlite3.Row]
+    pending_effects: list[sqlite3.Row]
+
+    @classmethod
+    def read(cls, path: Path) -> "Db":
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            plans = {r["id"]: r for r in conn.execute("SELECT * FROM plans")}
+            journal: dict[str, list[sqlite3.Row]] = defaultdict(list)
+            for r in conn.execute("SELECT * FROM journal ORDER BY plan_id, seq"):
+                journal[r["plan_id"]].append(r)
+            fills: dict[str, list[sqlite3.Row]] = defaultdict(list)
+            for r in conn.execute("SELECT rowid AS applied, * FROM fills ORDER BY rowid"):
+                fills[r["plan_id"]].append(r)
+            outbox = list(conn.execute("SELECT * FROM outbox ORDER BY id"))
+            pending = list(conn.execute("SELECT * FROM effects WHERE done_at IS NULL"))
+        finally:
+            conn.close()
+        return cls(plans, dict(journal), dict(fills), outbox, pending)
+
+
+@dataclass
+class Broker:
+    """The gateway's state and journal, with our orders and executions grouped by plan."""
+
+    state: dict[str, Any]
+    journal: list[dict[str, Any]]
+    executions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ex: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in self.state["executions"]:
+            ref = parse_order_ref(e.get("order_ref") or "")
+            if ref is not None:
+                ex[ref[0]].append(e)
+        orders: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for o in self.state["orders"]:
+            ref = parse_order_ref(o.get("order_ref") or "")
+            if ref is not None:
+                orders[ref[0]].append(o)
+        self.executions, self.orders = dict(ex), dict(orders)
+
+    def position(self, symbol: str) -> int:
+        return sum(int(round(p["quantity"])) for p in self.state["positions"] if p["symbol"] == symbol)
+
+
+def _leg(ref: str | None) -> Leg | None:
+    parsed = parse_order_ref(ref or "")
+    return parsed[1] if parsed else None
+
+
+def _dec(v: Any) -> Decimal:
+    return Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v))
+
+
+# --------------------------------------------------------------------------- broker-side checks
+
+def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
+    """Every order the orchestrator created for a plan's entry: distinct permIds (and refused ids).
+    An order reached the market if IB ever had it working, filled it or rejected it. One that only
+    ever sat untransmitted (``Held``, e.g. after a crash between the placeOrders of a bracket) did
+    not; it is harmless once cancelled, but one still held at the end is an order left at the broker."""
+    attempts: dict[str, set[Any]] = defaultdict(set)
+    transmitted: dict[str, set[Any]] = defaultdict(set)
+    last: dict[Any, str] = {}
+    for e in broker.journal:
+        ref = parse_order_ref(e.get("order_ref") or "")
+        if ref is None or ref[1] is not Leg.ENTRY:
+            continue
+        key = e.get("perm_id") or ("ghost", e.get("client_id"), e.get("order_id"))
+        if e["event"] in ("placed", "transmitted", "rejected"):
+            attempts[ref[0]].add(key)
+        if e.get("status") in ("PreSubmitted", "Submitted", "Filled") or e["event"] in ("rejected", "filled"):
+            transmitted[ref[0]].add(key)
+        if e.get("status"):
+            last[key] = f"{e['status']}" + (f" ({e['reason']})" if e.get("reason") else "")
+    out = []
+    for plan_id, row in db.plans.items():
+        sized = any(r["to_state"] == "sized" for r in db.journal.get(plan_id, []))
+        want = 1 if sized else 0
+        n, sent = len(attempts.get(plan_id, ())), len(transmitted.get(plan_id, ()))
+        held = sorted(last.get(k, "?") for k in attempts.get(plan_id, set()) - transmitted.get(plan_id, set()))
+        if sent != want:
+            out.append(Violation("one_entry_per_plan", plan_id,
+                                 f"{sent} entry orders reached the market (want {want}); state {row['state']}"))
+        elif any(not h.startswith("Cancelled") for h in held):
+            out.append(Violation("one_entry_per_plan", plan_id,
+                                 f"{n} entry orders created; never transmitted and left at the broker: {held}"))
+    return out
+
+
+def never_two_stops(broker: Broker) -> list[Violation]:
+    status: dict[Any, tuple[str, str]] = {}   # perm id -> (plan, status)
+    worst: dict[str, tuple[int, str]] = {}
+    for i, e in enumerate(broker.journal):
+        ref = parse_order_ref(e.get("order_ref") or "")
+        perm = e.get("perm_id")
+        if ref is None or not perm or ref[1] is not Leg.STOP or not e.get("status"):
+            continue
+        status[perm] = (ref[0], e["status"])
+        working = sum(1 for p, s in status.values() if p == ref[0] and s in WORKING)
+        if working > 1 and working > worst.get(ref[0], (0, ""))[0]:
+            worst[ref[0]] = (working, f"journal line {i + 1} ({e['event']} {e.get('order_ref')} at {e.get('ts')})")
+    return [Violation("never_two_stops", p, f"{n} stops working at once, first at {where}")
+            for p, (n, where) in sorted(worst.items())]
+
+
+def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}."""
+    gaps: dict[str, tuple[int, str]] = {}
+    for pos in state["positions"]:
+        qty = int(round(pos["quantity"]))
+        if qty == 0:
+            continue
+        sym = pos["symbol"]
+        plan = plan_of_symbol.get(sym)
+        if plan is None:
+            gaps[sym] = (qty, f"{sym}: position {qty} belongs to no plan")
+            continue
+        exit_action = "SELL" if qty > 0 else "BUY"
+        covered = flattening = 0
+        for o in state["orders"]:
+            ref = parse_order_ref(o.get("order_ref") or "")
+            if (ref is None or ref[0] != plan or o["status"] != "Submitted" or o["action"] != exit_action
+                    or o["symbol"] != sym):
+                continue
+            if ref[1] is Leg.STOP:
+                covered += int(round(o["remaining"]))
+            elif ref[1] is Leg.FLATTEN:
+                flattening += int(round(o["remaining"]))
+        if covered != abs(qty):
+            gaps[plan] = (qty, f"position {qty}, working stop quantity {covered}" + (
+                f" (a flatten order for {flattening} is working)" if flattening else ""))
+    return gaps
+
+
+# --------------------------------------------------------------------------- state.db checks
+
+def journal_replays(db: Db) -> list[Violation]:
+    """Replay every plan's journal through a fresh machine; states and figures must agree."""
+    out = []
+    machine = PlanMachine()
+    for plan_id, row in db.plans.items():
+        rows = db.journal.get(plan_id, [])
+        if not rows or rows[0]["seq"] != 0 or rows[0]["to_state"] != "pending":
+            out.append(Violation("journal_replays", plan_id, "journal does not start with the loaded plan"))
+            continue
+        plan = Plan(spec_from_row(row))
+        machine.bind(plan)
+        try:
+            for expected_seq, r in enumerate(rows):
+                if r["seq"] != expected_seq:
+                    out.append(Violation("journal_replays", plan_id, f"journal seq {r['seq']} where {expected_seq} "
+                                         "was expected (a transition is missing)"))
+                    break
+                if expected_seq == 0:
+                    continue
+                if r["from_state"] != plan.state:
+                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']}: from {r['from_state']} but "
+                                         f"the replay is in {plan.state}"))
+                    break
+                try:
+                    machine.step(plan, event_from_json(r["event"], r["payload"]))
+                except machines.InvalidEvent as exc:
+                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']}: illegal: {exc}"))
+                    break
+                if plan.state != r["to_state"]:
+                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']} {r['event']}: journal says "
+                                         f"{r['to_state']}, the replay {plan.state}"))
+                    break
+            else:
+                if row["version"] != rows[-1]["seq"]:
+                    out.append(Violation("journal_replays", plan_id,
+                                         f"plan version {row['version']} != last journal seq {rows[-1]['seq']}"))
+                if plan.state != row["state"]:
+                    out.append(Violation("journal_replays", plan_id,
+                                         f"replay ends in {plan.state}, the plan row says {row['state']}"))
+                for name in ("filled_qty", "exited_qty", "quantity", "realized_pnl", "avg_entry_price",
+                             "avg_exit_price", "stop_price"):
+                    stored, replayed = row[name], getattr(plan, name)
+                    if stored is None and replayed is None:
+                        continue
+                    if stored is None or replayed is None or _dec(stored) != _dec(replayed):
+                        out.append(Violation("journal_replays", plan_id,
+                                             f"{name}: stored {stored}, replayed {replayed}"))
+        finally:
+            machine.release(plan)
+    return out
+
+
+def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> list[Violation]:
+    out = []
+    for plan_id, row in db.plans.items():
+        ex = broker.executions.get(plan_id, [])
+        entry = sum(int(round(e["shares"])) for e in ex if _leg(e["order_ref"]) is Leg.ENTRY)
+        exits = sum(int(round(e["shares"])) for e in ex if _leg(e["order_ref"]) not in (Leg.ENTRY, None))
+        if (row["filled_qty"], row["exited_qty"]) != (entry, exits):
+            out.append(Violation("final_matches_broker", plan_id,
+                                 f"plan filled/exited {row['filled_qty']}/{row['exited_qty']}, "
+                                 f"executions {entry}/{exits}"))
+        sign = 1 if row["side"] == "long" else -1
+        symbol = symbol_of.get(plan_id, row["symbol"])
+        pos = broker.position(symbol)
+        if pos != (row["filled_qty"] - row["exited_qty"]) * sign:
+            out.append(Violation("final_matches_broker", plan_id,
+                                 f"IB position {pos} != plan's open quantity {row['filled_qty'] - row['exited_qty']} "
+                                 f"({row['state']})"))
+        if row["state"] in ("closed", "cancelled", "rejected"):
+            mine = broker.orders.get(plan_id, [])
+            working = [o for o in mine if o["status"] in WORKING + ("PendingCancel",)]
+            held = [o for o in mine if o["status"] in ("Held", "PendingSubmit")]
+            for what, left in (("working", working), ("untransmitted (held)", held)):
+                if left:
+                    out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB still has {what}: "
+                                         + ", ".join(f"{o['order_ref']} {o['order_type']} {o['status']}" for o in left)))
+            if pos != 0:
+                out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"))
+    return out
+
+
+def fills_exactly_once(db: Db, broker: Broker) -> list[Violation]:
+    out = []
+    for plan_id, row in db.plans.items():
+        ex = {e["exec_id"]: e for e in broker.executions.get(plan_id, [])}
+        fills = db.fills.get(plan_id, [])
+        seen = [f["exec_id"] for f in fills]
+        dupes = {x for x in seen if seen.count(x) > 1}
+        missing = sorted(set(ex) - set(seen))
+        extra = sorted(set(seen) - set(ex))
+        for what, ids in (("applied twice", dupes), ("never applied", missing), ("not an execution of IB's", extra)):
+            if ids:
+                out.append(Violation("fills_exactly_once", plan_id, f"{what}: {sorted(ids)}"))
+        for f in fills:
+            e = ex.get(f["exec_id"])
+            if e is None:
+                continue
+            if int(f["quantity"]) != int(round(e["shares"])) or _dec(f["price"]) != _dec(e["price"]):
+                out.append(Violation("fills_exactly_once", plan_id, f"{f['exec_id']}: applied {f['quantity']} @ "
+                                     f"{f['price']}, IB executed {e['shares']} @ {e['price']}"))
+            leg = _leg(e["order_ref"])
+            if leg is not None and f["leg"] != leg.value:
+                out.append(Violation("fills_exactly_once", plan_id, f"{f['exec_id']}: applied as {f['leg']}, "
+                                     f"IB's order is {leg.value}"))
+        # realized P&L: the machine's average-cost rule over the fills in the order applied ...
+        sign = 1 if row["side"] == "long" else -1
+        filled = 0
+        avg = Decimal(0)
+        pnl = Decimal(0)
+        for f in fills:
+            qty, price = int(f["quantity"]), Decimal(f["price"])
+            if f["leg"] == "entry":
+                avg = (avg * filled + price * qty) / (filled + qty)
+                filled += qty
+            else:
+                pnl += (price - (avg if filled else Decimal(row["entry_price"]))) * qty * sign
+        if _dec(row["realized_pnl"]) != pnl:
+            out.append(Violation("fills_exactly_once", plan_id,
+                                 f"realized P&L {row['realized_pnl']} != {pnl} from the fills applied"))
+        # ... and, once flat, the broker's cash flow (independent of the order fills were applied in)
+        if row["filled_qty"] and row["filled_qty"] == row["exited_qty"] and ex:
+            flow = sum((_dec(e["price"]) * int(round(e["shares"])) * (-1 if _leg(e["order_ref"]) is Leg.ENTRY else 1)
+                        for e in ex.values()), Decimal(0)) * sign
+            if abs(flow - _dec(row["realized_pnl"])) > Decimal("0.01"):
+                out.append(Violation("fills_exactly_once", plan_id,
+                                     f"realized P&L {row['realized_pnl']} != {flow} from IB's executions"))
+    return out
+
+
+def transitions_notified(db: Db, delivered: set[tuple[str, int]] | None) -> list[Violation]:
+    out = []
+    rows = {(r["plan_id"], r["seq"]) for r in db.outbox}
+    for plan_id, journal in db.journal.items():
+        for r in journal:
+            if r["seq"] == 0 or r["from_state"] == r["to_state"]:
+                continue
+            if (plan_id, r["seq"]) not in rows:
+                out.append(Violation("transitions_notified", plan_id,
+                                     f"seq {r['seq']} {r['from_state']} -> {r['to_state']} has no outbox row"))
+    for r in db.outbox:
+        if r["dead_at"] is not None:
+            out.append(Violation("transitions_notified", r["plan_id"], f"outbox #{r['id']} {r['kind']} dead-lettered: "
+                                 f"{r['last_error']}"))
+        elif r["sent_at"] is None:
+            out.append(Violation("transitions_notified", r["plan_id"], f"outbox #{r['id']} {r['kind']} never sent"))
+        elif delivered is not None and r["plan_id"] and r["seq"] and (r["plan_id"], r["seq"]) not in delivered:
+            out.append(Violation("transitions_notified", r["plan_id"],
+                                 f"outbox #{r['id']} (step {r['seq']}) marked sent but Discord never got it"))
+    return out
+
+
+def plans_finish(db: Db) -> list[Violation]:
+    out = [Violation("plans_finish", pid, f"still {r['state']} ({r['reason'] or 'no reason'})")
+           for pid, r in db.plans.items() if r["state"] not in ("closed", "cancelled", "rejected")]
+    out += [Violation("plans_finish", r["plan_id"], f"effect #{r['id']} {r['kind']} never carried out")
+            for r in db.pending_effects]
+    return out
+
+
+def owner_only(paths: Iterable[Path]) -> list[Violation]:
+    out = []
+    for p in paths:
+        if p.exists() and p.stat().st_mode & 0o077:
+            out.append(Violation("owner_only_files", None, f"{p.name} is {oct(p.stat().st_mode & 0o777)}"))
+    return out
+
+
+def no_secret(secret: str, files: Iterable[Path], texts: dict[str, str]) -> list[Violation]:
+    out = []
+    needle = secret.encode()
+    for p in files:
+        if p.is_file() and needle in p.read_bytes():
+            out.append(Violation("no_secret_in_output", None, f"the webhook token is in {p.name}"))
+    for name, text in texts.items():
+        if secret in text:
+            out.append(Violation("no_secret_in_output", None, f"the webhook token is in the output of {name}"))
+    return out

@@ -1,0 +1,149 @@
+"""Seeded scenarios: plans (long and short; market, limit and stop entries; some trailing, some
+expiring) and one price path per symbol that takes each plan through its entry and then to its
+target, its stop, or up far enough to trail and back down onto the trailing stop.
+
+Everything comes from one ``random.Random``: the same seed gives the same plans and paths.
+Each plan trades its own symbol, so the broker's position per symbol is the plan's position.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+CENT = Decimal("0.01")
+
+
+def cents(x: float | Decimal) -> Decimal:
+    return Decimal(repr(float(x))).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass
+class PlanDraft:
+    id: str
+    symbol: str
+    side: str                 # long | short
+    entry: str                # market | limit | stop
+    entry_price: Decimal
+    stop: Decimal
+    target: Decimal
+    risk: str
+    trail: tuple[Decimal, Decimal] | None = None   # (trigger_r, distance)
+    expire_in: float | None = None                 # seconds after the file is written
+    outcome: str = "target"                        # target | stop | trail | drift
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side == "long" else -1
+
+    def toml(self, now: datetime | None = None) -> str:
+        lines = [
+            "[[plans]]",
+            f'id = "{self.id}"',
+            f'symbol = "{self.symbol}"',
+            f'side = "{self.side}"',
+            f'entry = "{self.entry}"',
+            f"entry_price = {self.entry_price}",
+            f"stop_loss = {self.stop}",
+            f"take_profit = {self.target}",
+            f'risk = "{self.risk}"',
+        ]
+        if self.expire_in is not None:
+            when = (now or datetime.now(timezone.utc)) + timedelta(seconds=self.expire_in)
+            lines.append(f'expire_at = "{when.isoformat(timespec="seconds")}"')
+        if self.trail is not None:
+            lines += ["[plans.trail]", f"trigger_r = {self.trail[0]}", f"distance = {self.trail[1]}"]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Scenario:
+    plans: list[PlanDraft]
+    spare: list[PlanDraft]              # plans added mid-run (e.g. for an entry rejection)
+    base: dict[str, Decimal]            # every symbol's first price (the gateway's prices file)
+    steps: list[dict[str, Decimal]]     # the price path: one price per live symbol per step
+
+    def prices_csv(self) -> str:
+        return "symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.base.items())
+
+
+def _draft(rng: random.Random, plan_id: str, symbol: str, base: Decimal, *, market_only: bool = False) -> PlanDraft:
+    side = rng.choice(["long", "short"])
+    sign = 1 if side == "long" else -1
+    entry = "market" if market_only else rng.choice(["market", "market", "limit", "stop"])
+    if entry == "market":
+        entry_price = base
+    elif entry == "limit":   # a long buys below the market, a short sells above it
+        entry_price = cents(float(base) * (1 - sign * rng.uniform(0.004, 0.012)))
+    else:                    # a long buy stop above the market, a short sell stop below it
+        entry_price = cents(float(base) * (1 + sign * rng.uniform(0.004, 0.012)))
+    r = cents(float(entry_price) * rng.uniform(0.02, 0.04))
+    stop = entry_price - sign * r
+    target = entry_price + sign * cents(float(r) * rng.uniform(1.5, 2.5))
+    trail = None
+    outcome = rng.choice(["target", "stop", "drift"])
+    if rng.random() < 0.5:
+        trail = (Decimal(str(round(rng.uniform(0.4, 0.8), 2))), cents(float(r) * rng.uniform(0.5, 0.8)))
+        outcome = rng.choice(["trail", "trail", "target", "stop"])
+    expire = round(rng.uniform(2.0, 6.0), 1) if entry != "market" and rng.random() < 0.3 else None
+    return PlanDraft(plan_id, symbol, side, entry, entry_price, stop, target,
+                     rng.choice(["small", "normal", "large"]), trail, expire, outcome)
+
+
+def _leg(rng: random.Random, start: float, end: float, n: int, noise: float) -> list[float]:
+    out = []
+    for i in range(1, n + 1):
+        x = start + (end - start) * i / n
+        if i < n:
+            x *= 1 + rng.gauss(0, noise)
+        out.append(x)
+    return out
+
+
+def _path(rng: random.Random, d: PlanDraft, base: Decimal) -> list[Decimal]:
+    s = d.sign
+    p0 = float(base)
+    entry = float(d.entry_price)
+    r = abs(entry - float(d.stop))
+    noise = 0.0008
+    pts: list[float] = _leg(rng, p0, p0, rng.randint(2, 8), noise)
+    if d.entry == "limit":   # come to the limit (a little through it)
+        pts += _leg(rng, pts[-1], entry - s * 0.1 * r, rng.randint(3, 10), noise)
+    elif d.entry == "stop":  # run through the stop entry
+        pts += _leg(rng, pts[-1], entry + s * 0.1 * r, rng.randint(3, 10), noise)
+    here = pts[-1]
+    if d.outcome == "target":
+        pts += _leg(rng, here, float(d.target) + s * 0.15 * r, rng.randint(6, 20), noise)
+    elif d.outcome == "stop":
+        pts += _leg(rng, here, float(d.stop) - s * 0.15 * r, rng.randint(6, 20), noise)
+    elif d.outcome == "trail":
+        assert d.trail is not None
+        top = entry + s * r * (float(d.trail[0]) + rng.uniform(0.6, 1.3))
+        top = min(top, float(d.target) - s * 0.2 * r) if s > 0 else max(top, float(d.target) - s * 0.2 * r)
+        pts += _leg(rng, here, top, rng.randint(8, 20), noise / 2)
+        pts += _leg(rng, pts[-1], float(d.stop) - s * 0.15 * r, rng.randint(6, 16), noise / 2)
+    else:                    # drift: wander near the entry; the end of the run closes it
+        pts += _leg(rng, here, here, rng.randint(5, 15), noise)
+    return [max(cents(x), CENT) for x in pts]
+
+
+def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int = 3) -> Scenario:
+    """``plans`` plans on their own symbols, ``spare`` more for mid-run additions."""
+    drafts: list[PlanDraft] = []
+    extra: list[PlanDraft] = []
+    base: dict[str, Decimal] = {}
+    for i in range(plans + spare):
+        symbol = f"C{episode % 100:02d}{chr(ord('A') + i)}"
+        base[symbol] = cents(rng.uniform(50, 300))
+        plan_id = f"R{run}-E{episode}-{'P' if i < plans else 'L'}{i}"
+        d = _draft(rng, plan_id, symbol, base[symbol], market_only=i >= plans)
+        (drafts if i < plans else extra).append(d)
+    paths = {d.symbol: _path(rng, d, base[d.symbol]) for d in drafts}
+    length = max(len(p) for p in paths.values()) + 4
+    for sym, p in paths.items():
+        while len(p) < length:
+            p.append(max(cents(float(p[-1]) * (1 + rng.gauss(0, 0.0002))), CENT))
+    steps = [{sym: paths[sym][i] for sym in paths} for i in range(length)]
+    return Scenario(drafts, extra, base, steps)
