@@ -421,6 +421,8 @@ class Engine:
 
     async def _notice(self, notice: BrokerNotice) -> None:
         if notice.kind == "connected":
+            if not self.broker.is_connected():
+                return  # stale: that connection is gone already; the next one sends its own notice
             if self.account_check is not None:
                 try:
                     self.account_check()

@@ -36,6 +36,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
+LONG = pytest.mark.timeout(120 + EXAMPLES // 20)   # FUZZ_EXAMPLES=10000 runs for minutes, not seconds
 BATCH = settings(max_examples=max(2, EXAMPLES // 100), deadline=None, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                         HealthCheck.data_too_large])
@@ -75,6 +76,7 @@ async def spawn(*argv: str, cwd: Path, timeout: float = 30.0) -> tuple[int, str,
 
 # --------------------------------------------------------------------------- plan files
 
+@LONG
 @FUZZ
 @given(data=plan_documents())
 def test_fuzzed_plan_files_through_the_cli(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
@@ -92,6 +94,7 @@ def test_fuzzed_plan_files_through_the_cli(tmp_path_factory: pytest.TempPathFact
         assert lines and all(problem_file(line) == str(path) for line in lines), lines
 
 
+@LONG
 @BATCH
 @given(docs=st.lists(plan_documents(), min_size=40, max_size=40))
 def test_fuzzed_plan_files_through_a_process(tmp_path_factory: pytest.TempPathFactory, docs: list[bytes]) -> None:
@@ -111,6 +114,7 @@ def test_fuzzed_plan_files_through_a_process(tmp_path_factory: pytest.TempPathFa
 
 # --------------------------------------------------------------------------- config files
 
+@LONG
 @FUZZ
 @given(data=config_documents())
 def test_fuzzed_configs_through_status_and_run(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:

@@ -260,3 +260,24 @@ async def test_a_connection_lost_while_qualifying_a_contract_is_broker_unavailab
     broker.ib.qualifyContractsAsync = disconnected  # type: ignore[method-assign]
     with pytest.raises(BrokerUnavailable):
         await broker.contract("AAPL")
+
+
+async def test_a_stale_connected_notice_does_not_stop_the_orchestrator(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """Found by the quick chaos pass after the account check moved to every reconnect: the gateway
+    dropped the connection again before the engine handled the 'connected' notice of the previous
+    one; ib_async had already forgotten the managed accounts, the check saw no account ("IB
+    reported no managed account: refusing to trade") and the daemon exited 2 — an unattended
+    orchestrator stopped by a flaky link. A notice for a connection that is gone must be ignored
+    (the next connection brings its own)."""
+    from ..engine.harness import World, plan_toml as engine_plan
+    from orchestrator.broker.ib import BrokerNotice
+    log_guard.expect(r"Error 202", r"Peer closed connection", r"refusing to trade", r"API connection failed",
+                     r"Make sure API port")
+    async with World(tmp_path, engine_plan("P")) as w:
+        await w.state("P", "protected")
+        w.gw.faults.refuse_for(30)
+        w.gw.faults.drop_connections()
+        await w.until(lambda: not w.engine.broker.is_connected(), "the connection gone")
+        await w.engine._notice(BrokerNotice("connected"))   # the notice of the connection that just went
+        assert w.engine.fatal is None
+        w.gw.faults.clear()
