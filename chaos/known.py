@@ -8,7 +8,6 @@ into a failure, and the entry here is deleted with the xfail marker.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
@@ -26,11 +25,6 @@ class KnownIssue:
 
 
 KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
-    KnownIssue("held-entry-orphan",
-               "a kill between the placeOrders of a bracket leaves the untransmitted parent (and target) held at "
-               "IB; the restart sends a second bracket (entry:2) and never cancels the first",
-               "orchestrator/executor.py Executor._place_bracket",
-               "tests/chaos/test_regressions.py::test_kill_inside_a_bracket_leaves_no_held_entry"),
     KnownIssue("flatten-overfill",
                "a flatten (cancel of a filled plan) in flight while the stop fills: both execute, the position is "
                "reversed and the plan goes to error",
@@ -43,8 +37,6 @@ KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
                "ones finish before the loop closes)",
                "none: no deterministic reproduction (1 in 952 restarts of the long run)"),
 ]}
-
-_HELD = re.compile(r"never transmitted and left|IB still has untransmitted \(held\)")
 
 
 def overfilled(broker: Broker) -> dict[str, str]:
@@ -69,9 +61,7 @@ def classify(violations: Iterable[Violation], broker: Broker | None = None) -> l
     out = []
     for v in violations:
         known: str | None = None
-        if v.invariant in ("one_entry_per_plan", "final_matches_broker") and _HELD.search(v.detail):
-            known = "held-entry-orphan"
-        elif v.plan in over and v.invariant in ("plans_finish", "final_matches_broker", "fills_exactly_once",
+        if v.plan in over and v.invariant in ("plans_finish", "final_matches_broker", "fills_exactly_once",
                                                  "protected_after_connect"):
             known = over[v.plan]
         elif (v.invariant == "orchestrator_healthy" and "ERROR apscheduler.executors.default: Error running job"

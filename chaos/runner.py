@@ -221,8 +221,8 @@ timeout_seconds = 2
     def kill_point(self) -> str:
         """``point:N`` or ``point:Kind:N`` (only steps with a broker effect of that kind count)."""
         point = self.rng.choice(["after_commit", "after_broker", "after_place"])
-        if point == "after_place":   # a bracket is three placeOrders: hit each of them
-            return f"{point}:{self.rng.randint(1, 6)}"
+        if point == "after_place":   # right after the N-th bracket went out (one write)
+            return f"{point}:{self.rng.randint(1, 3)}"
         if self.rng.random() < 0.5:
             return f"{point}:{self.rng.randint(1, 4)}"
         kind = self.rng.choice(["PlaceBracket", "Protect", "Flatten", "ModifyStop", "CancelExits", "CancelEntry"])

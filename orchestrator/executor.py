@@ -203,9 +203,8 @@ class Executor:
             self._intent(e.plan_id, Leg.TARGET, attempt, target, parent.orderRef),
             self._intent(e.plan_id, Leg.STOP, attempt, stop, parent.orderRef),
         ], at=self.clock.now())
-        for order in (parent, target, stop):
-            self.broker.place(contract, order)
-            self.faults.hit("after_place", ["PlaceBracket"])
+        self.broker.place_group(contract, [parent, target, stop])   # one write: IB gets all or none
+        self.faults.hit("after_place", ["PlaceBracket"])
         # the stop child transmitted the whole group: none of its orders is held any more (a
         # held order's cancel is only local in ib_async, and a modify must not hold it again)
         parent.transmit = target.transmit = True

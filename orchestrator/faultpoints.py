@@ -6,7 +6,8 @@ kind is given) the process kills itself with SIGKILL. Points:
 
 - ``after_commit``: a step is committed, its broker effects not yet carried out;
 - ``after_broker``: a broker effect was sent to IB, it is not yet marked done;
-- ``after_place``: an order intent is written and ``placeOrder`` was called for it.
+- ``after_place``: a bracket's intents are written and its three orders were handed to the
+  socket (in one write, so there is no point inside a bracket).
 
 Kinds are effect class names (``PlaceBracket``, ``Protect``, ``Flatten``, ``ModifyStop``, ...).
 Unset (always, outside the harness) this does nothing but count. Tests in one process pass an

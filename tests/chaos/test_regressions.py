@@ -1,9 +1,8 @@
 """Regression tests for what the chaos harness found, each reduced to one deterministic run of
 the real processes (gateway and ``orchestrator run``).
 
-The ones marked ``xfail(strict=True)`` reproduce bugs whose fix lies in the engine/executor
-(reported, not fixed here; see docs/chaos.md "Findings" and chaos/known.py). When a fix lands the
-test passes, strict xfail fails the suite, and the marker and the known-issue entry go.
+A finding not fixed yet is marked ``xfail(strict=True)`` and listed in chaos/known.py; when its
+fix lands the test passes, strict xfail fails the suite, and the marker and the entry go.
 """
 
 from __future__ import annotations
@@ -21,11 +20,12 @@ from .helpers import Bench, plan_toml
 pytestmark = pytest.mark.chaos
 
 
-@pytest.mark.xfail(strict=True, reason="known issue held-entry-orphan: Executor._place_bracket re-sends a bracket "
-                                       "without cancelling the held remains of the crashed attempt")
 async def test_kill_inside_a_bracket_leaves_no_held_entry(tmp_path: Path) -> None:
-    """SIGKILL right after the parent's placeOrder (transmit=0, so IB holds it): the restart must
-    not leave that held parent at IB next to the bracket it sends (or it must reuse it)."""
+    """SIGKILL at the bracket's placement: the parent used to go out alone (transmit=0, so IB held
+    it) and the restart sent a second bracket next to it (chaos: held-entry-orphan). The bracket
+    is now one socket write, so the kill lands after all of it; the restart must find the entry
+    at IB and send nothing more. (``test_a_bracket_reaches_ib_in_one_socket_write`` checks the
+    write itself.)"""
     async with Bench(tmp_path, plan_toml("P")) as b:
         orch = await b.start(kill_at="after_place:1")
         assert await orch.wait(20) == -signal.SIGKILL

@@ -161,3 +161,45 @@ async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
         assert plan.exit_reason == "flatten" and plan.exited_qty == 222
         assert w.working("C2") == []
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+
+
+class _Writes:
+    """Records every write ib_async makes to its socket (a wrapper around the real transport)."""
+
+    def __init__(self, transport: object) -> None:
+        self.transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.transport, name)
+
+
+def _order_refs(write: bytes) -> list[str]:
+    """The orderRefs of the placeOrder messages (id 3) framed in one socket write."""
+    refs, at = [], 0
+    while at + 4 <= len(write):
+        size = int.from_bytes(write[at:at + 4], "big")
+        fields = write[at + 4:at + 4 + size].split(b"\0")
+        at += 4 + size
+        if fields[0] == b"3":
+            refs += [f.decode() for f in fields if f.startswith(b"B:") and not f.endswith(b":oca")]
+    return refs
+
+
+async def test_a_bracket_reaches_ib_in_one_socket_write(tmp_path: Path) -> None:
+    """A process killed between a bracket's placeOrders left the untransmitted parent held at IB
+    (chaos: held-entry-orphan). The three orders now go out in one write: all or none."""
+    async with World(tmp_path, plan_toml("A")) as w:
+        await w.state("A", "protected")
+        conn = w.rt.broker.ib.client.conn  # type: ignore[union-attr]
+        spy = _Writes(conn.transport)
+        conn.transport = spy
+        (tmp_path / "plans" / "more.toml").write_text(plan_toml("B", "MSFT", entry_price=415.00, stop=400.00,
+                                                                 target=440.00))
+        await w.state("B", "protected")
+        with_orders = [refs for data in spy.writes if (refs := _order_refs(data))]
+        assert with_orders == [["B:entry", "B:target", "B:stop"]]
