@@ -621,7 +621,7 @@ timeout_seconds = 2
         self.tally.checks["no_secret_in_output"] += 1
         for v in inv.no_secret(self.discord.token, [p for p in self.dir.rglob("*") if p.is_file()], self.cli_outputs):
             self.violate(v.invariant, v.plan, v.detail)
-        self.violations = known_issues.classify(self.violations, broker)
+        self.violations = known_issues.classify(self.violations)
 
 
 _RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")

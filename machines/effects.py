@@ -60,14 +60,22 @@ class CancelEntry:
 
 @dataclass(frozen=True, slots=True)
 class Flatten:
-    """Close ``quantity`` shares at market inside the plan's OCA group (so IB cancels the stop
-    and target when it fills), and cancel any entry remainder."""
+    """Close ``quantity`` shares now, and cancel any entry remainder.
+
+    With a ``price`` (the plan's stop) the exit goes through the plan's own take-profit, its
+    limit moved to that price, which makes it marketable: the take-profit and the stop stay one
+    OCA group at IB, so whichever executes first shrinks the other and the position can never be
+    sold twice (a separate market order racing the stop could both execute, reversing the
+    position: chaos finding flatten-overfill). Without a working take-profit, or with ``price``
+    None, a market order inside the plan's OCA group closes the position.
+    """
 
     plan_id: str
     symbol: str
     side: Side
     quantity: int
     reason: str
+    price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

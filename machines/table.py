@@ -162,7 +162,7 @@ def _flatten(plan: Plan, reason: str) -> None:
     spec = plan.spec
     if not plan.entry_done:
         _emit(plan, fx.CancelEntry(plan.id, reason))
-    _emit(plan, fx.Flatten(plan.id, spec.symbol, spec.side, plan.open_qty, reason))
+    _emit(plan, fx.Flatten(plan.id, spec.symbol, spec.side, plan.open_qty, reason, plan.stop_price))
 
 
 def size_and_place(ed: EventData) -> None:
@@ -262,8 +262,8 @@ def record_exit(ed: EventData) -> None:
     leg = Leg(e.leg)
     if leg is Leg.STOP:
         plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
-    elif leg is Leg.TARGET:
-        plan.exit_reason = "target"
+    elif leg is Leg.TARGET:  # a flatten reprices the take-profit to exit now (not after a failed flatten)
+        plan.exit_reason = "flatten" if plan.flattening and ed.transition.source != S.ERROR.value else "target"
     else:
         plan.exit_reason = "flatten"
     _kind(plan, "partial_exit", fill_qty=e.quantity, fill_price=e.price)

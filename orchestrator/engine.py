@@ -447,6 +447,8 @@ class Engine:
     async def _verify(self, v: translate.Verify) -> None:
         """ib_async's local status is not evidence: read IB's truth, then re-derive events."""
         log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
+        if v.leg is machines.Leg.TARGET:  # a take-profit repriced to flatten may have been refused
+            self.executor.forget_reprice(v.plan_id)
         await self._reconcile(f"verify {v.plan_id}")
         plan = self.plans.get(v.plan_id)
         if v.leg is machines.Leg.STOP and plan is not None and plan.state in (
@@ -455,6 +457,29 @@ class Engine:
                           for t in self.broker.trades_of(v.plan_id)
                           if (r := translate.ref_of(t.order)) is not None and r[1] is machines.Leg.STOP)
             await self.apply(v.plan_id, machines.StopModifyRejected(self.clock.now(), v.code, v.message, working))
+
+    async def ensure_exit(self, plan: Plan) -> None:
+        """A flattening plan's open position must have an exit at IB. The flatten reprices the
+        take-profit; if IB refused that (or the order is gone) and nothing else exits, the
+        position is closed by a market order instead. Runs at every reconciliation."""
+        if not plan.flattening or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING, State.ERROR):
+            return
+        if plan.open_qty <= 0 or self._queued_fills.get(plan.id, 0) > 0 or self.executor.unapplied_fills(plan):
+            return  # the fills in flight decide first
+        if self.executor.exit_in_flight(plan) or any(
+                isinstance(p.effect, machines.Flatten) and p.effect.plan_id == plan.id
+                for p in self.store.pending_effects()):
+            return
+        log.warning("%s is flattening but IB has no exit working for its %d shares: sending a market order",
+                    plan.id, plan.open_qty)
+        effect = machines.Flatten(plan.id, plan.spec.symbol, plan.spec.side, plan.open_qty,
+                                  "no exit working at IB: market order")
+        try:
+            result = await self.executor.run(effect, plan)
+        except (BrokerUnavailable, ConnectionError) as exc:
+            log.warning("%s: market flatten not sent (%s); retried at the next reconciliation", plan.id, exc)
+            return
+        log.info("%s Flatten: %s", plan.id, result)
 
     # ------------------------------------------------------------------ reconciliation
     async def _reconcile(self, reason: str) -> None:

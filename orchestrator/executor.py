@@ -60,6 +60,8 @@ class Executor:
         self.store = store
         self.clock = clock
         self.emit = emit
+        # plans whose take-profit was repriced to exit in this session (IB may not have echoed it yet)
+        self._repriced: set[str] = set()
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -103,7 +105,10 @@ class Executor:
             return replace(effect, quantity=self.live_open_qty(plan), stop_price=plan.stop_price,
                            target_price=plan.target_price)
         if isinstance(effect, fx.Flatten):
-            return replace(effect, quantity=self.live_open_qty(plan)) if plan.flattening else None
+            if not plan.flattening:
+                return None
+            return replace(effect, quantity=self.live_open_qty(plan),
+                           price=plan.stop_price if effect.price is not None else None)
         if isinstance(effect, fx.ModifyStop):
             if plan.state not in live or plan.flattening:
                 return None
@@ -295,6 +300,20 @@ class Executor:
                 done.append(f"cancel {leg.value} {t.order.orderId}")
         return "; ".join(done) or "nothing working"
 
+    def exit_in_flight(self, plan: Plan) -> bool:
+        """IB has (or is being sent) an order that exits the plan's position now: a flatten order,
+        or the take-profit repriced to the stop."""
+        trades = self.broker.trades_of(plan.id)
+        if _active(trades, Leg.FLATTEN):
+            return True
+        return any(t.orderStatus.status != "PendingCancel" and (
+            plan.id in self._repriced or translate.decimal(t.order.lmtPrice) == plan.stop_price)
+            for t in _active(trades, Leg.TARGET))
+
+    def forget_reprice(self, plan_id: str) -> None:
+        """IB refused the take-profit's repricing (or the order is gone): no longer count on it."""
+        self._repriced.discard(plan_id)
+
     async def _flatten(self, e: fx.Flatten) -> str:
         trades = self.broker.trades_of(e.plan_id)
         for t in _active(trades, Leg.ENTRY):
@@ -304,6 +323,19 @@ class Executor:
         qty = e.quantity - covered
         if qty <= 0:
             return f"skipped: flatten orders already cover {covered}"
+        targets = [t for t in _active(trades, Leg.TARGET) if t.orderStatus.status != "PendingCancel"]
+        if e.price is not None and targets and not covered:
+            t = targets[-1]
+            if translate.decimal(t.order.lmtPrice) == e.price and _remaining(t) == qty:
+                return f"take-profit {t.order.orderId} already repriced to {e.price} for {qty}"
+            try:
+                self._amend(t, e.plan_id, lmtPrice=float(e.price),
+                            totalQuantity=float(t.orderStatus.filled or 0) + qty)
+            except AssertionError:  # ib_async believes the order is done: its status will tell
+                pass
+            else:
+                self._repriced.add(e.plan_id)
+                return f"exit now: take-profit {t.order.orderId} repriced to {e.price} (marketable) for {qty}"
         try:
             contract = await self.broker.contract(e.symbol)
         except UnknownContract as exc:

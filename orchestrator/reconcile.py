@@ -6,7 +6,8 @@ Broker reports are authoritative; a missing report is not evidence of anything:
 3. effects left pending by a crash are carried out (each checks IB before sending);
 4. a plan still ``sized`` whose entry was sent but that IB has never seen is not sent again: it
    goes to ``error`` for a human (or to ``cancelled`` if the trader cancelled it meanwhile);
-5. what protects each open position is re-derived from IB's orders (a gap is re-protected);
+5. what protects each open position is re-derived from IB's orders (a gap is re-protected), and a
+   position being flattened has its exit working at IB (else a market order closes it);
 6. our orders still working for plans that have ended are cancelled;
 7. positions are compared per symbol with what the plans hold; anything unexplained stops new
    entries and raises an alert instead of being guessed away.
@@ -92,6 +93,11 @@ async def reconcile(engine: "Engine", snap: Snapshot, reason: str) -> None:
             status = engine.protection_if_changed(plan)
             if status is not None:
                 await engine.apply(plan.id, status)
+    # 5b. a flattening position must have its exit working at IB (a refused repricing of the
+    #     take-profit, or a crash before it reached IB, falls back to a market order)
+    for plan in list(engine.live_plans()):
+        if plan.flattening:
+            await engine.ensure_exit(plan)
     # 6. our orders still working for plans that have ended
     for trade in snap.open_trades:
         ref = translate.ref_of(trade.order)

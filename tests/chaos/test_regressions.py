@@ -57,15 +57,17 @@ async def test_flatten_left_pending_by_a_kill_is_not_sent_twice(tmp_path: Path) 
         await b.start()
         row = await b.plan_state("P", "closed", "error")
         broker = await b.broker()
-        flattens = {e["order_ref"] for e in broker.executions.get("P", []) if ":flatten" in e["order_ref"]}
-        assert (row["state"], await b.position("AAPL"), sorted(flattens)) == ("closed", 0, ["P:flatten"])
+        exits = [e for e in broker.executions.get("P", []) if not e["order_ref"].endswith(":entry")]
+        # the flatten went out as the take-profit repriced to the stop, and executed once
+        assert (row["state"], await b.position("AAPL")) == ("closed", 0)
+        assert ({e["order_ref"] for e in exits}, sum(int(e["shares"]) for e in exits)) == ({"P:target"}, 222)
 
 
-@pytest.mark.xfail(strict=True, reason="known issue flatten-overfill: a flatten in flight and the stop both "
-                                       "execute; the position is reversed")
 async def test_flatten_racing_the_stop_does_not_reverse_the_position(tmp_path: Path) -> None:
     """The trader cancels a protected plan; the flatten is on its way (IB acknowledges orders
-    0.5 s late) when the price runs through the stop. Only one exit may execute."""
+    0.5 s late) when the price runs through the stop. Only one exit may execute. (A separate
+    market order used to execute after the stop had: chaos finding flatten-overfill. The
+    flatten now reprices the bracket's own take-profit, which the stop's fill cancels.)"""
     async with Bench(tmp_path, plan_toml("P")) as b:
         await b.start()
         await b.line("PROTECTED")
@@ -95,7 +97,7 @@ async def test_partly_filled_flatten_keeps_the_rest_protected(tmp_path: Path) ->
             await b.gw_call("set_price", symbol="AAPL", price=price)
             await b.until("the tick's fill applied", lambda: _applied(b, "P"))
         b.cancel("P")
-        await b.line(r"P Flatten: placed flatten", stream="err")
+        await b.line(r"P Flatten: exit now: take-profit", stream="err")
         # no more ticks: the flatten stays part-filled; the rest must be covered within 2 s
         gaps: dict[str, object] = {}
 

@@ -161,6 +161,29 @@ async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
         assert plan.exit_reason == "flatten" and plan.exited_qty == 222
         assert w.working("C2") == []
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        # the exit is the bracket's own take-profit repriced to the stop (marketable), not a new order
+        exits = [(x.order_ref, x.shares, x.price) for x in w.gw.executions if x.order_ref.startswith("C2:t")]
+        assert exits == [("C2:target", 222, 180.0)]
+        assert not [r for r in w.placed_refs("C2") if r.startswith("C2:flatten")]
+        [target] = w.gw.orders_by_ref("C2:target")
+        assert target.lmt_price == 171.0
+
+
+async def test_a_refused_repricing_of_the_take_profit_falls_back_to_a_market_flatten(
+        tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB may refuse to move the take-profit (e.g. a price constraint): the position must still
+    be closed, once, by a market order."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("C3")) as w:
+        await w.state("C3", "protected")
+        w.gw.faults.reject_next_modify(1, "price constraint")
+        w.rt.store.add_command("C3", "cancel", at=datetime.now(timezone.utc))
+        plan = await w.state("C3", "closed")
+        assert plan.exit_reason == "flatten" and plan.exited_qty == 222
+        exits = [(x.order_ref, x.shares) for x in w.gw.executions if not x.order_ref.endswith(":entry")]
+        assert exits == [("C3:flatten", 222)]
+        assert w.working("C3") == []
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
 
 
 class _Writes:

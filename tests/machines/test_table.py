@@ -303,6 +303,15 @@ def _exit_partial(src: State) -> Given:
                  [notify("partial_exit", fill_qty=40)], check)
 
 
+def test_a_take_profit_fill_while_flattening_is_the_flatten() -> None:
+    """A flatten reprices the take-profit: its fills are the flatten, not a take-profit; after a
+    failed flatten (error) the take-profit at its own price is a take-profit again."""
+    for src, reason in ((S.PROTECTED, "flatten"), (S.TRAILING, "flatten"), (S.ERROR, "target")):
+        plan = plan_in(src, flattening=True)
+        PlanMachine().step(plan, event(ExitFilled, leg=Leg.TARGET, quantity=40, price=D("99.00")))
+        assert (plan.exit_reason, plan.exited_qty) == (reason, 40), src
+
+
 @case(ExitFilled, S.ERROR, (), ("record_exit", "over_exit"), S.CLOSED)
 def _exit_after_close(src: State) -> Given:
     return Given(plan_in(src), event(ExitFilled, quantity=10), [notify("error")],
@@ -508,7 +517,9 @@ def _cancel_filled(src: State) -> Given:
     if src is S.FILLED:
         plan, fx = plan_in(src, filled_qty=40), [(CancelEntry, {}), (Flatten, {"quantity": 40})]
     else:
-        plan, fx = plan_in(src), [(Flatten, {"quantity": QTY, "reason": "cancelled by user"})]
+        # the exit goes through the take-profit, repriced to the plan's current stop
+        plan, fx = plan_in(src), [(Flatten, {"quantity": QTY, "reason": "cancelled by user",
+                                             "price": plan_in(src).stop_price})]
     return Given(plan, event(CancelRequested), [*fx, notify("flatten_requested")],
                  lambda p: _assert(p.flattening and p.cancel_requested))
 
