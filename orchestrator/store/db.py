@@ -57,8 +57,9 @@ def _engine(path: Path, readonly: bool) -> Engine:
     return engine
 
 
-def _check_readable(engine: Engine, path: Path) -> int | None:
-    """The stored schema version (None for an empty file). Raises StoreCorrupt if unreadable."""
+def _check_readable(engine: Engine, path: Path, *, pages: bool = True) -> int | None:
+    """The stored schema version (None for an empty file). Raises StoreCorrupt if unreadable.
+    ``pages`` also reads every page (``PRAGMA quick_check``): once per open is enough."""
     try:
         with engine.connect() as conn:
             names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -69,8 +70,8 @@ def _check_readable(engine: Engine, path: Path) -> int | None:
             row = conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").first()
             if row is None:
                 raise StoreCorrupt(f"{path}: the meta table has no schema_version")
-            check = conn.exec_driver_sql("PRAGMA quick_check").first()  # damaged pages, not only the header
-            if check is None or check[0] != "ok":
+            check = conn.exec_driver_sql("PRAGMA quick_check").first() if pages else ("ok",)
+            if check is None or check[0] != "ok":  # damaged pages, not only the header
                 raise StoreCorrupt(f"{path}: the database is damaged ({check[0] if check else 'no answer'}); it is "
                                    "left untouched — restore it from a backup or move it away to start fresh")
             return int(row[0])
@@ -117,7 +118,7 @@ def open_engine(url: str, *, create: bool = True, readonly: bool = False) -> Eng
         finally:
             probe.dispose()
     engine = _engine(path, readonly=readonly and exists)
-    version = _check_readable(engine, path)
+    version = _check_readable(engine, path, pages=readonly or not exists)  # the probe read the pages
     if version is not None and version > SCHEMA_VERSION:
         engine.dispose()
         raise SchemaTooNew(f"{path}: schema version {version} is newer than this orchestrator's "
