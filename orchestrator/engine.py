@@ -261,6 +261,7 @@ class Engine:
         while True:
             item = await self.queue.get()
             if isinstance(item, _Stop):
+                self.queue.task_done()
                 return
             try:
                 await self._handle(item.item if isinstance(item, _Again) else item)
@@ -268,6 +269,8 @@ class Engine:
                 self._again(item, exc)
             except Exception:
                 log.exception("engine: failed to handle %r", item)
+            finally:
+                self.queue.task_done()   # queue.join() waits for work handled, not just taken
             self.changed.set()
 
     def _again(self, item: Any, exc: BaseException) -> None:
@@ -337,6 +340,7 @@ class Engine:
     async def _carry_out(self, effect_id: int, effect: Any) -> None:
         plan = self._plan(effect.plan_id)
         try:
+            self.faults.hit("before_broker", [type(effect).__name__])
             result = await self.executor.run(effect, plan)
         except BrokerUnavailable as exc:
             log.warning("effect %s left pending (broker unavailable: %s)", type(effect).__name__, exc)

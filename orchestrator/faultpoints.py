@@ -5,6 +5,7 @@ N-th time the point is reached (counting only steps with a broker effect of that
 kind is given) the process kills itself with SIGKILL. Points:
 
 - ``after_commit``: a step is committed, its broker effects not yet carried out;
+- ``before_broker``: a broker effect is about to be carried out (nothing sent for it yet);
 - ``after_broker``: a broker effect was sent to IB, it is not yet marked done;
 - ``after_place``: a bracket's intents are written and its three orders were handed to the
   socket (in one write, so there is no point inside a bracket).

@@ -7,6 +7,7 @@ fix lands the test passes, strict xfail fails the suite, and the marker and the 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 from pathlib import Path
@@ -183,28 +184,24 @@ async def test_a_command_is_applied_once_even_if_carrying_it_out_fails(tmp_path:
     """Seen in a chaos run: a Flatten that raised (then a half-edited executor) made the cancel
     command apply again every 0.5 s, each time committing a journal row, an effect and a
     notification, for as long as the process ran."""
+    from orchestrator.engine import PollCommands
+
     from ..engine.harness import World, plan_toml as engine_plan
-    log_guard.expect(r"Error 202", r"failed to handle PollCommands", r"effect Flatten of P failed; left pending")
+    log_guard.expect(r"Error 202", r"effect Flatten of P failed; left pending")
+
+    def executor_bug(point: str) -> None:
+        raise RuntimeError(f"an executor bug at {point}")
     async with World(tmp_path, engine_plan("P")) as w:
         await w.state("P", "protected")
-
-        async def broken(*_args: object, **_kw: object) -> str:
-            raise RuntimeError("an executor bug")
-        w.engine.executor.run = broken
-        polls = 0
-        real = w.engine._commands
-
-        async def counted() -> None:
-            nonlocal polls
-            try:
-                await real()
-            finally:
-                polls += 1
-        w.engine._commands = counted
+        await w.stop()
+        await w.start(crash_at="before_broker:Flatten:1", on_hit=executor_bug)
+        await w.state("P", "protected")
         w.engine.store.add_command("P", "cancel", at=w.engine.clock.now())
         await w.until(lambda: "CancelRequested" in [e for *_x, e in w.history("P")], "the cancel applied")
-        seen = polls
-        await w.until(lambda: polls >= seen + 3, "three more polls of the commands table")
+        for _ in range(3):   # three more polls of the commands table, each handled to the end
+            w.engine.queue.put_nowait(PollCommands())
+        await asyncio.wait_for(w.engine.queue.join(), 10)
+        assert w.engine.faults.counts[("before_broker", "Flatten")] >= 1
         assert [e for *_x, e in w.history("P")].count("CancelRequested") == 1
 
 

@@ -90,10 +90,11 @@ class World:
         await self.stop()
         await self.gw.stop()
 
-    async def start(self, crash_at: str = "") -> bootstrap.Runtime:
+    async def start(self, crash_at: str = "", on_hit: Callable[[str], None] = _crash) -> bootstrap.Runtime:
         """Start an orchestrator. ``crash_at`` (FaultPoints syntax, e.g. ``after_commit:Protect:1``)
-        makes it stop dead at that step boundary, as a kill -9 would: nothing after it runs."""
-        faults = FaultPoints(crash_at, on_hit=_crash) if crash_at else None
+        makes it stop dead at that step boundary, as a kill -9 would: nothing after it runs
+        (or, with ``on_hit``, whatever that does there, e.g. raise an ordinary exception)."""
+        faults = FaultPoints(crash_at, on_hit=on_hit) if crash_at else None
         self.rt = await bootstrap.build(self.config, out=self.out, port=self.gw.port, host="127.0.0.1",
                                         faults=faults)
         await bootstrap.start(self.rt)
