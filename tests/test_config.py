@@ -17,6 +17,8 @@ from machines import RiskLimits
 from orchestrator.config import ENV_CONFIG, ENV_WEBHOOK, Config, load_config, redact_url
 from orchestrator.errors import ConfigError, OrchestratorError
 
+from .damage import damaged
+
 REPO = Path(__file__).resolve().parents[1]
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")),
@@ -341,19 +343,7 @@ def config_documents(draw: st.DrawFn) -> bytes:
     text = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in body.items()) for name, body in tables.items())
     if draw(st.booleans()):
         text = f"{draw(st.sampled_from(SECTIONS))} = {draw(VALUE)}\n" + text
-    data = text.encode("utf-8")
-    how = draw(st.sampled_from(["plain", "plain", "plain", "utf16", "insert", "flip", "truncate"]))
-    if how == "utf16":
-        data = text.encode("utf-16")
-    elif how != "plain":
-        at = draw(st.integers(0, len(data) - 1))
-        if how == "insert":
-            data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
-        elif how == "flip":
-            data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
-        else:
-            data = data[:at]
-    return data
+    return damaged(draw, text, ["plain", "plain", "plain", "utf16", "insert", "flip", "truncate"])
 
 
 def check_config(path: Path, env: dict[str, str]) -> None:

@@ -19,6 +19,8 @@ from orchestrator.planfile import (
     PLAN_ID_PATTERN, Problem, check_files, load_plan_files, load_plans, plans_check_command,
 )
 
+from .damage import damaged
+
 REPO = Path(__file__).resolve().parents[1]
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")),
@@ -405,21 +407,7 @@ def plan_documents(draw: st.DrawFn) -> bytes:
     text = "".join(draw(plan_tables(i)) for i in range(count))
     if draw(st.booleans()):
         text = f"{toml_key(draw(st.text(min_size=1, max_size=6)))} = {draw(VALUES)}\n" + text
-    data = text.encode("utf-8")
-    how = draw(st.sampled_from(["plain", "plain", "utf16", "latin1", "insert", "flip", "truncate"]))
-    if how == "utf16":
-        data = text.encode("utf-16")
-    elif how == "latin1":
-        data = text.encode("latin-1", errors="replace")
-    elif data and how in {"insert", "flip", "truncate"}:
-        at = draw(st.integers(0, len(data) - 1))
-        if how == "insert":
-            data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
-        elif how == "flip":
-            data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
-        else:
-            data = data[:at]
-    return data
+    return damaged(draw, text, ["plain", "plain", "utf16", "latin1", "insert", "flip", "truncate"])
 
 
 def check_document(path: Path, data: bytes) -> None:
