@@ -20,7 +20,7 @@ from .engine import Engine, EngineSettings
 from .errors import BrokerUnavailable, OrchestratorError
 from .faultpoints import FaultPoints
 from .notify import Deliver, OutboxSender, make_deliver
-from .store import Store
+from .store import Store, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Runtime:
     sender: OutboxSender
     gateway: Any = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    fresh_store: bool = False   # this process created state.db
 
 
 def check_account_mode(mode: str, account: str) -> None:
@@ -70,6 +71,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
                              journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max)
         await gateway.start()
         host, port = "127.0.0.1", gateway.port
+    fresh = not sqlite_path(config.store.url).exists()
     store = Store(config.store.url)
     engine_ref: list[Engine] = []
     broker = IBBroker(host or config.broker.host, port if port is not None else config.broker.port,
@@ -82,7 +84,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     engine_ref.append(engine)
     sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
     engine.on_commit.append(sender.poke)
-    return Runtime(config, store, broker, engine, sender, gateway)
+    return Runtime(config, store, broker, engine, sender, gateway, fresh_store=fresh)
 
 
 async def start(rt: Runtime) -> None:
@@ -147,7 +149,14 @@ async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | Non
             for f in (waiter, changed):
                 f.cancel()
     finally:
+        # a run refused before it did anything (wrong account, stopped before IB answered) leaves
+        # no empty state.db behind: the next run must not mistake it for one that ran
+        unused = rt.fresh_store and rt.store.holds_nothing()
         await shutdown(rt)
+        if unused:
+            path = sqlite_path(config.store.url)
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
     return 0
 
 

@@ -129,6 +129,11 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.checkpointer = Checkpointer(self.db.execute("PRAGMA database_list").fetchone()[2])
 
+    def holds_nothing(self) -> bool:
+        """No plan, journal row, order, command or notification has been written."""
+        return not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("plans", "journal", "orders", "commands", "outbox"))
+
     def close(self) -> None:
         self.checkpointer.close()
         self._raw.close()

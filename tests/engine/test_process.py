@@ -10,6 +10,7 @@ from pathlib import Path
 
 from orchestrator.bootstrap import LiveAccountRefused, check_account_mode
 from orchestrator.cli import main as cli
+from orchestrator.store import Store
 
 from ..procs import Control, Orchestrator, Proc
 from .harness import PRICES, plan_toml
@@ -105,6 +106,21 @@ async def test_paper_mode_refuses_a_live_account(tmp_path: Path) -> None:
         assert "Traceback" not in err
         state = (await control("state"))["state"]
         assert state["orders"] == []
+        assert not list(tmp_path.rglob("state.db*"))   # refused before anything: no empty state.db left
+    finally:
+        await control.close()
+        await gw.stop()
+
+
+async def test_a_refused_run_leaves_an_existing_state_db_alone(tmp_path: Path) -> None:
+    gw, control = await _gateway(tmp_path, "--account", "U7654321")
+    try:
+        cfg = _setup(tmp_path, gw.port, mode="paper")
+        Store("sqlite:///" + str(tmp_path / "state.db")).close()   # made by an earlier run
+        before = (tmp_path / "state.db").read_bytes()
+        orch = await Orchestrator.start("run", "--config", str(cfg), cwd=tmp_path)
+        rc, _out, _err = await orch.finish(timeout=30)
+        assert rc == 2 and (tmp_path / "state.db").read_bytes() == before
     finally:
         await control.close()
         await gw.stop()
@@ -118,6 +134,7 @@ async def test_live_mode_refuses_a_paper_account(tmp_path: Path) -> None:
         rc, _out, err = await orch.finish(timeout=30)
         assert rc == 2 and "paper account" in err and "Traceback" not in err
         assert (await control("state"))["state"]["orders"] == []
+        assert not list(tmp_path.rglob("state.db*"))
     finally:
         await control.close()
         await gw.stop()
