@@ -62,12 +62,13 @@ class CancelEntry:
 class Flatten:
     """Close ``quantity`` shares now, and cancel any entry remainder.
 
-    With a ``price`` (the plan's stop) the exit goes through the plan's own take-profit, its
-    limit moved to that price, which makes it marketable: the take-profit and the stop stay one
-    OCA group at IB, so whichever executes first shrinks the other and the position can never be
-    sold twice (a separate market order racing the stop could both execute, reversing the
-    position: chaos finding flatten-overfill). Without a working take-profit, or with ``price``
-    None, a market order inside the plan's OCA group closes the position.
+    With a ``price`` (the plan's stop when the effect was made) the exit may go through the
+    plan's own take-profit: while IB reports a stop working for the position, the take-profit's
+    limit is moved to that stop's price as IB has it, which makes it marketable; take-profit and
+    stop stay one OCA group at IB, so whichever executes first shrinks the other and the
+    position can never be sold twice (a separate market order racing the stop could both
+    execute, reversing the position: chaos finding flatten-overfill). With no working stop or
+    take-profit, or with ``price`` None, a market order inside the plan's OCA group closes it.
     """
 
     plan_id: str

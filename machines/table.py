@@ -262,8 +262,8 @@ def record_exit(ed: EventData) -> None:
     leg = Leg(e.leg)
     if leg is Leg.STOP:
         plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
-    elif leg is Leg.TARGET:  # a flatten reprices the take-profit to exit now (not after a failed flatten)
-        plan.exit_reason = "flatten" if plan.flattening and ed.transition.source != S.ERROR.value else "target"
+    elif leg is Leg.TARGET:  # a flatten reprices the take-profit to exit now
+        plan.exit_reason = "flatten" if plan.flattening else "target"
     else:
         plan.exit_reason = "flatten"
     _kind(plan, "partial_exit", fill_qty=e.quantity, fill_price=e.price)

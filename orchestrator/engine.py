@@ -439,6 +439,7 @@ class Engine:
             await self._reconcile("connected")
         elif notice.kind == "disconnected":
             self.reconciled.clear()
+            self.executor.forget_reprices()  # the reconnect reads back what reached IB
             log.warning("IB connection lost; reconnecting")
         elif notice.kind == "connectivity_lost":
             self.reconciled.clear()  # no new entries until IB is back and reconciled
@@ -452,7 +453,7 @@ class Engine:
         """ib_async's local status is not evidence: read IB's truth, then re-derive events."""
         log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
         if v.leg is machines.Leg.TARGET:  # a take-profit repriced to flatten may have been refused
-            self.executor.forget_reprice(v.plan_id)
+            self.executor.forget_reprices(v.plan_id)
         await self._reconcile(f"verify {v.plan_id}")
         plan = self.plans.get(v.plan_id)
         if v.leg is machines.Leg.STOP and plan is not None and plan.state in (
@@ -464,9 +465,11 @@ class Engine:
 
     async def ensure_exit(self, plan: Plan) -> None:
         """A flattening plan's open position must have an exit at IB. The flatten reprices the
-        take-profit; if IB refused that (or the order is gone) and nothing else exits, the
-        position is closed by a market order instead. Runs at every reconciliation."""
-        if not plan.flattening or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING, State.ERROR):
+        take-profit; if IB refused that (or the order, or the stop that makes its price
+        marketable, is gone) and nothing else exits, the position is closed by a market order
+        instead. Runs at every reconciliation. Never for a plan in ``error``: that one is a
+        human's (who may be closing it in TWS); the trader's ``cancel`` retries its flatten."""
+        if not plan.flattening or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING):
             return
         if plan.open_qty <= 0 or self._queued_fills.get(plan.id, 0) > 0 or self.executor.unapplied_fills(plan):
             return  # the fills in flight decide first

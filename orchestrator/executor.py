@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -45,6 +46,15 @@ def _active(trades: list[Trade], leg: Leg) -> list[Trade]:
     return out
 
 
+REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after this, it was lost
+
+
+def _working_stop(trades: list[Trade]) -> Trade | None:
+    """The stop IB reports working for the plan (the latest, if several)."""
+    stops = [t for t in _active(trades, Leg.STOP) if t.orderStatus.status in translate.WORKING]
+    return stops[-1] if stops else None
+
+
 def _remaining(t: Trade) -> int:
     total = float(t.order.totalQuantity or 0)
     return int(round(total - float(t.orderStatus.filled or 0)))
@@ -60,8 +70,8 @@ class Executor:
         self.store = store
         self.clock = clock
         self.emit = emit
-        # plans whose take-profit was repriced to exit in this session (IB may not have echoed it yet)
-        self._repriced: set[str] = set()
+        # plan → when its take-profit was repriced to exit (IB may not have echoed it yet)
+        self._repriced: dict[str, datetime] = {}
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -208,7 +218,7 @@ class Executor:
             self._intent(e.plan_id, Leg.TARGET, attempt, target, parent.orderRef),
             self._intent(e.plan_id, Leg.STOP, attempt, stop, parent.orderRef),
         ], at=self.clock.now())
-        self.broker.place_group(contract, [parent, target, stop])   # one write: IB gets all or none
+        await self.broker.place_group(contract, [parent, target, stop])   # one write: IB gets all or none
         self.faults.hit("after_place", ["PlaceBracket"])
         # the stop child transmitted the whole group: none of its orders is held any more (a
         # held order's cancel is only local in ib_async, and a modify must not hold it again)
@@ -302,17 +312,28 @@ class Executor:
 
     def exit_in_flight(self, plan: Plan) -> bool:
         """IB has (or is being sent) an order that exits the plan's position now: a flatten order,
-        or the take-profit repriced to the stop."""
+        or the take-profit repriced to the working stop's price while that stop still works (the
+        stop is what makes that price marketable: the market is above a long's stop, or the stop
+        has triggered). A repricing IB has not echoed is trusted for ``REPRICE_ECHO_SECONDS``."""
         trades = self.broker.trades_of(plan.id)
         if _active(trades, Leg.FLATTEN):
             return True
+        stop = _working_stop(trades)
+        if stop is None:
+            return False
+        sent = self._repriced.get(plan.id)
+        pending = sent is not None and (self.clock.now() - sent).total_seconds() < REPRICE_ECHO_SECONDS
         return any(t.orderStatus.status != "PendingCancel" and (
-            plan.id in self._repriced or translate.decimal(t.order.lmtPrice) == plan.stop_price)
+            pending or translate.decimal(t.order.lmtPrice) == translate.decimal(stop.order.auxPrice))
             for t in _active(trades, Leg.TARGET))
 
-    def forget_reprice(self, plan_id: str) -> None:
-        """IB refused the take-profit's repricing (or the order is gone): no longer count on it."""
-        self._repriced.discard(plan_id)
+    def forget_reprices(self, plan_id: str | None = None) -> None:
+        """Stop counting on repricings IB has not echoed: it refused one (``plan_id``), or the
+        connection dropped (all: what reached IB is read back at the reconnect)."""
+        if plan_id is None:
+            self._repriced.clear()
+        else:
+            self._repriced.pop(plan_id, None)
 
     async def _flatten(self, e: fx.Flatten) -> str:
         trades = self.broker.trades_of(e.plan_id)
@@ -323,19 +344,21 @@ class Executor:
         qty = e.quantity - covered
         if qty <= 0:
             return f"skipped: flatten orders already cover {covered}"
+        # Through the take-profit only while IB reports a stop working for the whole position:
+        # moved to that stop's price (as IB has it, not as the plan wants it: a refused trail
+        # leaves them apart) it is marketable, and the two stay one OCA group at IB.
+        stop = _working_stop(trades)
         targets = [t for t in _active(trades, Leg.TARGET) if t.orderStatus.status != "PendingCancel"]
-        if e.price is not None and targets and not covered:
-            t = targets[-1]
-            if translate.decimal(t.order.lmtPrice) == e.price and _remaining(t) == qty:
-                return f"take-profit {t.order.orderId} already repriced to {e.price} for {qty}"
+        if e.price is not None and targets and not covered and stop is not None and _remaining(stop) >= qty:
+            t, price = targets[-1], translate.decimal(stop.order.auxPrice)
+            if translate.decimal(t.order.lmtPrice) == price and _remaining(t) == qty:
+                return f"take-profit {t.order.orderId} already repriced to {price} for {qty}"
             try:
-                self._amend(t, e.plan_id, lmtPrice=float(e.price),
-                            totalQuantity=float(t.orderStatus.filled or 0) + qty)
-            except AssertionError:  # ib_async believes the order is done: its status will tell
-                pass
-            else:
-                self._repriced.add(e.plan_id)
-                return f"exit now: take-profit {t.order.orderId} repriced to {e.price} (marketable) for {qty}"
+                self._amend(t, e.plan_id, lmtPrice=float(price), totalQuantity=float(t.orderStatus.filled or 0) + qty)
+            except AssertionError:  # ib_async sent it, then found the order done: its status will tell
+                return f"take-profit {t.order.orderId} repriced, but ib_async reports it done"
+            self._repriced[e.plan_id] = self.clock.now()
+            return f"exit now: take-profit {t.order.orderId} repriced to {price} (marketable) for {qty}"
         try:
             contract = await self.broker.contract(e.symbol)
         except UnknownContract as exc:

@@ -47,6 +47,12 @@ class Snapshot:
     positions: dict[str, int] = field(default_factory=dict)
 
 
+def _sent_recently(client: Any) -> int:
+    """How many requests ib_async's throttle counts in its current window."""
+    now = asyncio.get_running_loop().time()
+    return sum(1 for t in client._timeQ if now - t <= client.RequestsInterval)
+
+
 class _Batch:
     """Stands in for ib_async's connection while a group of orders is built: collects the
     framed messages instead of writing each, then writes them as one."""
@@ -293,7 +299,7 @@ class IBBroker:
     def place(self, contract: Contract, order: Order) -> Trade:
         return self.ib.placeOrder(contract, order)
 
-    def place_group(self, contract: Contract, orders: list[Order]) -> list[Trade]:
+    async def place_group(self, contract: Contract, orders: list[Order]) -> list[Trade]:
         """Place several orders with one write to the socket, so that IB gets all or none.
 
         A bracket is three placeOrders: the parent and the take-profit go out untransmitted and
@@ -301,14 +307,33 @@ class IBBroker:
         the parent held at IB for ever, where no later session can see or cancel it (found by
         the chaos harness: held-entry-orphan). A single write of a few hundred bytes is handed
         to the kernel whole, so a kill lands before the bracket or after it, never inside.
-        ib_async's request throttle is off while the group is built so none of it is deferred.
+
+        ib_async's request throttle (IB allows about 50 messages/s) is respected: this first
+        waits until nothing of ours is queued behind the throttle and the group fits in the
+        current window, then builds the group with the throttle off (so none of it is
+        deferred) — nothing else can send in between, there is no await. If building the group
+        fails half-way nothing was written, but ib_async already shows its first orders as
+        pending: the connection is dropped so the reconnect reads IB's truth.
+
+        Raises:
+            BrokerUnavailable: not connected, or the group could not be built.
         """
         client = self.ib.client
+        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(orders) > client.MaxRequests):
+            await asyncio.sleep(client.RequestsInterval / 10)   # pacing: the throttle's window moves on
+        if not self.is_connected():
+            raise BrokerUnavailable("not connected to IB")
         batch = _Batch(client.conn)
         client.conn, limit = batch, client.MaxRequests
         client.MaxRequests = 0
         try:
             trades = [self.ib.placeOrder(contract, order) for order in orders]
+        except Exception as exc:
+            log.error("could not build the order group %s (%s); nothing was sent, reconnecting",
+                      [o.orderRef for o in orders], exc)
+            client.conn, client.MaxRequests = batch.conn, limit
+            self.ib.disconnect()
+            raise BrokerUnavailable(f"order group not sent: {exc}") from None
         finally:
             client.conn, client.MaxRequests = batch.conn, limit
         batch.flush()

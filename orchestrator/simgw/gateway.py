@@ -25,7 +25,7 @@ from .faults import Faults
 from .handlers import Handlers
 from .journal import Journal
 from .marketdata import Bar, BarBuilder, Quotes
-from .orders import Execution, OrderEvent, PortfolioEvent, SimOrder
+from .orders import Execution, OrderEvent, OrderRequest, PortfolioEvent, SimOrder
 from .prices import PricePath
 from .server import Connection
 from .wire import ProtocolError
@@ -185,6 +185,25 @@ class SimGateway:
             raise KeyError(f"unknown symbol {symbol!r}")
         self._trade(symbol, float(price))
         self._handle(self.book.set_price(symbol, float(price)))
+        self._after_change()
+
+    def cancel_in_tws(self, order_ref: str) -> None:
+        """Someone cancels the working order ``order_ref`` in TWS (or IB does): the owner hears
+        an orderStatus Cancelled it did not ask for."""
+        for o in self.book.orders.values():
+            if o.order_ref == order_ref and not o.is_done:
+                self._handle(self.book.cancel(o.client_id, o.order_id))
+        self._after_change()
+
+    def trade_in_tws(self, symbol: str, action: str, quantity: float) -> None:
+        """Someone trades ``symbol`` by hand in TWS: a market order of client 0, no orderRef."""
+        stock = self.catalog.by_symbol(symbol)
+        if stock is None:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        order_id = self.book.next_valid_id(0)
+        self._handle(self.book.place(0, OrderRequest(order_id=order_id, con_id=stock.con_id, symbol=stock.symbol,
+                                                     action=action, quantity=float(quantity), order_type="MKT",
+                                                     tif="DAY")))
         self._after_change()
 
     async def _tick_loop(self) -> None:

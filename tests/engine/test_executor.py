@@ -109,3 +109,40 @@ def test_protect_sizes_from_what_ib_already_filled() -> None:
     asyncio.run(_executor(broker).run(fx.Protect("P1", "AAPL", machines.Side.LONG, 100, D("176"), D("188")), plan))
     (resized,) = broker.placed  # only the target: the stop's remaining 40 is already right
     assert resized.orderRef == "P1:target" and resized.totalQuantity == 40
+
+
+def _target(lmt: float, qty: float = 100, status: str = "Submitted") -> Trade:
+    order = Order(orderId=2, action="SELL", totalQuantity=qty, orderType="LMT", orderRef="P1:target", lmtPrice=lmt)
+    return Trade(AAPL, order, OrderStatus(status=status, filled=0, remaining=qty), [], [])
+
+
+def test_a_flatten_reprices_the_take_profit_to_the_stop_ib_has() -> None:
+    """The plan wants its stop at 184 (a trail IB refused); IB's stop is at 171: the take-profit
+    goes to 171, where the working stop makes it marketable (184 might be above the market)."""
+    target = _target(189.0)
+    broker = RecordingBroker([_trade("P1:stop", "STP", "Submitted", 100, aux=171.0), target])
+    ex = _executor(broker)
+    plan = _plan(State.PROTECTED, flattening=True, stop_price=D("184"))
+    effect = fx.Flatten("P1", "AAPL", machines.Side.LONG, 100, "cancelled by user", D("184"))
+    result = asyncio.run(ex.run(effect, plan))
+    [sent] = broker.placed
+    assert (sent.orderId, sent.orderType, sent.lmtPrice, sent.totalQuantity) == (2, "LMT", 171.0, 100)
+    assert "repriced to 171" in result
+
+
+def test_a_repriced_take_profit_counts_as_the_exit_only_with_the_stop_working_and_while_echo_is_due() -> None:
+    clock = FixedClock(T)
+    target = _target(189.0)
+    stop = _trade("P1:stop", "STP", "Submitted", 100, aux=171.0)
+    broker = RecordingBroker([stop, target])
+    ex = Executor(broker, store=None, clock=clock, emit=lambda *a: None)  # type: ignore[arg-type]
+    plan = _plan(State.PROTECTED, flattening=True, stop_price=D("171"))
+    assert not ex.exit_in_flight(plan)                      # nothing repriced yet
+    asyncio.run(ex.run(fx.Flatten("P1", "AAPL", machines.Side.LONG, 100, "x", D("171")), plan))
+    assert ex.exit_in_flight(plan)                          # sent, IB has not echoed it yet
+    clock.advance(11)
+    assert not ex.exit_in_flight(plan)                      # never echoed: lost
+    target.order.lmtPrice = 171.0                           # IB's echo
+    assert ex.exit_in_flight(plan)
+    stop.orderStatus.status = "Cancelled"                   # without the stop 171 may be above the market
+    assert not ex.exit_in_flight(plan)

@@ -1,0 +1,92 @@
+"""Flattening a position (the trader's cancel, an emergency exit), end to end against the
+simulated gateway: the exit is the bracket's take-profit repriced to the working stop when IB
+has one, a market order otherwise, and never both (cases from a review of that design)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+from orchestrator.engine import ReconcileRequest
+
+from .harness import World, plan_toml
+
+
+def _exits(w: World, plan_id: str) -> list[tuple[str, float, float]]:
+    return [(x.order_ref, x.shares, x.price) for x in w.gw.executions
+            if x.order_ref.startswith(plan_id + ":") and not x.order_ref.endswith(":entry")]
+
+
+async def _reconcile(w: World) -> None:
+    """One full reconciliation (ensure_exit runs in it), handled to the end."""
+    w.engine.enqueue(ReconcileRequest("test"))
+    await asyncio.wait_for(w.engine.queue.join(), 10)
+
+
+async def test_an_emergency_flatten_without_a_working_stop_is_a_market_order(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The stop is cancelled at IB with the market already under it; IB refuses the new stop (it
+    would be above the market), so the plan flattens. A take-profit repriced to 171 would never
+    fill at 168: the exit must be a market order."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("M")) as w:
+        await w.state("M", "protected")
+        w.gw.cancel_in_tws("M:stop")
+        w.gw.set_price("AAPL", 168.0)
+        plan = await w.state("M", "closed")
+        assert plan.exit_reason == "flatten"
+        assert _exits(w, "M") == [("M:flatten", 222, 168.0)]
+        [target] = w.gw.orders_by_ref("M:target")
+        assert target.lmt_price == 189.0   # never repriced
+
+
+async def test_a_flatten_after_a_refused_trail_uses_the_stop_ib_has(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB refused a trail to 184, so its stop stays at 171 while the plan wants 184. The price
+    dips to 183 and the trader cancels: the take-profit goes to 171 (marketable), not 184."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("T", stop=171.0, target=200.0, trail=(0.5, 2.0))) as w:
+        await w.state("T", "protected")
+        w.gw.faults.reject_next_modify(1, "simulated")
+        w.gw.set_price("AAPL", 186.0)
+        await w.until(lambda: "StopModifyRejected" in [e for *_x, e in w.history("T")], "the refused trail")
+        [stop] = [o for o in w.working("T") if o.order_ref == "T:stop"]
+        assert (w.plan("T").stop_price, stop.aux_price) == (184, 171.0)
+        w.gw.set_price("AAPL", 183.0)
+        w.rt.store.add_command("T", "cancel", at=datetime.now(timezone.utc))
+        plan = await w.state("T", "closed")
+        assert plan.exit_reason == "flatten"
+        assert _exits(w, "T") == [("T:target", 222, 183.0)]
+
+
+async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """Both the repricing and the market flatten are refused: the plan goes to error for a human,
+    who sells by hand in TWS. The orchestrator must not send a flatten of its own after that."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("E")) as w:
+        await w.state("E", "protected")
+        w.gw.faults.reject_next_modify(1, "price constraint")
+        w.gw.faults.reject_next(1, "no trading permissions")
+        w.rt.store.add_command("E", "cancel", at=datetime.now(timezone.utc))
+        await w.state("E", "error")
+        w.gw.trade_in_tws("AAPL", "SELL", 222)
+        await _reconcile(w)
+        await _reconcile(w)
+        assert w.plan("E").state == "error"
+        assert [o.order_ref for o in w.gw.orders if ":flatten" in o.order_ref] == ["E:flatten"]   # the refused one
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+
+
+async def test_a_repricing_lost_with_the_connection_falls_back_to_a_market_order(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The take-profit's repricing never reaches IB and the connection drops: after the reconnect
+    the plan is still flattening with no exit at IB; the reconciliation closes it at market."""
+    log_guard.expect(r"Error 201", r"Error 1100", r"Peer closed connection")
+    async with World(tmp_path, plan_toml("D")) as w:
+        await w.state("D", "protected")
+        w.gw.faults.ignore_next(3, 1)   # the next placeOrder (the repricing) is lost at IB
+        w.rt.store.add_command("D", "cancel", at=datetime.now(timezone.utc))
+        await w.until(lambda: w.plan("D").flattening, "flattening")
+        await w.until(lambda: not w.rt.store.pending_effects(), "the flatten carried out")
+        w.gw.faults.drop_connections()
+        plan = await w.state("D", "closed")
+        assert _exits(w, "D") == [("D:flatten", 222, 180.0)]
+        assert plan.exit_reason == "flatten"
