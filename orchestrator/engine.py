@@ -452,8 +452,10 @@ class Engine:
     async def _verify(self, v: translate.Verify) -> None:
         """ib_async's local status is not evidence: read IB's truth, then re-derive events."""
         log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
-        if v.leg is machines.Leg.TARGET:  # a take-profit repriced to flatten may have been refused
-            self.executor.forget_reprices(v.plan_id)
+        plan = self.plans.get(v.plan_id)
+        if v.leg is machines.Leg.TARGET and plan is not None and plan.flattening:
+            # the take-profit repriced to flatten was refused (or is gone): a market order next
+            self.executor.forget_reprices(v.plan_id, refused=True)
         await self._reconcile(f"verify {v.plan_id}")
         plan = self.plans.get(v.plan_id)
         if v.leg is machines.Leg.STOP and plan is not None and plan.state in (
@@ -464,11 +466,13 @@ class Engine:
             await self.apply(v.plan_id, machines.StopModifyRejected(self.clock.now(), v.code, v.message, working))
 
     async def ensure_exit(self, plan: Plan) -> None:
-        """A flattening plan's open position must have an exit at IB. The flatten reprices the
-        take-profit; if IB refused that (or the order, or the stop that makes its price
-        marketable, is gone) and nothing else exits, the position is closed by a market order
-        instead. Runs at every reconciliation. Never for a plan in ``error``: that one is a
-        human's (who may be closing it in TWS); the trader's ``cancel`` retries its flatten."""
+        """A flattening plan's open position must have an exit at IB. Runs at every
+        reconciliation. If IB shows none (a repricing lost, or not echoed in time, a stop or
+        take-profit gone), the flatten is carried out again: it re-sends the repricing while a
+        stop and a take-profit work and IB has not refused it (sending it twice is harmless),
+        and a market order otherwise — never a market order next to a repricing that may still
+        arrive. Never for a plan in ``error``: that one is a human's (who may be closing it in
+        TWS); the trader's ``cancel`` retries its flatten."""
         if not plan.flattening or plan.state not in (State.FILLED, State.PROTECTED, State.TRAILING):
             return
         if plan.open_qty <= 0 or self._queued_fills.get(plan.id, 0) > 0 or self.executor.unapplied_fills(plan):
@@ -477,14 +481,14 @@ class Engine:
                 isinstance(p.effect, machines.Flatten) and p.effect.plan_id == plan.id
                 for p in self.store.pending_effects()):
             return
-        log.warning("%s is flattening but IB has no exit working for its %d shares: sending a market order",
+        log.warning("%s is flattening but IB shows no exit working for its %d shares: flattening again",
                     plan.id, plan.open_qty)
         effect = machines.Flatten(plan.id, plan.spec.symbol, plan.spec.side, plan.open_qty,
-                                  "no exit working at IB: market order")
+                                  "no exit working at IB", plan.stop_price)
         try:
             result = await self.executor.run(effect, plan)
         except (BrokerUnavailable, ConnectionError) as exc:
-            log.warning("%s: market flatten not sent (%s); retried at the next reconciliation", plan.id, exc)
+            log.warning("%s: flatten not carried out (%s); retried at the next reconciliation", plan.id, exc)
             return
         log.info("%s Flatten: %s", plan.id, result)
 

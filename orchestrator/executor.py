@@ -50,9 +50,19 @@ REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after t
 
 
 def _working_stop(trades: list[Trade]) -> Trade | None:
-    """The stop IB reports working for the plan (the latest, if several)."""
-    stops = [t for t in _active(trades, Leg.STOP) if t.orderStatus.status in translate.WORKING]
+    """The stop IB reports working for the plan (the latest, if several; one IB warned about
+    still works)."""
+    stops = [t for t in _active(trades, Leg.STOP) if t.orderStatus.status in translate.PROTECTING]
     return stops[-1] if stops else None
+
+
+def _at_or_past(target: Trade, stop_price: Decimal | None) -> bool:
+    """The take-profit's limit is at the stop's price or past it (a long's SELL at or below it,
+    a short's BUY at or above it): marketable while the stop has not triggered."""
+    limit = translate.decimal(target.order.lmtPrice)
+    if limit is None or stop_price is None:
+        return False
+    return limit <= stop_price if target.order.action == "SELL" else limit >= stop_price
 
 
 def _remaining(t: Trade) -> int:
@@ -72,6 +82,8 @@ class Executor:
         self.emit = emit
         # plan → when its take-profit was repriced to exit (IB may not have echoed it yet)
         self._repriced: dict[str, datetime] = {}
+        # plans whose repricing IB refused: their flatten is a market order from now on
+        self._refused: set[str] = set()
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -85,6 +97,13 @@ class Executor:
         """
         if not self.broker.is_connected():
             raise BrokerUnavailable("not connected to IB")
+        if isinstance(effect, (fx.Protect, fx.Flatten)):
+            # look the contract up first: a lookup awaits IB, and the quantities below must be
+            # read after it (a fill arriving during it would otherwise be traded again)
+            try:
+                await self.broker.contract(effect.symbol)
+            except UnknownContract:
+                pass  # reported by the effect itself
         if plan is not None:
             fresh = self.refresh(effect, plan)
             if fresh is None:
@@ -311,10 +330,12 @@ class Executor:
         return "; ".join(done) or "nothing working"
 
     def exit_in_flight(self, plan: Plan) -> bool:
-        """IB has (or is being sent) an order that exits the plan's position now: a flatten order,
-        or the take-profit repriced to the working stop's price while that stop still works (the
-        stop is what makes that price marketable: the market is above a long's stop, or the stop
-        has triggered). A repricing IB has not echoed is trusted for ``REPRICE_ECHO_SECONDS``."""
+        """IB has (or is being sent) an order that exits the plan's whole position now: a
+        flatten order, or the take-profit repriced to (or past) the working stop's price while
+        that stop still works — the stop is what makes that price marketable: the market is
+        above a long's stop, or the stop has triggered. A repricing IB has not echoed yet counts
+        for ``REPRICE_ECHO_SECONDS``; after that the flatten re-sends it (harmless: it sets an
+        absolute price and size), never a market order next to it."""
         trades = self.broker.trades_of(plan.id)
         if _active(trades, Leg.FLATTEN):
             return True
@@ -323,17 +344,20 @@ class Executor:
             return False
         sent = self._repriced.get(plan.id)
         pending = sent is not None and (self.clock.now() - sent).total_seconds() < REPRICE_ECHO_SECONDS
-        return any(t.orderStatus.status != "PendingCancel" and (
-            pending or translate.decimal(t.order.lmtPrice) == translate.decimal(stop.order.auxPrice))
-            for t in _active(trades, Leg.TARGET))
+        stop_price = translate.decimal(stop.order.auxPrice)
+        return any(t.orderStatus.status != "PendingCancel" and _remaining(t) >= plan.open_qty and (
+            pending or _at_or_past(t, stop_price)) for t in _active(trades, Leg.TARGET))
 
-    def forget_reprices(self, plan_id: str | None = None) -> None:
-        """Stop counting on repricings IB has not echoed: it refused one (``plan_id``), or the
-        connection dropped (all: what reached IB is read back at the reconnect)."""
+    def forget_reprices(self, plan_id: str | None = None, *, refused: bool = False) -> None:
+        """Stop counting on repricings IB has not echoed: the connection dropped (all: what
+        reached IB is read back at the reconnect), or IB refused ``plan_id``'s (``refused``:
+        that plan's flatten is a market order from now on)."""
         if plan_id is None:
             self._repriced.clear()
-        else:
-            self._repriced.pop(plan_id, None)
+            return
+        self._repriced.pop(plan_id, None)
+        if refused:
+            self._refused.add(plan_id)
 
     async def _flatten(self, e: fx.Flatten) -> str:
         trades = self.broker.trades_of(e.plan_id)
@@ -349,7 +373,8 @@ class Executor:
         # leaves them apart) it is marketable, and the two stay one OCA group at IB.
         stop = _working_stop(trades)
         targets = [t for t in _active(trades, Leg.TARGET) if t.orderStatus.status != "PendingCancel"]
-        if e.price is not None and targets and not covered and stop is not None and _remaining(stop) >= qty:
+        if (e.price is not None and e.plan_id not in self._refused and targets and not covered
+                and stop is not None and _remaining(stop) >= qty):
             t, price = targets[-1], translate.decimal(stop.order.auxPrice)
             if translate.decimal(t.order.lmtPrice) == price and _remaining(t) == qty:
                 return f"take-profit {t.order.orderId} already repriced to {price} for {qty}"
@@ -359,6 +384,8 @@ class Executor:
                 return f"take-profit {t.order.orderId} repriced, but ib_async reports it done"
             self._repriced[e.plan_id] = self.clock.now()
             return f"exit now: take-profit {t.order.orderId} repriced to {price} (marketable) for {qty}"
+        for t in targets:  # a market order now: no take-profit (perhaps repriced) may also sell
+            self.broker.cancel(t.order)
         try:
             contract = await self.broker.contract(e.symbol)
         except UnknownContract as exc:

@@ -35,6 +35,9 @@ class RecordingBroker:
     def is_connected(self) -> bool:
         return self.connected
 
+    async def contract(self, symbol: str) -> Stock:
+        return AAPL
+
     def trades_of(self, plan_id: str) -> list[Trade]:
         return [t for t in self.trades if t.order.orderRef.startswith(plan_id + ":")]
 
@@ -146,3 +149,20 @@ def test_a_repriced_take_profit_counts_as_the_exit_only_with_the_stop_working_an
     assert ex.exit_in_flight(plan)
     stop.orderStatus.status = "Cancelled"                   # without the stop 171 may be above the market
     assert not ex.exit_in_flight(plan)
+
+
+def test_a_take_profit_past_the_stop_counts_on_either_side_and_a_warned_stop_still_works() -> None:
+    """A trail modification may land after the repricing: the take-profit is then past the stop
+    (still marketable) and counts. ``ValidationError`` (IB warned) is a stop that works."""
+    stop = _trade("P1:stop", "STP", "ValidationError", 100, aux=173.0)
+    broker = RecordingBroker([stop, _target(171.0)])
+    ex = _executor(broker)
+    assert ex.exit_in_flight(_plan(State.PROTECTED, flattening=True))
+    short_stop = Order(orderId=5, action="BUY", totalQuantity=100, orderType="STP", orderRef="P1:stop", auxPrice=190.0)
+    short_target = Order(orderId=6, action="BUY", totalQuantity=100, orderType="LMT", orderRef="P1:target",
+                         lmtPrice=191.0)
+    broker.trades = [Trade(AAPL, o, OrderStatus(status="Submitted", remaining=100), [], [])
+                     for o in (short_stop, short_target)]
+    assert ex.exit_in_flight(_plan(State.PROTECTED, flattening=True))
+    short_target.lmtPrice = 185.0   # a BUY limit below a short's stop is not marketable
+    assert not ex.exit_in_flight(_plan(State.PROTECTED, flattening=True))

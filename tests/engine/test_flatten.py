@@ -76,9 +76,10 @@ async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
 
 
-async def test_a_repricing_lost_with_the_connection_falls_back_to_a_market_order(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """The take-profit's repricing never reaches IB and the connection drops: after the reconnect
-    the plan is still flattening with no exit at IB; the reconciliation closes it at market."""
+    the plan is still flattening with no exit at IB. The reconciliation sends the repricing again
+    (harmless if the first one was only late), not a market order that could sell twice."""
     log_guard.expect(r"Error 201", r"Error 1100", r"Peer closed connection")
     async with World(tmp_path, plan_toml("D")) as w:
         await w.state("D", "protected")
@@ -88,5 +89,23 @@ async def test_a_repricing_lost_with_the_connection_falls_back_to_a_market_order
         await w.until(lambda: not w.rt.store.pending_effects(), "the flatten carried out")
         w.gw.faults.drop_connections()
         plan = await w.state("D", "closed")
-        assert _exits(w, "D") == [("D:flatten", 222, 180.0)]
+        assert _exits(w, "D") == [("D:target", 222, 180.0)]
+        assert not [o for o in w.gw.orders if ":flatten" in o.order_ref]
+        assert plan.exit_reason == "flatten"
+
+
+async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_a_market_order(
+        tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB refuses the repricing and the market order: the plan is in error. When the trader
+    cancels again, the flatten must not try the refused repricing once more, but sell at market."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("R")) as w:
+        await w.state("R", "protected")
+        w.gw.faults.reject_next_modify(1, "price constraint")
+        w.gw.faults.reject_next(1, "no trading permissions")
+        w.rt.store.add_command("R", "cancel", at=datetime.now(timezone.utc))
+        await w.state("R", "error")
+        w.rt.store.add_command("R", "cancel", at=datetime.now(timezone.utc))
+        plan = await w.state("R", "closed")
+        assert _exits(w, "R") == [("R:flatten:2", 222, 180.0)]
         assert plan.exit_reason == "flatten"
