@@ -24,6 +24,16 @@ async def _reconcile(w: World) -> None:
     await asyncio.wait_for(w.engine.queue.join(), 10)
 
 
+async def _flatten_refused_twice(w: World, plan_id: str) -> None:
+    """The trader cancels a protected plan; IB refuses the repricing, then the market order:
+    the plan is in error, holding its position."""
+    await w.state(plan_id, "protected")
+    w.gw.faults.reject_next_modify(1, "price constraint")
+    w.gw.faults.reject_next(1, "no trading permissions")
+    w.rt.store.add_command(plan_id, "cancel", at=datetime.now(timezone.utc))
+    await w.state(plan_id, "error")
+
+
 async def test_an_emergency_flatten_without_a_working_stop_is_a_market_order(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """The stop is cancelled at IB with the market already under it; IB refuses the new stop (it
     would be above the market), so the plan flattens. A take-profit repriced to 171 would never
@@ -63,11 +73,7 @@ async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -
     who sells by hand in TWS. The orchestrator must not send a flatten of its own after that."""
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("E")) as w:
-        await w.state("E", "protected")
-        w.gw.faults.reject_next_modify(1, "price constraint")
-        w.gw.faults.reject_next(1, "no trading permissions")
-        w.rt.store.add_command("E", "cancel", at=datetime.now(timezone.utc))
-        await w.state("E", "error")
+        await _flatten_refused_twice(w, "E")
         w.gw.trade_in_tws("AAPL", "SELL", 222)
         await _reconcile(w)
         await _reconcile(w)
@@ -100,11 +106,7 @@ async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_
     cancels again, the flatten must not try the refused repricing once more, but sell at market."""
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("R")) as w:
-        await w.state("R", "protected")
-        w.gw.faults.reject_next_modify(1, "price constraint")
-        w.gw.faults.reject_next(1, "no trading permissions")
-        w.rt.store.add_command("R", "cancel", at=datetime.now(timezone.utc))
-        await w.state("R", "error")
+        await _flatten_refused_twice(w, "R")
         w.rt.store.add_command("R", "cancel", at=datetime.now(timezone.utc))
         plan = await w.state("R", "closed")
         assert _exits(w, "R") == [("R:flatten:2", 222, 180.0)]
