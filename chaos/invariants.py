@@ -39,6 +39,18 @@ INVARIANTS: dict[str, str] = {
 }
 
 
+def unsent_notifications(db_path: Path, *, dead_too: bool = False) -> int:
+    """Outbox rows not delivered yet (dead-lettered ones only with ``dead_too``), read from
+    another process's state.db without writing to it."""
+    where = "sent_at IS NULL" if dead_too else "sent_at IS NULL AND dead_at IS NULL"
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        (n,) = conn.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()
+    finally:
+        conn.close()
+    return int(n)
+
+
 @dataclass(frozen=True)
 class Violation:
     invariant: str

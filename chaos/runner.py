@@ -520,12 +520,7 @@ timeout_seconds = 2
         async def delivered() -> bool:
             if self.orch is not None and not self.orch.alive():
                 await self.handle_exit()
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
-            try:
-                (n,) = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL").fetchone()
-            finally:
-                conn.close()
-            return n == 0
+            return inv.unsent_notifications(self.db_path) == 0
         self.log("every plan ended; waiting for notifications")
         if not await self.bounded(delivered, 90):
             self.log("notifications still pending after 90 s")

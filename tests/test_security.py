@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chaos.discord import DiscordStandIn
+from chaos.invariants import unsent_notifications
 from chaos.procs import Gateway
 from orchestrator.cli import main as cli
 
@@ -115,10 +116,4 @@ async def _seen_account(b: Bench) -> bool:
 
 
 async def _all_sent(b: Bench) -> bool:
-    import sqlite3
-    conn = sqlite3.connect(f"file:{b.db}?mode=ro", uri=True)
-    try:
-        (n,) = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
-    finally:
-        conn.close()
-    return n == 0
+    return unsent_notifications(b.db, dead_too=True) == 0

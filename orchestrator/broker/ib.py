@@ -329,13 +329,16 @@ class IBBroker:
         try:
             trades = [self.ib.placeOrder(contract, order) for order in orders]
         except Exception as exc:
-            log.error("could not build the order group %s (%s); nothing was sent, reconnecting",
-                      [o.orderRef for o in orders], exc)
-            client.conn, client.MaxRequests = batch.conn, limit
-            self.ib.disconnect()
-            raise BrokerUnavailable(f"order group not sent: {exc}") from None
+            failure: Exception | None = exc
+        else:
+            failure = None
         finally:
             client.conn, client.MaxRequests = batch.conn, limit
+        if failure is not None:
+            log.error("could not build the order group %s (%s); nothing was sent, reconnecting",
+                      [o.orderRef for o in orders], failure)
+            self.ib.disconnect()
+            raise BrokerUnavailable(f"order group not sent: {failure}") from None
         batch.flush()
         return trades
 

@@ -16,6 +16,8 @@ from chaos import invariants as inv
 from chaos.procs import Child, Gateway
 from orchestrator.cli import main as cli
 
+from ..engine.harness import paper_config
+
 WAIT = 20.0
 POLL = 0.05
 
@@ -61,19 +63,7 @@ class Bench:
         prices.write_text("symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.prices.items()))
         self.gw = await Gateway.start(self.tmp, prices=prices, journal=self.tmp / "journal.jsonl",
                                       account_value=100_000, partial_fill_max=self.partial_fill_max)
-        self.config.write_text(textwrap.dedent(f"""\
-            [broker]
-            mode = "paper"
-            port = {self.gw.port}
-            client_id = 7
-            [store]
-            url = "sqlite:///state.db"
-            [plans]
-            files = ["plans/*.toml"]
-            rescan_seconds = 0.2
-            [trailing]
-            interval_seconds = 0.1
-            """))
+        self.config.write_text(paper_config(port=self.gw.port, trailing_seconds=0.1))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -44,6 +44,15 @@ def plan_toml(plan_id: str, symbol: str = "AAPL", *, side: str = "long", entry: 
     return text
 
 
+def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, extra: str = "") -> str:
+    """The config.toml of a test orchestrator: paper mode, clientId 7, ./state.db, plans/*.toml."""
+    port_line = f"port = {port}\n" if port is not None else ""
+    return (f'[broker]\nmode = "paper"\n{port_line}client_id = 7\n'
+            '[store]\nurl = "sqlite:///state.db"\n'
+            '[plans]\nfiles = ["plans/*.toml"]\nrescan_seconds = 0.2\n'
+            f"[trailing]\ninterval_seconds = {trailing_seconds}\n{extra}\n")
+
+
 class Crashed(BaseException):
     """Raised at a crash point: escapes every ``except Exception`` and ends the consumer task."""
 
@@ -60,19 +69,7 @@ class World:
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
-        (tmp / "config.toml").write_text(textwrap.dedent(f"""\
-            [broker]
-            mode = "paper"
-            client_id = 7
-            [store]
-            url = "sqlite:///state.db"
-            [plans]
-            files = ["plans/*.toml"]
-            rescan_seconds = 0.2
-            [trailing]
-            interval_seconds = 0.05
-            {risk}
-            """))
+        (tmp / "config.toml").write_text(paper_config(trailing_seconds=0.05, extra=risk))
         self.config = load_config(tmp / "config.toml", {})
         self.journal = tmp / "sim-journal.jsonl"
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
