@@ -57,7 +57,7 @@ def build(tmp: Path, plans: int = 10_000, per_file: int = 1_000) -> Path:
     from orchestrator.clock import SystemClock
     from orchestrator.engine import spec_hash
     from orchestrator.planfile import load_plan_files
-    from orchestrator.stepper import apply_event
+    from orchestrator.engine.step import apply_event
     from orchestrator.store import Store
 
     (tmp / "plans").mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ async def _restore(config_path: str) -> dict[str, float]:
     rt = await bootstrap.build(config, out=open(os.devnull, "w"))  # noqa: SIM115
     t1 = time.perf_counter()
     phases: dict[str, float] = {}
-    engine, load, rescan = rt.engine, rt.store.load_plans, rt.engine._rescan
+    engine, load, rescan = rt.engine, rt.store.load_plans, rt.engine.intake.rescan
 
     def timed(name: str, fn: Any) -> Any:
         def run(*a: Any, **k: Any) -> Any:
@@ -120,7 +120,7 @@ async def _restore(config_path: str) -> dict[str, float]:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - s
         return run
     rt.store.load_plans = timed("load_plans", load)  # type: ignore[method-assign]
-    engine._rescan = timed("rescan plan files", rescan)
+    engine.intake.rescan = timed("rescan plan files", rescan)
     engine.restore()
     t2 = time.perf_counter()
     out = {"ready": t2 - t0, "build": t1 - t0, "restore": t2 - t1, **phases,
@@ -152,7 +152,7 @@ def _child(mode: str, config_path: str) -> dict[str, Any]:
         import io
 
         from orchestrator import cli, render  # noqa: F401  (imported: only the command is timed)
-        from orchestrator import readside  # noqa: F401
+        from orchestrator.store import read  # noqa: F401
         out = io.StringIO()
         t0 = time.perf_counter()
         code = cli.main(["status", "--json", "--config", config_path], out=out)

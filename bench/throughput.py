@@ -1,6 +1,6 @@
 """P2: persisted transitions per second, the engine's own write path, over many plans.
 
-Every event goes through ``orchestrator.stepper.apply_event`` with the real ``Store`` (a real
+Every event goes through ``orchestrator.engine.step.apply_event`` with the real ``Store`` (a real
 SQLite file) and the real ``PlanMachine``, exactly as ``Engine.apply`` does it: snapshot, step,
 one transaction (plan row, journal row, fill, effect and outbox rows), ``version`` bump. Each
 plan lives a whole trailing lifecycle (12 transitions: activate, accept, two partial fills,
@@ -24,7 +24,7 @@ from typing import Any
 
 import machines
 from machines import PlanMachine
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .common import Figure, RawCommits, median, spec

@@ -18,8 +18,8 @@ from typing import Any, Iterable
 
 import machines
 from machines import Leg, Plan, PlanMachine, parse_order_ref
-from orchestrator.codec import event_from_json
-from orchestrator.store.repo import spec_from_row
+from orchestrator.store.codec import event_from_json
+from orchestrator.store.plans import spec_from_row
 
 WORKING = ("PreSubmitted", "Submitted")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Union
 
-from .values import EntryType, Side
+from .values import EntryType, NotifyKind, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class Notify:
     """Tell the trader. ``kind`` selects the message format; ``facts`` carries the figures."""
 
     plan_id: str
-    kind: str
+    kind: NotifyKind
     from_state: str
     to_state: str
     facts: dict[str, Any] = field(default_factory=dict)

@@ -12,20 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Union
 
-from .values import Leg
-
-
-@dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """Risk settings in percent of account value."""
-
-    small_pct: Decimal = Decimal(1)
-    normal_pct: Decimal = Decimal(2)
-    large_pct: Decimal = Decimal(3)
-    max_portfolio_risk_pct: Decimal = Decimal(10)
-
-    def pct_for(self, category: str) -> Decimal:
-        return {"small": self.small_pct, "normal": self.normal_pct, "large": self.large_pct}[category]
+from .values import Leg, RiskLimits
 
 
 @dataclass(frozen=True, slots=True)

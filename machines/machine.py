@@ -17,7 +17,7 @@ from .errors import InvalidEvent
 from .events import Event
 from .plan import Plan
 from .table import TRANSITIONS
-from .values import State
+from .values import NotifyKind, State
 
 
 def _facts(plan: Plan, event: Any) -> dict[str, Any]:
@@ -59,7 +59,8 @@ def _after_any(ed: EventData) -> None:
     source, dest = ed.transition.source, ed.transition.dest
     changed = dest is not None and dest != source
     if changed or plan.notify_kind is not None:
-        kind = plan.notify_kind or str(dest)
+        # every row that changes the state names its kind; a state's own name is the fallback
+        kind = plan.notify_kind or NotifyKind(str(dest))
         plan.effects.append(fx.Notify(plan.id, kind, source, dest or source, _facts(plan, event)))
 
 
@@ -154,7 +155,3 @@ class PlanMachine:
         plan.notify_kind, plan.notify_extra = None, {}
         return effects
 
-
-def restore_state(plan: Plan, state: str) -> None:
-    """Put a plan into a stored state without firing anything (used by tests and the store)."""
-    plan.state = str(state)

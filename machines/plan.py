@@ -7,12 +7,13 @@ transition table and its callbacks live in ``table.py``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .values import EntryType, RiskCategory, Side, State
+from .rules import plan_risk
+from .values import TERMINAL_STATES, EntryType, NotifyKind, RiskCategory, Side, State
 
 ZERO = Decimal(0)
 
@@ -39,80 +40,62 @@ class PlanSpec:
         return self.trail_distance is not None
 
 
-# Figures persisted for every plan, with their defaults (the store maps them to columns).
-FIGURES: dict[str, Any] = {
-    "quantity": 0,               # sized quantity of the entry
-    "risk_amount": ZERO,         # dollar risk at sizing
-    "portfolio_risk_pct": ZERO,  # total open risk % at sizing, this plan included
-    "filled_qty": 0,             # entry shares filled
-    "avg_entry_price": None,     # average entry fill price
-    "exited_qty": 0,             # exit shares filled (stop, target, flatten)
-    "avg_exit_price": None,
-    "realized_pnl": ZERO,        # gross, before commissions
-    "stop_price": None,          # the stop we want working (moves when trailing)
-    "confirmed_stop_price": None,  # the stop IB last confirmed
-    "target_price": None,
-    "protected_stop_qty": 0,     # stop quantity IB last reported working
-    "protected_target_qty": 0,
-    "best_price": None,          # best price since the first entry fill (for trailing)
-    "trail_active": False,
-    "entry_done": False,         # no more entry fills can come (fully filled or remainder gone)
-    "cancel_requested": False,
-    "flattening": False,
-    "exit_reason": None,         # target | stop | trailing_stop | flatten
-    "reason": None,              # why the plan is rejected / cancelled / in error
-    "error_code": None,
-    "updated_at": None,
-}
+def _figure(default: Any, doc: str) -> Any:
+    """A persisted figure of the plan: the store keeps one column per figure."""
+    return field(default=default, metadata={"figure": True, "doc": doc})
 
 
+def _scratch(factory: Any) -> Any:
+    """Per-process bookkeeping: not persisted, not an argument of ``Plan(...)``."""
+    return field(default_factory=factory, init=False, repr=False, compare=False)
+
+
+@dataclass(eq=False)
 class Plan:
     """One trade plan: its spec, its current ``state`` and its figures.
 
-    ``effects`` collects the effects of the step in progress; ``seen_exec_ids`` makes fills
-    idempotent.
+    The figures are declared once, here, as the fields marked ``_figure``: ``FIGURES`` and the
+    store's column codecs are derived from them. ``effects``, ``notify_kind`` and
+    ``notify_extra`` collect the output of the step in progress; ``seen_exec_ids`` makes fills
+    idempotent; ``version`` is the store's optimistic-lock counter (the last journal seq).
     """
 
-    def __init__(self, spec: PlanSpec, state: str = State.PENDING, **figures: Any) -> None:
-        unknown = set(figures) - set(FIGURES)
-        if unknown:
-            raise TypeError(f"unknown plan figures: {sorted(unknown)}")
-        self.spec = spec
-        self.state = str(state)
-        for name, default in FIGURES.items():
-            setattr(self, name, figures.get(name, default))
-        if self.stop_price is None:
-            self.stop_price = spec.stop_loss
-        if self.target_price is None:
-            self.target_price = spec.take_profit
-        self.seen_exec_ids: set[str] = set()
-        self.effects: list[Any] = []
-        self.notify_kind: str | None = None
-        self.notify_extra: dict[str, Any] = {}
+    spec: PlanSpec
+    state: str = State.PENDING
+    quantity: int = _figure(0, "sized quantity of the entry")
+    risk_amount: Decimal = _figure(ZERO, "dollar risk at sizing")
+    portfolio_risk_pct: Decimal = _figure(ZERO, "total open risk % at sizing, this plan included")
+    filled_qty: int = _figure(0, "entry shares filled")
+    avg_entry_price: Decimal | None = _figure(None, "average entry fill price")
+    exited_qty: int = _figure(0, "exit shares filled (stop, target, flatten)")
+    avg_exit_price: Decimal | None = _figure(None, "average exit fill price")
+    realized_pnl: Decimal = _figure(ZERO, "gross, before commissions")
+    stop_price: Decimal = _figure(None, "the stop we want working (moves when trailing)")
+    confirmed_stop_price: Decimal | None = _figure(None, "the stop IB last confirmed")
+    target_price: Decimal = _figure(None, "the take-profit we want working")
+    protected_stop_qty: int = _figure(0, "stop quantity IB last reported working")
+    protected_target_qty: int = _figure(0, "target quantity IB last reported working")
+    best_price: Decimal | None = _figure(None, "best price since the first entry fill (for trailing)")
+    trail_active: bool = _figure(False, "the stop has been trailed at least once")
+    entry_done: bool = _figure(False, "no more entry fills can come (fully filled or remainder gone)")
+    cancel_requested: bool = _figure(False, "a cancel of the unfilled entry was asked for")
+    flattening: bool = _figure(False, "an exit of the whole position is under way")
+    exit_reason: str | None = _figure(None, "target | stop | trailing_stop | flatten")
+    reason: str | None = _figure(None, "why the plan is rejected / cancelled / in error")
+    error_code: int | None = _figure(None, "IB's error code behind the reason, if any")
+    updated_at: datetime | None = _figure(None, "the time of the last accepted event")
+    seen_exec_ids: set[str] = _scratch(set)
+    effects: list[Any] = _scratch(list)
+    notify_kind: NotifyKind | None = field(default=None, init=False, repr=False, compare=False)
+    notify_extra: dict[str, Any] = _scratch(dict)
+    version: int = field(default=0, init=False, repr=False, compare=False)
 
-    # Typed views of the figures set in __init__ (for readers and type checkers).
-    quantity: int
-    risk_amount: Decimal
-    portfolio_risk_pct: Decimal
-    filled_qty: int
-    avg_entry_price: Decimal | None
-    exited_qty: int
-    avg_exit_price: Decimal | None
-    realized_pnl: Decimal
-    stop_price: Decimal
-    confirmed_stop_price: Decimal | None
-    target_price: Decimal
-    protected_stop_qty: int
-    protected_target_qty: int
-    best_price: Decimal | None
-    trail_active: bool
-    entry_done: bool
-    cancel_requested: bool
-    flattening: bool
-    exit_reason: str | None
-    reason: str | None
-    error_code: int | None
-    updated_at: datetime | None
+    def __post_init__(self) -> None:
+        self.state = str(self.state)
+        if self.stop_price is None:
+            self.stop_price = self.spec.stop_loss
+        if self.target_price is None:
+            self.target_price = self.spec.take_profit
 
     @property
     def id(self) -> str:
@@ -131,7 +114,7 @@ class Plan:
         be in flight or refused). Zero for plans not yet sized or already ended, and once the
         stop is at or past the entry.
         """
-        if self.state in (State.PENDING, State.CLOSED, State.REJECTED, State.CANCELLED):
+        if self.state == State.PENDING or self.state in TERMINAL_STATES:
             return ZERO
         at_risk = max(self.open_qty, 0) + (0 if self.entry_done else max(self.quantity - self.filled_qty, 0))
         entry = self.avg_entry_price if self.avg_entry_price is not None else self.spec.entry_price
@@ -139,7 +122,7 @@ class Plan:
         if self.confirmed_stop_price is not None and \
                 (self.confirmed_stop_price - stop) * self.spec.side.sign < 0:
             stop = self.confirmed_stop_price  # IB still holds the looser stop: count that risk
-        return max(ZERO, (entry - stop) * self.spec.side.sign) * at_risk
+        return plan_risk(self.spec.side, entry, stop, at_risk)
 
     def figures(self) -> dict[str, Any]:
         """The persisted figures as a dict (state excluded)."""
@@ -161,3 +144,8 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"Plan({self.id!r}, state={self.state!r}, filled={self.filled_qty}, exited={self.exited_qty})"
+
+
+# The persisted figures with their defaults, derived from the fields above (the store maps
+# each to a column).
+FIGURES: dict[str, Any] = {f.name: f.default for f in fields(Plan) if f.metadata.get("figure")}

@@ -30,12 +30,11 @@ from . import effects as fx
 from . import events as ev
 from .plan import Plan
 from .rules import decide_size, next_trailing_stop
-from .values import Leg, State
+from .values import LIVE_POSITION, UNFILLED_WORKING, Leg, NotifyKind, State
 
 S = State
-LIVE_POSITION = [S.FILLED, S.PROTECTED, S.TRAILING]
-UNFILLED_WORKING = [S.SIZED, S.SUBMITTED]
-ENDED = [S.CLOSED, S.CANCELLED, S.REJECTED]
+K = NotifyKind
+ENDED = (S.CLOSED, S.CANCELLED, S.REJECTED)
 
 
 def _p(ed: EventData) -> Plan:
@@ -145,7 +144,7 @@ def _emit(plan: Plan, effect: Any) -> None:
     plan.effects.append(effect)
 
 
-def _kind(plan: Plan, kind: str, **extra: Any) -> None:
+def _kind(plan: Plan, kind: NotifyKind, **extra: Any) -> None:
     plan.notify_kind = kind
     plan.notify_extra.update(extra)
 
@@ -171,18 +170,18 @@ def size_and_place(ed: EventData) -> None:
     spec = plan.spec
     _emit(plan, fx.PlaceBracket(plan.id, spec.symbol, spec.side, d.quantity, spec.entry_type,
                                 spec.entry_price, plan.stop_price, plan.target_price))
-    _kind(plan, "sized")
+    _kind(plan, K.SIZED)
 
 
 def reject_risk(ed: EventData) -> None:
     plan, d = _p(ed), _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.reason = f"risk limit {d.limit}: {d.violation}"
-    _kind(plan, "rejected", limit=d.limit)
+    _kind(plan, K.REJECTED, limit=d.limit)
 
 
 def record_accept(ed: EventData) -> None:
-    _kind(_p(ed), "submitted")
+    _kind(_p(ed), K.SUBMITTED)
 
 
 def record_reject(ed: EventData) -> None:
@@ -193,7 +192,7 @@ def record_reject(ed: EventData) -> None:
     plan.entry_done = True
     _emit(plan, fx.CancelEntry(plan.id, "entry rejected"))
     _emit(plan, fx.CancelExits(plan.id))
-    _kind(plan, "rejected", code=e.code)
+    _kind(plan, K.REJECTED, code=e.code)
 
 
 def record_cancelled(ed: EventData) -> None:
@@ -201,7 +200,7 @@ def record_cancelled(ed: EventData) -> None:
     plan.entry_done = True
     if plan.reason is None:
         plan.reason = e.reason or "entry cancelled at IB"
-    _kind(plan, "cancelled")
+    _kind(plan, K.CANCELLED)
 
 
 def entry_remainder_gone(ed: EventData) -> None:
@@ -211,7 +210,7 @@ def entry_remainder_gone(ed: EventData) -> None:
     if plan.flattening:
         return
     _protect(plan)
-    _kind(plan, "entry_remainder_cancelled")
+    _kind(plan, K.ENTRY_REMAINDER_CANCELLED)
 
 
 def record_entry_fill(ed: EventData) -> None:
@@ -225,7 +224,7 @@ def record_entry_fill(ed: EventData) -> None:
         plan.best_price = e.price
     if plan.quantity and plan.filled_qty >= plan.quantity:
         plan.entry_done = True
-    _kind(plan, "filled", fill_qty=e.quantity, fill_price=e.price)
+    _kind(plan, K.FILLED, fill_qty=e.quantity, fill_price=e.price)
 
 
 def protect_fill(ed: EventData) -> None:
@@ -236,7 +235,7 @@ def flatten_late_fill(ed: EventData) -> None:
     plan = _p(ed)
     plan.entry_done = True
     _flatten(plan, f"entry filled after the plan was {ed.transition.source}")
-    _kind(plan, "late_fill")
+    _kind(plan, K.LATE_FILL)
 
 
 def flatten_more(ed: EventData) -> None:
@@ -247,7 +246,7 @@ def flatten_unwanted_fill(ed: EventData) -> None:
     """The fill raced the cancel of the entry: nobody wants these shares any more."""
     plan = _p(ed)
     _flatten(plan, f"entry filled after the cancel was requested ({plan.reason})")
-    _kind(plan, "late_fill")
+    _kind(plan, K.LATE_FILL)
 
 
 def record_exit(ed: EventData) -> None:
@@ -266,7 +265,7 @@ def record_exit(ed: EventData) -> None:
         plan.exit_reason = "flatten" if plan.flattening else "target"
     else:
         plan.exit_reason = "flatten"
-    _kind(plan, "partial_exit", fill_qty=e.quantity, fill_price=e.price)
+    _kind(plan, K.PARTIAL_EXIT, fill_qty=e.quantity, fill_price=e.price)
 
 
 def close_out(ed: EventData) -> None:
@@ -276,8 +275,8 @@ def close_out(ed: EventData) -> None:
         _emit(plan, fx.CancelEntry(plan.id, "position closed"))
     _emit(plan, fx.CancelExits(plan.id))
     plan.flattening = False
-    kind = {"target": "take_profit", "stop": "stop_loss", "trailing_stop": "trailing_stop"}.get(
-        plan.exit_reason or "", "flattened")
+    kind = {"target": K.TAKE_PROFIT, "stop": K.STOP_LOSS, "trailing_stop": K.TRAILING_STOP}.get(
+        plan.exit_reason or "", K.FLATTENED)
     _kind(plan, kind)
 
 
@@ -285,7 +284,7 @@ def over_exit(ed: EventData) -> None:
     plan = _p(ed)
     plan.reason = (f"exit fills exceed entry fills by {-plan.open_qty} shares: "
                    "the position at IB is reversed, a human must flatten it")
-    _kind(plan, "error")
+    _kind(plan, K.ERROR)
 
 
 def record_protection(ed: EventData) -> None:
@@ -294,13 +293,13 @@ def record_protection(ed: EventData) -> None:
     if e.stop_price is not None and e.stop_quantity > 0:
         plan.confirmed_stop_price = e.stop_price
     if ed.transition.dest in (S.PROTECTED, S.TRAILING):
-        _kind(plan, "protected")
+        _kind(plan, K.PROTECTED)
 
 
 def reprotect(ed: EventData) -> None:
     plan = _p(ed)
     _protect(plan)
-    _kind(plan, "protection_lost")
+    _kind(plan, K.PROTECTION_LOST)
 
 
 def cancel_leftovers(ed: EventData) -> None:
@@ -311,7 +310,7 @@ def protection_failed_flatten(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.reason, plan.error_code = f"{e.leg} order failed: {e.message}", e.code
     _flatten(plan, f"protection failed ({e.code}: {e.message}): emergency flatten")
-    _kind(plan, "protection_failed", code=e.code)
+    _kind(plan, K.PROTECTION_FAILED, code=e.code)
 
 
 def protection_failed_unfilled(ed: EventData) -> None:
@@ -319,7 +318,7 @@ def protection_failed_unfilled(ed: EventData) -> None:
     plan.reason, plan.error_code = f"{e.leg} order failed before entry fill: {e.message}", e.code
     plan.cancel_requested = True
     _emit(plan, fx.CancelEntry(plan.id, "protection could not be placed"))
-    _kind(plan, "protection_failed", code=e.code)
+    _kind(plan, K.PROTECTION_FAILED, code=e.code)
 
 
 def track_price(ed: EventData) -> None:
@@ -339,7 +338,7 @@ def move_stop(ed: EventData) -> None:
     plan.stop_price = new_stop
     plan.trail_active = True
     _emit(plan, fx.ModifyStop(plan.id, new_stop, plan.open_qty))
-    _kind(plan, "trailing", old_stop=old, new_stop=new_stop)
+    _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop)
 
 
 def record_stop(ed: EventData) -> None:
@@ -351,7 +350,7 @@ def modify_rejected_keep(ed: EventData) -> None:
     because a Protect carrying it may already be on its way to IB (and a later, looser one would
     then move IB's stop back). Trailing tries again once the price makes a new best."""
     plan, e = _p(ed), _e(ed)
-    _kind(plan, "modify_rejected", code=e.code, message=e.message)
+    _kind(plan, K.MODIFY_REJECTED, code=e.code, message=e.message)
 
 
 def modify_rejected_reprotect(ed: EventData) -> None:
@@ -364,14 +363,14 @@ def request_cancel(ed: EventData) -> None:
     plan.cancel_requested = True
     plan.reason = getattr(e, "reason", None) or "entry expired"
     _emit(plan, fx.CancelEntry(plan.id, plan.reason))
-    _kind(plan, "cancel_requested")
+    _kind(plan, K.CANCEL_REQUESTED)
 
 
 def cancel_unstarted(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.reason = getattr(e, "reason", None) or "expired before activation"
     plan.entry_done = True
-    _kind(plan, "cancelled")
+    _kind(plan, K.CANCELLED)
 
 
 def request_flatten(ed: EventData) -> None:
@@ -379,12 +378,12 @@ def request_flatten(ed: EventData) -> None:
     plan.cancel_requested = True
     plan.reason = e.reason
     _flatten(plan, e.reason)
-    _kind(plan, "flatten_requested")
+    _kind(plan, K.FLATTEN_REQUESTED)
 
 
 def refuse_reversed(ed: EventData) -> None:
     """A cancel cannot resolve a reversed position: it stays in error, with its reason."""
-    _kind(_p(ed), "error", message="cancel refused: the position at IB is reversed; flatten it by hand")
+    _kind(_p(ed), K.ERROR, message="cancel refused: the position at IB is reversed; flatten it by hand")
 
 
 def cancel_error_plan(ed: EventData) -> None:
@@ -393,13 +392,13 @@ def cancel_error_plan(ed: EventData) -> None:
     plan.entry_done = True
     _emit(plan, fx.CancelEntry(plan.id, e.reason))
     _emit(plan, fx.CancelExits(plan.id))
-    _kind(plan, "cancelled")
+    _kind(plan, K.CANCELLED)
 
 
 def expire_remainder(ed: EventData) -> None:
     plan = _p(ed)
     _emit(plan, fx.CancelEntry(plan.id, "entry expired"))
-    _kind(plan, "expired_remainder")
+    _kind(plan, K.EXPIRED_REMAINDER)
 
 
 def record_error(ed: EventData) -> None:
@@ -408,7 +407,7 @@ def record_error(ed: EventData) -> None:
         plan.reason, plan.error_code = f"flatten failed: {e.message}", e.code
     else:
         plan.reason = e.reason
-    _kind(plan, "error")
+    _kind(plan, K.ERROR)
 
 
 def nothing(ed: EventData) -> None:
@@ -425,7 +424,7 @@ Action = Callable[[EventData], None]
 
 def row(trigger: str, source: Any, dest: State | None, action: Action | tuple[Action, ...],
         *conditions: Callable[[EventData], bool], unless: tuple[Callable[[EventData], bool], ...] = ()) -> Row:
-    src = [str(s) for s in (source if isinstance(source, list) else [source])]
+    src = [str(s) for s in (source if isinstance(source, (list, tuple)) else [source])]
     return {"trigger": trigger, "source": src, "dest": None if dest is None else str(dest),
             "conditions": list(conditions), "unless": list(unless),
             "after": list(action) if isinstance(action, tuple) else [action]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
@@ -25,6 +26,40 @@ class State(StrEnum):
 
 TERMINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.CANCELLED})
 LIVE_STATES = frozenset(State) - TERMINAL_STATES
+# ordered tuples: membership tests, and a stable order where the table lists them as row sources
+LIVE_POSITION = (State.FILLED, State.PROTECTED, State.TRAILING)  # shares may be held
+UNFILLED_WORKING = (State.SIZED, State.SUBMITTED)  # an entry may be working, nothing filled yet
+
+
+class NotifyKind(StrEnum):
+    """Every kind of notification: those a plan's transitions produce, then those the shell
+    sends on its own (the formatter has one format for each)."""
+
+    SIZED = "sized"
+    SUBMITTED = "submitted"
+    FILLED = "filled"
+    PROTECTED = "protected"
+    TRAILING = "trailing"
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    TRAILING_STOP = "trailing_stop"
+    FLATTENED = "flattened"
+    PARTIAL_EXIT = "partial_exit"
+    CANCELLED = "cancelled"
+    CANCEL_REQUESTED = "cancel_requested"
+    FLATTEN_REQUESTED = "flatten_requested"
+    EXPIRED_REMAINDER = "expired_remainder"
+    ENTRY_REMAINDER_CANCELLED = "entry_remainder_cancelled"
+    REJECTED = "rejected"
+    ERROR = "error"
+    PROTECTION_FAILED = "protection_failed"
+    PROTECTION_LOST = "protection_lost"
+    MODIFY_REJECTED = "modify_rejected"
+    LATE_FILL = "late_fill"
+    # notices of the shell, not of a transition
+    PLAN_FILE_INVALID = "plan_file_invalid"
+    PLAN_CONFLICT = "plan_conflict"
+    UNEXPLAINED_POSITION = "unexplained_position"
 
 
 class Side(StrEnum):
@@ -55,6 +90,19 @@ class RiskCategory(StrEnum):
     SMALL = "small"
     NORMAL = "normal"
     LARGE = "large"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Risk settings in percent of account value."""
+
+    small_pct: Decimal = Decimal(1)
+    normal_pct: Decimal = Decimal(2)
+    large_pct: Decimal = Decimal(3)
+    max_portfolio_risk_pct: Decimal = Decimal(10)
+
+    def pct_for(self, category: str) -> Decimal:
+        return {"small": self.small_pct, "normal": self.normal_pct, "large": self.large_pct}[category]
 
 
 class Leg(StrEnum):

@@ -16,20 +16,13 @@ from typing import Any, TextIO
 from .broker.ib import IBBroker
 from .clock import Clock, SystemClock
 from .config import Config
-from .engine import Engine, EngineSettings
-from .errors import BrokerUnavailable, OrchestratorError
+from .engine import Engine, EngineSettings, WorkQueue
+from .errors import AccountRefused, BrokerUnavailable
 from .faultpoints import FaultPoints
 from .notify import Deliver, OutboxSender, make_deliver
 from .store import Store, sqlite_path
 
 log = logging.getLogger(__name__)
-
-
-class LiveAccountRefused(OrchestratorError):
-    """The account at the other end does not match the configured mode (paper vs live)."""
-
-    exit_code = 2
-
 
 @dataclass
 class Runtime:
@@ -51,11 +44,11 @@ def check_account_mode(mode: str, account: str) -> None:
     if mode == "sim":
         return
     if not account:
-        raise LiveAccountRefused("IB reported no managed account: refusing to trade")
+        raise AccountRefused("IB reported no managed account: refusing to trade")
     if mode == "paper" and not paper:
-        raise LiveAccountRefused(f"broker.mode is paper but IB account {account!r} is a live account: refusing to trade")
+        raise AccountRefused(f"broker.mode is paper but IB account {account!r} is a live account: refusing to trade")
     if mode == "live" and paper:
-        raise LiveAccountRefused(f"broker.mode is live but IB account {account!r} is a paper account: refusing to start")
+        raise AccountRefused(f"broker.mode is live but IB account {account!r} is a paper account: refusing to start")
 
 
 async def build(config: Config, *, clock: Clock | None = None, out: TextIO | None = None,
@@ -73,15 +66,17 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         host, port = "127.0.0.1", gateway.port
     fresh = not sqlite_path(config.store.url).exists()
     store = Store(config.store.url)
-    engine_ref: list[Engine] = []
+    queue = WorkQueue()  # made first: the broker's handlers and the engine share it
     broker = IBBroker(host or config.broker.host, port if port is not None else config.broker.port,
-                      config.broker.client_id, clock=clock, sink=lambda item: engine_ref[0].enqueue(item))
+                      config.broker.client_id, clock=clock, sink=queue.put)
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds))
-    engine = Engine(settings, store, broker, clock, faults=faults or FaultPoints.from_env())
-    engine_ref.append(engine)
+    mode = config.broker.mode
+    # checked at every (re)connect: a gateway may come back logged in to another account
+    engine = Engine(settings, store, broker, clock, queue, faults=faults or FaultPoints.from_env(),
+                    account_check=lambda: check_account_mode(mode, broker.account))
     sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
     engine.on_commit.append(sender.poke)
     return Runtime(config, store, broker, engine, sender, gateway, fresh_store=fresh)
@@ -92,8 +87,6 @@ async def start(rt: Runtime) -> None:
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
     await rt.broker.connect_with_retry()
     check_account_mode(rt.config.broker.mode, rt.broker.account)  # before anything can be sent
-    # and again at every reconnect: a gateway may come back logged in to another account
-    rt.engine.account_check = lambda: check_account_mode(rt.config.broker.mode, rt.broker.account)
     await rt.engine.start()
 
 
@@ -160,5 +153,5 @@ async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | Non
     return 0
 
 
-__all__ = ["BrokerUnavailable", "LiveAccountRefused", "Runtime", "build", "check_account_mode", "run", "shutdown",
+__all__ = ["AccountRefused", "BrokerUnavailable", "Runtime", "build", "check_account_mode", "run", "shutdown",
            "start"]

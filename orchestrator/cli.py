@@ -77,12 +77,12 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _read_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .readside import open_readonly
+    from .store.read import open_readonly
     return open_readonly(_config(args).store.url)
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from . import readside as read
+    from .store import read
     from . import render
     try:
         engine = _read_db(args)
@@ -105,7 +105,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    from . import readside as read
+    from .store import read
     from . import render
     engine = _read_db(args)
     try:
@@ -123,7 +123,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
-    from . import readside as read
+    from .store import read
     from . import render
     try:
         engine = _read_db(args)
@@ -152,22 +152,36 @@ def cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def plans_check(paths: list[str], out: TextIO) -> int:
+    """``orchestrator plans check FILE...``: one line per problem, exit 2; else ``ok: ...``, exit 0."""
+    from .planfile import scan
+    if not paths:
+        print("plans check: no plan files given", file=out)
+        return EXIT_BAD_INPUT
+    found = scan(paths)
+    for problem in found.problems:
+        print(problem.format(), file=out)
+    if found.problems:
+        return EXIT_BAD_INPUT
+    n, files = len(found.specs), found.files
+    print(f"ok: {n} plan{'' if n == 1 else 's'} in {files} file{'' if files == 1 else 's'}", file=out)
+    return EXIT_OK
+
+
 def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:
-    from .planfile import plans_check_command
-    return plans_check_command(args.files, out)
+    return plans_check(args.files, out)
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
     from .clock import SystemClock
     from .store import Store, open_engine
     cfg = _config(args)
-    engine = open_engine(cfg.store.url, create=False)
-    store = Store(cfg.store.url, engine=engine)
+    store = Store(cfg.store.url, engine=open_engine(cfg.store.url, create=False))
     try:
         if store.plan_exists(args.plan_id) is None:
             sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
             return EXIT_BAD_INPUT
-        cid = store.add_command(args.plan_id, "cancel", at=SystemClock().now())
+        cid = store.add_command(args.plan_id, "cancel", at=SystemClock().now(), origin="cli")
     finally:
         store.close()
     out.write(f"cancel of {args.plan_id} requested (command #{cid}); a running orchestrator applies it within a "

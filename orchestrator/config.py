@@ -42,6 +42,7 @@ from pydantic import (
 from machines import RiskLimits
 
 from .errors import ConfigError
+from .store.url import MEMORY, SQLITE_PREFIX, split_sqlite_url, sqlite_path
 from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
 ENV_CONFIG = "ORCHESTRATOR_CONFIG"
 ENV_WEBHOOK = "ORCHESTRATOR_DISCORD_WEBHOOK_URL"
 DEFAULT_CONFIG = "config.toml"
-SQLITE_PREFIX = "sqlite:///"
 _NOT_FROM_FILE = ("base_dir", "source")  # Config fields the file itself may not set
 _API_VERSION = re.compile(r"v[0-9]{1,3}")
 
@@ -148,18 +148,14 @@ class SimConfig(_Section):
 
 
 def _sqlite_url(url: str, info: ValidationInfo) -> str:
-    if not url.startswith(SQLITE_PREFIX):
-        raise custom_error("must be a SQLite URL such as sqlite:///state.db (only SQLite is supported)")
-    rest = url[len(SQLITE_PREFIX):]
-    file, sep, query = rest.partition("?")
-    if not file:
-        raise custom_error("must name a database file, e.g. sqlite:///state.db")
-    if "\x00" in file:
-        raise custom_error("must not contain NUL characters")
-    if file == ":memory:":
+    try:
+        file, query = split_sqlite_url(url)
+    except ValueError as exc:
+        raise custom_error(str(exc)) from None
+    if file == MEMORY:
         return url
     path = _resolve(Path(file), info)
-    return f"{SQLITE_PREFIX}{path}{sep}{query}"
+    return f"{SQLITE_PREFIX}{path}{'?' if query else ''}{query}"
 
 
 class StoreConfig(_Section):
@@ -170,8 +166,8 @@ class StoreConfig(_Section):
     @property
     def path(self) -> Path | None:
         """The database file, or None for ``sqlite:///:memory:``."""
-        file = self.url[len(SQLITE_PREFIX):].partition("?")[0]
-        return None if file == ":memory:" else Path(file)
+        file = sqlite_path(self.url)
+        return None if str(file) == MEMORY else file
 
 
 def _patterns(patterns: list[str], info: ValidationInfo) -> list[str]:

@@ -153,7 +153,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .bootstrap import run
     from .config import load_config
     from .render import status_table
-    from .readside import open_readonly, plan_rows
+    from .store.read import open_readonly, plan_rows
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
     cfg_path = write_demo(folder, now=datetime.now(timezone.utc))

@@ -5,14 +5,17 @@ The tree (errors of the pure core live in ``machines.errors``)::
     OrchestratorError              base; exit code 1 unless a subclass says otherwise
     ├── ConfigError                config.toml or the environment is wrong: stop, fix it (exit 2)
     ├── PlanFileError              a plan file is wrong: fix the file (exit 2); carries .problems
+    │                              (defined in planfile.py, beside the Problem it carries)
     ├── StoreError                 state.db cannot be used as it is: a human must look (exit 1)
     │   ├── SchemaTooNew           state.db was written by a newer version: upgrade, don't downgrade
     │   ├── StoreCorrupt           state.db is unreadable or inconsistent: restore it from a backup
     │   └── StoreMissing           there is no state.db yet: nothing has run with this config
+    ├── AccountRefused             IB put us on an account the config does not allow: fix the config
+    │                              or the login (exit 2)
     ├── BrokerUnavailable          IB Gateway/TWS cannot be reached: wait and reconnect
-    ├── UnknownContract            IB has no such instrument (error 200): the plan cannot trade
-    ├── OrderRejected              IB refused an order (.code, .reason): the plan records it and notifies
-    └── NotifyError                a Discord message could not be sent: log it; the outbox retries
+    └── UnknownContract            IB has no such instrument (error 200): the plan cannot trade
+
+IB's refusals of orders are not exceptions: they arrive as events, and the plan records them.
 
 Every error carries its facts as attributes, not only as text, and its ``str()`` is a message a
 trader can act on. ``exit_code`` is what the command line returns when the error ends a command.
@@ -21,19 +24,14 @@ Add new errors under the branch whose remedy they share.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:  # pragma: no cover - typing only; planfile imports this module
-    from .planfile import Problem
+from collections.abc import Iterable
+from typing import ClassVar
 
 __all__ = [
+    "AccountRefused",
     "BrokerUnavailable",
     "ConfigError",
-    "NotifyError",
     "OrchestratorError",
-    "OrderRejected",
-    "PlanFileError",
     "SchemaTooNew",
     "StoreCorrupt",
     "StoreError",
@@ -62,16 +60,6 @@ class ConfigError(OrchestratorError):
         super().__init__("\n".join(self.lines))
 
 
-class PlanFileError(OrchestratorError):
-    """One or more plan files are invalid; ``problems`` lists every problem found."""
-
-    exit_code: ClassVar[int] = 2
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(p.format() for p in self.problems) or "invalid plan file")
-
-
 class StoreError(OrchestratorError):
     """state.db cannot be used as it is; a human must look before trading resumes."""
 
@@ -88,6 +76,13 @@ class StoreMissing(StoreError):
     """There is no state.db yet (read-only commands never create one)."""
 
 
+class AccountRefused(OrchestratorError):
+    """The account at the other end is not one the config allows (paper vs live, or not the
+    account this store belongs to)."""
+
+    exit_code: ClassVar[int] = 2
+
+
 class BrokerUnavailable(OrchestratorError):
     """IB Gateway/TWS cannot be reached or dropped the connection: wait and reconnect."""
 
@@ -98,18 +93,3 @@ class UnknownContract(OrchestratorError):
     def __init__(self, symbol: str, detail: str = "") -> None:
         self.symbol = symbol
         super().__init__(f"IB knows no US stock {symbol!r} (SMART/USD){': ' + detail if detail else ''}")
-
-
-class OrderRejected(OrchestratorError):
-    """IB refused an order. ``code`` is IB's error code, ``reason`` its text."""
-
-    def __init__(self, code: int, reason: str, order_ref: str | None = None) -> None:
-        self.code = code
-        self.reason = reason
-        self.order_ref = order_ref
-        where = f" ({order_ref})" if order_ref else ""
-        super().__init__(f"order rejected by IB{where}: code {code}: {reason}")
-
-
-class NotifyError(OrchestratorError):
-    """A notification could not be delivered; log it, the outbox retries (never blocks trading)."""

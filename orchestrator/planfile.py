@@ -1,4 +1,4 @@
-"""Plan files: read, validate and convert trade plans; the ``plans check`` command.
+"""Plan files: read, validate and convert trade plans.
 
 A plan file is TOML with one or more ``[[plans]]`` tables (design.md §6). Checking happens in
 three layers, and every failure becomes a :class:`Problem`, never an exception:
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -51,12 +51,12 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, validate_plan_fields
 
-from .errors import PlanFileError
+from .errors import OrchestratorError
 from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
 
 __all__ = [
-    "PLAN_ID_PATTERN", "PlanTable", "Problem", "SYMBOL_PATTERN", "TrailTable", "check_files",
-    "load_plan_files", "load_plans", "plans_check_command",
+    "PLAN_ID_PATTERN", "PlanFileError", "PlanTable", "Problem", "SYMBOL_PATTERN", "Scan", "TrailTable",
+    "check_files", "load_plan_files", "load_plans", "scan",
 ]
 
 PLAN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -72,6 +72,16 @@ _RFC3339 = re.compile(
 
 
 # --------------------------------------------------------------------------- problems
+
+class PlanFileError(OrchestratorError):
+    """One or more plan files are invalid; ``problems`` lists every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(p.format() for p in self.problems) or "invalid plan file")
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -303,8 +313,18 @@ def _check_file(label: str, path: Path) -> tuple[list[_Entry], list[tuple[int, P
 
 # --------------------------------------------------------------------------- many files
 
-def _load(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanSpec], list[Problem], int]:
-    """Check every file; returns the valid plans, all problems (file order) and the file count."""
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a check of plan files found: the valid plans, every problem (file order), and how
+    many distinct files were read."""
+
+    specs: list[PlanSpec]
+    problems: list[Problem]
+    files: int
+
+
+def scan(paths: Iterable[str | os.PathLike[str]]) -> Scan:
+    """Check every file (never raises)."""
     if isinstance(paths, (str, os.PathLike)):  # one path given bare, not a list of characters
         paths = [paths]
     seen: set[str] = set()
@@ -342,7 +362,7 @@ def _load(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanSpec], list
                 specs.append(entry.spec)
         file_problems.sort(key=lambda item: item[0])  # stable: each plan's lines stay together, in order
         all_problems.extend(problem for _, problem in file_problems)
-    return specs, all_problems, len(checked)
+    return Scan(specs, all_problems, len(checked))
 
 
 def load_plan_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanSpec], list[Problem]]:
@@ -352,8 +372,8 @@ def load_plan_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanS
         Every plan that is valid on its own and has a unique id, and every problem found (in
         file order). A caller that wants all-or-nothing uses :func:`load_plans`.
     """
-    specs, problems, _ = _load(paths)
-    return specs, problems
+    found = scan(paths)
+    return found.specs, found.problems
 
 
 def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
@@ -371,18 +391,3 @@ def load_plans(paths: Iterable[str | os.PathLike[str]]) -> list[PlanSpec]:
     if problems:
         raise PlanFileError(problems)
     return specs
-
-
-def plans_check_command(paths: list[str], out: TextIO) -> int:
-    """``orchestrator plans check FILE...``: one line per problem, exit 2; else ``ok: ...``, exit 0."""
-    if not paths:
-        print("plans check: no plan files given", file=out)
-        return 2
-    specs, problems, files = _load(paths)
-    for problem in problems:
-        print(problem.format(), file=out)
-    if problems:
-        return 2
-    print(f"ok: {len(specs)} plan{'' if len(specs) == 1 else 's'} in {files} file{'' if files == 1 else 's'}",
-          file=out)
-    return 0

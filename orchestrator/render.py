@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 from rich.table import Table
 
 from machines import TRANSITIONS, State, guard_names
 
-# Rows are any objects with the table's columns as attributes (readside.Row, SQLModel rows).
-PlanRow = JournalRow = OutboxRow = Any
+# Rows are objects with the table's columns as attributes (store.read.Row).
+PlanRow: TypeAlias = Any
+JournalRow: TypeAlias = Any
+OutboxRow: TypeAlias = Any
 
 
 def _num(text: str | None) -> float | int | None:

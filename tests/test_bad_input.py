@@ -232,7 +232,7 @@ def _filled_db(directory: Path) -> Path:
 
     import machines
     from machines import PlanMachine
-    from orchestrator.stepper import apply_event
+    from orchestrator.engine.step import apply_event
     from orchestrator.store import Store
 
     from .orchestrator.factories import at, lifecycle_events, spec

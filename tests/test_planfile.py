@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, position_size
-from orchestrator.errors import PlanFileError
+from orchestrator.cli import plans_check as plans_check_command
 from orchestrator.planfile import (
-    PLAN_ID_PATTERN, Problem, check_files, load_plan_files, load_plans, plans_check_command,
+    PLAN_ID_PATTERN, PlanFileError, Problem, check_files, load_plan_files, load_plans,
 )
 
 from .damage import damaged

@@ -1,9 +1,10 @@
-"""The ib_async adapter: connection, reconnection, contracts, market data, orders, snapshots.
+"""The ib_async adapter behind the broker port (``port.Broker``): connection, reconnection,
+contracts, market data, orders and snapshots.
 
-Handlers only translate IB callbacks (``translate.py``) and hand the results to a sink (the
-engine's queue); they never place orders or await. Only the ``*Async`` API is used inside our
-event loop. Reconnects back off exponentially; error 326 (clientId in use) is a refused
-connection. The adapter never decides anything about a plan.
+Handlers only translate IB callbacks (``translate.py`` into views, ``evidence.py`` into events)
+and hand the results to a sink (the engine's queue); they never place orders or await. Only the
+``*Async`` API is used inside our event loop. Reconnects back off exponentially; error 326
+(clientId in use) is a refused connection. The adapter never decides anything about a plan.
 """
 
 from __future__ import annotations
@@ -12,39 +13,24 @@ import asyncio
 import itertools
 import logging
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-from ib_async import IB, Contract, Order, Stock, Trade
+from ib_async import IB, Contract, Stock, Trade
 from ib_async.wrapper import RequestError
+
+from machines import parse_order_ref
 
 from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
-from . import translate
+from . import evidence, orders
+from .port import (
+    BrokerFill, BrokerNotice, BrokerOrder, BrokerSnapshot, OrderGone, OrderRequest, ProtectionMayHaveChanged, Sink,
+)
+from .translate import decimal, fill_view, order_view
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[Any], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerNotice:
-    """Connection-level news for the engine (not a plan event)."""
-
-    kind: str  # connected | disconnected | connectivity_lost | connectivity_restored | error
-    code: int = 0
-    message: str = ""
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """Broker truth read in one go after a (re)connect: by orderRef and execId."""
-
-    open_trades: list[Trade] = field(default_factory=list)
-    completed_trades: list[Trade] = field(default_factory=list)
-    fills: list[Any] = field(default_factory=list)
-    positions: dict[str, int] = field(default_factory=dict)
 
 
 def _sent_recently(client: Any) -> int:
@@ -96,7 +82,7 @@ class _ByPlan:
         if len(source) > self._seen:
             for item in itertools.islice(source.values(), self._seen, None):
                 ref = self._ref(item) or ""
-                parsed = translate.parse_order_ref(ref) if ref else None
+                parsed = parse_order_ref(ref) if ref else None
                 if parsed is not None:
                     self._by_plan.setdefault(parsed[0], []).append((ref, item))
             self._seen = len(source)
@@ -140,25 +126,23 @@ class IBBroker:
         ib.disconnectedEvent += self._on_disconnected
 
     def _on_status(self, trade: Trade) -> None:
-        now = self.clock.now()
-        ref = translate.ref_of(trade.order)
-        if ref is None:
+        view = order_view(trade)
+        if view is None:
             return
-        plan_id, leg, _ = ref
-        out = translate.entry_status(trade, now) if leg is translate.Leg.ENTRY else translate.protective_failure(trade, now)
+        out = evidence.status_event(view, self.clock.now())
         if out is not None:
             self.sink(out)
-        self.sink(translate.Routed(plan_id, None))  # "protection may have changed": engine recomputes
+        self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_open_order(self, trade: Trade) -> None:
-        ref = translate.ref_of(trade.order)
-        if ref is not None:
-            self.sink(translate.Routed(ref[0], None))
+        view = order_view(trade)
+        if view is not None:
+            self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_fill(self, trade: Trade, fill: Any) -> None:
-        out = translate.fill_event(fill)
-        if out is not None:
-            self.sink(out)
+        view = fill_view(fill)
+        if view is not None:
+            self.sink(evidence.fill_event(view))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
         if code in (1100, 2110):
@@ -222,7 +206,16 @@ class IBBroker:
         self.ib.disconnect()
 
     # ------------------------------------------------------------------ contracts and data
-    async def contract(self, symbol: str) -> Contract:
+    async def qualify(self, symbol: str) -> None:
+        await self._contract(symbol)
+
+    def _cached(self, symbol: str) -> Contract:
+        found = self._contracts.get(symbol)
+        if found is None:  # the executor qualifies before it places; not yet: try again later
+            raise BrokerUnavailable(f"contract {symbol} not looked up yet")
+        return found
+
+    async def _contract(self, symbol: str) -> Contract:
         """The qualified US stock contract (SMART/USD), cached."""
         found = self._contracts.get(symbol)
         if found is not None:
@@ -253,13 +246,10 @@ class IBBroker:
                 self.ib.disconnect()
             raise BrokerUnavailable(f"IB did not answer {what}") from None
 
-    def cached_contract(self, symbol: str) -> Contract | None:
-        return self._contracts.get(symbol)
-
     async def subscribe(self, symbol: str) -> None:
         if symbol in self._tickers:
             return
-        contract = await self.contract(symbol)
+        contract = await self._contract(symbol)
         try:
             self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
         except ConnectionError as exc:
@@ -280,7 +270,7 @@ class IBBroker:
             return None
         for value in (ticker.last, ticker.close):
             if value is not None and not math.isnan(value) and value > 0:
-                return translate.decimal(value)
+                return decimal(value)
         return None
 
     def account_value(self, tag: str) -> Decimal | None:
@@ -296,10 +286,23 @@ class IBBroker:
     def next_order_id(self) -> int:
         return int(self.ib.client.getReqId())
 
-    def place(self, contract: Contract, order: Order) -> Trade:
-        return self.ib.placeOrder(contract, order)
+    def place(self, symbol: str, order: OrderRequest) -> None:
+        self.ib.placeOrder(self._cached(symbol), orders.build(order))
 
-    async def place_group(self, contract: Contract, orders: list[Order]) -> list[Trade]:
+    def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
+        trade: Trade = order.handle
+        copy = orders.amended(trade.order, filled=order.filled, parent_filled=parent_filled, quantity=quantity,
+                              limit_price=limit_price, stop_price=stop_price)
+        try:
+            self.ib.placeOrder(trade.contract, copy)
+        except AssertionError:  # ib_async believes the order is done: its status will say why
+            raise OrderGone(order.ref) from None
+
+    def cancel(self, order: BrokerOrder) -> None:
+        self.ib.cancelOrder(order.handle.order)
+
+    async def place_group(self, symbol: str, requests: list[OrderRequest]) -> None:
         """Place several orders with one write to the socket, so that IB gets all or none.
 
         A bracket is three placeOrders: the parent and the take-profit go out untransmitted and
@@ -318,8 +321,10 @@ class IBBroker:
         Raises:
             BrokerUnavailable: not connected, or the group could not be built.
         """
+        contract = self._cached(symbol)
+        group = [orders.build(r) for r in requests]
         client = self.ib.client
-        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(orders) > client.MaxRequests):
+        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(group) > client.MaxRequests):
             await asyncio.sleep(client.RequestsInterval / 10)   # pacing: the throttle's window moves on
         if not self.is_connected():
             raise BrokerUnavailable("not connected to IB")
@@ -327,7 +332,8 @@ class IBBroker:
         client.conn, limit = batch, client.MaxRequests
         client.MaxRequests = 0
         try:
-            trades = [self.ib.placeOrder(contract, order) for order in orders]
+            for order in group:
+                self.ib.placeOrder(contract, order)
         except Exception as exc:
             failure: Exception | None = exc
         else:
@@ -336,28 +342,30 @@ class IBBroker:
             client.conn, client.MaxRequests = batch.conn, limit
         if failure is not None:
             log.error("could not build the order group %s (%s); nothing was sent, reconnecting",
-                      [o.orderRef for o in orders], failure)
+                      [o.orderRef for o in group], failure)
             self.ib.disconnect()
             raise BrokerUnavailable(f"order group not sent: {failure}") from None
         batch.flush()
-        return trades
-
-    def cancel(self, order: Order) -> None:
-        self.ib.cancelOrder(order)
-
-    def fills(self) -> list[Any]:
-        """Every execution this session has seen (startup sync included)."""
-        return list(self.ib.fills())
-
-    def fills_of(self, plan_id: str) -> list[Any]:
-        """The executions this session has seen (startup sync included) of ``plan_id``'s orders."""
-        return self._fills_by_plan.of(self.ib.wrapper.fills, plan_id)
+        # the stop child transmitted the whole group: none of its orders is held any more (a
+        # held order's cancel is only local in ib_async, and a modify must not hold it again)
+        for order in group:
+            order.transmit = True
 
     def trades_of(self, plan_id: str) -> list[Trade]:
-        """Every trade this session knows whose orderRef belongs to ``plan_id``."""
+        """ib_async's trades this session knows whose orderRef belongs to ``plan_id``."""
         return self._trades_by_plan.of(self.ib.wrapper.trades, plan_id)
 
-    async def snapshot(self) -> Snapshot:
+    def raw_fills_of(self, plan_id: str) -> list[Any]:
+        """ib_async's fills this session has seen (startup sync included) of ``plan_id``'s orders."""
+        return self._fills_by_plan.of(self.ib.wrapper.fills, plan_id)
+
+    def orders_of(self, plan_id: str) -> list[BrokerOrder]:
+        return _views(self.trades_of(plan_id), order_view)
+
+    def fills_of(self, plan_id: str) -> list[BrokerFill]:
+        return _views(self.raw_fills_of(plan_id), fill_view)
+
+    async def snapshot(self) -> BrokerSnapshot:
         """Read open orders, completed orders, executions and positions from IB."""
         try:
             open_trades = await self._answer(self.ib.reqOpenOrdersAsync(), "open orders")
@@ -371,4 +379,9 @@ class IBBroker:
         for p in self.ib.positions():
             sym = p.contract.symbol
             positions[sym] = positions.get(sym, 0) + int(round(float(p.position)))
-        return Snapshot(list(open_trades), list(completed), list(fills), positions)
+        return BrokerSnapshot(_views(open_trades, order_view), _views(completed, order_view),
+                              _views(fills, fill_view), positions)
+
+
+def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:
+    return [v for v in map(view, items) if v is not None]

@@ -16,6 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from machines import NotifyKind
+
+K = NotifyKind
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -30,39 +34,39 @@ _BLUE, _BLURPLE, _TEAL, _GREEN, _BRIGHT_GREEN = 0x3498DB, 0x5865F2, 0x1ABC9C, 0x
 _YELLOW, _ORANGE, _RED, _DARK_RED, _MAGENTA, _GREY = 0xF1C40F, 0xE67E22, 0xED4245, 0x992D22, 0xE91E63, 0x95A5A6
 
 # kind → (emoji, title, embed colour)
-KINDS: dict[str, Kind] = {
-    "sized": Kind("📐", "SIZED", _BLURPLE),
-    "submitted": Kind("📈", "ORDER SUBMITTED", _BLUE),
-    "filled": Kind("✅", "FILLED", _TEAL),
-    "protected": Kind("🛡️", "PROTECTED", _GREEN),
-    "trailing": Kind("🪜", "TRAILING STOP MOVED", _YELLOW),
-    "take_profit": Kind("🟢", "EXIT: TAKE PROFIT", _BRIGHT_GREEN),
-    "stop_loss": Kind("🔴", "EXIT: STOP LOSS", _RED),
-    "trailing_stop": Kind("🟡", "EXIT: TRAILING STOP", _YELLOW),
-    "flattened": Kind("⚪", "EXIT: FLATTENED", _GREY),
-    "partial_exit": Kind("➖", "PARTIAL EXIT", _GREY),
-    "cancelled": Kind("🚫", "CANCELLED", _GREY),
-    "cancel_requested": Kind("🚫", "CANCEL REQUESTED", _GREY),
-    "flatten_requested": Kind("🚫", "FLATTEN REQUESTED", _ORANGE),
-    "expired_remainder": Kind("⌛", "ENTRY REMAINDER EXPIRED", _GREY),
-    "entry_remainder_cancelled": Kind("⌛", "ENTRY REMAINDER CANCELLED", _GREY),
-    "rejected": Kind("⛔", "REJECTED", _ORANGE),
-    "error": Kind("❌", "ERROR: NEEDS A HUMAN", _DARK_RED),
-    "protection_failed": Kind("🚨", "PROTECTION FAILED", _MAGENTA),
-    "protection_lost": Kind("🚨", "PROTECTION LOST: RE-PROTECTING", _MAGENTA),
-    "modify_rejected": Kind("⚠️", "STOP MODIFY REJECTED", _ORANGE),
-    "late_fill": Kind("🚨", "LATE FILL: FLATTENING", _MAGENTA),
-    "plan_file_invalid": Kind("⚠️", "PLAN FILE INVALID", _ORANGE),
-    "plan_conflict": Kind("⚠️", "PLAN CHANGED ON DISK: IGNORED", _ORANGE),
-    "unexplained_position": Kind("🚨", "UNEXPLAINED POSITION: NEW ENTRIES STOPPED", _MAGENTA),
+KINDS: dict[NotifyKind, Kind] = {
+    K.SIZED: Kind("📐", "SIZED", _BLURPLE),
+    K.SUBMITTED: Kind("📈", "ORDER SUBMITTED", _BLUE),
+    K.FILLED: Kind("✅", "FILLED", _TEAL),
+    K.PROTECTED: Kind("🛡️", "PROTECTED", _GREEN),
+    K.TRAILING: Kind("🪜", "TRAILING STOP MOVED", _YELLOW),
+    K.TAKE_PROFIT: Kind("🟢", "EXIT: TAKE PROFIT", _BRIGHT_GREEN),
+    K.STOP_LOSS: Kind("🔴", "EXIT: STOP LOSS", _RED),
+    K.TRAILING_STOP: Kind("🟡", "EXIT: TRAILING STOP", _YELLOW),
+    K.FLATTENED: Kind("⚪", "EXIT: FLATTENED", _GREY),
+    K.PARTIAL_EXIT: Kind("➖", "PARTIAL EXIT", _GREY),
+    K.CANCELLED: Kind("🚫", "CANCELLED", _GREY),
+    K.CANCEL_REQUESTED: Kind("🚫", "CANCEL REQUESTED", _GREY),
+    K.FLATTEN_REQUESTED: Kind("🚫", "FLATTEN REQUESTED", _ORANGE),
+    K.EXPIRED_REMAINDER: Kind("⌛", "ENTRY REMAINDER EXPIRED", _GREY),
+    K.ENTRY_REMAINDER_CANCELLED: Kind("⌛", "ENTRY REMAINDER CANCELLED", _GREY),
+    K.REJECTED: Kind("⛔", "REJECTED", _ORANGE),
+    K.ERROR: Kind("❌", "ERROR: NEEDS A HUMAN", _DARK_RED),
+    K.PROTECTION_FAILED: Kind("🚨", "PROTECTION FAILED", _MAGENTA),
+    K.PROTECTION_LOST: Kind("🚨", "PROTECTION LOST: RE-PROTECTING", _MAGENTA),
+    K.MODIFY_REJECTED: Kind("⚠️", "STOP MODIFY REJECTED", _ORANGE),
+    K.LATE_FILL: Kind("🚨", "LATE FILL: FLATTENING", _MAGENTA),
+    K.PLAN_FILE_INVALID: Kind("⚠️", "PLAN FILE INVALID", _ORANGE),
+    K.PLAN_CONFLICT: Kind("⚠️", "PLAN CHANGED ON DISK: IGNORED", _ORANGE),
+    K.UNEXPLAINED_POSITION: Kind("🚨", "UNEXPLAINED POSITION: NEW ENTRIES STOPPED", _MAGENTA),
 }
 UNKNOWN_COLOUR = _GREY
 
-ENTRY_KINDS = frozenset({"sized", "submitted"})
-EXIT_KINDS = frozenset({"take_profit", "stop_loss", "trailing_stop", "flattened"})
-RISK_KINDS = ENTRY_KINDS | {"rejected"}
-FAILURE_KINDS = frozenset({"rejected", "error", "protection_failed", "protection_lost", "modify_rejected",
-                           "late_fill", "unexplained_position", "plan_file_invalid", "plan_conflict"})
+ENTRY_KINDS = frozenset({K.SIZED, K.SUBMITTED})
+EXIT_KINDS = frozenset({K.TAKE_PROFIT, K.STOP_LOSS, K.TRAILING_STOP, K.FLATTENED})
+RISK_KINDS = ENTRY_KINDS | {K.REJECTED}
+FAILURE_KINDS = frozenset({K.REJECTED, K.ERROR, K.PROTECTION_FAILED, K.PROTECTION_LOST, K.MODIFY_REJECTED,
+                           K.LATE_FILL, K.UNEXPLAINED_POSITION, K.PLAN_FILE_INVALID, K.PLAN_CONFLICT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +196,6 @@ def times(v: Any) -> str:
 
 
 # --------------------------------------------------------------------------- the message
-
-def headline(payload: dict[str, Any]) -> tuple[str, str]:
-    """(emoji, title) of a notification."""
-    k = _kind_of(payload)
-    return k.emoji, k.title
-
 
 def _kind_of(payload: Any) -> Kind:
     kind = text(payload.get("kind")) if isinstance(payload, dict) else ""

@@ -34,7 +34,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from ..clock import Clock
 from ..store import Store
-from ..store.repo import OutboxItem
+from ..store.outbox import OutboxItem
 from .format import console_text
 
 log = logging.getLogger(__name__)

@@ -1,26 +1,27 @@
-"""Opening state.db: engine, per-connection pragmas, schema version and forward migrations.
+"""Opening state.db for writing: engine, per-connection pragmas, forward migrations.
 
-- WAL journal, ``synchronous=NORMAL`` (survives kill -9; see libs.md §3), foreign keys on,
-  a busy timeout, all set in a connect listener because they are per connection.
+- WAL journal, ``synchronous=NORMAL`` (survives kill -9), foreign keys on, a busy timeout, all
+  set in a connect listener because they are per connection.
 - ``BEGIN IMMEDIATE`` for every write transaction, so a writer takes the lock up front.
 - The schema version lives in ``meta``; a database written by a newer version is refused,
-  never rewritten; an unreadable file is reported, never recreated.
+  never rewritten; an unreadable file is reported, never recreated (``schema.check_readable``).
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import SQLModel
 
-from ..errors import SchemaTooNew, StoreCorrupt, StoreError, StoreMissing
-from ..readside import SCHEMA_VERSION, sqlite_path  # noqa: F401  (one definition of each)
+from ..errors import StoreError, StoreMissing
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .schema import SCHEMA_VERSION, check_readable, refuse_empty, refuse_newer
+from .url import sqlite_path
+
 BUSY_TIMEOUT_MS = 5000
 # The writer's own automatic checkpoint is only a backstop: the Store checkpoints on a thread of
 # its own (checkpoint.py) long before the WAL reaches this size (16 MiB).
@@ -46,10 +47,7 @@ def _begin_immediate(conn: object) -> None:
 
 
 def _engine(path: Path, readonly: bool) -> Engine:
-    if readonly:
-        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
-    else:
-        url = f"sqlite:///{path}"
+    url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
     engine = create_engine(url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _pragmas(readonly))
     if not readonly:
@@ -57,41 +55,34 @@ def _engine(path: Path, readonly: bool) -> Engine:
     return engine
 
 
-def _check_readable(engine: Engine, path: Path, *, pages: bool = True) -> int | None:
-    """The stored schema version (None for an empty file). Raises StoreCorrupt if unreadable.
-    ``pages`` also reads every page (``PRAGMA quick_check``): once per open is enough."""
+def probe(path: Path, *, pages: bool = True) -> int | None:
+    """The schema version of an existing file, judged through a read-only connection (a writer's
+    connection would already switch a foreign or damaged file to WAL). Raises StoreCorrupt."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        with engine.connect() as conn:
-            names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "meta" not in names:
-                if names:
-                    raise StoreCorrupt(f"{path}: not an orchestrator state database (tables: {sorted(names)})")
-                return None
-            row = conn.exec_driver_sql("SELECT value FROM meta WHERE key='schema_version'").first()
-            if row is None:
-                raise StoreCorrupt(f"{path}: the meta table has no schema_version")
-            check = conn.exec_driver_sql("PRAGMA quick_check").first() if pages else ("ok",)
-            if check is None or check[0] != "ok":  # damaged pages, not only the header
-                raise StoreCorrupt(f"{path}: the database is damaged ({check[0] if check else 'no answer'}); it is "
-                                   "left untouched — restore it from a backup or move it away to start fresh")
-            return int(row[0])
-    except (DatabaseError, OperationalError) as exc:
-        raise StoreCorrupt(f"{path}: cannot read the database ({exc.orig}); it is left untouched — "
-                           "restore it from a backup or move it away to start fresh") from None
-    except ValueError:
-        raise StoreCorrupt(f"{path}: schema_version is not a number") from None
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return check_readable(conn, path, pages=pages)
+    finally:
+        conn.close()
 
 
 def _migrate_1(conn: object) -> None:
-    SQLModel.metadata.create_all(conn)  # type: ignore[arg-type]
+    SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in tables.V1])  # type: ignore[attr-defined]
+
+
+def _migrate_2(conn: object) -> None:
+    """Trader commands carry arguments (a symbol to pause) and where they came from."""
+    for sql in ("ALTER TABLE commands ADD COLUMN args VARCHAR", "ALTER TABLE commands ADD COLUMN origin VARCHAR"):
+        conn.exec_driver_sql(sql)  # type: ignore[attr-defined]
 
 
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[object], None]] = {1: _migrate_1}
+MIGRATIONS: dict[int, Callable[[object], None]] = {1: _migrate_1, 2: _migrate_2}
 
 
-def open_engine(url: str, *, create: bool = True, readonly: bool = False) -> Engine:
-    """Open (and with ``create`` make or migrate) the database at ``url``.
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """Open (and with ``create`` make) the database at ``url`` for writing, migrated to the
+    current schema.
 
     Raises:
         StoreMissing: the file does not exist and ``create`` is false.
@@ -102,32 +93,20 @@ def open_engine(url: str, *, create: bool = True, readonly: bool = False) -> Eng
     exists = path.exists()
     if not exists and not create:
         raise StoreMissing(f"{path}: no state database yet — nothing has run with this config")
-    if not exists:
+    if exists:
+        version = probe(path)
+        refuse_newer(version, path)
+        if not create:
+            refuse_empty(version, path)
+    else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the state database: {exc.strerror or exc}") from None
         os.close(fd)
-    if exists and not readonly:
-        # Judge an existing file through a read-only connection first: the writer's connection
-        # switches the file to WAL, which would already change a foreign or damaged file.
-        probe = _engine(path, readonly=True)
-        try:
-            _check_readable(probe, path)
-        finally:
-            probe.dispose()
-    engine = _engine(path, readonly=readonly and exists)
-    version = _check_readable(engine, path, pages=readonly or not exists)  # the probe read the pages
-    if version is not None and version > SCHEMA_VERSION:
-        engine.dispose()
-        raise SchemaTooNew(f"{path}: schema version {version} is newer than this orchestrator's "
-                           f"{SCHEMA_VERSION}; upgrade the orchestrator — the database was not changed")
-    if readonly:
-        if version is None:
-            engine.dispose()
-            raise StoreMissing(f"{path}: the database is empty — nothing has run with this config")
-        return engine
+        version = None
+    engine = _engine(path, readonly=False)
     current = version or 0
     if current < SCHEMA_VERSION:
         with engine.begin() as conn:

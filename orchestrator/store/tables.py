@@ -1,4 +1,5 @@
-"""SQLModel tables of state.db. Row objects never leave orchestrator.store; repo.py maps them.
+"""The schema of state.db at version 1, as SQLModel tables (DDL for migration 1 only: every read
+and write is raw SQL, see plans.py). Later versions are the ALTERs of their migrations in db.py.
 
 Money and prices are TEXT holding exact decimals; times are ISO 8601 UTC TEXT.
 """
@@ -161,3 +162,8 @@ class CommandRow(SQLModel, table=True):
     created_at: str
     processed_at: Optional[str] = None
     result: Optional[str] = None
+
+
+# The tables migration 1 creates (schema version 1). Later versions change the schema with the
+# SQL of their own migrations in db.py, never by editing these classes.
+V1 = [Meta, PlanRow, JournalRow, OrderRow, FillRow, EffectRow, OutboxRow, CommandRow]

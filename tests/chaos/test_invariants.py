@@ -12,7 +12,7 @@ import pytest
 from chaos import invariants as inv
 from chaos.known import classify
 from machines import PlanMachine
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from ..orchestrator.factories import lifecycle_events, spec

@@ -199,7 +199,7 @@ async def test_a_command_is_applied_once_even_if_carrying_it_out_fails(tmp_path:
         w.engine.store.add_command("P", "cancel", at=w.engine.clock.now())
         await w.until(lambda: "CancelRequested" in [e for *_x, e in w.history("P")], "the cancel applied")
         for _ in range(3):   # three more polls of the commands table, each handled to the end
-            w.engine.queue.put_nowait(PollCommands())
+            w.engine.queue.put(PollCommands())
         await asyncio.wait_for(w.engine.queue.join(), 10)
         assert w.engine.faults.counts[("before_broker", "Flatten")] >= 1
         assert [e for *_x, e in w.history("P")].count("CancelRequested") == 1
@@ -246,7 +246,7 @@ async def test_a_modify_held_back_by_ack_delay_is_applied_before_an_ib_restart(t
 async def test_a_connection_lost_while_qualifying_a_contract_is_broker_unavailable() -> None:
     """Seen in chaos runs: IB dropped the connection while reconciliation (re)subscribed a plan's
     market data; ib_async's qualify raised ConnectionError('Socket disconnect'), which escaped
-    ``Engine._reconcile`` ("failed to handle BrokerNotice(kind='connected')"): reconciliation and
+    the reconciliation ("failed to handle BrokerNotice(kind='connected')"): reconciliation and
     the 'reconciled' flag were skipped until the next periodic run."""
     from orchestrator.broker.ib import IBBroker
     from orchestrator.clock import SystemClock
@@ -258,7 +258,7 @@ async def test_a_connection_lost_while_qualifying_a_contract_is_broker_unavailab
         raise ConnectionError("Socket disconnect")
     broker.ib.qualifyContractsAsync = disconnected  # type: ignore[method-assign]
     with pytest.raises(BrokerUnavailable):
-        await broker.contract("AAPL")
+        await broker.qualify("AAPL")
 
 
 async def test_a_stale_connected_notice_does_not_stop_the_orchestrator(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
@@ -269,7 +269,7 @@ async def test_a_stale_connected_notice_does_not_stop_the_orchestrator(tmp_path:
     orchestrator stopped by a flaky link. A notice for a connection that is gone must be ignored
     (the next connection brings its own)."""
     from ..engine.harness import World, plan_toml as engine_plan
-    from orchestrator.broker.ib import BrokerNotice
+    from orchestrator.broker.port import BrokerNotice
     log_guard.expect(r"Error 202", r"Peer closed connection", r"refusing to trade", r"API connection failed",
                      r"Make sure API port")
     async with World(tmp_path, engine_plan("P")) as w:
@@ -277,6 +277,6 @@ async def test_a_stale_connected_notice_does_not_stop_the_orchestrator(tmp_path:
         w.gw.faults.refuse_for(30)
         w.gw.faults.drop_connections()
         await w.until(lambda: not w.engine.broker.is_connected(), "the connection gone")
-        await w.engine._notice(BrokerNotice("connected"))   # the notice of the connection that just went
+        await w.engine.connection.on_notice(BrokerNotice("connected"))   # the notice of the connection that just went
         assert w.engine.fatal is None
         w.gw.faults.clear()

@@ -8,7 +8,8 @@ import signal
 import textwrap
 from pathlib import Path
 
-from orchestrator.bootstrap import LiveAccountRefused, check_account_mode
+from orchestrator.bootstrap import check_account_mode
+from orchestrator.errors import AccountRefused
 from orchestrator.cli import main as cli
 from orchestrator.store import Store
 
@@ -147,5 +148,5 @@ def test_account_mode_rules(mode: str, account: str, ok: bool) -> None:
     if ok:
         check_account_mode(mode, account)
     else:
-        with pytest.raises(LiveAccountRefused):
+        with pytest.raises(AccountRefused):
             check_account_mode(mode, account)

@@ -91,7 +91,7 @@ async def test_unchanged_plan_files_are_not_parsed_again_after_a_restart(tmp_pat
         assert fingerprint
         await w.stop()
         await w.start()
-        assert w.engine._scanned == bytes.fromhex(fingerprint)
+        assert w.engine.intake.scanned == bytes.fromhex(fingerprint)
         (tmp_path / "plans" / "more.toml").write_text(plan_toml("U2", "MSFT", entry_price=420.00, stop=400.00,
                                                                  target=460.00))
         await w.state("U2", "protected")  # a changed set of files is scanned again

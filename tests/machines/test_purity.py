@@ -114,10 +114,11 @@ EXPECTED_ALL = [
     "Activate", "CancelEntry", "CancelExits", "CancelRequested", "EFFECT_TYPES", "EVENT_BY_TRIGGER",
     "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryRejected",
     "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed",
-    "InvalidEvent", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "PlaceBracket", "Plan", "PlanError",
+    "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind", "PlaceBracket",
+    "Plan", "PlanError",
     "PlanMachine", "PlanSpec", "PriceUpdate", "Protect", "ProtectionFailed", "ProtectionStatus",
     "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError", "State", "StopModified",
-    "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "US_STOCK_TICK", "build_machine",
+    "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine",
     "decide_size", "guard_names", "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref",
     "plan_risk", "position_size", "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
 ]

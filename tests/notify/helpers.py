@@ -13,7 +13,7 @@ from machines import EntryType, PlanMachine, PlanSpec, RiskCategory, Side
 from orchestrator.clock import FixedClock
 from orchestrator.notify import OutboxSender, RetryPolicy
 from orchestrator.notify.discord import DiscordDeliver
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 T0 = datetime(2026, 3, 9, 14, 30, tzinfo=timezone.utc)  # the Monday after the US DST change

@@ -17,7 +17,7 @@ from orchestrator import cli
 from orchestrator.clock import SystemClock
 from orchestrator.notify import OutboxSender, RetryPolicy
 from orchestrator.notify.discord import DiscordDeliver
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .helpers import (

@@ -18,7 +18,7 @@ from orchestrator.notify import ConsoleDeliver, make_deliver
 from orchestrator.notify.discord import DiscordDeliver
 from orchestrator.notify.embed import build_payload
 from orchestrator.notify.format import KINDS, console_text, describe
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .helpers import LIMITS, VirtualTime, at, fill_outbox, spec, validate_discord_payload

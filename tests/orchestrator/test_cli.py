@@ -14,7 +14,7 @@ import machines
 from machines import PlanMachine
 from orchestrator.cli import main
 from orchestrator.render import mermaid_diagram
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .factories import at, lifecycle_events, spec
@@ -123,7 +123,7 @@ def test_cancel_of_a_stopped_orchestrator_is_queued_in_the_database(filled: Path
     assert rc == 0 and "cancel of MSFT-1 requested" in text
     store = Store(f"sqlite:///{filled.parent / 'state.db'}")
     try:
-        assert [(p, c) for _i, p, c in store.pending_commands()] == [("MSFT-1", "cancel")]
+        assert [(c.plan_id, c.command) for c in store.pending_commands()] == [("MSFT-1", "cancel")]
     finally:
         store.close()
 

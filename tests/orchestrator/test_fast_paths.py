@@ -7,9 +7,9 @@ background WAL checkpointer, and the plan-file rescan that skips unchanged files
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
+import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
@@ -22,12 +22,13 @@ import pytest
 
 import machines
 from machines import PlanMachine
-from orchestrator import codec
 from orchestrator.broker.ib import IBBroker
 from orchestrator.clock import FixedClock
-from orchestrator.engine import Engine, EngineSettings, files_fingerprint
-from orchestrator.stepper import apply_event
-from orchestrator.store import Store
+from orchestrator.engine.intake import Intake, files_fingerprint
+from orchestrator.engine.notices import Notices
+from orchestrator.engine.step import apply_event
+from orchestrator.planfile import load_plan_files
+from orchestrator.store import Store, codec
 
 from .factories import at, lifecycle_events, spec
 
@@ -104,10 +105,9 @@ def _fill(ref: str) -> Any:
 
 def _linear(broker: IBBroker, plan_id: str) -> list[Any]:
     """trades_of before the index (verbatim, over the same dict)."""
-    from orchestrator.broker import translate
     out = []
     for trade in list(broker.ib.wrapper.trades.values()):
-        ref = translate.ref_of(trade.order)
+        ref = machines.parse_order_ref(trade.order.orderRef) if trade.order.orderRef else None
         if ref is not None and ref[0] == plan_id:
             out.append(trade)
     return out
@@ -135,9 +135,9 @@ def test_fills_of_groups_executions_by_plan_in_order() -> None:
     fills = broker.ib.wrapper.fills
     for i, ref in enumerate(["A:entry", "B:entry", "A:stop", "A:entry"]):
         fills[f"x{i}"] = _fill(ref)
-    assert broker.fills_of("A") == [fills["x0"], fills["x2"], fills["x3"]]
-    assert broker.fills_of("B") == [fills["x1"]]
-    assert broker.fills_of("Z") == []
+    assert broker.raw_fills_of("A") == [fills["x0"], fills["x2"], fills["x3"]]
+    assert broker.raw_fills_of("B") == [fills["x1"]]
+    assert broker.raw_fills_of("Z") == []
 
 
 # ---------------------------------------------------------------------- WAL checkpoints
@@ -187,41 +187,37 @@ start_at = "2099-01-02T15:00:00+00:00"
 """
 
 
-def test_rescan_skips_unchanged_files_and_sees_any_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import orchestrator.engine as engine_module
+def test_rescan_skips_unchanged_files_and_sees_any_change(tmp_path: Path) -> None:
     files = tmp_path / "plans"
     files.mkdir()
     (files / "a.toml").write_text(PLAN.format(id="S-1"))
     calls: list[int] = []
-    real = engine_module.load_plan_files
-    monkeypatch.setattr(engine_module, "load_plan_files", lambda paths: calls.append(1) or real(paths))
+
+    def counting_load(paths: list[Path]) -> Any:
+        calls.append(1)
+        return load_plan_files(paths)
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     clock = FixedClock(at())
-
-    async def scan() -> Engine:
-        broker = IBBroker("127.0.0.1", 1, 1, clock=clock, sink=lambda item: None)
-        engine = Engine(EngineSettings(lambda: sorted(files.glob("*.toml")), machines.RiskLimits()), store, broker,
-                        clock)
-        engine._rescan()
-        engine._rescan()
-        assert len(calls) == 1 and set(engine.plans) == {"S-1"}
+    adopted: dict[str, machines.Plan] = {}
+    intake = Intake(lambda: sorted(files.glob("*.toml")), store, clock, Notices(store, clock),
+                    lambda plan: adopted.__setitem__(plan.id, plan), load=counting_load)
+    try:
+        intake.rescan()
+        intake.rescan()
+        assert len(calls) == 1 and set(adopted) == {"S-1"}
         b = files / "b.toml"
         b.write_text(PLAN.format(id="S-2"))
-        engine._rescan()
-        assert len(calls) == 2 and set(engine.plans) == {"S-1", "S-2"}
+        intake.rescan()
+        assert len(calls) == 2 and set(adopted) == {"S-1", "S-2"}
         stat = b.stat()
         b.write_text(PLAN.format(id="S-3"))  # same size, same mtime: only the bytes differ
-        import os
         os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        engine._rescan()
-        assert len(calls) == 3 and set(engine.plans) == {"S-1", "S-2", "S-3"}
+        intake.rescan()
+        assert len(calls) == 3 and set(adopted) == {"S-1", "S-2", "S-3"}
         b.unlink()
-        engine._rescan()
-        engine._rescan()
+        intake.rescan()
+        intake.rescan()
         assert len(calls) == 4
-        return engine
-    try:
-        asyncio.run(scan())
     finally:
         store.close()
     assert files_fingerprint([files / "missing.toml"]) is None

@@ -16,7 +16,7 @@ import pytest
 import machines
 from machines import PlanMachine, State
 from orchestrator.errors import SchemaTooNew, StoreCorrupt, StoreMissing
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from orchestrator.store import SCHEMA_VERSION, StaleWrite, Store, open_engine
 
 from .factories import at, lifecycle_events, spec
@@ -169,9 +169,11 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_read_only_open_of_missing_file_creates_nothing(tmp_path: Path) -> None:
-    with pytest.raises(StoreMissing):
-        open_engine(f"sqlite:///{tmp_path / 'none.db'}", create=False, readonly=True)
-    assert not (tmp_path / "none.db").exists()
+    from orchestrator.store.read import open_readonly
+    for open_it in (lambda url: open_readonly(url), lambda url: open_engine(url, create=False)):
+        with pytest.raises(StoreMissing):
+            open_it(f"sqlite:///{tmp_path / 'none.db'}")
+        assert not (tmp_path / "none.db").exists()
 
 
 def test_reopen_keeps_everything(db_url: str) -> None:
@@ -193,7 +195,7 @@ from decimal import Decimal as D
 import machines
 from machines import PlanMachine
 from orchestrator.store import Store
-from orchestrator.stepper import apply_event
+from orchestrator.engine.step import apply_event
 from tests.orchestrator.factories import at, spec
 store = Store(sys.argv[1]); m = PlanMachine()
 plans = [m.bind(store.insert_plan(spec(f"P{i}"), at=at(0))) for i in range(int(sys.argv[2]))]

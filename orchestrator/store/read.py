@@ -1,4 +1,4 @@
-"""Read-only access to state.db for the CLI (status, history, outbox) with plain sqlite3.
+"""Read-only access to state.db for the CLI (status, history, outbox) and the console, with plain sqlite3.
 
 Reading needs none of the ORM: this keeps ``orchestrator status`` quick to start (SQLAlchemy and
 SQLModel take ~0.3 s to import) and it never writes — the file is opened ``mode=ro``, so a
@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .errors import SchemaTooNew, StoreCorrupt, StoreError, StoreMissing
+from ..errors import StoreCorrupt, StoreMissing
+from .schema import check_readable, refuse_empty, refuse_newer
+from .url import sqlite_path
 
-SCHEMA_VERSION = 1  # the schema this orchestrator writes (store/db.py migrates up to it)
 Row = SimpleNamespace  # a row with its columns as attributes
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///path`` URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise StoreError(f"store.url must look like sqlite:///state.db (got {url!r})")
-    return Path(url[len(prefix):])
 
 
 def open_readonly(url: str) -> sqlite3.Connection:
@@ -35,29 +27,16 @@ def open_readonly(url: str) -> sqlite3.Connection:
         raise StoreMissing(f"{path}: no state database yet — nothing has run with this config")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.execute("PRAGMA busy_timeout=5000")
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" not in names:
-            conn.close()
-            if names:
-                raise StoreCorrupt(f"{path}: not an orchestrator state database (tables: {sorted(names)})")
-            raise StoreMissing(f"{path}: the database is empty — nothing has run with this config")
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        check = conn.execute("PRAGMA quick_check").fetchone()  # damaged pages, not only the header
-        if check is None or check[0] != "ok":
-            conn.close()
-            raise StoreCorrupt(f"{path}: the database is damaged ({check[0] if check else 'no answer'}); it is "
-                               "left untouched — restore it from a backup or move it away to start fresh")
     except sqlite3.DatabaseError as exc:
-        raise StoreCorrupt(f"{path}: cannot read the database ({exc}); it is left untouched — "
-                           "restore it from a backup or move it away to start fresh") from None
-    if row is None or not str(row[0]).isdigit():
+        raise StoreCorrupt(f"{path}: cannot read the database ({exc})") from None
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        version = check_readable(conn, path)
+        refuse_empty(version, path)
+        refuse_newer(version, path)
+    except BaseException:
         conn.close()
-        raise StoreCorrupt(f"{path}: the meta table has no valid schema_version")
-    if int(row[0]) > SCHEMA_VERSION:
-        conn.close()
-        raise SchemaTooNew(f"{path}: schema version {row[0]} is newer than this orchestrator's "
-                           f"{SCHEMA_VERSION}; upgrade the orchestrator — the database was not changed")
+        raise
     conn.row_factory = _row
     return conn
 

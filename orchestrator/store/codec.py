@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
@@ -14,7 +16,6 @@ from typing import Any
 
 import machines
 from machines import effects as fx
-from machines import events as ev
 
 _EFFECTS: dict[str, type] = {cls.__name__: cls for cls in machines.EFFECT_TYPES}
 _EVENTS: dict[str, type] = {cls.__name__: cls for cls in machines.EVENT_TYPES}
@@ -91,28 +92,38 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(jsonable(value))
 
 
+def _decoder(hint: Any) -> Any:
+    """How a JSON value becomes a field of this declared type (``X | None`` is decoded as X)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]
+    if hint is Decimal:
+        return Decimal
+    if hint is datetime:
+        return parse_iso
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        nested = _decoders(hint)
+        return lambda value: hint(**{k: nested[k](v) if v is not None else None for k, v in value.items()})
+    return _plain
+
+
+_DECODERS: dict[type, dict[str, Any]] = {}
+
+
+def _decoders(cls: type) -> dict[str, Any]:
+    """Per field of the dataclass ``cls``: the function that decodes its JSON value (cached)."""
+    found = _DECODERS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _DECODERS[cls] = {f.name: _decoder(hints[f.name]) for f in dataclasses.fields(cls)}
+    return found
+
+
 def _decode_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    for name, value in data.items():
-        hint = str(hints[name])
-        if value is None:
-            out[name] = None
-        elif "RiskLimits" in hint:
-            out[name] = ev.RiskLimits(**{k: Decimal(v) for k, v in value.items()})
-        elif "Decimal" in hint:
-            out[name] = Decimal(value)
-        elif "datetime" in hint:
-            out[name] = parse_iso(value)
-        elif hint.startswith("Side"):
-            out[name] = machines.Side(value)
-        elif hint.startswith("EntryType"):
-            out[name] = machines.EntryType(value)
-        elif hint.startswith("Leg"):
-            out[name] = machines.Leg(value)
-        else:
-            out[name] = value
-    return out
+    decoders = _decoders(cls)
+    return {name: None if value is None else decoders[name](value) for name, value in data.items()}
 
 
 def effect_from_json(kind: str, payload: str) -> Any:

@@ -1,0 +1,73 @@
+"""PURE rules that turn what IB reports about our orders into machine events.
+
+No I/O and no clock: the adapter calls these from its handlers, and reconciliation on the
+orders it reads back. The rules (design.md §3):
+- an order counts as accepted only on IB's own status (PreSubmitted/Submitted), never on send;
+- an error after IB had accepted an order refuses a *command* (modify, cancel); it does not end
+  the order: verify against IB's views first;
+- only a confirmed cancel (202 / a status without an error) and a rejection (201) are final.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import machines
+from machines import Leg
+
+from .codes import FINAL_CANCEL_CODES, LOCATE_HELD, REJECT_CODES
+from .port import BrokerFill, BrokerOrder, OrderState, PlanEvent, Verify
+
+
+def entry_status(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
+    """What a status change of an entry order means for its plan."""
+    if order.leg is not Leg.ENTRY:
+        return None
+    code, message, state = order.error_code, order.error_message, order.state
+    if state.working:
+        return PlanEvent(order.plan_id, machines.EntryAccepted(at, order.order_id, order.perm_id))
+    if code not in FINAL_CANCEL_CODES and order.was_working:
+        return Verify(order.plan_id, Leg.ENTRY, code, message)
+    if state is OrderState.INACTIVE and LOCATE_HELD in order.why_held:
+        return None
+    if state is OrderState.INACTIVE or code in REJECT_CODES:
+        return PlanEvent(order.plan_id, machines.EntryRejected(at, code or 201, message or "order inactive at IB"))
+    if state.cancelled:
+        if code in FINAL_CANCEL_CODES:
+            return PlanEvent(order.plan_id, machines.EntryCancelled(at, message or "cancelled at IB"))
+        return Verify(order.plan_id, Leg.ENTRY, code, message)
+    return None
+
+
+def protective_failure(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
+    """A stop/target/flatten order that IB rejected, or that ib_async says is gone."""
+    if order.leg is Leg.ENTRY:
+        return None
+    code, message, state = order.error_code, order.error_message, order.state
+    if code not in FINAL_CANCEL_CODES and order.was_working:
+        return Verify(order.plan_id, order.leg, code, message)
+    if order.leg is Leg.FLATTEN:
+        if state is OrderState.INACTIVE or code in REJECT_CODES:
+            return PlanEvent(order.plan_id, machines.FlattenFailed(at, code or 201,
+                                                                   message or "flatten order inactive at IB"))
+        if state.cancelled:  # we never cancel a flatten: IB did
+            return PlanEvent(order.plan_id, machines.FlattenFailed(at, code, message or "flatten order cancelled at IB"))
+        return None
+    if state is OrderState.INACTIVE or code in REJECT_CODES:
+        return PlanEvent(order.plan_id, machines.ProtectionFailed(at, order.leg, code or 201,
+                                                                  message or "inactive at IB"))
+    if state.cancelled and code not in FINAL_CANCEL_CODES:
+        return Verify(order.plan_id, order.leg, code, message)
+    return None
+
+
+def status_event(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
+    """The event (or verification) a status change of any of our orders calls for."""
+    return entry_status(order, at) if order.leg is Leg.ENTRY else protective_failure(order, at)
+
+
+def fill_event(fill: BrokerFill) -> PlanEvent:
+    """One execution of one of our orders, as the machine event of its leg."""
+    if fill.leg is Leg.ENTRY:
+        return PlanEvent(fill.plan_id, machines.EntryFilled(fill.at, fill.exec_id, fill.quantity, fill.price))
+    return PlanEvent(fill.plan_id, machines.ExitFilled(fill.at, fill.exec_id, fill.leg, fill.quantity, fill.price))

@@ -1,0 +1,228 @@
+"""The broker port: what the engine needs from IB, in the project's own types.
+
+The engine and its executor see IB only through :class:`Broker` and the values below; the
+ib_async adapter (``broker/ib.py``) implements it, and tests may put a fake behind it. Broker
+truth is read, never assumed: every view is what IB last reported.
+
+IB's order-status strings are spelled here and nowhere else (:class:`OrderState`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from machines import Event, Leg
+
+
+class OrderState(StrEnum):
+    """An order's status as IB (or ib_async, for ``WARNED``) reports it."""
+
+    PENDING_SUBMIT = "PendingSubmit"
+    API_PENDING = "ApiPending"
+    PRE_SUBMITTED = "PreSubmitted"
+    SUBMITTED = "Submitted"
+    PENDING_CANCEL = "PendingCancel"
+    API_CANCELLED = "ApiCancelled"
+    CANCELLED = "Cancelled"
+    FILLED = "Filled"
+    INACTIVE = "Inactive"
+    # ib_async's status for a live order IB sent a warning about (e.g. 399 outside regular
+    # hours): the order is still working at IB, so it still protects.
+    WARNED = "ValidationError"
+    UNKNOWN = ""
+
+    @classmethod
+    def of(cls, status: str) -> OrderState:
+        try:
+            return cls(status)
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def working(self) -> bool:
+        """IB has accepted the order and it can still execute (stops wait in PreSubmitted)."""
+        return self in (OrderState.PRE_SUBMITTED, OrderState.SUBMITTED)
+
+    @property
+    def protecting(self) -> bool:
+        """Working, or working with a warning."""
+        return self.working or self is OrderState.WARNED
+
+    @property
+    def done(self) -> bool:
+        """It can never execute again."""
+        return self in (OrderState.FILLED, OrderState.CANCELLED, OrderState.API_CANCELLED, OrderState.INACTIVE)
+
+    @property
+    def cancelled(self) -> bool:
+        return self in (OrderState.CANCELLED, OrderState.API_CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """One of our orders as IB last reported it (found by its orderRef ``plan:leg[:attempt]``)."""
+
+    ref: str
+    plan_id: str
+    leg: Leg
+    attempt: int
+    order_id: int
+    perm_id: int
+    client_id: int
+    action: str                  # BUY | SELL
+    order_type: str              # MKT | LMT | STP
+    total: int                   # totalQuantity
+    filled: int
+    remaining: int
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    parent_id: int
+    oca_group: str
+    tif: str
+    state: OrderState
+    error_code: int = 0          # IB's code of the newest status, if an error caused it
+    error_message: str = ""
+    was_working: bool = False    # IB had accepted it before its newest status
+    why_held: str = ""
+    handle: Any = field(default=None, compare=False, repr=False)  # the adapter's own object
+
+    @property
+    def open_quantity(self) -> int:
+        """What is left to execute: the total less what has filled."""
+        return self.total - self.filled
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFill:
+    """One execution of one of our orders."""
+
+    exec_id: str
+    ref: str
+    plan_id: str
+    leg: Leg
+    quantity: int
+    price: Decimal
+    at: datetime
+    order_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSnapshot:
+    """Broker truth read in one go: open and completed orders, today's fills, positions."""
+
+    open_orders: list[BrokerOrder] = field(default_factory=list)
+    completed_orders: list[BrokerOrder] = field(default_factory=list)
+    fills: list[BrokerFill] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order to send: the adapter turns it into IB's order object."""
+
+    order_id: int
+    ref: str
+    action: str
+    quantity: int
+    order_type: str                  # MKT | LMT | STP
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    parent_id: int = 0
+    oca_group: str = ""
+    transmit: bool = True
+    tif: str = "GTC"
+
+
+# ----------------------------------------------------------------- what the broker tells the engine
+@dataclass(frozen=True, slots=True)
+class PlanEvent:
+    """A machine event for one plan, from IB's evidence."""
+
+    plan_id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Verify:
+    """Not an event: a local status cannot be trusted; the engine asks IB what is true."""
+
+    plan_id: str
+    leg: Leg
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionMayHaveChanged:
+    """One of the plan's orders changed at IB: the engine re-derives its protection."""
+
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerNotice:
+    """Connection-level news (not a plan event)."""
+
+    kind: str  # connected | disconnected | connectivity_lost | connectivity_restored
+    code: int = 0
+    message: str = ""
+
+
+BrokerItem = PlanEvent | Verify | ProtectionMayHaveChanged | BrokerNotice
+Sink = Callable[[BrokerItem], None]
+
+
+class OrderGone(Exception):
+    """A modification was refused locally: the adapter already knows the order is done."""
+
+
+class Broker(Protocol):
+    """IB as the engine uses it. Every call that sends raises ``BrokerUnavailable`` (or
+    ``ConnectionError``) when not connected; contract lookups raise ``UnknownContract``."""
+
+    @property
+    def account(self) -> str: ...
+
+    def is_connected(self) -> bool: ...
+
+    async def connect_with_retry(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def qualify(self, symbol: str) -> None:
+        """Look the instrument up (cached): placing and market data need it first."""
+
+    def next_order_id(self) -> int: ...
+
+    async def place_group(self, symbol: str, orders: list[OrderRequest]) -> None:
+        """Send several orders so that IB gets all of them or none."""
+
+    def place(self, symbol: str, order: OrderRequest) -> None:
+        """Send one order (the contract must have been qualified)."""
+
+    def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
+        """Change a working order in place (same orderId). Raises OrderGone."""
+
+    def cancel(self, order: BrokerOrder) -> None: ...
+
+    def orders_of(self, plan_id: str) -> list[BrokerOrder]:
+        """Every order of the plan this session knows, oldest first."""
+
+    def fills_of(self, plan_id: str) -> list[BrokerFill]:
+        """Every execution of the plan's orders this session has seen."""
+
+    async def snapshot(self) -> BrokerSnapshot: ...
+
+    async def subscribe(self, symbol: str) -> None: ...
+
+    def forget_market_data(self) -> None: ...
+
+    def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def account_value(self, tag: str) -> Decimal | None: ...

@@ -1,0 +1,99 @@
+"""What the engine does when the connection to IB changes, and when an IB error leaves an
+order's fate unclear.
+
+- connected: check the account IB put us on (a gateway may come back logged in to another
+  account: that stops all trading for good), then reconcile;
+- disconnected, or IB's 1100 (connectivity lost, socket still up): not reconciled any more, so
+  no new entries; repricings not yet echoed are forgotten (the reconnect reads back what
+  reached IB);
+- 1101 / 1102 (restored, data lost / kept): market data is requested again after 1101, then
+  reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import machines
+from machines import LIVE_POSITION, Leg
+
+from ..broker.port import Broker, BrokerNotice, Verify
+from ..clock import Clock
+from ..errors import OrchestratorError
+from .flatten import Flattener
+from .gate import EntryGate
+from .registry import PlanRegistry
+from .reconcile import Reconciler
+
+log = logging.getLogger(__name__)
+Apply = Callable[[str, Any], Awaitable[bool]]
+AccountCheck = Callable[[], None]
+
+
+class Connection:
+    def __init__(self, broker: Broker, reconciler: Reconciler, flatten: Flattener, gate: EntryGate,
+                 reconciled: asyncio.Event, account_check: AccountCheck | None = None) -> None:
+        self.broker = broker
+        self.reconciler = reconciler
+        self.flatten = flatten
+        self.gate = gate
+        self.reconciled = reconciled
+        self.account_check = account_check  # raises OrchestratorError for an account we must not trade
+        self.fatal: OrchestratorError | None = None
+        self.fatal_event = asyncio.Event()
+
+    async def on_notice(self, notice: BrokerNotice) -> None:
+        if notice.kind == "connected":
+            if not self.broker.is_connected():
+                return  # stale: that connection is gone already; the next one sends its own notice
+            if self.account_check is not None:
+                try:
+                    self.account_check()
+                except OrchestratorError as exc:
+                    log.error("%s: disconnecting; nothing more is sent", exc)
+                    self.fatal = exc
+                    self.gate.block(str(exc))
+                    await self.broker.close()
+                    self.fatal_event.set()
+                    return
+            await self.reconciler.run("connected")
+        elif notice.kind == "disconnected":
+            self.reconciled.clear()
+            self.flatten.forget_reprices()
+            log.warning("IB connection lost; reconnecting")
+        elif notice.kind == "connectivity_lost":
+            self.reconciled.clear()  # no new entries until IB is back and reconciled
+            log.warning("IB %s: %s", notice.code, notice.message)
+        elif notice.kind == "connectivity_restored":
+            if notice.code == 1101:  # restored, data lost: market data must be requested again
+                self.broker.forget_market_data()
+            await self.reconciler.run(f"IB {notice.code}")
+
+
+class Verification:
+    """ib_async's local status after an IB error is not evidence: read IB's truth, then tell
+    the plan what it means."""
+
+    def __init__(self, registry: PlanRegistry, broker: Broker, reconciler: Reconciler, flatten: Flattener,
+                 clock: Clock, apply: Apply) -> None:
+        self.registry = registry
+        self.broker = broker
+        self.reconciler = reconciler
+        self.flatten = flatten
+        self.clock = clock
+        self.apply = apply
+
+    async def verify(self, v: Verify) -> None:
+        log.info("verifying %s %s after IB error %s: %s", v.plan_id, v.leg, v.code, v.message)
+        plan = self.registry.known(v.plan_id)
+        if v.leg is Leg.TARGET and plan is not None and plan.flattening:
+            # the take-profit repriced to flatten was refused (or is gone): a market order next
+            self.flatten.forget_reprices(v.plan_id, refused=True)
+        await self.reconciler.run(f"verify {v.plan_id}")
+        plan = self.registry.known(v.plan_id)
+        if v.leg is Leg.STOP and plan is not None and plan.state in LIVE_POSITION:
+            working = any(o.leg is Leg.STOP and o.state.working for o in self.broker.orders_of(v.plan_id))
+            await self.apply(v.plan_id, machines.StopModifyRejected(self.clock.now(), v.code, v.message, working))

@@ -1,0 +1,192 @@
+"""Carrying out the machine's broker effects through the broker port, idempotently.
+
+Every effect may be carried out twice (a crash between the commit and the broker call leaves it
+pending; it runs again at the next start), so each one first looks at what IB already has for
+the plan (by orderRef) and only sends what is missing. Order intents (leg, orderRef, reserved
+orderId) are written to state.db before an order is sent. Exits of the whole position
+(``Flatten``) are the flatten module's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import machines
+from machines import LIVE_POSITION, Leg, Plan, State
+from machines import effects as fx
+
+from ..broker.port import Broker, OrderGone
+from ..clock import Clock
+from ..errors import BrokerUnavailable, UnknownContract
+from ..faultpoints import FaultPoints
+from ..store import Store
+from . import legs
+from .fills import FillsInFlight
+from .flatten import Flattener
+
+Emit = Callable[[str, Any], None]
+
+
+class Executor:
+    """Turns effects into broker calls. ``emit(plan_id, event)`` feeds failures back."""
+
+    def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight,
+                 flatten: Flattener, faults: FaultPoints | None = None) -> None:
+        self.broker = broker
+        self.store = store
+        self.clock = clock
+        self.emit = emit
+        self.fills = fills
+        self.flatten = flatten
+        self.faults = faults or FaultPoints()
+
+    async def run(self, effect: Any, plan: Plan | None = None) -> str:
+        """Carry out one effect; returns a short result for the effect log.
+
+        Raises:
+            BrokerUnavailable: not connected (or IB did not answer); the effect stays pending.
+
+        The effect is first brought up to date with the plan as it is *now* (``refresh``): an
+        effect committed earlier may run after later fills were applied (a crash, a reconnect),
+        and must never trade on the position it was computed for.
+        """
+        if not self.broker.is_connected():
+            raise BrokerUnavailable("not connected to IB")
+        if isinstance(effect, (fx.Protect, fx.Flatten)):
+            # look the contract up first: a lookup awaits IB, and the quantities below must be
+            # read after it (a fill arriving during it would otherwise be traded again)
+            try:
+                await self.broker.qualify(effect.symbol)
+            except UnknownContract:
+                pass  # reported by the effect itself
+        if plan is not None:
+            fresh = self.refresh(effect, plan)
+            if fresh is None:
+                return f"skipped: stale (plan {plan.id} is {plan.state}{', flattening' if plan.flattening else ''})"
+            effect = fresh
+        if isinstance(effect, fx.Protect):
+            return await self._protect(effect)
+        if isinstance(effect, fx.Flatten):
+            return await self.flatten.carry_out(effect)
+        if isinstance(effect, fx.PlaceBracket):
+            return await self._place_bracket(effect)
+        if isinstance(effect, fx.ModifyStop):
+            return self._modify_stop(effect)
+        if isinstance(effect, fx.CancelEntry):
+            return self._cancel_legs(effect.plan_id, (Leg.ENTRY,))
+        if isinstance(effect, fx.CancelExits):
+            return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
+        raise TypeError(f"not a broker effect: {effect!r}")
+
+    def refresh(self, effect: Any, plan: Plan) -> Any | None:
+        """The effect as the plan needs it now, or None if the plan has moved past it."""
+        holding = (*LIVE_POSITION, State.ERROR)
+        if isinstance(effect, fx.PlaceBracket):
+            return effect if plan.state == State.SIZED and not plan.cancel_requested else None
+        if isinstance(effect, fx.Protect):
+            if plan.state not in holding or plan.flattening:
+                return None
+            return replace(effect, quantity=self.fills.live_open_qty(plan), stop_price=plan.stop_price,
+                           target_price=plan.target_price)
+        if isinstance(effect, fx.Flatten):
+            if not plan.flattening:
+                return None
+            return replace(effect, quantity=self.fills.live_open_qty(plan),
+                           price=plan.stop_price if effect.price is not None else None)
+        if isinstance(effect, fx.ModifyStop):
+            if plan.state not in holding or plan.flattening:
+                return None
+            return replace(effect, stop_price=plan.stop_price, quantity=self.fills.live_open_qty(plan))
+        return effect
+
+    async def _place_bracket(self, e: fx.PlaceBracket) -> str:
+        if legs.has_entry(self.broker.orders_of(e.plan_id)):
+            return "skipped: IB already has this plan's entry"
+        try:
+            await self.broker.qualify(e.symbol)
+        except UnknownContract as exc:
+            self.emit(e.plan_id, machines.EntryRejected(self.clock.now(), 200, str(exc)))
+            return f"rejected: {exc}"
+        attempt = self.store.next_attempt(e.plan_id, Leg.ENTRY.value)
+        side, new_id = e.side, self.broker.next_order_id
+        if e.entry_type is machines.EntryType.MARKET:
+            parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "MKT",
+                                  transmit=False)
+        elif e.entry_type is machines.EntryType.LIMIT:
+            parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "LMT",
+                                  limit=e.entry_price, transmit=False)
+        else:
+            parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "STP",
+                                  stop=e.entry_price, transmit=False)
+        oca = legs.oca_group(e.plan_id)
+        target = legs.request(new_id(), e.plan_id, Leg.TARGET, attempt, side.exit_action, e.quantity, "LMT",
+                              limit=e.target_price, parent_id=parent.order_id, transmit=False, oca=oca)
+        stop = legs.request(new_id(), e.plan_id, Leg.STOP, attempt, side.exit_action, e.quantity, "STP",
+                            stop=e.stop_price, parent_id=parent.order_id, transmit=True, oca=oca)
+        self.store.record_intents([
+            legs.intent(e.plan_id, Leg.ENTRY, attempt, parent),
+            legs.intent(e.plan_id, Leg.TARGET, attempt, target, parent.ref),
+            legs.intent(e.plan_id, Leg.STOP, attempt, stop, parent.ref),
+        ], at=self.clock.now())
+        await self.broker.place_group(e.symbol, [parent, target, stop])   # one write: IB gets all or none
+        self.faults.hit("after_place", ["PlaceBracket"])
+        return f"placed bracket {parent.order_id}/{target.order_id}/{stop.order_id}"
+
+    async def _protect(self, e: fx.Protect) -> str:
+        orders = self.broker.orders_of(e.plan_id)
+        parent_filled = legs.entry_filled(orders)
+        done: list[str] = []
+        for leg, price in ((Leg.STOP, e.stop_price), (Leg.TARGET, e.target_price)):
+            working = legs.active(orders, leg)
+            if e.quantity <= 0:
+                for o in working:
+                    self.broker.cancel(o)
+                    done.append(f"cancelled {leg.value} {o.order_id}")
+                continue
+            if working:
+                o = working[-1]
+                for extra in working[:-1]:  # never two working stops for one plan
+                    self.broker.cancel(extra)
+                    done.append(f"cancelled extra {leg.value} {extra.order_id}")
+                if o.open_quantity != e.quantity:
+                    self.broker.modify(o, parent_filled=parent_filled, quantity=e.quantity)
+                    done.append(f"resized {leg.value} {o.order_id} to {e.quantity}")
+                continue
+            try:
+                await self.broker.qualify(e.symbol)
+            except UnknownContract as exc:
+                self.emit(e.plan_id, machines.ProtectionFailed(self.clock.now(), leg, 200, str(exc)))
+                return f"failed: {exc}"
+            attempt = self.store.next_attempt(e.plan_id, leg.value)
+            order_type, limit, stop = ("STP", None, price) if leg is Leg.STOP else ("LMT", price, None)
+            order = legs.request(self.broker.next_order_id(), e.plan_id, leg, attempt, e.side.exit_action,
+                                 e.quantity, order_type, limit=limit, stop=stop, oca=legs.oca_group(e.plan_id))
+            self.store.record_intents([legs.intent(e.plan_id, leg, attempt, order)], at=self.clock.now())
+            self.broker.place(e.symbol, order)
+            done.append(f"placed {leg.value} {order.order_id} for {e.quantity}")
+        return "; ".join(done) or "protection already matches"
+
+    def _modify_stop(self, e: fx.ModifyStop) -> str:
+        orders = self.broker.orders_of(e.plan_id)
+        working = legs.active(orders, Leg.STOP)
+        if not working:
+            return "skipped: no working stop (protection status will re-protect)"
+        o = working[-1]
+        if o.stop_price == e.stop_price:
+            return f"stop {o.order_id} already at {e.stop_price}"
+        try:
+            self.broker.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price)
+        except OrderGone:  # the adapter believes the order is done: its status will say why
+            return "skipped: ib_async reports the stop done"
+        return f"modified stop {o.order_id} to {e.stop_price}"
+
+    def _cancel_legs(self, plan_id: str, which: tuple[Leg, ...]) -> str:
+        orders = self.broker.orders_of(plan_id)
+        done = []
+        for leg in which:
+            for o in legs.live(orders, leg):
+                self.broker.cancel(o)
+                done.append(f"cancel {leg.value} {o.order_id}")
+        return "; ".join(done) or "nothing working"

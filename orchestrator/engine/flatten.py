@@ -1,0 +1,133 @@
+"""Exiting a whole position now: the one home of the flatten policy.
+
+A flatten (a cancel of a filled plan, an emergency exit, a late fill) goes through the plan's
+own take-profit while IB reports a stop working for the whole position: the take-profit's limit
+is moved to that stop's price *as IB has it* (not as the plan wants it: a refused trail leaves
+them apart), which makes it marketable, and take-profit and stop stay one OCA group at IB, so
+whichever executes first shrinks the other and the position can never be sold twice (a separate
+market order racing the stop could both execute and reverse the position: chaos finding
+flatten-overfill). With no working stop or take-profit, or after IB refused the repricing, a
+market order inside the plan's OCA group closes it (the take-profit cancelled first).
+
+A repricing IB has not echoed yet counts as the exit for ``REPRICE_ECHO_SECONDS``; after that
+(or after a disconnect) it is considered lost and the flatten is sent again — re-sending the
+repricing is harmless (it sets an absolute price and size), a market order next to it is not.
+Plans in ``error`` are a human's: nothing here flattens them on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import machines
+from machines import LIVE_POSITION, Leg, Plan
+from machines import effects as fx
+
+from ..broker.port import Broker, BrokerOrder, OrderGone
+from ..clock import Clock
+from ..errors import UnknownContract
+from ..store import Store
+from . import legs
+from .fills import FillsInFlight
+
+REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after this, it was lost
+Emit = Callable[[str, Any], None]
+
+
+def _at_or_past(target: BrokerOrder, stop_price: Decimal | None) -> bool:
+    """The take-profit's limit is at the stop's price or past it (a long's SELL at or below it,
+    a short's BUY at or above it): marketable while the stop has not triggered."""
+    limit = target.limit_price
+    if limit is None or stop_price is None:
+        return False
+    return limit <= stop_price if target.action == "SELL" else limit >= stop_price
+
+
+class Flattener:
+    def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight) -> None:
+        self.broker = broker
+        self.store = store
+        self.clock = clock
+        self.emit = emit
+        self.fills = fills
+        self._repriced: dict[str, datetime] = {}  # plan → when its take-profit was repriced to exit
+        self._refused: set[str] = set()  # plans whose repricing IB refused: a market order from now on
+
+    async def carry_out(self, e: fx.Flatten) -> str:
+        """Close ``e.quantity`` now (the effect is already refreshed against the plan)."""
+        orders = self.broker.orders_of(e.plan_id)
+        for o in legs.live(orders, Leg.ENTRY):
+            self.broker.cancel(o)
+        covered = sum(o.open_quantity for o in legs.active(orders, Leg.FLATTEN))
+        qty = e.quantity - covered
+        if qty <= 0:
+            return f"skipped: flatten orders already cover {covered}"
+        stop = legs.working_stop(orders)
+        targets = legs.live(orders, Leg.TARGET)
+        if (e.price is not None and e.plan_id not in self._refused and targets and not covered
+                and stop is not None and stop.open_quantity >= qty):
+            t, price = targets[-1], stop.stop_price
+            if t.limit_price == price and t.open_quantity == qty:
+                return f"take-profit {t.order_id} already repriced to {price} for {qty}"
+            try:
+                self.broker.modify(t, parent_filled=legs.entry_filled(orders), limit_price=price, quantity=qty)
+            except OrderGone:  # sent, then found done by the adapter: its status will tell
+                return f"take-profit {t.order_id} repriced, but ib_async reports it done"
+            self._repriced[e.plan_id] = self.clock.now()
+            return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}"
+        for t in targets:  # a market order now: no take-profit (perhaps repriced) may also sell
+            self.broker.cancel(t)
+        try:
+            await self.broker.qualify(e.symbol)
+        except UnknownContract as exc:
+            self.emit(e.plan_id, machines.FlattenFailed(self.clock.now(), 200, str(exc)))
+            return f"failed: {exc}"
+        attempt = self.store.next_attempt(e.plan_id, Leg.FLATTEN.value)
+        order = legs.request(self.broker.next_order_id(), e.plan_id, Leg.FLATTEN, attempt, e.side.exit_action, qty,
+                             "MKT", oca=legs.oca_group(e.plan_id))
+        self.store.record_intents([legs.intent(e.plan_id, Leg.FLATTEN, attempt, order)], at=self.clock.now())
+        self.broker.place(e.symbol, order)
+        return f"placed flatten {order.order_id} for {qty}"
+
+    def exit_in_flight(self, plan: Plan) -> bool:
+        """IB has (or is being sent) an order that exits the plan's whole position now: a
+        flatten order, or the take-profit repriced to (or past) the working stop's price while
+        that stop still works — the stop is what makes that price marketable."""
+        orders = self.broker.orders_of(plan.id)
+        if legs.active(orders, Leg.FLATTEN):
+            return True
+        stop = legs.working_stop(orders)
+        if stop is None:
+            return False
+        sent = self._repriced.get(plan.id)
+        pending = sent is not None and (self.clock.now() - sent).total_seconds() < REPRICE_ECHO_SECONDS
+        return any(t.open_quantity >= plan.open_qty and (pending or _at_or_past(t, stop.stop_price))
+                   for t in legs.live(orders, Leg.TARGET))
+
+    def forget_reprices(self, plan_id: str | None = None, *, refused: bool = False) -> None:
+        """Stop counting on repricings IB has not echoed: the connection dropped (all: what
+        reached IB is read back at the reconnect), or IB refused ``plan_id``'s (``refused``:
+        that plan's flatten is a market order from now on)."""
+        if plan_id is None:
+            self._repriced.clear()
+            return
+        self._repriced.pop(plan_id, None)
+        if refused:
+            self._refused.add(plan_id)
+
+    def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
+        """For a flattening plan whose open position IB shows no exit for (a repricing lost or
+        not echoed in time, a stop or take-profit gone): the flatten to carry out again. None
+        while its fills are in flight, an exit is working or a flatten is still pending."""
+        if not plan.flattening or plan.state not in LIVE_POSITION:
+            return None
+        if plan.open_qty <= 0 or self.fills.unapplied(plan):
+            return None  # the fills in flight decide first
+        if self.exit_in_flight(plan) or any(isinstance(p, fx.Flatten) and p.plan_id == plan.id
+                                            for p in pending_effects):
+            return None
+        return fx.Flatten(plan.id, plan.spec.symbol, plan.spec.side, plan.open_qty, "no exit working at IB",
+                          plan.stop_price)

@@ -1,0 +1,60 @@
+"""A plan's orders at IB, by leg: the questions the executor, protection and flatten ask of
+IB's views, and the request for a new order of ours (orderRef, OCA group, explicit TIF)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from machines import Leg, order_ref
+
+from ..broker.port import BrokerOrder, OrderRequest, OrderState
+
+
+def oca_group(plan_id: str) -> str:
+    return f"{plan_id}:oca"
+
+
+def active(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
+    """The plan's orders of ``leg`` that can still execute (or are not known to be done)."""
+    return [o for o in orders if o.leg is leg and not o.state.done]
+
+
+def live(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
+    """Active orders of ``leg`` not already being cancelled."""
+    return [o for o in active(orders, leg) if o.state is not OrderState.PENDING_CANCEL]
+
+
+def working_stop(orders: list[BrokerOrder]) -> BrokerOrder | None:
+    """The stop IB reports working for the plan (the latest, if several; one IB warned about
+    still works)."""
+    stops = [o for o in active(orders, Leg.STOP) if o.state.protecting]
+    return stops[-1] if stops else None
+
+
+def entry_filled(orders: list[BrokerOrder]) -> bool:
+    """IB shows the plan's entry (partly) filled."""
+    return any(o.leg is Leg.ENTRY and (o.filled > 0 or o.state is OrderState.FILLED) for o in orders)
+
+
+def has_entry(orders: list[BrokerOrder]) -> bool:
+    """IB has (or had) an entry order of the plan, in any state."""
+    return any(o.leg is Leg.ENTRY for o in orders)
+
+
+def request(order_id: int, plan_id: str, leg: Leg, attempt: int, action: str, quantity: int, order_type: str, *,
+            limit: Decimal | None = None, stop: Decimal | None = None, parent_id: int = 0, transmit: bool = True,
+            oca: str = "") -> OrderRequest:
+    """A new order of ours. Every leg states its TIF (GTC) rather than take the account's preset."""
+    return OrderRequest(order_id=order_id, ref=order_ref(plan_id, leg, attempt), action=action, quantity=quantity,
+                        order_type=order_type, limit_price=limit, stop_price=stop, parent_id=parent_id,
+                        oca_group=oca, transmit=transmit, tif="GTC")
+
+
+def intent(plan_id: str, leg: Leg, attempt: int, order: OrderRequest, parent_ref: str | None = None) -> dict[str, Any]:
+    """The store's record of an order about to be sent (written before it is)."""
+    return {"order_ref": order.ref, "plan_id": plan_id, "leg": leg.value, "attempt": attempt,
+            "order_id": order.order_id, "parent_ref": parent_ref, "oca_group": order.oca_group or None,
+            "action": order.action, "order_type": order.order_type, "quantity": order.quantity,
+            "lmt_price": order.limit_price if order.order_type == "LMT" else None,
+            "aux_price": order.stop_price if order.order_type == "STP" else None}

@@ -1,0 +1,157 @@
+"""Reconciliation with IB, at start, after every reconnect, after an unclear IB error and
+periodically.
+
+Broker reports are authoritative; a missing report is not evidence of anything:
+
+0. requests the trader made while the orchestrator was away come before anything it would send;
+1. executions of our orders (by orderRef) not yet applied are applied once, oldest first;
+2. entry orders' IB status (open and completed orders) is fed to the machine as evidence;
+3. effects left pending by a crash are carried out (each checks IB before sending);
+4. a plan still ``sized`` whose entry was sent but that IB has never seen is not sent again: it
+   goes to ``error`` for a human (or to ``cancelled`` if the trader cancelled it meanwhile);
+5. what protects each open position is re-derived from IB's orders (a gap is re-protected), and
+   a position being flattened has its exit working at IB (else the flatten is sent again);
+6. our orders still working for plans that have ended are cancelled;
+7. positions are compared per symbol with what the plans hold; anything unexplained stops new
+   entries and raises an alert instead of being guessed away.
+
+Then market data is requested again for every plan that needs it, the engine counts as
+reconciled, and pending plans whose time has come are activated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import machines
+from machines import LIVE_POSITION, State
+from machines import effects as fx
+
+from ..broker import evidence
+from ..broker.port import Broker, BrokerSnapshot, PlanEvent
+from ..clock import Clock
+from ..errors import BrokerUnavailable
+from ..store import Store
+from . import legs
+from .activation import Activation
+from .commands import TraderCommands
+from .executor import Executor
+from .fills import FillsInFlight
+from .flatten import Flattener
+from .gate import EntryGate
+from .protection import Protection
+from .registry import PlanRegistry
+
+log = logging.getLogger(__name__)
+Apply = Callable[[str, Any], Awaitable[bool]]
+CarryOut = Callable[[int, Any], Awaitable[None]]
+
+
+class Reconciler:
+    def __init__(self, *, registry: PlanRegistry, store: Store, broker: Broker, clock: Clock, apply: Apply,
+                 carry_out: CarryOut, executor: Executor, fills: FillsInFlight, protection: Protection,
+                 flatten: Flattener, gate: EntryGate, commands: TraderCommands, activation: Activation,
+                 reconciled: asyncio.Event) -> None:
+        self.registry = registry
+        self.store = store
+        self.broker = broker
+        self.clock = clock
+        self.apply = apply
+        self.carry_out = carry_out
+        self.executor = executor
+        self.fills = fills
+        self.protection = protection
+        self.flatten = flatten
+        self.gate = gate
+        self.commands = commands
+        self.activation = activation
+        self.reconciled = reconciled
+
+    async def run(self, reason: str) -> None:
+        """Read IB's truth and bring every plan in line with it (nothing while not connected)."""
+        if not self.broker.is_connected():
+            return
+        try:
+            snap = await self.broker.snapshot()
+        except BrokerUnavailable as exc:
+            log.warning("reconciliation (%s) failed: %s", reason, exc)
+            return
+        await self._reconcile(snap, reason)
+        for plan in self.registry.live():  # (re)subscribe: a reconnect drops every subscription
+            if plan.state not in (State.PENDING, State.ERROR):
+                await self.activation.subscribe(plan)
+        self.reconciled.set()
+        for plan in self.activation.due():
+            await self.activation.activate(plan.id)
+
+    async def _reconcile(self, snap: BrokerSnapshot, reason: str) -> None:
+        now = self.clock.now()
+        await self.commands.poll()                                       # 0
+        for fill in sorted(snap.fills, key=lambda f: f.at):              # 1
+            plan = self.registry.get(fill.plan_id)
+            if plan is None or fill.exec_id in plan.seen_exec_ids:
+                continue
+            log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
+            await self.apply(plan.id, evidence.fill_event(fill).event)
+        for order in [*snap.open_orders, *snap.completed_orders]:        # 2
+            out = evidence.entry_status(order, now)
+            plan = self.registry.known(order.plan_id)
+            if not isinstance(out, PlanEvent) or plan is None:
+                continue
+            ev = out.event
+            accept = isinstance(ev, machines.EntryAccepted) and plan.state == State.SIZED
+            ended = isinstance(ev, (machines.EntryCancelled, machines.EntryRejected)) and (
+                plan.state in machines.UNFILLED_WORKING or (plan.state in LIVE_POSITION and not plan.entry_done))
+            if accept or ended:
+                await self.apply(plan.id, ev)
+        for pending in self.store.pending_effects():                     # 3
+            await self.carry_out(pending.id, pending.effect)
+        await self._unseen_entries(reason, now)                          # 4
+        for plan in self.registry.live():                                # 5
+            if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
+                await self.protection.rederive(plan)
+        for plan in self.registry.live():
+            if plan.flattening:
+                await self._ensure_exit(plan)
+        for order in snap.open_orders:                                   # 6
+            if order.state.done:
+                continue
+            ended_plan = self.registry.get(order.plan_id)
+            if ended_plan is not None and ended_plan.state in machines.TERMINAL_STATES:
+                log.warning("reconcile (%s): %s is %s but its order %s is still working at IB; cancelling it",
+                            reason, ended_plan.id, ended_plan.state, order.ref)
+                self.broker.cancel(order)
+        self.gate.check_positions(snap.positions, self.registry, first=reason == "connected")  # 7
+
+    async def _unseen_entries(self, reason: str, now: Any) -> None:
+        pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}
+        for plan in self.registry.live():
+            if plan.state != State.SIZED or plan.id in pending_places:
+                continue
+            if legs.has_entry(self.broker.orders_of(plan.id)):
+                continue
+            if plan.cancel_requested:
+                await self.apply(plan.id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
+            else:
+                log.error("reconcile (%s): %s was sent but IB shows no trace of its entry", reason, plan.id)
+                await self.apply(plan.id, machines.Fault(now, (
+                    "the entry was sent but IB shows no trace of it (open orders, completed orders, today's "
+                    "executions): check TWS before anything else; it is not sent again")))
+
+    async def _ensure_exit(self, plan: machines.Plan) -> None:
+        """A flattening plan's open position must have an exit at IB: if IB shows none, the
+        flatten is carried out again (never for a plan in ``error``: a human's)."""
+        effect = self.flatten.missing_exit(plan, [p.effect for p in self.store.pending_effects()])
+        if effect is None:
+            return
+        log.warning("%s is flattening but IB shows no exit working for its %d shares: flattening again",
+                    plan.id, plan.open_qty)
+        try:
+            result = await self.executor.run(effect, plan)
+        except (BrokerUnavailable, ConnectionError) as exc:
+            log.warning("%s: flatten not carried out (%s); retried at the next reconciliation", plan.id, exc)
+            return
+        log.info("%s Flatten: %s", plan.id, result)

@@ -1,0 +1,116 @@
+"""The engine's work items and the one queue they travel on.
+
+Everything the engine does starts as an item on :class:`WorkQueue`: machine events from IB (the
+broker port's ``PlanEvent``, ``Verify``, ``ProtectionMayHaveChanged``, ``BrokerNotice``),
+requests from scheduled jobs (below) and a stop. The queue also counts the fills waiting in it
+per plan: IB's order view runs ahead of the queue, so the fills not yet applied must be known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import machines
+
+from ..broker.port import PlanEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ActivateRequest:
+    """A pending plan's start time has come."""
+
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireRequest:
+    """A plan's ``expire_at`` has come."""
+
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrailTick:
+    """Time to look at prices for trailing stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RescanRequest:
+    """Time to look at the plan files again."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollCommands:
+    """Time to pick up the trader's commands from state.db."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The consumer finishes the current item and returns."""
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """A work item retried after a failed commit."""
+
+    item: Any
+    attempt: int
+
+
+def _fill_of(item: Any) -> str | None:
+    """The plan of a fill event, or None."""
+    if isinstance(item, PlanEvent) and isinstance(item.event, (machines.EntryFilled, machines.ExitFilled)):
+        return item.plan_id
+    return None
+
+
+class WorkQueue:
+    """An asyncio queue of work items that counts the fills in it, per plan."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._fills: dict[str, int] = {}
+        self.observers: list[Callable[[Any], None]] = []  # see every item put (benchmarks, tracing)
+
+    def put(self, item: Any) -> None:
+        """Enqueue (safe to call from IB handlers and scheduled jobs on the event loop)."""
+        self._count(item, +1)
+        for observe in self.observers:
+            observe(item)
+        self.queue.put_nowait(item)
+
+    def put_later(self, delay: float, item: Any) -> None:
+        self._count(item.item if isinstance(item, Again) else item, +1)
+        asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, item)
+
+    def taken(self, item: Any) -> None:
+        """The consumer is about to handle ``item``: it no longer waits in the queue."""
+        self._count(item, -1)
+
+    def fills_waiting(self, plan_id: str) -> int:
+        return self._fills.get(plan_id, 0)
+
+    def _count(self, item: Any, delta: int) -> None:
+        plan_id = _fill_of(item)
+        if plan_id is not None:
+            self._fills[plan_id] = self._fills.get(plan_id, 0) + delta
+
+    async def get(self) -> Any:
+        return await self.queue.get()
+
+    def task_done(self) -> None:
+        self.queue.task_done()
+
+    def empty(self) -> bool:
+        return self.queue.empty()
+
+    async def join(self) -> None:
+        await self.queue.join()
