@@ -7,14 +7,14 @@ import math
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from machines import EntryType, PlanSpec, RiskCategory, Side
 
-FAR_FUTURE = datetime(2099, 1, 2, 15, 0, tzinfo=timezone.utc)
+FAR_FUTURE = datetime(2099, 1, 2, 15, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def spec(plan_id: str, *, symbol: str = "AAPL", entry_type: EntryType = EntryTyp
 
 
 def utc(seconds_from_now: float = 0) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)
+    return datetime.now(UTC) + timedelta(seconds=seconds_from_now)
 
 
 def parse_ts(text: str) -> float:
@@ -127,7 +127,7 @@ class RawCommits:
         pid = self.ids[i % len(self.ids)]
         version = self.version[pid]
         seq = version + 1
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         db.execute(self.update_sql, ["filled", seq, now, *self.figures, pid, version])

@@ -56,8 +56,8 @@ def build(tmp: Path, plans: int = 10_000, per_file: int = 1_000) -> Path:
     import machines
     from orchestrator.clock import SystemClock
     from orchestrator.engine import spec_hash
-    from orchestrator.planfile import load_plan_files
     from orchestrator.engine.step import apply_event
+    from orchestrator.planfile import load_plan_files
     from orchestrator.store import Store
 
     (tmp / "plans").mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,8 @@ def run(config: Path, runs: int = 3) -> tuple[list[Figure], dict[str, Any]]:
         Figure("P3 status --json, in-process", median(status_in), "s", median(raw_status_in),
                note="cli.main in a fresh process, modules imported").check("<=", 0.5),
     ]
-    return figures, {"restores": restores, "restores_no_files": bare, "status_wall": status_wall, "status_in": status_in,
+    return figures, {"restores": restores, "restores_no_files": bare, "status_wall": status_wall,
+                     "status_in": status_in,
                      "raw_wall": raw_wall, "raw_status_in": raw_status_in, "raw_loads": raw_loads}
 
 

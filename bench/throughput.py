@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from orchestrator.store import Store
 
 from .common import Figure, RawCommits, median, spec
 
-T0 = datetime(2026, 11, 27, 14, 35, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
 
 
 def lifecycle(i: int) -> list[Any]:

@@ -9,8 +9,9 @@ import asyncio
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchestrator import bootstrap
 from orchestrator.config import load_config
@@ -101,7 +102,7 @@ class World:
                 await engine.changed.wait()
         try:
             await asyncio.wait_for(loop(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RuntimeError(f"bench: timed out waiting for {what}") from None
 
     async def settled(self) -> None:

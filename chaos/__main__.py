@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(seed, budget, base=args.workdir, plans_per_episode=args.plans, tick=args.tick, keep=args.keep,
               strict=args.strict, log=log)
 
-    async def go() -> "Tally":
+    async def go() -> Tally:
         task = asyncio.current_task()
         assert task is not None
         for sig in (signal.SIGINT, signal.SIGTERM):   # stop cleanly: children killed, summary printed

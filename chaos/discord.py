@@ -43,7 +43,7 @@ class DiscordStandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/webhooks/{WEBHOOK_ID}/{self.token}"
 
-    async def start(self) -> "DiscordStandIn":
+    async def start(self) -> DiscordStandIn:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

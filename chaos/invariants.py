@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import machines
 from machines import Leg, Plan, PlanMachine, parse_order_ref
@@ -74,7 +75,7 @@ class Db:
     pending_effects: list[sqlite3.Row]
 
     @classmethod
-    def read(cls, path: Path) -> "Db":
+    def read(cls, path: Path) -> Db:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         try:
@@ -286,7 +287,8 @@ def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> l
             for what, left in (("working", working), ("untransmitted (held)", held)):
                 if left:
                     out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB still has {what}: "
-                                         + ", ".join(f"{o['order_ref']} {o['order_type']} {o['status']}" for o in left)))
+                                         + ", ".join(f"{o['order_ref']} {o['order_type']} {o['status']}"
+                                                     for o in left)))
             if pos != 0:
                 out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"))
     return out

@@ -8,8 +8,9 @@ into a failure, and the entry here is deleted with the xfail marker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from .invariants import Violation
 

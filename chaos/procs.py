@@ -86,7 +86,7 @@ class Child:
 
     @classmethod
     async def spawn(cls, name: str, args: list[str], *, cwd: Path, logdir: Path,
-                    env: dict[str, str] | None = None) -> "Child":
+                    env: dict[str, str] | None = None) -> Child:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=cwd, env=_child_env(env),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -130,7 +130,7 @@ class Child:
         self.signal(signal.SIGTERM)
         try:
             return await self.wait(timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.signal(signal.SIGKILL)
             await self.wait(START_TIMEOUT)
             return -999  # did not stop on SIGTERM
@@ -145,7 +145,7 @@ class Gateway:
 
     @classmethod
     async def start(cls, workdir: Path, *, prices: Path, journal: Path, account_value: float,
-                    partial_fill_max: int | None, port: int = 0, account: str | None = None) -> "Gateway":
+                    partial_fill_max: int | None, port: int = 0, account: str | None = None) -> Gateway:
         args = ["-m", "orchestrator.simgw", "--port", str(port), "--tick-seconds", "0", "--control-port", "0",
                 "--prices", str(prices), "--journal", str(journal), "--account-value", f"{account_value:g}"]
         if account:
@@ -190,7 +190,7 @@ class Control:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, port: int) -> "Control":
+    async def open(cls, port: int) -> Control:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=64 * 1024 * 1024)
         return cls(reader, writer)
 

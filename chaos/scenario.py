@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
@@ -51,7 +51,7 @@ class PlanDraft:
             f'risk = "{self.risk}"',
         ]
         if self.expire_in is not None:
-            when = (now or datetime.now(timezone.utc)) + timedelta(seconds=self.expire_in)
+            when = (now or datetime.now(UTC)) + timedelta(seconds=self.expire_in)
             lines.append(f'expire_at = "{when.isoformat(timespec="seconds")}"')
         if self.trail is not None:
             lines += ["[plans.trail]", f"trigger_r = {self.trail[0]}", f"distance = {self.trail[1]}"]
@@ -142,7 +142,7 @@ def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int 
         (drafts if i < plans else extra).append(d)
     paths = {d.symbol: _path(rng, d, base[d.symbol]) for d in drafts}
     length = max(len(p) for p in paths.values()) + 4
-    for sym, p in paths.items():
+    for p in paths.values():
         while len(p) < length:
             p.append(max(cents(float(p[-1]) * (1 + rng.gauss(0, 0.0002))), CENT))
     steps = [{sym: paths[sym][i] for sym in paths} for i in range(length)]

@@ -98,4 +98,4 @@ class Notify:
 
 
 Effect = Union[PlaceBracket, Protect, ModifyStop, CancelEntry, Flatten, CancelExits, Notify]
-EFFECT_TYPES: tuple[type, ...] = Effect.__args__  # type: ignore[attr-defined]
+EFFECT_TYPES: tuple[type[Any], ...] = Effect.__args__  # type: ignore[attr-defined]

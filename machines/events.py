@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from .values import Leg, RiskLimits
 
@@ -193,5 +193,5 @@ Event = Union[
     Fault,
 ]
 
-EVENT_TYPES: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
-EVENT_BY_TRIGGER: dict[str, type] = {cls.TRIGGER: cls for cls in EVENT_TYPES}
+EVENT_TYPES: tuple[type[Any], ...] = Event.__args__  # type: ignore[attr-defined]
+EVENT_BY_TRIGGER: dict[str, type[Any]] = {cls.TRIGGER: cls for cls in EVENT_TYPES}

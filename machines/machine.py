@@ -8,7 +8,7 @@ An event the table does not allow raises ``InvalidEvent`` and leaves the plan ex
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine, MachineError
 
@@ -53,9 +53,10 @@ def _facts(plan: Plan, event: Any) -> dict[str, Any]:
 
 def _after_any(ed: EventData) -> None:
     """Runs after every accepted row: one Notify for every state change or notable event."""
-    plan: Plan = ed.model
+    plan = cast(Plan, ed.model)
     event = ed.kwargs["event"]
     plan.updated_at = event.at
+    assert ed.transition is not None  # transitions sets it for every callback of a row
     source, dest = ed.transition.source, ed.transition.dest
     changed = dest is not None and dest != source
     if changed or plan.notify_kind is not None:
@@ -82,7 +83,7 @@ class SharedMachine(Machine):
         for mod in model if isinstance(model, list) else [model]:
             if id(mod) in self._index:
                 continue
-            self.set_state(self.initial if initial is None else initial, model=mod)
+            self.set_state(str(self.initial if initial is None else initial), model=mod)
             self._index[id(mod)] = len(self.models)
             self.models.append(mod)
 
@@ -136,7 +137,7 @@ class PlanMachine:
         on failure). Raises:
             InvalidEvent: no row of the table accepts this event in this state; nothing changed.
         """
-        trigger = type(event).TRIGGER  # type: ignore[union-attr]
+        trigger = type(event).TRIGGER
         if before is None:
             before = plan.snapshot()
         plan.effects, plan.notify_kind, plan.notify_extra = [], None, {}

@@ -6,10 +6,10 @@ the network; the shell passes every input in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Iterable
 
 from .errors import SizingError
 from .values import US_STOCK_TICK, EntryType, RiskCategory, Side, round_to_tick
@@ -162,12 +162,14 @@ def validate_plan_fields(
         if stop_loss >= entry_price:
             problems.append(("stop_loss", f"a long plan's stop {stop_loss} must be below its entry {entry_price}"))
         if take_profit <= entry_price:
-            problems.append(("take_profit", f"a long plan's target {take_profit} must be above its entry {entry_price}"))
+            problems.append(("take_profit",
+                             f"a long plan's target {take_profit} must be above its entry {entry_price}"))
     elif prices_ok and side == Side.SHORT:
         if stop_loss <= entry_price:
             problems.append(("stop_loss", f"a short plan's stop {stop_loss} must be above its entry {entry_price}"))
         if take_profit >= entry_price:
-            problems.append(("take_profit", f"a short plan's target {take_profit} must be below its entry {entry_price}"))
+            problems.append(("take_profit",
+                             f"a short plan's target {take_profit} must be below its entry {entry_price}"))
     for name, value in (("entry_price", entry_price), ("stop_loss", stop_loss), ("take_profit", take_profit)):
         if value.is_finite() and value > 0 and round_to_tick(value) != value:
             problems.append((name, f"must be a multiple of the tick {US_STOCK_TICK} (got {value})"))

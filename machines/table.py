@@ -21,8 +21,9 @@ Broker realities written into the table (IB does all of these):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, cast
 
 from transitions import EventData
 
@@ -38,7 +39,17 @@ ENDED = (S.CLOSED, S.CANCELLED, S.REJECTED)
 
 
 def _p(ed: EventData) -> Plan:
-    return ed.model  # type: ignore[no-any-return]
+    return cast(Plan, ed.model)
+
+
+def _source(ed: EventData) -> str:
+    assert ed.transition is not None  # transitions sets it for every callback of a row
+    return str(ed.transition.source)
+
+
+def _dest(ed: EventData) -> str | None:
+    assert ed.transition is not None
+    return None if ed.transition.dest is None else str(ed.transition.dest)
 
 
 def _e(ed: EventData) -> Any:
@@ -74,7 +85,7 @@ def flattening(ed: EventData) -> bool:
 def overshoots(ed: EventData) -> bool:
     """This exit fill takes more shares out than went in: the position at IB is reversed."""
     plan = _p(ed)
-    return plan.exited_qty + _e(ed).quantity > plan.filled_qty
+    return bool(plan.exited_qty + _e(ed).quantity > plan.filled_qty)
 
 
 def cancel_pending(ed: EventData) -> bool:
@@ -85,7 +96,7 @@ def cancel_pending(ed: EventData) -> bool:
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
-    return plan.exited_qty + _e(ed).quantity >= plan.filled_qty
+    return bool(plan.exited_qty + _e(ed).quantity >= plan.filled_qty)
 
 
 def protection_matches(ed: EventData) -> bool:
@@ -117,7 +128,7 @@ def stop_working(ed: EventData) -> bool:
 
 def has_leftovers(ed: EventData) -> bool:
     e = _e(ed)
-    return e.stop_quantity > 0 or e.target_quantity > 0
+    return bool(e.stop_quantity > 0 or e.target_quantity > 0)
 
 
 def _trail_candidate(ed: EventData) -> Decimal | None:
@@ -234,7 +245,7 @@ def protect_fill(ed: EventData) -> None:
 def flatten_late_fill(ed: EventData) -> None:
     plan = _p(ed)
     plan.entry_done = True
-    _flatten(plan, f"entry filled after the plan was {ed.transition.source}")
+    _flatten(plan, f"entry filled after the plan was {_source(ed)}")
     _kind(plan, K.LATE_FILL)
 
 
@@ -292,7 +303,7 @@ def record_protection(ed: EventData) -> None:
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     if e.stop_price is not None and e.stop_quantity > 0:
         plan.confirmed_stop_price = e.stop_price
-    if ed.transition.dest in (S.PROTECTED, S.TRAILING):
+    if _dest(ed) in (S.PROTECTED, S.TRAILING):
         _kind(plan, K.PROTECTED)
 
 
@@ -454,7 +465,7 @@ TRANSITIONS: list[Row] = [
     row("entry_filled", [*UNFILLED_WORKING, *LIVE_POSITION], S.FILLED, (record_entry_fill, protect_fill),
         unless=(flattening,)),
     row("entry_filled", LIVE_POSITION, S.FILLED, (record_entry_fill, flatten_more), flattening),
-    row("entry_filled", ENDED, S.FILLED, (record_entry_fill, flatten_late_fill)),                     # fill after cancel ack / end
+    row("entry_filled", ENDED, S.FILLED, (record_entry_fill, flatten_late_fill)),   # fill after cancel ack / end
     row("entry_filled", S.ERROR, None, (record_entry_fill, protect_fill)),
 
     # exit fills: the exit wins over a pending trail modification

@@ -95,7 +95,7 @@ async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:
     await rt.engine.stop()
     try:
         await asyncio.wait_for(rt.sender.drain(), flush_seconds)
-    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - delivery must never block shutdown
+    except (TimeoutError, Exception):  # noqa: BLE001 - delivery must never block shutdown
         log.warning("notifications left in the outbox; they are sent at the next start")
     for task in rt.tasks:
         task.cancel()

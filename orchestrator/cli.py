@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from rich.console import Console
 
@@ -22,8 +23,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{usage}\n{self.prog}: error: {message}\n")
 
 
-def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+def _common() -> _Parser:
+    p = _Parser(add_help=False)
     p.add_argument("--config", metavar="PATH",
                    help="config file (default: $ORCHESTRATOR_CONFIG or ./config.toml)")
     return p
@@ -82,8 +83,8 @@ def _read_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from .store import read
     from . import render
+    from .store import read
     try:
         engine = _read_db(args)
     except StoreMissing as exc:
@@ -105,8 +106,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    from .store import read
     from . import render
+    from .store import read
     engine = _read_db(args)
     try:
         if read.plan_row(engine, args.plan_id) is None:
@@ -123,8 +124,8 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
-    from .store import read
     from . import render
+    from .store import read
     try:
         engine = _read_db(args)
     except StoreMissing:
@@ -197,7 +198,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     cfg = _config(args)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("ib_async", "transitions"):
+    for noisy in ("ib_async", "transitions", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out))
 
@@ -240,7 +241,8 @@ def _sim_gateway(argv: list[str]) -> int:
                 sys.stderr.write(f"orchestrator: {line}\n")
             return EXIT_BAD_INPUT
         sim = cfg.sim
-        defaults = ["--port", str(cfg.broker.port), "--prices", str(sim.prices), "--tick-seconds", str(sim.tick_seconds),
+        defaults = ["--port", str(cfg.broker.port), "--prices", str(sim.prices),
+                    "--tick-seconds", str(sim.tick_seconds),
                     "--account-value", str(sim.account_value), "--journal", str(sim.journal)]
         if sim.partial_fill_max:
             defaults += ["--partial-fill-max", str(sim.partial_fill_max)]

@@ -35,7 +35,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -249,13 +256,13 @@ class Config(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    broker: BrokerConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    sim: SimConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    store: StoreConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    plans: PlansConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    risk: RiskConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
-    discord: DiscordConfig = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
+    broker: BrokerConfig = Field(default_factory=dict, validate_default=True)
+    sim: SimConfig = Field(default_factory=dict, validate_default=True)
+    store: StoreConfig = Field(default_factory=dict, validate_default=True)
+    plans: PlansConfig = Field(default_factory=dict, validate_default=True)
+    risk: RiskConfig = Field(default_factory=dict, validate_default=True)
+    trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
+    discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path
     source: Path | None = None
 

@@ -15,11 +15,12 @@ import logging
 import sys
 import tempfile
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+
 
 # symbol → list of prices, one per tick of that symbol (the path ends holding its last price)
 def _ramp(a: float, b: float, n: int) -> list[float]:
@@ -156,7 +157,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .store.read import open_readonly, plan_rows
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
-    cfg_path = write_demo(folder, now=datetime.now(timezone.utc))
+    cfg_path = write_demo(folder, now=datetime.now(UTC))
     cfg = load_config(cfg_path, {})
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 ENV = "ORCHESTRATOR_KILL_AT"
 
@@ -44,7 +44,7 @@ class FaultPoints:
         self.on_hit = on_hit or _kill_self
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "FaultPoints":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FaultPoints:
         return cls((env if env is not None else os.environ).get(ENV, ""))
 
     def hit(self, point: str, kinds: Iterable[str] = ()) -> None:

@@ -42,10 +42,10 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
@@ -176,7 +176,8 @@ def _timestamp(value: Any) -> datetime:
         raise custom_error(
             f"has no UTC offset; write the exchange time with its offset, e.g. {EXAMPLE_TIME}")
     try:
-        return value.astimezone(timezone.utc)
+        converted: datetime = value.astimezone(UTC)
+        return converted
     except (OverflowError, ValueError):
         raise custom_error("is out of range") from None
 
@@ -192,7 +193,7 @@ def _parse_rfc3339(text: str) -> datetime:
     tz: timezone | None = None
     if offset is not None:
         if offset in {"Z", "z"}:
-            tz = timezone.utc
+            tz = UTC
         else:
             hours, minutes = int(offset[1:3]), int(offset[4:6])
             if hours > 23 or minutes > 59:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 from rich.table import Table
@@ -81,7 +81,8 @@ def _px(text: str | None) -> str:
     return "" if text is None else f"{Decimal(text):,.2f}"
 
 
-def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None, dead_notices: int | None = None) -> Table:
+def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None,
+                 dead_notices: int | None = None) -> Table:
     title = f"{len(rows)} plan{'s' if len(rows) != 1 else ''}"
     if pending_notices is not None:
         title += f" · notifications pending {pending_notices}, dead-lettered {dead_notices or 0}"

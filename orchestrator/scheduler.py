@@ -2,23 +2,23 @@
 
 In-memory job store; every job has a stable id and ``replace_existing``; misfire grace and
 coalescing are explicit. Jobs are rebuilt from state.db at every start, so nothing depends on
-pickled jobs. All times are UTC; one-shot jobs whose time has passed run at once.
+pickled jobs. All times are UTC; one-shot jobs whose time has passed (by the engine's clock) run
+at once. Interval jobs pace work (trailing, reconciliation, rescans, command polls): they run on
+APScheduler's wall clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .clock import Clock
-
-logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class Jobs:
@@ -27,7 +27,7 @@ class Jobs:
     def __init__(self, enqueue: Callable[[Any], None], clock: Clock) -> None:
         self._enqueue = enqueue
         self._clock = clock
-        self._sched = AsyncIOScheduler(timezone=timezone.utc)
+        self._sched = AsyncIOScheduler(timezone=UTC)
 
     async def _put(self, item: Any) -> None:
         self._enqueue(item() if callable(item) else item)
@@ -51,15 +51,15 @@ class Jobs:
             self.cancel(job_id)
             self._enqueue(item)
             return
-        self._sched.add_job(self._put, DateTrigger(run_date=when, timezone=timezone.utc), args=[item], id=job_id,
+        self._sched.add_job(self._put, DateTrigger(run_date=when, timezone=UTC), args=[item], id=job_id,
                             replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1)
 
     def every(self, job_id: str, seconds: float, item: Any, *, grace: float | None = None) -> None:
         """Enqueue ``item`` (or ``item()``) every ``seconds``; missed runs coalesce into one."""
-        self._sched.add_job(self._put, IntervalTrigger(seconds=seconds, timezone=timezone.utc), args=[item],
+        self._sched.add_job(self._put, IntervalTrigger(seconds=seconds, timezone=UTC), args=[item],
                             id=job_id, replace_existing=True, coalesce=True, max_instances=1,
                             misfire_grace_time=int(grace if grace is not None else max(1, seconds * 2)),
-                            next_run_time=datetime.now(timezone.utc) + timedelta(seconds=seconds))
+                            next_run_time=datetime.now(UTC) + timedelta(seconds=seconds))
 
     def cancel(self, job_id: str) -> None:
         if self._sched.get_job(job_id) is not None:

@@ -15,7 +15,8 @@ from orchestrator.errors import BrokerUnavailable
 
 
 def order(ref: str, order_type: str, state: str, total: int, filled: int = 0, *, parent_id: int = 0,
-          stop: float | None = None, limit: float | None = None, action: str = "SELL", order_id: int = 0) -> BrokerOrder:
+          stop: float | None = None, limit: float | None = None, action: str = "SELL",
+          order_id: int = 0) -> BrokerOrder:
     """A view of one of our orders as IB would report it."""
     parsed = parse_order_ref(ref)
     assert parsed is not None, ref

@@ -24,7 +24,7 @@ class Proc:
         self.control_port = 0
 
     @classmethod
-    async def start(cls, *args: str) -> "Proc":
+    async def start(cls, *args: str) -> Proc:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "orchestrator.simgw", *args, cwd=REPO,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -56,7 +56,7 @@ class Control:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> "Control":
+    async def open(cls, port: int) -> Control:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
     async def raw(self, line: bytes) -> dict[str, object]:
@@ -79,7 +79,7 @@ class Orchestrator:
         self.lines: list[str] = []
 
     @classmethod
-    async def start(cls, *args: str, cwd: Path, env: dict[str, str] | None = None) -> "Orchestrator":
+    async def start(cls, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Orchestrator:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "orchestrator", *args, cwd=cwd,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -29,7 +29,8 @@ from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
 
 from .test_config import config_documents
-from .test_planfile import LINE as PROBLEM, plan_documents
+from .test_planfile import LINE as PROBLEM
+from .test_planfile import plan_documents
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))

@@ -310,7 +310,8 @@ def test_redact_url(url: str | SecretStr, safe: str) -> None:
 VALUE = st.one_of(
     st.integers().map(str),
     st.sampled_from(["1" + "0" * 400, "1e400", "-1e400", "nan", "inf", "-inf", "0", "-0.0", "true", "false",
-                     "1" + "0" * 5000, "65536", "0.25", f'"{WEBHOOK}"', '"~no-such-user-x/p"', '"sqlite:///x.db"', '"sim"', '"live"']),
+                     "1" + "0" * 5000, "65536", "0.25", f'"{WEBHOOK}"', '"~no-such-user-x/p"', '"sqlite:///x.db"',
+                     '"sim"', '"live"']),
     st.floats().map(repr),
     st.text(max_size=20).map(lambda s: '"' + "".join(c if c.isalnum() else "_" for c in s) + '"'),
     st.datetimes().map(lambda d: d.isoformat()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from machines import EntryType, PlanSpec, RiskCategory, Side, position_size
 from orchestrator.cli import plans_check as plans_check_command
 from orchestrator.planfile import (
-    PLAN_ID_PATTERN, PlanFileError, Problem, check_files, load_plan_files, load_plans,
+    PLAN_ID_PATTERN,
+    PlanFileError,
+    Problem,
+    check_files,
+    load_plan_files,
+    load_plans,
 )
 
 from .damage import damaged
@@ -89,10 +94,10 @@ def test_design_example_is_valid_and_converted(tmp_path: Path) -> None:
         id="AAPL-20261127-1", symbol="AAPL", side=Side.LONG, entry_type=EntryType.MARKET,
         entry_price=Decimal("180.50"), stop_loss=Decimal("178.00"), take_profit=Decimal("185.00"),
         risk=RiskCategory.NORMAL,
-        start_at=datetime(2026, 11, 27, 14, 35, tzinfo=timezone.utc),
-        expire_at=datetime(2026, 11, 27, 16, 0, tzinfo=timezone.utc),
+        start_at=datetime(2026, 11, 27, 14, 35, tzinfo=UTC),
+        expire_at=datetime(2026, 11, 27, 16, 0, tzinfo=UTC),
         trail_trigger_r=Decimal("1.0"), trail_distance=Decimal("1.50"))]
-    assert specs[0].start_at is not None and specs[0].start_at.tzinfo is timezone.utc
+    assert specs[0].start_at is not None and specs[0].start_at.tzinfo is UTC
     assert str(specs[0].entry_price) == "180.50"  # floats are read exactly
 
 
@@ -110,8 +115,8 @@ def test_toml_offset_datetimes_and_zulu_strings(tmp_path: Path) -> None:
     text = SHORT + "start_at = 2026-11-27T09:35:00-05:00\nexpire_at = \"2026-11-27T17:00:00.5Z\"\n"
     [spec], problems = load_plan_files([write(tmp_path, "t.toml", text)])
     assert problems == []
-    assert spec.start_at == datetime(2026, 11, 27, 14, 35, tzinfo=timezone.utc)
-    assert spec.expire_at == datetime(2026, 11, 27, 17, 0, 0, 500000, tzinfo=timezone.utc)
+    assert spec.start_at == datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
+    assert spec.expire_at == datetime(2026, 11, 27, 17, 0, 0, 500000, tzinfo=UTC)
     assert spec.expire_at.utcoffset() == timedelta(0)
 
 
@@ -346,7 +351,7 @@ def toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_string(key)
 
 
-OFFSETS = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))])
+OFFSETS = st.sampled_from([None, UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))])
 SCALARS = st.one_of(
     st.integers().map(str),
     st.sampled_from(["1" + "0" * 400, "-1" + "0" * 400, "1e400", "-1e400", "1e-400", "nan", "-nan", "inf", "-inf",
@@ -417,7 +422,8 @@ def check_document(path: Path, data: bytes) -> None:
     assert_well_formed(label, problems)
     for spec in specs:
         assert isinstance(spec, PlanSpec)
-        assert all(isinstance(v, Decimal) and v.is_finite() for v in (spec.entry_price, spec.stop_loss, spec.take_profit))
+        prices = (spec.entry_price, spec.stop_loss, spec.take_profit)
+        assert all(isinstance(v, Decimal) and v.is_finite() for v in prices)
         for moment in (spec.start_at, spec.expire_at):
             assert moment is None or moment.utcoffset() == timedelta(0)
     if not problems:

@@ -51,7 +51,8 @@ def protective_failure(order: BrokerOrder, at: datetime) -> PlanEvent | Verify |
             return PlanEvent(order.plan_id, machines.FlattenFailed(at, code or 201,
                                                                    message or "flatten order inactive at IB"))
         if state.cancelled:  # we never cancel a flatten: IB did
-            return PlanEvent(order.plan_id, machines.FlattenFailed(at, code, message or "flatten order cancelled at IB"))
+            return PlanEvent(order.plan_id,
+                             machines.FlattenFailed(at, code, message or "flatten order cancelled at IB"))
         return None
     if state is OrderState.INACTIVE or code in REJECT_CODES:
         return PlanEvent(order.plan_id, machines.ProtectionFailed(at, order.leg, code or 201,

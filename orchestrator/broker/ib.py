@@ -26,7 +26,14 @@ from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from . import evidence, orders
 from .port import (
-    BrokerFill, BrokerNotice, BrokerOrder, BrokerSnapshot, OrderGone, OrderRequest, ProtectionMayHaveChanged, Sink,
+    BrokerFill,
+    BrokerNotice,
+    BrokerOrder,
+    BrokerSnapshot,
+    OrderGone,
+    OrderRequest,
+    ProtectionMayHaveChanged,
+    Sink,
 )
 from .translate import decimal, fill_view, order_view
 
@@ -167,7 +174,7 @@ class IBBroker:
             try:
                 await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
                                            timeout=self.connect_timeout)
-            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 self.ib.disconnect()
                 raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
                                         f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
@@ -217,7 +224,7 @@ class IBBroker:
 
     async def _contract(self, symbol: str) -> Contract:
         """The qualified US stock contract (SMART/USD), cached."""
-        found = self._contracts.get(symbol)
+        found: Contract | None = self._contracts.get(symbol)
         if found is not None:
             return found
         contract = Stock(symbol, "SMART", "USD")
@@ -231,8 +238,9 @@ class IBBroker:
             raise BrokerUnavailable(f"cannot qualify {symbol}: {exc or type(exc).__name__}") from None
         if not qualified or qualified[0] is None or not qualified[0].conId:
             raise UnknownContract(symbol)
-        self._contracts[symbol] = qualified[0]
-        return qualified[0]
+        found = qualified[0]
+        self._contracts[symbol] = found
+        return found
 
     async def _answer(self, request: Any, what: str) -> Any:
         """Await one IB request with a deadline. No answer means the link is not healthy: drop
@@ -240,7 +248,7 @@ class IBBroker:
         lost reply can never stall the engine."""
         try:
             return await asyncio.wait_for(request, self.request_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("IB did not answer %s within %.0f s; reconnecting", what, self.request_timeout)
             if self.ib.isConnected():
                 self.ib.disconnect()
@@ -324,17 +332,19 @@ class IBBroker:
         contract = self._cached(symbol)
         group = [orders.build(r) for r in requests]
         client = self.ib.client
-        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(group) > client.MaxRequests):
-            await asyncio.sleep(client.RequestsInterval / 10)   # pacing: the throttle's window moves on
+        # pacing: wait while the throttle's window moves on (ib_async offers no event for it)
+        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(group) > client.MaxRequests):  # noqa: ASYNC110
+            await asyncio.sleep(client.RequestsInterval / 10)
         if not self.is_connected():
             raise BrokerUnavailable("not connected to IB")
         batch = _Batch(client.conn)
-        client.conn, limit = batch, client.MaxRequests
+        swap: Any = client  # the connection is ib_async's; it is put back in ``finally``
+        swap.conn, limit = batch, client.MaxRequests
         client.MaxRequests = 0
         try:
             for order in group:
                 self.ib.placeOrder(contract, order)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the group is half-built: reconnect
             failure: Exception | None = exc
         else:
             failure = None

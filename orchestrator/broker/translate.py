@@ -7,7 +7,7 @@ build them by hand. What the views *mean* for a plan is decided in ``evidence.py
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +38,7 @@ def shares(value: Any) -> int:
 
 def utc(when: Any) -> datetime:
     """IB's execution time as an aware UTC datetime (naive times are UTC)."""
-    return when.replace(tzinfo=timezone.utc) if isinstance(when, datetime) and when.tzinfo is None else when
+    return when.replace(tzinfo=UTC) if isinstance(when, datetime) and when.tzinfo is None else when
 
 
 def _last_error(trade: Any) -> tuple[int, str]:

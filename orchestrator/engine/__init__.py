@@ -57,7 +57,14 @@ from .registry import PlanRegistry
 from .step import Step, UnitOfWork, apply_event
 from .trailing import Trailing
 from .work import (
-    ActivateRequest, ExpireRequest, PollCommands, ReconcileRequest, RescanRequest, Stop, TrailTick, WorkQueue,
+    ActivateRequest,
+    ExpireRequest,
+    PollCommands,
+    ReconcileRequest,
+    RescanRequest,
+    Stop,
+    TrailTick,
+    WorkQueue,
 )
 
 log = logging.getLogger(__name__)
@@ -177,7 +184,7 @@ class Engine:
             self.queue.put(Stop())
             try:
                 await asyncio.wait_for(asyncio.shield(task), self.stop_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("the current step did not finish within %.0f s; stopping anyway", self.stop_timeout)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -25,8 +25,8 @@ from ..clock import Clock
 from ..errors import OrchestratorError
 from .flatten import Flattener
 from .gate import EntryGate
-from .registry import PlanRegistry
 from .reconcile import Reconciler
+from .registry import PlanRegistry
 
 log = logging.getLogger(__name__)
 Apply = Callable[[str, Any], Awaitable[bool]]

@@ -24,7 +24,8 @@ from .registry import PlanRegistry
 Apply = Callable[[str, Any], Awaitable[bool]]
 
 
-def protection_status(orders: Iterable[BrokerOrder], at: datetime, entry_filled: bool = False) -> machines.ProtectionStatus:
+def protection_status(orders: Iterable[BrokerOrder], at: datetime,
+                      entry_filled: bool = False) -> machines.ProtectionStatus:
     """What is working to protect the plan whose orders these are.
 
     Counts the remaining quantity of stop and target orders IB reports working (a warned one

@@ -22,7 +22,7 @@ __all__ = ["ConsoleDeliver", "Dead", "Deliver", "Disabled", "OutboxSender", "Ret
 log = logging.getLogger(__name__)
 
 
-def make_deliver(discord: "DiscordConfig", *, clock: "Clock", out: TextIO) -> Deliver:
+def make_deliver(discord: DiscordConfig, *, clock: Clock, out: TextIO) -> Deliver:
     """Discord when a webhook URL is configured, else the console."""
     if not discord.enabled:
         return ConsoleDeliver(out)

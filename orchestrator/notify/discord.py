@@ -27,8 +27,9 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from pydantic import SecretStr

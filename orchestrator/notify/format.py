@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -177,8 +177,8 @@ def parse_at(v: Any) -> datetime | None:
     try:
         dt = datetime.fromisoformat(v)
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.astimezone(timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
 
@@ -197,9 +197,12 @@ def times(v: Any) -> str:
 
 # --------------------------------------------------------------------------- the message
 
+_BY_VALUE: dict[str, Kind] = {kind.value: look for kind, look in KINDS.items()}
+
+
 def _kind_of(payload: Any) -> Kind:
     kind = text(payload.get("kind")) if isinstance(payload, dict) else ""
-    return KINDS.get(kind) or Kind("ℹ️", (kind or "NOTICE").upper(), UNKNOWN_COLOUR)
+    return _BY_VALUE.get(kind) or Kind("ℹ️", (kind or "NOTICE").upper(), UNKNOWN_COLOUR)
 
 
 def _side_words(side: str, exiting: bool) -> str:

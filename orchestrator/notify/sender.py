@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, TextIO
+from typing import Any, TextIO
 
 from tenacity import RetryCallState, wait_exponential_jitter
 

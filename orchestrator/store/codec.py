@@ -9,7 +9,7 @@ import dataclasses
 import json
 import types
 import typing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -25,11 +25,11 @@ def iso(dt: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds (sorts as text)."""
     if dt is None:
         return None
-    if dt.tzinfo is timezone.utc:  # already UTC (astimezone would return it unchanged)
+    if dt.tzinfo is UTC:  # already UTC (astimezone would return it unchanged)
         return dt.isoformat(timespec="microseconds")
     if dt.tzinfo is None:
         raise ValueError(f"naive datetime {dt!r}: every stored time must be aware")
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str | None) -> datetime | None:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlmodel import SQLModel
 
 from ..errors import StoreError, StoreMissing
@@ -66,18 +66,18 @@ def probe(path: Path, *, pages: bool = True) -> int | None:
         conn.close()
 
 
-def _migrate_1(conn: object) -> None:
+def _migrate_1(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in tables.V1])  # type: ignore[attr-defined]
 
 
-def _migrate_2(conn: object) -> None:
+def _migrate_2(conn: Connection) -> None:
     """Trader commands carry arguments (a symbol to pause) and where they came from."""
     for sql in ("ALTER TABLE commands ADD COLUMN args VARCHAR", "ALTER TABLE commands ADD COLUMN origin VARCHAR"):
-        conn.exec_driver_sql(sql)  # type: ignore[attr-defined]
+        conn.exec_driver_sql(sql)
 
 
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[object], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

@@ -6,8 +6,6 @@ Money and prices are TEXT holding exact decimals; times are ISO 8601 UTC TEXT.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -30,11 +28,11 @@ class PlanRow(SQLModel, table=True):
     stop_loss: str
     take_profit: str
     risk: str
-    start_at: Optional[str] = None
-    expire_at: Optional[str] = None
-    trail_trigger_r: Optional[str] = None
-    trail_distance: Optional[str] = None
-    source_file: Optional[str] = None
+    start_at: str | None = None
+    expire_at: str | None = None
+    trail_trigger_r: str | None = None
+    trail_distance: str | None = None
+    source_file: str | None = None
     spec_hash: str = ""
     state: str = Field(index=True)
     version: int = 0
@@ -42,23 +40,23 @@ class PlanRow(SQLModel, table=True):
     risk_amount: str = "0"
     portfolio_risk_pct: str = "0"
     filled_qty: int = 0
-    avg_entry_price: Optional[str] = None
+    avg_entry_price: str | None = None
     exited_qty: int = 0
-    avg_exit_price: Optional[str] = None
+    avg_exit_price: str | None = None
     realized_pnl: str = "0"
-    stop_price: Optional[str] = None
-    confirmed_stop_price: Optional[str] = None
-    target_price: Optional[str] = None
+    stop_price: str | None = None
+    confirmed_stop_price: str | None = None
+    target_price: str | None = None
     protected_stop_qty: int = 0
     protected_target_qty: int = 0
-    best_price: Optional[str] = None
+    best_price: str | None = None
     trail_active: bool = False
     entry_done: bool = False
     cancel_requested: bool = False
     flattening: bool = False
-    exit_reason: Optional[str] = None
-    reason: Optional[str] = None
-    error_code: Optional[int] = None
+    exit_reason: str | None = None
+    reason: str | None = None
+    error_code: int | None = None
     created_at: str
     updated_at: str
 
@@ -68,10 +66,10 @@ class JournalRow(SQLModel, table=True):
 
     __tablename__ = "journal"
     __table_args__ = (UniqueConstraint("plan_id", "seq"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(foreign_key="plans.id")
     seq: int
-    from_state: Optional[str] = None
+    from_state: str | None = None
     to_state: str
     event: str
     payload: str
@@ -87,19 +85,19 @@ class OrderRow(SQLModel, table=True):
     plan_id: str = Field(foreign_key="plans.id", index=True)
     leg: str
     attempt: int = 1
-    order_id: Optional[int] = None
-    perm_id: Optional[int] = Field(default=None, index=True)
-    parent_ref: Optional[str] = None
-    oca_group: Optional[str] = None
+    order_id: int | None = None
+    perm_id: int | None = Field(default=None, index=True)
+    parent_ref: str | None = None
+    oca_group: str | None = None
     action: str
     order_type: str
     quantity: int
-    lmt_price: Optional[str] = None
-    aux_price: Optional[str] = None
+    lmt_price: str | None = None
+    aux_price: str | None = None
     status: str = "intent"
     filled: int = 0
-    remaining: Optional[int] = None
-    avg_fill_price: Optional[str] = None
+    remaining: int | None = None
+    avg_fill_price: str | None = None
     created_at: str
     updated_at: str
 
@@ -110,12 +108,12 @@ class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
     exec_id: str = Field(primary_key=True)
     plan_id: str = Field(foreign_key="plans.id", index=True)
-    order_ref: Optional[str] = None
+    order_ref: str | None = None
     leg: str
     quantity: int
     price: str
     at: str
-    commission: Optional[str] = None
+    commission: str | None = None
 
 
 class EffectRow(SQLModel, table=True):
@@ -123,14 +121,14 @@ class EffectRow(SQLModel, table=True):
 
     __tablename__ = "effects"
     __table_args__ = (Index("ix_effects_pending", "done_at"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(foreign_key="plans.id")
     seq: int
     kind: str
     payload: str
     created_at: str
-    done_at: Optional[str] = None
-    result: Optional[str] = None
+    done_at: str | None = None
+    result: str | None = None
 
 
 class OutboxRow(SQLModel, table=True):
@@ -138,30 +136,30 @@ class OutboxRow(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "dead_at", "next_attempt_at"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True)
-    plan_id: Optional[str] = Field(default=None, index=True)
+    plan_id: str | None = Field(default=None, index=True)
     seq: int = 0
     kind: str
     payload: str
     created_at: str
     attempts: int = 0
-    next_attempt_at: Optional[str] = None
-    sent_at: Optional[str] = None
-    dead_at: Optional[str] = None
-    last_error: Optional[str] = None
+    next_attempt_at: str | None = None
+    sent_at: str | None = None
+    dead_at: str | None = None
+    last_error: str | None = None
 
 
 class CommandRow(SQLModel, table=True):
     """A request from the CLI to the daemon (e.g. cancel), picked up within a second."""
 
     __tablename__ = "commands"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     plan_id: str
     command: str
     created_at: str
-    processed_at: Optional[str] = None
-    result: Optional[str] = None
+    processed_at: str | None = None
+    result: str | None = None
 
 
 # The tables migration 1 creates (schema version 1). Later versions change the schema with the

@@ -9,8 +9,9 @@ import io
 import sqlite3
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chaos import invariants as inv
 from chaos.procs import Child, Gateway
@@ -56,7 +57,7 @@ class Bench:
     def db(self) -> Path:
         return self.tmp / "state.db"
 
-    async def __aenter__(self) -> "Bench":
+    async def __aenter__(self) -> Bench:
         (self.tmp / "plans").mkdir()
         (self.tmp / "plans" / "p.toml").write_text(self.plans)
         prices = self.tmp / "prices.csv"

@@ -186,7 +186,8 @@ async def test_a_command_is_applied_once_even_if_carrying_it_out_fails(tmp_path:
     notification, for as long as the process ran."""
     from orchestrator.engine import PollCommands
 
-    from ..engine.harness import World, plan_toml as engine_plan
+    from ..engine.harness import World
+    from ..engine.harness import plan_toml as engine_plan
     log_guard.expect(r"Error 202", r"effect Flatten of P failed; left pending")
 
     def executor_bug(point: str) -> None:
@@ -268,8 +269,10 @@ async def test_a_stale_connected_notice_does_not_stop_the_orchestrator(tmp_path:
     reported no managed account: refusing to trade") and the daemon exited 2 — an unattended
     orchestrator stopped by a flaky link. A notice for a connection that is gone must be ignored
     (the next connection brings its own)."""
-    from ..engine.harness import World, plan_toml as engine_plan
     from orchestrator.broker.port import BrokerNotice
+
+    from ..engine.harness import World
+    from ..engine.harness import plan_toml as engine_plan
     log_guard.expect(r"Error 202", r"Peer closed connection", r"refusing to trade", r"API connection failed",
                      r"Make sure API port")
     async with World(tmp_path, engine_plan("P")) as w:

@@ -7,8 +7,9 @@ import asyncio
 import io
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchestrator import bootstrap
 from orchestrator.config import load_config
@@ -78,7 +79,7 @@ class World:
         self.rt: bootstrap.Runtime | None = None
         self.out = io.StringIO()
 
-    async def __aenter__(self) -> "World":
+    async def __aenter__(self) -> World:
         await self.gw.start()
         await self.start()
         return self
@@ -120,7 +121,7 @@ class World:
                 await self.engine.changed.wait()
         try:
             await asyncio.wait_for(loop(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"timed out waiting for {what}; plans: "
                                  f"{ {p.id: p.state for p in self.engine.plans.values()} }") from None
 

@@ -7,7 +7,7 @@ state.db and checks what reaches IB.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engine import ReconcileRequest
@@ -32,7 +32,7 @@ async def test_pending_flatten_is_not_sent_for_a_position_ib_already_closed(tmp_
     await w.start(crash_at="after_commit:Flatten:1")
     try:
         await w.state("SF", "protected")
-        w.rt.store.add_command("SF", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("SF", "cancel", at=datetime.now(UTC))
         await w.until(lambda: w.plan("SF").flattening, "flatten committed")
         await w.stop()                      # dead: Flatten committed, never sent
         w.gw.set_price("AAPL", 170.00)      # meanwhile IB's stop closes the position
@@ -76,7 +76,7 @@ async def test_cancel_while_stopped_beats_a_pending_entry(tmp_path: Path) -> Non
         await w.until(lambda: "CS" in w.engine.plans and w.plan("CS").state == "sized", "sized")
         await w.stop()                      # dead: sized, the bracket never sent
         store = Store(w.config.store.url)   # the trader cancels while the orchestrator is down
-        store.add_command("CS", "cancel", at=datetime.now(timezone.utc))
+        store.add_command("CS", "cancel", at=datetime.now(UTC))
         store.close()
         await w.start()
         plan = await w.state("CS", "cancelled")
@@ -109,10 +109,10 @@ async def test_cancel_while_disconnected_is_sent_after_reconnecting(tmp_path: Pa
         w.gw.faults.refuse_for(1.0)
         w.gw.faults.drop_connections()
         await w.until(lambda: not w.rt.broker.is_connected(), "disconnected")
-        w.rt.store.add_command("CD", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("CD", "cancel", at=datetime.now(UTC))
         await w.until(lambda: w.plan("CD").cancel_requested, "cancel committed while disconnected")
         assert [e.effect for e in w.rt.store.pending_effects()], "the cancel waits for the connection"
-        plan = await w.state("CD", "cancelled", timeout=20)
+        await w.state("CD", "cancelled", timeout=20)
         assert not w.working("CD")
 
 

@@ -5,7 +5,7 @@ adapter turns a modification into IB's order object."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
 
@@ -27,7 +27,7 @@ from orchestrator.errors import BrokerUnavailable
 from ..fakes import FakeBroker, order
 from ..orchestrator.factories import spec
 
-T = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 
 def _executor(broker: FakeBroker, clock: FixedClock | None = None) -> Executor:

@@ -5,7 +5,7 @@ has one, a market order otherwise, and never both (cases from a review of that d
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engine import ReconcileRequest
@@ -30,7 +30,7 @@ async def _flatten_refused_twice(w: World, plan_id: str) -> None:
     await w.state(plan_id, "protected")
     w.gw.faults.reject_next_modify(1, "price constraint")
     w.gw.faults.reject_next(1, "no trading permissions")
-    w.rt.store.add_command(plan_id, "cancel", at=datetime.now(timezone.utc))
+    w.rt.store.add_command(plan_id, "cancel", at=datetime.now(UTC))
     await w.state(plan_id, "error")
 
 
@@ -62,7 +62,7 @@ async def test_a_flatten_after_a_refused_trail_uses_the_stop_ib_has(tmp_path: Pa
         [stop] = [o for o in w.working("T") if o.order_ref == "T:stop"]
         assert (w.plan("T").stop_price, stop.aux_price) == (184, 171.0)
         w.gw.set_price("AAPL", 183.0)
-        w.rt.store.add_command("T", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("T", "cancel", at=datetime.now(UTC))
         plan = await w.state("T", "closed")
         assert plan.exit_reason == "flatten"
         assert _exits(w, "T") == [("T:target", 222, 183.0)]
@@ -90,7 +90,7 @@ async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path
     async with World(tmp_path, plan_toml("D")) as w:
         await w.state("D", "protected")
         w.gw.faults.ignore_next(3, 1)   # the next placeOrder (the repricing) is lost at IB
-        w.rt.store.add_command("D", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("D", "cancel", at=datetime.now(UTC))
         await w.until(lambda: w.plan("D").flattening, "flattening")
         await w.until(lambda: not w.rt.store.pending_effects(), "the flatten carried out")
         w.gw.faults.drop_connections()
@@ -107,7 +107,7 @@ async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("R")) as w:
         await _flatten_refused_twice(w, "R")
-        w.rt.store.add_command("R", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("R", "cancel", at=datetime.now(UTC))
         plan = await w.state("R", "closed")
         assert _exits(w, "R") == [("R:flatten:2", 222, 180.0)]
         assert plan.exit_reason == "flatten"

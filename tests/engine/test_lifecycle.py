@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -111,7 +111,7 @@ async def test_partial_fills_grow_protection(tmp_path: Path) -> None:
 
 async def test_entry_expires_unfilled(tmp_path: Path) -> None:
     # whole seconds in the file: 3 s leaves the entry ample time to be working first
-    expire = (datetime.now(timezone.utc) + timedelta(seconds=3)).isoformat(timespec="seconds")
+    expire = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
     plans = plan_toml("EXP", "SPY", entry="limit", entry_price=560.00, stop=532.00, target=600.00,
                       risk="small", expire_at=expire)
     async with World(tmp_path, plans) as w:
@@ -147,7 +147,7 @@ async def test_cancel_before_fill(tmp_path: Path) -> None:
     plans = plan_toml("C1", "MSFT", entry="limit", entry_price=400.00, stop=380.00, target=440.00)
     async with World(tmp_path, plans) as w:
         await w.state("C1", "submitted")
-        w.rt.store.add_command("C1", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("C1", "cancel", at=datetime.now(UTC))
         plan = await w.state("C1", "cancelled")
         assert plan.filled_qty == 0
         assert w.working("C1") == []
@@ -156,7 +156,7 @@ async def test_cancel_before_fill(tmp_path: Path) -> None:
 async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
     async with World(tmp_path, plan_toml("C2")) as w:
         await w.state("C2", "protected")
-        w.rt.store.add_command("C2", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("C2", "cancel", at=datetime.now(UTC))
         plan = await w.state("C2", "closed")
         assert plan.exit_reason == "flatten" and plan.exited_qty == 222
         assert w.working("C2") == []
@@ -177,7 +177,7 @@ async def test_a_refused_repricing_of_the_take_profit_falls_back_to_a_market_fla
     async with World(tmp_path, plan_toml("C3")) as w:
         await w.state("C3", "protected")
         w.gw.faults.reject_next_modify(1, "price constraint")
-        w.rt.store.add_command("C3", "cancel", at=datetime.now(timezone.utc))
+        w.rt.store.add_command("C3", "cancel", at=datetime.now(UTC))
         plan = await w.state("C3", "closed")
         assert plan.exit_reason == "flatten" and plan.exited_qty == 222
         exits = [(x.order_ref, x.shares) for x in w.gw.executions if not x.order_ref.endswith(":entry")]

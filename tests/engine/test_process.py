@@ -8,15 +8,15 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from orchestrator.bootstrap import check_account_mode
-from orchestrator.errors import AccountRefused
 from orchestrator.cli import main as cli
+from orchestrator.errors import AccountRefused
 from orchestrator.store import Store
 
 from ..procs import Control, Orchestrator, Proc
 from .harness import PRICES, plan_toml
-
-import pytest
 
 
 def _setup(tmp: Path, port: int, mode: str = "paper", plans: str | None = None) -> Path:

@@ -3,7 +3,7 @@ objects built by hand."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from ib_async import Execution, Fill, Order, OrderStatus, Stock, Trade, TradeLogEntry
@@ -15,7 +15,7 @@ from orchestrator.broker.port import PlanEvent as Routed
 from orchestrator.broker.port import Verify
 from orchestrator.engine.protection import protection_status as _protection_status
 
-T = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598)
 
 
@@ -93,7 +93,7 @@ def test_foreign_orders_are_ignored() -> None:
 
 
 def test_fill_translation_uses_ib_time_exact_prices_and_legs() -> None:
-    ex = Execution(execId="0001.01", time=datetime(2026, 11, 27, 15, 1, tzinfo=timezone.utc), shares=100.0,
+    ex = Execution(execId="0001.01", time=datetime(2026, 11, 27, 15, 1, tzinfo=UTC), shares=100.0,
                    price=180.55, orderRef="P1:entry", side="BOT")
     out = fill_event(Fill(AAPL, ex, CommissionReport(), ex.time))
     assert out == Routed("P1", machines.EntryFilled(ex.time, "0001.01", 100, D("180.55")))

@@ -8,16 +8,38 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
 from machines import (
-    Activate, CancelRequested, EntryAccepted, EntryCancelled, EntryFilled, EntryRejected, EntryType,
-    Event, ExitFilled, Expire, Fault, FlattenFailed, Leg, Plan, PlanMachine, PlanSpec, PriceUpdate,
-    ProtectionFailed, ProtectionStatus, RiskCategory, Side, State, StopModified, StopModifyRejected,
+    Activate,
+    CancelRequested,
+    EntryAccepted,
+    EntryCancelled,
+    EntryFilled,
+    EntryRejected,
+    EntryType,
+    Event,
+    ExitFilled,
+    Expire,
+    Fault,
+    FlattenFailed,
+    Leg,
+    Plan,
+    PlanMachine,
+    PlanSpec,
+    PriceUpdate,
+    ProtectionFailed,
+    ProtectionStatus,
+    RiskCategory,
+    Side,
+    State,
+    StopModified,
+    StopModifyRejected,
 )
 
 D = Decimal
@@ -46,7 +68,7 @@ def hsettings(scale: float = 1.0, **extra: Any) -> settings:
 
 # --------------------------------------------------------------------------- time
 
-T0 = datetime(2026, 11, 27, 14, 35, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
 
 
 def at(seconds: float = 0) -> datetime:

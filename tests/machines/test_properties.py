@@ -11,18 +11,45 @@ checking it changed nothing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import given, note
 from hypothesis import strategies as st
 
 from machines import (
-    TERMINAL_STATES, Activate, CancelEntry, CancelExits, CancelRequested, EntryAccepted, EntryCancelled,
-    EntryFilled, EntryRejected, ExitFilled, Expire, Fault, Flatten, FlattenFailed, InvalidEvent, Leg,
-    ModifyStop, Notify, PlaceBracket, Plan, PlanMachine, PriceUpdate, Protect, ProtectionFailed,
-    ProtectionStatus, RiskCategory, Side, State, StopModified, StopModifyRejected,
+    TERMINAL_STATES,
+    Activate,
+    CancelEntry,
+    CancelExits,
+    CancelRequested,
+    EntryAccepted,
+    EntryCancelled,
+    EntryFilled,
+    EntryRejected,
+    ExitFilled,
+    Expire,
+    Fault,
+    Flatten,
+    FlattenFailed,
+    InvalidEvent,
+    Leg,
+    ModifyStop,
+    Notify,
+    PlaceBracket,
+    Plan,
+    PlanMachine,
+    PriceUpdate,
+    Protect,
+    ProtectionFailed,
+    ProtectionStatus,
+    RiskCategory,
+    Side,
+    State,
+    StopModified,
+    StopModifyRejected,
 )
 
 from .helpers import D, at, hsettings, looser, plan_in, short_spec, spec, tighter

@@ -11,12 +11,27 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from machines import (
-    US_STOCK_TICK, Activate, Leg, RiskCategory, RiskLimits, Side, SizingError, State, decide_size, next_trailing_stop,
-    open_risk, order_ref, parse_order_ref, plan_risk, position_size, risk_per_share, round_to_tick,
+    US_STOCK_TICK,
+    Activate,
+    Leg,
+    RiskCategory,
+    RiskLimits,
+    Side,
+    SizingError,
+    State,
+    decide_size,
+    next_trailing_stop,
+    open_risk,
+    order_ref,
+    parse_order_ref,
+    plan_risk,
+    position_size,
+    risk_per_share,
+    round_to_tick,
     validate_plan_fields,
 )
 
-from .helpers import D, T0, at, bound, hsettings, plan_in, short_spec, spec
+from .helpers import T0, D, at, bound, hsettings, plan_in, short_spec, spec
 
 # --------------------------------------------------------------------------- strategies
 

@@ -12,10 +12,34 @@ from typing import Any
 import pytest
 
 from machines import (
-    Activate, CancelEntry, CancelExits, CancelRequested, EntryAccepted, EntryCancelled, EntryFilled,
-    EntryRejected, ExitFilled, Expire, Fault, Flatten, FlattenFailed, InvalidEvent, Leg, ModifyStop, Notify,
-    PlaceBracket, Plan, PlanMachine, PriceUpdate, Protect, ProtectionFailed, ProtectionStatus, RiskLimits,
-    State, StopModified, StopModifyRejected,
+    Activate,
+    CancelEntry,
+    CancelExits,
+    CancelRequested,
+    EntryAccepted,
+    EntryCancelled,
+    EntryFilled,
+    EntryRejected,
+    ExitFilled,
+    Expire,
+    Fault,
+    Flatten,
+    FlattenFailed,
+    InvalidEvent,
+    Leg,
+    ModifyStop,
+    Notify,
+    PlaceBracket,
+    Plan,
+    PlanMachine,
+    PriceUpdate,
+    Protect,
+    ProtectionFailed,
+    ProtectionStatus,
+    RiskLimits,
+    State,
+    StopModified,
+    StopModifyRejected,
 )
 
 from .helpers import D, at, bound, kinds, notify_kinds, plan_in, short_spec, spec
@@ -44,7 +68,8 @@ class Story:
     def exit(self, exec_id: str, leg: Leg, qty: int, price: str | Decimal) -> list[Any]:
         return self(ExitFilled, exec_id=exec_id, leg=leg, quantity=qty, price=D(price))
 
-    def status(self, stop_qty: int, target_qty: int | None = None, stop_price: str | Decimal | None = None) -> list[Any]:
+    def status(self, stop_qty: int, target_qty: int | None = None,
+               stop_price: str | Decimal | None = None) -> list[Any]:
         target_qty = stop_qty if target_qty is None else target_qty
         price = self.plan.stop_price if stop_price is None else D(stop_price)
         return self(ProtectionStatus, stop_quantity=stop_qty, target_quantity=target_qty, stop_price=price,

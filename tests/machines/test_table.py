@@ -12,21 +12,48 @@ and leaves the plan exactly as it was.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from machines import (
-    TRANSITIONS, Activate, CancelEntry, CancelExits, CancelRequested, EntryAccepted, EntryCancelled,
-    EntryFilled, EntryRejected, ExitFilled, Expire, Fault, Flatten, FlattenFailed, InvalidEvent, Leg,
-    ModifyStop, Notify, PlaceBracket, Plan, PlanMachine, PriceUpdate, Protect, ProtectionFailed,
-    ProtectionStatus, State, StopModified, StopModifyRejected, guard_names, triggers,
+    TRANSITIONS,
+    Activate,
+    CancelEntry,
+    CancelExits,
+    CancelRequested,
+    EntryAccepted,
+    EntryCancelled,
+    EntryFilled,
+    EntryRejected,
+    ExitFilled,
+    Expire,
+    Fault,
+    Flatten,
+    FlattenFailed,
+    InvalidEvent,
+    Leg,
+    ModifyStop,
+    Notify,
+    PlaceBracket,
+    Plan,
+    PlanMachine,
+    PriceUpdate,
+    Protect,
+    ProtectionFailed,
+    ProtectionStatus,
+    State,
+    StopModified,
+    StopModifyRejected,
+    guard_names,
+    triggers,
 )
 
-from .helpers import D, EXAMPLE_EVENTS, QTY, bound, event, kinds, plan_in, short_spec
+from .helpers import EXAMPLE_EVENTS, QTY, D, bound, event, kinds, plan_in, short_spec
 
 S = State
 UNFILLED = (S.SIZED, S.SUBMITTED)
@@ -321,7 +348,10 @@ def _exit_after_close(src: State) -> Given:
 
 # ---- protection as IB reports it
 
-def _status(qty: int, target: int | None = None, stop_price: Decimal | None = D("98.00")) -> Any:
+STOP_98 = D("98.00")
+
+
+def _status(qty: int, target: int | None = None, stop_price: Decimal | None = STOP_98) -> Any:
     return event(ProtectionStatus, stop_quantity=qty, target_quantity=qty if target is None else target,
                  stop_price=stop_price)
 

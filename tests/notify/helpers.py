@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
-from typing import Any, Callable
+from typing import Any
 
 import machines
 from machines import EntryType, PlanMachine, PlanSpec, RiskCategory, Side
 from orchestrator.clock import FixedClock
+from orchestrator.engine.step import apply_event
 from orchestrator.notify import OutboxSender, RetryPolicy
 from orchestrator.notify.discord import DiscordDeliver
-from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
-T0 = datetime(2026, 3, 9, 14, 30, tzinfo=timezone.utc)  # the Monday after the US DST change
+T0 = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)  # the Monday after the US DST change
 
 
 def at(seconds: float = 0) -> datetime:
@@ -63,7 +64,7 @@ def fill_outbox(store: Store, plan_ids: list[str], events_per_plan: int = 5) -> 
     machine = PlanMachine()
     plans = {pid: machine.bind(store.insert_plan(spec(pid), at=at(0))) for pid in plan_ids}
     for k in range(events_per_plan):
-        for pid, plan in plans.items():
+        for plan in plans.values():
             event = lifecycle()[k]
             apply_event(machine, store, plan, event, now=event.at)
     return [(r[0], r[1]) for r in store.db.execute("SELECT plan_id, seq FROM outbox ORDER BY id")]

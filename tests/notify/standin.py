@@ -12,9 +12,10 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from orchestrator.clock import Clock, SystemClock
@@ -108,7 +109,7 @@ class DiscordStandIn:
         self.reply_times: list[tuple[datetime, Request, Reply | str]] = []
 
     # ------------------------------------------------------------------ lifecycle
-    async def __aenter__(self) -> "DiscordStandIn":
+    async def __aenter__(self) -> DiscordStandIn:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -142,7 +143,7 @@ class DiscordStandIn:
         await asyncio.wait_for(until(), timeout)
         return self.requests
 
-    async def wait_for(self, predicate: Callable[["DiscordStandIn"], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[DiscordStandIn], bool], timeout: float = 10.0) -> None:
         async def until() -> None:
             async with self._changed:
                 await self._changed.wait_for(lambda: predicate(self))

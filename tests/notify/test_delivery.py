@@ -15,17 +15,35 @@ import pytest
 from machines import PlanMachine
 from orchestrator import cli
 from orchestrator.clock import SystemClock
+from orchestrator.engine.step import apply_event
 from orchestrator.notify import OutboxSender, RetryPolicy
 from orchestrator.notify.discord import DiscordDeliver
-from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .helpers import (
-    VirtualTime, at, fill_outbox, lifecycle, outbox, pending, run_until, sender_for, spec, until,
+    VirtualTime,
+    at,
+    fill_outbox,
+    lifecycle,
+    outbox,
+    pending,
+    run_until,
+    sender_for,
+    spec,
+    until,
     validate_discord_payload,
 )
 from .standin import (
-    DROP, HANG, TOKEN, WEBHOOK_ID, DiscordStandIn, Reply, invalid_form_body, ok, rate_limited, unavailable,
+    DROP,
+    HANG,
+    TOKEN,
+    WEBHOOK_ID,
+    DiscordStandIn,
+    Reply,
+    invalid_form_body,
+    ok,
+    rate_limited,
+    unavailable,
     unknown_webhook,
 )
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 import machines
 from machines import PlanMachine
 from orchestrator.config import load_config
+from orchestrator.engine.step import apply_event
 from orchestrator.notify import ConsoleDeliver, make_deliver
 from orchestrator.notify.discord import DiscordDeliver
 from orchestrator.notify.embed import build_payload
 from orchestrator.notify.format import KINDS, console_text, describe
-from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
 
 from .helpers import LIMITS, VirtualTime, at, fill_outbox, spec, validate_discord_payload
@@ -103,7 +103,8 @@ def test_failures_say_which_limit_or_ib_error(store: Store) -> None:
     ib = by_plan[("REFUSED", "rejected")]
     validate_discord_payload(ib)
     assert fields_of(ib)["IB error"] == "201"
-    assert "Error: IB rejected the entry: Order rejected - reason: insufficient margin" in ib["embeds"][0]["description"]
+    description = ib["embeds"][0]["description"]
+    assert "Error: IB rejected the entry: Order rejected - reason: insufficient margin" in description
 
 
 def test_modify_rejected_and_notices_show_their_message() -> None:

@@ -16,7 +16,15 @@ from orchestrator.store import Store
 
 from .helpers import VirtualTime, fill_outbox, outbox, run_until, sender_for
 from .standin import (
-    HANG, TOKEN, WEBHOOK_ID, DiscordStandIn, invalid_form_body, ok, rate_limited, unavailable, unknown_webhook,
+    HANG,
+    TOKEN,
+    WEBHOOK_ID,
+    DiscordStandIn,
+    invalid_form_body,
+    ok,
+    rate_limited,
+    unavailable,
+    unknown_webhook,
 )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import machines
 from machines import EntryType, PlanSpec, RiskCategory, Side
 
-T0 = datetime(2026, 11, 27, 14, 35, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
 
 
 def at(seconds: float = 0) -> datetime:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
-
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
 import machines
 from machines import PlanMachine
 from orchestrator.cli import main
-from orchestrator.render import mermaid_diagram
 from orchestrator.engine.step import apply_event
+from orchestrator.render import mermaid_diagram
 from orchestrator.store import Store
 
 from .factories import at, lifecycle_events, spec

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal as D
 from enum import Enum
 from pathlib import Path
@@ -87,9 +87,9 @@ def test_dumps_is_byte_identical_to_the_reference() -> None:
 
 
 def test_iso_fast_path_matches_astimezone() -> None:
-    for dt in (datetime(2026, 11, 27, 14, 35, 1, 2, tzinfo=timezone.utc),
+    for dt in (datetime(2026, 11, 27, 14, 35, 1, 2, tzinfo=UTC),
                datetime(2026, 11, 27, 9, 35, tzinfo=timezone(timedelta(hours=-5)))):
-        assert codec.iso(dt) == dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        assert codec.iso(dt) == dt.astimezone(UTC).isoformat(timespec="microseconds")
     with pytest.raises(ValueError):
         codec.iso(datetime(2026, 11, 27, 14, 35))
 

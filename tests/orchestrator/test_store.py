@@ -8,15 +8,14 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
 import machines
 from machines import PlanMachine, State
-from orchestrator.errors import SchemaTooNew, StoreCorrupt, StoreMissing
 from orchestrator.engine.step import apply_event
+from orchestrator.errors import SchemaTooNew, StoreCorrupt, StoreMissing
 from orchestrator.store import SCHEMA_VERSION, StaleWrite, Store, open_engine
 
 from .factories import at, lifecycle_events, spec
@@ -111,7 +110,8 @@ def test_failed_commit_writes_nothing_and_rolls_the_plan_back(store: Store) -> N
         apply_event(machine, store, plan, machines.EntryAccepted(at(2), 1, 2), now=at(2))
     assert plan.snapshot() == before
     assert plan.state == State.SIZED
-    assert [store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("journal", "effects", "outbox")] == counts
+    tables = ("journal", "effects", "outbox")
+    assert [store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables] == counts
     row = store.db.execute("SELECT state, version FROM plans WHERE id=?", (plan.id,)).fetchone()
     assert tuple(row) == ("sized", 1)
     store.db.execute("DROP TRIGGER boom")
@@ -210,9 +210,10 @@ print("done", flush=True)
 
 
 def test_status_reads_while_another_process_writes(db_url: str, tmp_path: Path) -> None:
-    from orchestrator.cli import main
     import io
     import json
+
+    from orchestrator.cli import main
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[store]\nurl = "{db_url}"\n')
