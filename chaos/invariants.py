@@ -130,6 +130,16 @@ def _dec(v: Any) -> Decimal:
 
 # --------------------------------------------------------------------------- broker-side checks
 
+LOST_ENTRY = "the entry was sent but IB shows no trace of it"
+
+
+def _escalated_lost_entry(db: Db, plan_id: str) -> bool:
+    """The plan went to ``error`` because IB never saw its entry (the gateway dropped the
+    connection before it read the bracket, as IB can lose the last orders before a reset)."""
+    return any(r["to_state"] == "error" and LOST_ENTRY in str(r["payload"] or "")
+               for r in db.journal.get(plan_id, []))
+
+
 def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
     """Every order the orchestrator created for a plan's entry: distinct permIds (and refused ids).
     An order reached the market if IB ever had it working, filled it or rejected it. One that only
@@ -155,6 +165,8 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
         want = 1 if sized else 0
         n, sent = len(attempts.get(plan_id, ())), len(transmitted.get(plan_id, ()))
         held = sorted(last.get(k, "?") for k in attempts.get(plan_id, set()) - transmitted.get(plan_id, set()))
+        if sent == 0 and n == 0 and _escalated_lost_entry(db, plan_id):
+            want = 0  # the bracket was lost with the connection; the plan told a human, nothing was re-sent
         if sent != want:
             out.append(Violation("one_entry_per_plan", plan_id,
                                  f"{sent} entry orders reached the market (want {want}); state {row['state']}"))

@@ -11,6 +11,7 @@ import pytest
 
 from chaos import invariants as inv
 from chaos.known import classify
+import machines
 from machines import PlanMachine
 from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
@@ -219,3 +220,26 @@ def test_secrets_and_file_modes(tmp_path: Path) -> None:
     assert [v.detail for v in inv.owner_only([leaky])] == ["a.log is 0o644"]
     leaky.chmod(0o600)
     assert inv.owner_only([leaky, tmp_path / "missing"]) == []
+
+
+def test_a_bracket_lost_with_the_connection_is_one_escalation_not_a_missing_entry(tmp_path: Path) -> None:
+    """The gateway dropped the connection before it read a bracket: IB never saw the entry, the
+    plan went to error for a human, nothing was re-sent. That is the design (a late arrival
+    cannot be told from a loss), not a violation — but only while nothing reached the broker."""
+    path = tmp_path / "state.db"
+    store = Store(f"sqlite:///{path}")
+    m = PlanMachine()
+    events = lifecycle_events()
+    plan = m.bind(store.insert_plan(spec(PLAN), at=events[0].at))
+    apply_event(m, store, plan, events[0], now=events[0].at)          # activated: sized, bracket sent
+    assert plan.state == "sized"
+    lost = machines.Fault(events[0].at, inv.LOST_ENTRY + " (open orders, completed orders, today's executions)")
+    apply_event(m, store, plan, lost, now=events[0].at)
+    store.close()
+    db = inv.Db.read(path)
+    assert inv.one_entry_per_plan(db, _broker([])) == []
+    arrived = _journal(("placed", f"{PLAN}:entry", 1, "Submitted"))
+    assert inv.one_entry_per_plan(db, _broker(arrived)) == []           # it arrived late after all: one entry
+    twice = _journal(("placed", f"{PLAN}:entry", 1, "Submitted"), ("placed", f"{PLAN}:entry:2", 9, "Submitted"))
+    [v] = inv.one_entry_per_plan(db, _broker(twice))
+    assert "2 entry orders reached the market (want 1)" in v.detail
