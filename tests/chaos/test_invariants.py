@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+import machines
 from chaos import invariants as inv
 from chaos.known import classify
-import machines
 from machines import PlanMachine
 from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
