@@ -10,7 +10,6 @@ and hand the results to a sink (the engine's queue); they never place orders or 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -19,8 +18,6 @@ from typing import Any
 
 from ib_async import IB, Contract, Stock, Trade
 from ib_async.wrapper import RequestError
-
-from machines import parse_order_ref
 
 from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
@@ -32,80 +29,24 @@ from .port import (
     BrokerSnapshot,
     OrderGone,
     OrderRequest,
+    OrderState,
     ProtectionMayHaveChanged,
     Sink,
 )
-from .translate import decimal, fill_view, order_view
+from .session import ByPlan, must_wait, one_write
+from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, order_view
 
 log = logging.getLogger(__name__)
-
-
-def _sent_recently(client: Any) -> int:
-    """How many requests ib_async's throttle counts in its current window."""
-    now = asyncio.get_running_loop().time()
-    return sum(1 for t in client._timeQ if now - t <= client.RequestsInterval)
-
-
-class _Batch:
-    """Stands in for ib_async's connection while a group of orders is built: collects the
-    framed messages instead of writing each, then writes them as one."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.chunks: list[bytes] = []
-
-    def sendMsg(self, msg: bytes) -> None:  # noqa: N802 (ib_async's name)
-        self.chunks.append(msg)
-
-    def flush(self) -> None:
-        if self.chunks:
-            self.conn.sendMsg(b"".join(self.chunks))
-            self.chunks = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.conn, name)
-
-
-class _ByPlan:
-    """The entries of an ib_async session dict (``wrapper.trades``, ``wrapper.fills``) grouped by
-    the plan their orderRef names, in the dict's order.
-
-    ib_async only ever adds entries to these dicts (it never replaces or removes one) and starts
-    a new dict when a session is reset, so each entry is parsed once, when first seen, instead of
-    at every look-up (with 1,000 live plans, 3,000 orders were parsed per look-up: 71 % of the
-    engine's time, docs/benchmarks.md). An entry whose orderRef changed since it was indexed
-    makes the next look-up of its plan rebuild the index.
-    """
-
-    def __init__(self, ref: Callable[[Any], str]) -> None:
-        self._ref = ref
-        self._source: dict[Any, Any] | None = None
-        self._seen = 0
-        self._by_plan: dict[str, list[tuple[str, Any]]] = {}
-
-    def of(self, source: dict[Any, Any], plan_id: str) -> list[Any]:
-        if source is not self._source or len(source) < self._seen:
-            self._source, self._seen, self._by_plan = source, 0, {}
-        if len(source) > self._seen:
-            for item in itertools.islice(source.values(), self._seen, None):
-                ref = self._ref(item) or ""
-                parsed = parse_order_ref(ref) if ref else None
-                if parsed is not None:
-                    self._by_plan.setdefault(parsed[0], []).append((ref, item))
-            self._seen = len(source)
-        entries = self._by_plan.get(plan_id, ())
-        if any(self._ref(item) != ref for ref, item in entries):
-            self._source = None  # an orderRef changed under us: index again from scratch
-            return self.of(source, plan_id)
-        return [item for _ref, item in entries]
 
 
 class IBBroker:
     """One IB connection (clientId) for the orchestrator."""
 
     def __init__(self, host: str, port: int, client_id: int, *, clock: Clock, sink: Sink,
-                 connect_timeout: float = 4.0, max_backoff: float = 30.0, request_timeout: float = 15.0) -> None:
+                 namespace: Namespace = NO_NAMESPACE, connect_timeout: float = 4.0, max_backoff: float = 30.0,
+                 request_timeout: float = 15.0) -> None:
         self.host, self.port, self.client_id = host, port, client_id
+        self.namespace = namespace
         self.clock = clock
         self.sink = sink
         self.connect_timeout = connect_timeout
@@ -119,9 +60,22 @@ class IBBroker:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self.connected_event = asyncio.Event()
-        self._trades_by_plan = _ByPlan(lambda trade: getattr(trade.order, "orderRef", ""))
-        self._fills_by_plan = _ByPlan(lambda fill: getattr(fill.execution, "orderRef", ""))
+        self._trades_by_plan = ByPlan(lambda trade: getattr(trade.order, "orderRef", ""), self._plan_of)
+        self._fills_by_plan = ByPlan(lambda fill: getattr(fill.execution, "orderRef", ""), self._plan_of)
+        # Other clients' orders are not kept in sync by IB: what the last reqAllOpenOrders and
+        # completed orders said of them (permId → state; absent from both: gone).
+        self._foreign_open: set[int] = set()
+        self._completed: dict[int, OrderState] = {}
         self._wire()
+
+    def _plan_of(self, ib_ref: str) -> str | None:
+        return self.namespace.plan_of(ib_ref)
+
+    def ignore(self, plan_ids: set[str]) -> None:
+        """Leave these plans' orders alone for good (``run --ignore-existing``)."""
+        self.namespace = self.namespace.with_ignored(plan_ids)
+        self._trades_by_plan.reset()
+        self._fills_by_plan.reset()
 
     # ------------------------------------------------------------------ handlers
     def _wire(self) -> None:
@@ -132,8 +86,19 @@ class IBBroker:
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
 
+    def _view(self, trade: Trade) -> BrokerOrder | None:
+        state = None
+        if int(getattr(trade.order, "clientId", 0) or 0) != self.client_id:
+            perm = int(trade.order.permId or trade.orderStatus.permId or 0)
+            if perm not in self._foreign_open:
+                state = self._completed.get(perm, OrderState.CANCELLED)
+        return order_view(trade, self.namespace, state)
+
+    def _fill_view(self, fill: Any) -> BrokerFill | None:
+        return fill_view(fill, self.namespace)
+
     def _on_status(self, trade: Trade) -> None:
-        view = order_view(trade)
+        view = self._view(trade)
         if view is None:
             return
         out = evidence.status_event(view, self.clock.now())
@@ -142,12 +107,12 @@ class IBBroker:
         self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_open_order(self, trade: Trade) -> None:
-        view = order_view(trade)
+        view = self._view(trade)
         if view is not None:
             self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_fill(self, trade: Trade, fill: Any) -> None:
-        view = fill_view(fill)
+        view = self._fill_view(fill)
         if view is not None:
             self.sink(evidence.fill_event(view))
 
@@ -295,7 +260,7 @@ class IBBroker:
         return int(self.ib.client.getReqId())
 
     def place(self, symbol: str, order: OrderRequest) -> None:
-        self.ib.placeOrder(self._cached(symbol), orders.build(order))
+        self.ib.placeOrder(self._cached(symbol), orders.build(order, self.namespace.to_ib(order.ref)))
 
     def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
                limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
@@ -330,26 +295,19 @@ class IBBroker:
             BrokerUnavailable: not connected, or the group could not be built.
         """
         contract = self._cached(symbol)
-        group = [orders.build(r) for r in requests]
+        group = [orders.build(r, self.namespace.to_ib(r.ref)) for r in requests]
         client = self.ib.client
-        # pacing: wait while the throttle's window moves on (ib_async offers no event for it)
-        while client.MaxRequests and (client._msgQ or _sent_recently(client) + len(group) > client.MaxRequests):  # noqa: ASYNC110
+        while must_wait(client, len(group)):  # noqa: ASYNC110 - ib_async's throttle window has no event
             await asyncio.sleep(client.RequestsInterval / 10)
         if not self.is_connected():
             raise BrokerUnavailable("not connected to IB")
-        batch = _Batch(client.conn)
-        swap: Any = client  # the connection is ib_async's; it is put back in ``finally``
-        swap.conn, limit = batch, client.MaxRequests
-        client.MaxRequests = 0
-        try:
-            for order in group:
-                self.ib.placeOrder(contract, order)
-        except Exception as exc:  # noqa: BLE001 - whatever broke, the group is half-built: reconnect
-            failure: Exception | None = exc
-        else:
-            failure = None
-        finally:
-            client.conn, client.MaxRequests = batch.conn, limit
+        failure: Exception | None = None
+        with one_write(client) as batch:
+            try:
+                for order in group:
+                    self.ib.placeOrder(contract, order)
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the group is half-built: reconnect
+                failure = exc
         if failure is not None:
             log.error("could not build the order group %s (%s); nothing was sent, reconnecting",
                       [o.orderRef for o in group], failure)
@@ -363,22 +321,25 @@ class IBBroker:
 
     def trades_of(self, plan_id: str) -> list[Trade]:
         """ib_async's trades this session knows whose orderRef belongs to ``plan_id``."""
-        return self._trades_by_plan.of(self.ib.wrapper.trades, plan_id)
+        trades: list[Trade] = self._trades_by_plan.of(self.ib.wrapper.trades, plan_id)
+        return trades
 
     def raw_fills_of(self, plan_id: str) -> list[Any]:
         """ib_async's fills this session has seen (startup sync included) of ``plan_id``'s orders."""
-        return self._fills_by_plan.of(self.ib.wrapper.fills, plan_id)
+        fills: list[Any] = self._fills_by_plan.of(self.ib.wrapper.fills, plan_id)
+        return fills
 
     def orders_of(self, plan_id: str) -> list[BrokerOrder]:
-        return _views(self.trades_of(plan_id), order_view)
+        return _views(self.trades_of(plan_id), self._view)
 
     def fills_of(self, plan_id: str) -> list[BrokerFill]:
-        return _views(self.raw_fills_of(plan_id), fill_view)
+        return _views(self.raw_fills_of(plan_id), self._fill_view)
 
     async def snapshot(self) -> BrokerSnapshot:
-        """Read open orders, completed orders, executions and positions from IB."""
+        """Read open orders (of every client of the account), completed orders, executions and
+        positions from IB."""
         try:
-            open_trades = await self._answer(self.ib.reqOpenOrdersAsync(), "open orders")
+            open_trades = await self._answer(self.ib.reqAllOpenOrdersAsync(), "open orders")
             completed = await self._answer(self.ib.reqCompletedOrdersAsync(False), "completed orders")
             fills = await self._answer(self.ib.reqExecutionsAsync(), "executions")
         except BrokerUnavailable:
@@ -389,8 +350,11 @@ class IBBroker:
         for p in self.ib.positions():
             sym = p.contract.symbol
             positions[sym] = positions.get(sym, 0) + int(round(float(p.position)))
-        return BrokerSnapshot(_views(open_trades, order_view), _views(completed, order_view),
-                              _views(fills, fill_view), positions)
+        self._foreign_open = {int(t.order.permId or 0) for t in open_trades
+                              if int(getattr(t.order, "clientId", 0) or 0) != self.client_id}
+        self._completed = {int(t.order.permId or 0): OrderState.of(str(t.orderStatus.status)) for t in completed}
+        return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
+                              _views(fills, self._fill_view), positions)
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

@@ -23,9 +23,10 @@ from .port import OrderRequest
 OCA_REDUCE_WITH_BLOCK = 2
 
 
-def build(request: OrderRequest) -> Order:
+def build(request: OrderRequest, order_ref: str) -> Order:
+    """IB's order for a request; ``order_ref`` is the request's ref in this orchestrator's namespace."""
     order = Order(orderId=request.order_id, action=request.action, totalQuantity=request.quantity,
-                  orderType=request.order_type, orderRef=request.ref, tif=request.tif, transmit=request.transmit,
+                  orderType=request.order_type, orderRef=order_ref, tif=request.tif, transmit=request.transmit,
                   parentId=request.parent_id)
     if request.limit_price is not None:
         order.lmtPrice = float(request.limit_price)

@@ -11,9 +11,51 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from machines import parse_order_ref
+from machines import Leg, order_ref, parse_order_ref
 
 from .port import BrokerFill, BrokerOrder, OrderState
+
+
+class Namespace:
+    """Which orderRefs are this orchestrator's: ``<prefix>/<plan>:<leg>[:<n>]`` (or, with no
+    prefix configured, ``<plan>:<leg>[:<n>]`` with no prefix at all). Plan ids in ``ignored``
+    belong to an earlier store the trader chose to leave alone (``run --ignore-existing``)."""
+
+    def __init__(self, prefix: str = "", ignored: frozenset[str] = frozenset()) -> None:
+        self.prefix = prefix
+        self.ignored = ignored
+
+    def to_ib(self, ref: str) -> str:
+        """The orderRef IB gets for one of our refs."""
+        return f"{self.prefix}/{ref}" if self.prefix else ref
+
+    def ours(self, ib_ref: str) -> tuple[str, Leg, int] | None:
+        """(plan, leg, attempt) of an orderRef of ours; None for anyone else's."""
+        if not ib_ref:
+            return None
+        if self.prefix:
+            head = self.prefix + "/"
+            if not ib_ref.startswith(head):
+                return None
+            ref = ib_ref[len(head):]
+        elif "/" in ib_ref:
+            return None  # another orchestrator's namespace
+        else:
+            ref = ib_ref
+        parsed = parse_order_ref(ref)
+        if parsed is None or parsed[0] in self.ignored:
+            return None
+        return parsed
+
+    def plan_of(self, ib_ref: str) -> str | None:
+        parsed = self.ours(ib_ref)
+        return None if parsed is None else parsed[0]
+
+    def with_ignored(self, plan_ids: set[str]) -> Namespace:
+        return Namespace(self.prefix, self.ignored | frozenset(plan_ids))
+
+
+NO_NAMESPACE = Namespace()
 
 
 def decimal(value: float | int | str | Decimal) -> Decimal:
@@ -54,14 +96,16 @@ def _was_working(trade: Any) -> bool:
     return any(OrderState.of(getattr(e, "status", "")).working for e in log[:-1])
 
 
-def order_view(trade: Any) -> BrokerOrder | None:
-    """One of our orders (an ib_async ``Trade``) as the port sees it; None for a foreign order."""
+def order_view(trade: Any, ns: Namespace = NO_NAMESPACE, state: OrderState | None = None) -> BrokerOrder | None:
+    """One of our orders (an ib_async ``Trade``) as the port sees it; None for anyone else's.
+    ``state`` overrides the status ib_async holds (for another client's order it no longer
+    keeps in sync)."""
     order, status = trade.order, trade.orderStatus
-    ref = getattr(order, "orderRef", "") or ""
-    parsed = parse_order_ref(ref) if ref else None
+    parsed = ns.ours(getattr(order, "orderRef", "") or "")
     if parsed is None:
         return None
     plan_id, leg, attempt = parsed
+    ref = order_ref(plan_id, leg, attempt)
     code, message = _last_error(trade)
     total = shares(order.totalQuantity)
     filled = shares(status.filled)
@@ -71,17 +115,16 @@ def order_view(trade: Any) -> BrokerOrder | None:
         action=str(order.action), order_type=str(order.orderType), total=total, filled=filled,
         remaining=shares(status.remaining), limit_price=price(order.lmtPrice), stop_price=price(order.auxPrice),
         parent_id=int(order.parentId or 0), oca_group=str(order.ocaGroup or ""), tif=str(order.tif or ""),
-        state=OrderState.of(str(status.status)), error_code=code, error_message=message,
+        state=state or OrderState.of(str(status.status)), error_code=code, error_message=message,
         was_working=_was_working(trade), why_held=str(getattr(status, "whyHeld", "") or ""), handle=trade)
 
 
-def fill_view(fill: Any) -> BrokerFill | None:
-    """One execution (an ib_async ``Fill``) of one of our orders; None for a foreign one."""
+def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:
+    """One execution (an ib_async ``Fill``) of one of our orders; None for anyone else's."""
     execution = fill.execution
-    ref = getattr(execution, "orderRef", "") or ""
-    parsed = parse_order_ref(ref) if ref else None
+    parsed = ns.ours(getattr(execution, "orderRef", "") or "")
     if parsed is None:
         return None
-    return BrokerFill(exec_id=str(execution.execId), ref=ref, plan_id=parsed[0], leg=parsed[1],
+    return BrokerFill(exec_id=str(execution.execId), ref=order_ref(*parsed), plan_id=parsed[0], leg=parsed[1],
                       quantity=shares(execution.shares), price=decimal(execution.price), at=utc(execution.time),
                       order_id=int(getattr(execution, "orderId", 0) or 0))
