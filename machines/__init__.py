@@ -19,6 +19,7 @@ from .events import (
     EVENT_BY_TRIGGER,
     EVENT_TYPES,
     Activate,
+    Adopt,
     CancelRequested,
     EntryAccepted,
     EntryCancelled,
@@ -29,6 +30,7 @@ from .events import (
     Expire,
     Fault,
     FlattenFailed,
+    Hold,
     PriceUpdate,
     ProtectionFailed,
     ProtectionStatus,
@@ -68,6 +70,7 @@ from .values import (
 
 __all__ = [
     "Activate",
+    "Adopt",
     "CancelEntry",
     "CancelExits",
     "CancelRequested",
@@ -87,6 +90,7 @@ __all__ = [
     "Fault",
     "Flatten",
     "FlattenFailed",
+    "Hold",
     "InvalidEvent",
     "LIVE_POSITION",
     "LIVE_STATES",

@@ -167,6 +167,33 @@ class FlattenFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """New entries in the plan's symbol are held (``reason``), or no longer (``reason`` None):
+    a pending plan says why it waits."""
+
+    TRIGGER: ClassVar[str] = "hold"
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """The store lost this plan's history and the trader asked to take it over from IB's
+    evidence (``run --adopt-existing``). ``quantity`` is the entry's size at IB; ``entry_qty`` and
+    ``exit_qty`` (at their average prices) are fills IB's orders show that no execution visible
+    today covers — the visible ones are applied as ordinary fills afterwards."""
+
+    TRIGGER: ClassVar[str] = "adopt"
+    at: datetime
+    quantity: int
+    entry_qty: int = 0
+    entry_price: Decimal | None = None
+    exit_qty: int = 0
+    exit_price: Decimal | None = None
+    entry_done: bool = False   # IB shows no entry order that can still fill
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -190,6 +217,8 @@ Event = Union[
     CancelRequested,
     Expire,
     FlattenFailed,
+    Hold,
+    Adopt,
     Fault,
 ]
 

@@ -30,7 +30,7 @@ from transitions import EventData
 from . import effects as fx
 from . import events as ev
 from .plan import Plan
-from .rules import decide_size, next_trailing_stop
+from .rules import decide_size, next_trailing_stop, plan_risk
 from .values import LIVE_POSITION, UNFILLED_WORKING, Leg, NotifyKind, State
 
 S = State
@@ -142,6 +142,18 @@ def _trail_candidate(ed: EventData) -> Decimal | None:
         side=spec.side, entry=plan.avg_entry_price, initial_stop=spec.stop_loss,
         current_stop=plan.stop_price, best_price=best, last_price=e.price,
         trigger_r=spec.trail_trigger_r or Decimal(0), distance=spec.trail_distance or Decimal(0))
+
+
+def adopts_closed(ed: EventData) -> bool:
+    """IB's evidence shows the adopted plan's position opened and closed again."""
+    e = _e(ed)
+    return bool(e.entry_qty > 0 and e.exit_qty >= e.entry_qty)
+
+
+def adopts_position(ed: EventData) -> bool:
+    """IB's evidence shows the adopted plan holding a position."""
+    e = _e(ed)
+    return bool(e.entry_qty > e.exit_qty)
 
 
 def trail_moves(ed: EventData) -> bool:
@@ -412,6 +424,51 @@ def expire_remainder(ed: EventData) -> None:
     _kind(plan, K.EXPIRED_REMAINDER)
 
 
+ADOPTED = "adopted from IB's evidence at start (state.db did not know this plan)"
+
+
+def _adopt_figures(ed: EventData) -> Plan:
+    plan, e = _p(ed), _e(ed)
+    spec = plan.spec
+    plan.quantity = e.quantity
+    plan.risk_amount = plan_risk(spec.side, spec.entry_price, spec.stop_loss, e.quantity)
+    plan.entry_done = bool(e.entry_done)
+    plan.reason = ADOPTED
+    if e.entry_qty:
+        plan.filled_qty = e.entry_qty
+        plan.avg_entry_price = e.entry_price if e.entry_price is not None else spec.entry_price
+        plan.best_price = plan.avg_entry_price
+    if e.exit_qty:
+        entry = plan.avg_entry_price or spec.entry_price
+        exit_price: Decimal = e.exit_price if e.exit_price is not None else entry
+        plan.exited_qty, plan.avg_exit_price = e.exit_qty, exit_price
+        plan.realized_pnl = (exit_price - entry) * e.exit_qty * spec.side.sign
+    _kind(plan, K.ADOPTED)
+    return plan
+
+
+def adopt_unfilled(ed: EventData) -> None:
+    """Nothing filled before today: IB's working entry and today's executions are applied by
+    the reconciliation that follows, as for any plan."""
+    _adopt_figures(ed)
+
+
+def adopt_position(ed: EventData) -> None:
+    _protect(_adopt_figures(ed))
+
+
+def adopt_closed(ed: EventData) -> None:
+    plan = _adopt_figures(ed)
+    plan.entry_done = True
+    plan.exit_reason = "flatten"
+    _emit(plan, fx.CancelExits(plan.id))
+
+
+def record_hold(ed: EventData) -> None:
+    """A pending plan records why it waits (or that it no longer does)."""
+    _p(ed).reason = _e(ed).reason
+
+
 def record_error(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     if isinstance(e, ev.FlattenFailed):
@@ -516,6 +573,13 @@ TRANSITIONS: list[Row] = [
     row("expire", UNFILLED_WORKING, None, request_cancel),
     row("expire", LIVE_POSITION, None, expire_remainder, unless=(entry_done,)),
     row("expire", [*LIVE_POSITION, *ENDED, S.ERROR], None, nothing),
+
+    # a pending plan held by the entry gate says why; a plan taken over from IB's evidence
+    row("hold", S.PENDING, None, record_hold),
+    row("hold", [*UNFILLED_WORKING, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # raced its activation
+    row("adopt", S.PENDING, S.CLOSED, adopt_closed, adopts_closed),
+    row("adopt", S.PENDING, S.FILLED, adopt_position, adopts_position),
+    row("adopt", S.PENDING, S.SIZED, adopt_unfilled),
 
     # needs a human
     row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, record_error),

@@ -56,10 +56,20 @@ class NotifyKind(StrEnum):
     PROTECTION_LOST = "protection_lost"
     MODIFY_REJECTED = "modify_rejected"
     LATE_FILL = "late_fill"
+    ADOPTED = "adopted"
     # notices of the shell, not of a transition
     PLAN_FILE_INVALID = "plan_file_invalid"
     PLAN_CONFLICT = "plan_conflict"
     UNEXPLAINED_POSITION = "unexplained_position"
+    POSITION_EXPLAINED = "position_explained"
+    FOREIGN_POSITIONS = "foreign_positions"
+    DAEMON_STARTED = "daemon_started"
+    DAEMON_STOPPED = "daemon_stopped"
+    START_REFUSED = "start_refused"
+    CONNECTION_LOST = "connection_lost"
+    CONNECTION_RESTORED = "connection_restored"
+    ENTRIES_PAUSED = "entries_paused"
+    ENTRIES_RESUMED = "entries_resumed"
 
 
 class Side(StrEnum):

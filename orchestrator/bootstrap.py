@@ -1,7 +1,8 @@
-"""The composition root: config → store → broker adapter → scheduler → notifier → engine.
+"""The composition root: config → store → work queue → broker adapter → engine → notifier.
 
 Nothing else constructs adapters, and no module connects to anything at import time. ``run``
-is what ``orchestrator run`` and the demo call.
+is what ``orchestrator run`` and the demo call: it takes the store's lock before anything else
+(one daemon per store), then builds, connects, checks ownership (``startup.py``) and trades.
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from machines import NotifyKind
+
 from .broker.ib import IBBroker
+from .broker.translate import Namespace
 from .clock import Clock, SystemClock
 from .config import Config
 from .engine import Engine, EngineSettings, WorkQueue
-from .errors import AccountRefused, BrokerUnavailable
+from .errors import AccountRefused, BrokerUnavailable, OrchestratorError
 from .faultpoints import FaultPoints
 from .notify import Deliver, OutboxSender, make_deliver
+from .ownership import Existing
+from .startup import account_check, check_account_mode, take_ownership
 from .store import Store, sqlite_path
+from .store.lock import StoreLock
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +43,7 @@ class Runtime:
     gateway: Any = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     fresh_store: bool = False   # this process created state.db
-
-
-def check_account_mode(mode: str, account: str) -> None:
-    """``paper`` refuses a live account; ``live`` refuses a paper one (IB paper accounts start DU)."""
-    paper = account.upper().startswith("DU")
-    if mode == "sim":
-        return
-    if not account:
-        raise AccountRefused("IB reported no managed account: refusing to trade")
-    if mode == "paper" and not paper:
-        raise AccountRefused(f"broker.mode is paper but IB account {account!r} is a live account: refusing to trade")
-    if mode == "live" and paper:
-        raise AccountRefused(f"broker.mode is live but IB account {account!r} is a paper account: refusing to start")
+    clock: Clock = field(default_factory=SystemClock)
 
 
 async def build(config: Config, *, clock: Clock | None = None, out: TextIO | None = None,
@@ -67,31 +62,50 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     fresh = not sqlite_path(config.store.url).exists()
     store = Store(config.store.url)
     queue = WorkQueue()  # made first: the broker's handlers and the engine share it
-    broker = IBBroker(host or config.broker.host, port if port is not None else config.broker.port,
-                      config.broker.client_id, clock=clock, sink=queue.put)
+    b = config.broker
+    broker = IBBroker(host or b.host, port if port is not None else b.port, b.client_id, clock=clock,
+                      sink=queue.put, namespace=Namespace(b.order_ref_prefix))
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
-        rescan_interval=float(config.plans.rescan_seconds))
-    mode = config.broker.mode
+        rescan_interval=float(config.plans.rescan_seconds),
+        details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
+                 "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account
     engine = Engine(settings, store, broker, clock, queue, faults=faults or FaultPoints.from_env(),
-                    account_check=lambda: check_account_mode(mode, broker.account))
+                    account_check=lambda: account_check(b.mode, store, broker.account))
     sender = OutboxSender(store, clock, deliver or make_deliver(config.discord, clock=clock, out=out or sys.stdout))
     engine.on_commit.append(sender.poke)
-    return Runtime(config, store, broker, engine, sender, gateway, fresh_store=fresh)
+    return Runtime(config, store, broker, engine, sender, gateway, fresh_store=fresh, clock=clock)
 
 
-async def start(rt: Runtime) -> None:
-    """Start delivering notifications, connect, check the account, then start trading."""
+async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
+    """Start delivering notifications, connect, check the account and the store's ownership,
+    then start trading."""
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
     await rt.broker.connect_with_retry()
-    check_account_mode(rt.config.broker.mode, rt.broker.account)  # before anything can be sent
+    try:
+        await take_ownership(rt.config, rt.store, rt.broker, rt.engine, rt.clock, existing)  # before anything is sent
+    except OrchestratorError as exc:
+        await _tell_now(rt, NotifyKind.START_REFUSED, f"orchestrator refused to start: {exc}")
+        raise
     await rt.engine.start()
 
 
-async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:
+async def _tell_now(rt: Runtime, kind: NotifyKind, message: str) -> None:
+    """A notification delivered at once, without the outbox: a refused start writes nothing to
+    the store. Best effort (a few seconds), never an error of its own."""
+    try:
+        await asyncio.wait_for(rt.sender.deliver({"kind": kind, "plan_id": None, "facts": {"message": message}}), 5)
+    except Exception as exc:  # noqa: BLE001 - the refusal itself is what matters; it is logged too
+        log.warning("the %s notification could not be delivered: %s", kind, exc)
+
+
+async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0, reason: str = "stopped") -> None:
     """Finish the current step, deliver what can be delivered, disconnect, close."""
+    if rt.engine.status.started_at and rt.engine.reconciled.is_set():
+        rt.engine.notices.report_once(f"stopped:{rt.engine.status.started_at}", NotifyKind.DAEMON_STOPPED, {
+            "message": f"orchestrator {reason}; IB keeps the protective orders working"})
     await rt.engine.stop()
     try:
         await asyncio.wait_for(rt.sender.drain(), flush_seconds)
@@ -107,8 +121,22 @@ async def shutdown(rt: Runtime, *, flush_seconds: float = 5.0) -> None:
 
 
 async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | None = None,
-              stop: asyncio.Event | None = None) -> int:
-    """Run until SIGINT/SIGTERM (or, with ``exit_when_idle``, until every plan is terminal)."""
+              stop: asyncio.Event | None = None, existing: Existing = Existing.REFUSE) -> int:
+    """Run until SIGINT/SIGTERM (or, with ``exit_when_idle``, until every plan is terminal).
+
+    Raises:
+        StoreLocked: another daemon holds this store (nothing was built or written).
+    """
+    lock = StoreLock(sqlite_path(config.store.url))
+    lock.acquire(now=SystemClock().now())
+    try:
+        return await _run(config, exit_when_idle=exit_when_idle, out=out, stop=stop, existing=existing)
+    finally:
+        lock.release()
+
+
+async def _run(config: Config, *, exit_when_idle: bool, out: TextIO | None, stop: asyncio.Event | None,
+               existing: Existing) -> int:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,7 +148,7 @@ async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | Non
     try:
         # SIGINT/SIGTERM must work while IB cannot be reached yet (start retries forever):
         # nothing has been sent then, so stopping is just giving up the connection attempts.
-        starting = asyncio.ensure_future(start(rt))
+        starting = asyncio.ensure_future(start(rt, existing))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -153,5 +181,5 @@ async def run(config: Config, *, exit_when_idle: bool = False, out: TextIO | Non
     return 0
 
 
-__all__ = ["AccountRefused", "BrokerUnavailable", "Runtime", "build", "check_account_mode", "run", "shutdown",
-           "start"]
+__all__ = ["AccountRefused", "BrokerUnavailable", "Existing", "Runtime", "build", "check_account_mode", "run",
+           "shutdown", "start"]

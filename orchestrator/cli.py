@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -38,6 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="run unattended")
     p.add_argument("--exit-when-idle", action="store_true", help="exit 0 once every plan is terminal")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--adopt-existing", action="store_true",
+                          help="take over plans IB holds orders or executions of that state.db does not know")
+    existing.add_argument("--ignore-existing", action="store_true",
+                          help="leave such plans' orders alone for good (their ids never run)")
+
+    for name, what in (("pause", "pause new entries (all, or one symbol); protection at IB is untouched"),
+                       ("resume", "resume new entries (all, or one symbol)")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("symbol", nargs="?", help="only this symbol")
+
+    p = sub.add_parser("positions", parents=[common], help="positions at IB that no plan explains")
+    psub_positions = p.add_subparsers(dest="positions_command", required=True, parser_class=_Parser)
+    pa = psub_positions.add_parser("accept", parents=[common],
+                                   help="accept what IB holds in SYMBOL beyond the plans as your own")
+    pa.add_argument("symbol")
 
     p = sub.add_parser("status", parents=[common], help="every plan's state, from state.db")
     p.add_argument("--json", action="store_true", help="a JSON array, one object per plan")
@@ -98,7 +114,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             out.write(render.status_json(rows) + "\n")
         else:
+            from .store.lock import holder_of
             counts = read.outbox_counts(engine)
+            holder = holder_of(read.path_of(engine))
+            out.write(render.daemon_line(holder, read.daemon_status(engine)) + "\n")
             _console(out).print(render.status_table(rows, pending_notices=counts.pending, dead_notices=counts.dead))
     finally:
         engine.close()
@@ -173,6 +192,31 @@ def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:
     return plans_check(args.files, out)
 
 
+def _submit(args: argparse.Namespace, command: str, plan_id: str = "", **cmd_args: Any) -> int:
+    from .clock import SystemClock
+    from .store import submit_command
+    cfg = _config(args)
+    return submit_command(cfg.store.url, command, plan_id, at=SystemClock().now(),
+                          args={k: v for k, v in cmd_args.items() if v} or None, origin="cli")
+
+
+def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
+    symbol = args.symbol.upper() if args.symbol else None
+    cid = _submit(args, args.command, symbol=symbol)
+    what = f"new entries in {symbol}" if symbol else "all new entries"
+    out.write(f"{args.command} of {what} requested (command #{cid}); the daemon applies it within a second, "
+              "or at its next start\n")
+    return EXIT_OK
+
+
+def cmd_positions(args: argparse.Namespace, out: TextIO) -> int:
+    symbol = args.symbol.upper()
+    cid = _submit(args, "accept_position", symbol=symbol)
+    out.write(f"accepting what IB holds in {symbol} beyond the plans as your own (command #{cid}); new entries in "
+              f"{symbol} resume once the daemon applies it\n")
+    return EXIT_OK
+
+
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
     from .clock import SystemClock
     from .store import Store, open_engine
@@ -200,7 +244,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("ib_async", "transitions", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out))
+    from .ownership import Existing
+    existing = Existing.ADOPT if args.adopt_existing else Existing.IGNORE if args.ignore_existing else Existing.REFUSE
+    return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out, existing=existing))
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -211,6 +257,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
     "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo, "run": cmd_run,
+    "pause": cmd_gate, "resume": cmd_gate, "positions": cmd_positions,
 }
 
 

@@ -134,13 +134,27 @@ class _Section(BaseModel):
 
 # --------------------------------------------------------------------------- sections
 
+_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
+def _prefix(value: str) -> str:
+    if value and not _PREFIX.fullmatch(value):
+        raise custom_error("must be 1-16 letters, digits, '_' or '-' (or empty for no prefix)")
+    return value
+
+
 class BrokerConfig(_Section):
-    """Where IB lives. ``sim`` starts the embedded simulated gateway on ``host:port``."""
+    """Where IB lives. ``sim`` starts the embedded simulated gateway on ``host:port``.
+
+    ``order_ref_prefix`` names this orchestrator's orders at IB (``<prefix>/<plan>:<leg>``); two
+    orchestrators on one account need different prefixes. Empty: plain ``<plan>:<leg>``.
+    """
 
     mode: Literal["sim", "paper", "live"] = "sim"
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 4002
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
+    order_ref_prefix: Annotated[str, AfterValidator(_prefix)] = ""
 
 
 class SimConfig(_Section):

@@ -101,6 +101,27 @@ def status_table(rows: Sequence[PlanRow], *, pending_notices: int | None = None,
     return t
 
 
+def daemon_line(holder: Any, doc: dict[str, Any]) -> str:
+    """One line: is a daemon running on this store, what is it connected to, what is held."""
+    if holder is None:
+        since = f" (last stopped {doc['stopped_at'][:19].replace('T', ' ')} UTC)" if doc.get("stopped_at") else ""
+        return f"daemon: not running{since}"
+    line = f"daemon: running, {holder.describe()}"
+    if doc:
+        ib = "connected to IB" if doc.get("connected") else "NOT connected to IB"
+        line += f"; {ib} {doc.get('ib_host', '?')}:{doc.get('ib_port', '?')}, account {doc.get('account') or '?'}, " \
+                f"client id {doc.get('client_id', '?')}"
+        if doc.get("entries_paused"):
+            line += "; NEW ENTRIES PAUSED"
+        if doc.get("paused_symbols"):
+            line += f"; paused: {', '.join(doc['paused_symbols'])}"
+        if doc.get("blocked_symbols"):
+            line += f"; held: {', '.join(doc['blocked_symbols'])}"
+        if doc.get("blocked"):
+            line += f"; STOPPED: {doc['blocked']}"
+    return line
+
+
 def history_record(j: JournalRow) -> dict[str, Any]:
     return {"seq": j.seq, "at": j.at, "from": j.from_state, "to": j.to_state, "event": j.event,
             "payload": json.loads(j.payload), "recorded_at": j.recorded_at}

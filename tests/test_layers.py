@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "orchestrator.broker": 2,        # the ib_async adapter
     "orchestrator.notify": 2,
     "orchestrator.bootstrap": 3,
+    "orchestrator.startup": 3,
     "orchestrator.cli": 3,
     "orchestrator.__main__": 3,
     "orchestrator.demo": 3,

@@ -22,6 +22,7 @@ from ib_async.wrapper import RequestError
 from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from . import evidence, orders
+from .logs import RoutineNotices
 from .port import (
     BrokerFill,
     BrokerNotice,
@@ -66,6 +67,8 @@ class IBBroker:
         # completed orders said of them (permId → state; absent from both: gone).
         self._foreign_open: set[int] = set()
         self._completed: dict[int, OrderState] = {}
+        self._routine = RoutineNotices()
+        self._routine.install()
         self._wire()
 
     def _plan_of(self, ib_ref: str) -> str | None:
@@ -176,6 +179,7 @@ class IBBroker:
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
         self.ib.disconnect()
+        self._routine.remove()
 
     # ------------------------------------------------------------------ contracts and data
     async def qualify(self, symbol: str) -> None:
@@ -273,6 +277,7 @@ class IBBroker:
             raise OrderGone(order.ref) from None
 
     def cancel(self, order: BrokerOrder) -> None:
+        self._routine.cancelled.add(order.order_id)
         self.ib.cancelOrder(order.handle.order)
 
     async def place_group(self, symbol: str, requests: list[OrderRequest]) -> None:

@@ -89,6 +89,7 @@ class BrokerOrder:
     error_message: str = ""
     was_working: bool = False    # IB had accepted it before its newest status
     why_held: str = ""
+    avg_fill_price: Decimal | None = None
     handle: Any = field(default=None, compare=False, repr=False)  # the adapter's own object
 
     @property

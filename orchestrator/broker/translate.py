@@ -116,7 +116,8 @@ def order_view(trade: Any, ns: Namespace = NO_NAMESPACE, state: OrderState | Non
         remaining=shares(status.remaining), limit_price=price(order.lmtPrice), stop_price=price(order.auxPrice),
         parent_id=int(order.parentId or 0), oca_group=str(order.ocaGroup or ""), tif=str(order.tif or ""),
         state=state or OrderState.of(str(status.status)), error_code=code, error_message=message,
-        was_working=_was_working(trade), why_held=str(getattr(status, "whyHeld", "") or ""), handle=trade)
+        was_working=_was_working(trade), why_held=str(getattr(status, "whyHeld", "") or ""),
+        avg_fill_price=price(getattr(status, "avgFillPrice", None)), handle=trade)
 
 
 def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:

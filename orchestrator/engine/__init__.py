@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,13 @@ from .notices import Notices
 from .protection import Protection
 from .reconcile import Reconciler
 from .registry import PlanRegistry
+from .status import DaemonStatus
 from .step import Step, UnitOfWork, apply_event
 from .trailing import Trailing
 from .work import (
     ActivateRequest,
     ExpireRequest,
+    Heartbeat,
     PollCommands,
     ReconcileRequest,
     RescanRequest,
@@ -81,6 +83,8 @@ class EngineSettings:
     reconcile_interval: float = 5.0
     rescan_interval: float = 5.0
     command_interval: float = 0.5
+    heartbeat_interval: float = 5.0
+    details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
 
 class Engine:
@@ -101,8 +105,8 @@ class Engine:
         self.jobs = Jobs(queue.put, clock)
         self.registry = PlanRegistry(store, machine or PlanMachine())
         self.fills = FillsInFlight(broker, queue)
-        notices = Notices(store, clock)
-        self.gate = EntryGate(notices, self.fills)
+        self.notices = notices = Notices(store, clock)
+        self.gate = EntryGate(notices, self.fills, store)
 
         def emit(plan_id: str, event: Any) -> None:
             queue.put(PlanEvent(plan_id, event))
@@ -116,13 +120,16 @@ class Engine:
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
         self.trailing = Trailing(self.registry, broker, clock, self.unit.apply)
-        self.commands = TraderCommands(store, clock, self.unit.apply)
+        self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
+        self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
+                                   settings.limits.max_portfolio_risk_pct)
         self.reconciler = Reconciler(
             registry=self.registry, store=store, broker=broker, clock=clock, apply=self.unit.apply,
             carry_out=self.unit.carry_out, executor=self.executor, fills=self.fills, protection=self.protection,
             flatten=self.flatten, gate=self.gate, commands=self.commands, activation=self.activation,
             reconciled=self.reconciled)
-        self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, account_check)
+        self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, notices,
+                                     clock, self.status, account_check)
         self.verification = Verification(self.registry, broker, self.reconciler, self.flatten, clock, self.unit.apply)
         self.consumer = Consumer(queue, self._handlers(), self.changed)
         self._task: asyncio.Task[None] | None = None
@@ -145,8 +152,15 @@ class Engine:
             TrailTick: lambda i: self.trailing.tick(),
             ReconcileRequest: lambda i: self.reconciler.run(i.reason),
             RescanRequest: self._rescan,
-            PollCommands: lambda i: self.commands.poll(),
+            PollCommands: self._poll_commands,
+            Heartbeat: self._heartbeat,
         }
+
+    async def _poll_commands(self, _item: Any) -> None:
+        await self.commands.poll()
+
+    async def _heartbeat(self, _item: Any) -> None:
+        self.status.write()
 
     async def _rescan(self, _item: Any) -> None:
         self.intake.rescan()
@@ -173,6 +187,8 @@ class Engine:
         self.jobs.every("reconcile", s.reconcile_interval, ReconcileRequest("periodic"))
         self.jobs.every("plans-rescan", s.rescan_interval, RescanRequest())
         self.jobs.every("commands", s.command_interval, PollCommands())
+        self.jobs.every("heartbeat", s.heartbeat_interval, Heartbeat())
+        self.status.write()
 
     async def stop(self) -> None:
         """Finish the current step, stop jobs, disconnect. IB keeps protective orders working."""
@@ -188,6 +204,8 @@ class Engine:
                 log.error("the current step did not finish within %.0f s; stopping anyway", self.stop_timeout)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if task is not None:  # it ran: readers learn that it stopped
+            self.status.stopped()
         await self.broker.close()
 
     # ------------------------------------------------------------------ views for the shell and tests

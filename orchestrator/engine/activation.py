@@ -1,8 +1,9 @@
 """When plans start and end: the activation and expiry jobs of each plan, and activation itself.
 
 A pending plan is activated (sized against the account, then sent) at its ``start_at`` — only
-while connected, reconciled and with new entries allowed; otherwise the next reconciliation
-activates it. ``expire_at`` asks the machine to cancel an unfilled entry.
+while connected and reconciled; otherwise the next reconciliation activates it. While the entry
+gate holds the plan's symbol, the plan records why (a ``Hold`` in its journal, its ``reason`` in
+``status``) and waits. ``expire_at`` asks the machine to cancel an unfilled entry.
 """
 
 from __future__ import annotations
@@ -63,8 +64,15 @@ class Activation:
         plan = self.registry.known(plan_id)
         if plan is None or plan.state != State.PENDING:
             return
-        if not self.gate.allows_entries() or not self.broker.is_connected() or not self.reconciled.is_set():
+        if not self.broker.is_connected() or not self.reconciled.is_set():
             return  # retried after the next successful reconciliation
+        held = self.gate.reason(plan.spec.symbol)
+        if held is not None:
+            if plan.reason != held:
+                await self.apply(plan_id, machines.Hold(self.clock.now(), held))
+            return  # retried at every reconciliation until the hold lifts
+        if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
+            await self.apply(plan_id, machines.Hold(self.clock.now(), None))
         net = self.broker.account_value("NetLiquidation")
         funds = self.broker.account_value("AvailableFunds")
         if net is None or funds is None:

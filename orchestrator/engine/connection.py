@@ -18,15 +18,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, Leg
+from machines import LIVE_POSITION, Leg, NotifyKind
 
 from ..broker.port import Broker, BrokerNotice, Verify
 from ..clock import Clock
 from ..errors import OrchestratorError
+from ..store.codec import iso
 from .flatten import Flattener
 from .gate import EntryGate
+from .notices import Notices
 from .reconcile import Reconciler
 from .registry import PlanRegistry
+from .status import DaemonStatus
 
 log = logging.getLogger(__name__)
 Apply = Callable[[str, Any], Awaitable[bool]]
@@ -35,15 +38,35 @@ AccountCheck = Callable[[], None]
 
 class Connection:
     def __init__(self, broker: Broker, reconciler: Reconciler, flatten: Flattener, gate: EntryGate,
-                 reconciled: asyncio.Event, account_check: AccountCheck | None = None) -> None:
+                 reconciled: asyncio.Event, notices: Notices, clock: Clock, status: DaemonStatus,
+                 account_check: AccountCheck | None = None) -> None:
         self.broker = broker
         self.reconciler = reconciler
         self.flatten = flatten
         self.gate = gate
         self.reconciled = reconciled
+        self.notices = notices
+        self.clock = clock
+        self.status = status
         self.account_check = account_check  # raises OrchestratorError for an account we must not trade
         self.fatal: OrchestratorError | None = None
         self.fatal_event = asyncio.Event()
+        self.lost_since: str | None = None  # when IB was lost (one notice per outage, not per retry)
+
+    def _lost(self, why: str) -> None:
+        if self.lost_since is None:
+            self.lost_since = iso(self.clock.now())
+            self.notices.report_once(f"connection:lost:{self.lost_since}", NotifyKind.CONNECTION_LOST, {
+                "message": f"IB connection lost ({why}) at {self.lost_since}; reconnecting, no new entries meanwhile; "
+                           "protective orders keep working at IB"})
+        self.status.write()
+
+    def _restored(self, how: str) -> None:
+        if self.lost_since is not None:
+            self.notices.report_once(f"connection:restored:{self.lost_since}", NotifyKind.CONNECTION_RESTORED, {
+                "message": f"IB connection restored ({how}); it was lost at {self.lost_since}"})
+            self.lost_since = None
+        self.status.write()
 
     async def on_notice(self, notice: BrokerNotice) -> None:
         if notice.kind == "connected":
@@ -59,17 +82,21 @@ class Connection:
                     await self.broker.close()
                     self.fatal_event.set()
                     return
+            self._restored("reconnected")
             await self.reconciler.run("connected")
         elif notice.kind == "disconnected":
             self.reconciled.clear()
             self.flatten.forget_reprices()
             log.warning("IB connection lost; reconnecting")
+            self._lost("the socket closed")
         elif notice.kind == "connectivity_lost":
             self.reconciled.clear()  # no new entries until IB is back and reconciled
             log.warning("IB %s: %s", notice.code, notice.message)
+            self._lost(f"IB {notice.code}: {notice.message}")
         elif notice.kind == "connectivity_restored":
             if notice.code == 1101:  # restored, data lost: market data must be requested again
                 self.broker.forget_market_data()
+            self._restored(f"IB {notice.code}")
             await self.reconciler.run(f"IB {notice.code}")
 
 

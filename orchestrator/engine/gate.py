@@ -1,63 +1,140 @@
-"""Whether new entries may be sent, and why not.
+"""Whether a new entry may be sent, and why not — per symbol.
 
-Entries stop when IB holds positions the plans cannot explain (seen right after connecting, or
-twice in a row: positions and executions come from different moments), and for good when the
-connection turned out to be on an account the config does not allow. Protection of what is
-already held is never touched by the gate.
+- A position in a symbol a live plan trades that the plans do not explain holds new entries in
+  that symbol (seen right after connecting, or twice in a row: positions and executions come
+  from different moments). The hold lifts by itself once the position is gone or explained, or
+  when the trader accepts it as their own (``orchestrator positions accept SYMBOL``).
+- A position in a symbol no live plan trades is the trader's business: reported once, never a
+  hold.
+- The trader can pause new entries, for every symbol or one (``pause`` / ``resume``).
+- A connection to an account the config does not allow stops every entry for good.
+
+Protection of what is already held is never touched by the gate. Pauses and accepted positions
+outlive a restart (``meta``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
 import machines
 from machines import NotifyKind, Plan
 
+from ..store import Store
 from .fills import FillsInFlight
 from .notices import Notices
 
 log = logging.getLogger(__name__)
+PAUSED_KEY, ACCEPTED_KEY = "entries_paused", "accepted_positions"
+ALL = "*"
 
 
 class EntryGate:
-    def __init__(self, notices: Notices, fills: FillsInFlight) -> None:
+    def __init__(self, notices: Notices, fills: FillsInFlight, store: Store) -> None:
         self.notices = notices
         self.fills = fills
-        self.blocked: str | None = None      # why new entries are stopped (None: allowed)
-        self.mismatch: str | None = None     # the last position mismatch seen
+        self.store = store
+        self.blocked: str | None = None            # every entry stopped, for good (wrong account)
+        self.held: dict[str, str] = {}             # symbol → why its new entries are held
+        self._seen: dict[str, str] = {}            # symbol → the mismatch seen at the last check
+        self.positions: dict[str, int] = {}        # IB's positions at the last check
+        self.paused: set[str] = set(json.loads(store.get_meta(PAUSED_KEY) or "[]"))
+        self.accepted: dict[str, int] = json.loads(store.get_meta(ACCEPTED_KEY) or "{}")
 
-    def allows_entries(self) -> bool:
-        return self.blocked is None
+    # ------------------------------------------------------------------ asking
+    def reason(self, symbol: str) -> str | None:
+        """Why a new entry in ``symbol`` may not be sent now (None: it may)."""
+        if self.blocked:
+            return self.blocked
+        if ALL in self.paused:
+            return "new entries are paused (orchestrator pause); resume with orchestrator resume"
+        if symbol in self.paused:
+            return f"new entries in {symbol} are paused (orchestrator pause {symbol})"
+        return self.held.get(symbol)
 
     def block(self, reason: str) -> None:
         self.blocked = reason
 
-    def check_positions(self, positions: dict[str, int], plans: Iterable[Plan], *, first: bool) -> None:
-        """Compare IB's positions per symbol with what the plans hold.
+    # ------------------------------------------------------------------ the trader's commands
+    def pause(self, symbol: str | None) -> bool:
+        key = symbol or ALL
+        if key in self.paused:
+            return False
+        self.paused.add(key)
+        self.store.set_meta(PAUSED_KEY, json.dumps(sorted(self.paused)))
+        return True
 
-        Symbols whose plans still have fills to apply are skipped. A mismatch blocks new entries
-        when seen right after connecting, or twice in a row; it unblocks once everything matches.
-        """
-        expected: dict[str, int] = {}
-        settling: set[str] = set()
-        for plan in plans:
-            if plan.open_qty:
-                expected[plan.spec.symbol] = expected.get(plan.spec.symbol, 0) + plan.open_qty * plan.spec.side.sign
-            if plan.state not in machines.TERMINAL_STATES and self.fills.unapplied(plan):
-                settling.add(plan.spec.symbol)
-        mismatches = {sym: (positions.get(sym, 0), expected.get(sym, 0))
-                      for sym in set(positions) | set(expected)
-                      if sym not in settling and positions.get(sym, 0) != expected.get(sym, 0)}
-        if not mismatches:
-            self.mismatch = None
-            if self.blocked:
-                log.warning("positions match again; new entries allowed")
-                self.blocked = None
-            return
-        text = "; ".join(f"{s}: IB holds {ib}, plans hold {ours}" for s, (ib, ours) in sorted(mismatches.items()))
-        seen_before = self.mismatch == text
-        self.mismatch = text
-        if (first or seen_before) and self.blocked != text:
-            self.blocked = text
-            self.notices.report_once(f"positions:{text}", NotifyKind.UNEXPLAINED_POSITION, {"message": text})
+    def resume(self, symbol: str | None) -> bool:
+        if symbol is None:
+            if not self.paused:
+                return False
+            self.paused.clear()
+        elif symbol in self.paused:
+            self.paused.discard(symbol)
+        else:
+            return False
+        self.store.set_meta(PAUSED_KEY, json.dumps(sorted(self.paused)))
+        return True
+
+    def accept(self, symbol: str, plans: Iterable[Plan]) -> int:
+        """Take what IB holds in ``symbol`` beyond the plans as the trader's own; returns it."""
+        own = self.positions.get(symbol, 0) - _expected(plans).get(symbol, 0)
+        self.accepted[symbol] = own
+        if not own:
+            del self.accepted[symbol]
+        self.store.set_meta(ACCEPTED_KEY, json.dumps(self.accepted, sort_keys=True))
+        self._release(symbol)
+        return own
+
+    # ------------------------------------------------------------------ reconciliation
+    def check_positions(self, positions: dict[str, int], plans: Iterable[Plan], *, first: bool) -> None:
+        """Compare IB's positions per symbol with what the plans (and the trader's accepted
+        positions) hold. Symbols whose plans still have fills to apply are skipped."""
+        plans = list(plans)
+        self.positions = dict(positions)
+        expected = _expected(plans)
+        for symbol, own in self.accepted.items():
+            expected[symbol] = expected.get(symbol, 0) + own
+        traded = {p.spec.symbol for p in plans if p.state not in machines.TERMINAL_STATES}
+        settling = {p.spec.symbol for p in plans
+                    if p.state not in machines.TERMINAL_STATES and self.fills.unapplied(p)}
+        for symbol in sorted(set(positions) | set(expected) | set(self.held)):
+            if symbol in settling:
+                continue
+            ib, ours = positions.get(symbol, 0), expected.get(symbol, 0)
+            if ib == ours:
+                self._seen.pop(symbol, None)
+                self._release(symbol)
+            elif symbol not in traded:
+                self._seen.pop(symbol, None)
+                self._release(symbol)
+                self.notices.report_once(f"foreign:{symbol}:{ib}:{ours}", NotifyKind.FOREIGN_POSITIONS, {
+                    "message": f"IB holds {ib} {symbol}, which no live plan trades: left alone", "symbol": symbol})
+            else:
+                text = f"IB holds {ib} {symbol}, the plans and accepted positions {ours}"
+                seen_before = self._seen.get(symbol) == text
+                self._seen[symbol] = text
+                if (first or seen_before) and symbol not in self.held:
+                    self.held[symbol] = (f"new entries in {symbol} are held: {text} (accept it as your own with "
+                                         f"orchestrator positions accept {symbol})")
+                    self.notices.report_once(f"positions:{text}", NotifyKind.UNEXPLAINED_POSITION,
+                                             {"message": self.held[symbol], "symbol": symbol})
+
+    def _release(self, symbol: str) -> None:
+        if self.held.pop(symbol, None) is not None:
+            log.warning("%s: positions match again; new entries allowed", symbol)
+            self.notices.report_once(f"explained:{symbol}:{self.positions.get(symbol, 0)}",
+                                     NotifyKind.POSITION_EXPLAINED,
+                                     {"message": f"{symbol}: positions match again; new entries allowed",
+                                      "symbol": symbol})
+
+
+def _expected(plans: Iterable[Plan]) -> dict[str, int]:
+    """Shares per symbol the plans hold (signed: long positive)."""
+    out: dict[str, int] = {}
+    for p in plans:
+        if p.open_qty:
+            out[p.spec.symbol] = out.get(p.spec.symbol, 0) + p.open_qty * p.spec.side.sign
+    return out

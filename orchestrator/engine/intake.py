@@ -61,6 +61,7 @@ class Intake:
         self.notices = notices
         self.adopt = adopt
         self.scanned: bytes | None = None  # files_fingerprint of the last complete plan-file scan
+        self.ignored: set[str] = set()  # plan ids whose history at IB the trader chose to leave alone
 
     def restore(self) -> None:
         """Take the fingerprint of the last complete scan from state.db (unchanged files need no parse)."""
@@ -81,7 +82,11 @@ class Intake:
         for spec in specs:
             h = spec_hash(spec)
             stored = self.store.plan_exists(spec.id)
-            if stored is None:
+            if stored is None and spec.id in self.ignored:
+                self.notices.report_once(f"ignored:{spec.id}", NotifyKind.PLAN_CONFLICT, {"message": (
+                    f"plan {spec.id} is not run: IB holds history of that id that was left alone at start "
+                    "(--ignore-existing); give the plan a new id")}, plan_id=spec.id)
+            elif stored is None:
                 plan = self.store.insert_plan(spec, at=self.clock.now(), spec_hash=h)
                 log.info("plan %s loaded", spec.id)
                 self.adopt(plan)

@@ -14,6 +14,12 @@ from ..store import Store
 log = logging.getLogger(__name__)
 
 
+# notices that tell, rather than warn: logged at INFO
+INFORMATIONAL = frozenset({NotifyKind.DAEMON_STARTED, NotifyKind.DAEMON_STOPPED, NotifyKind.CONNECTION_RESTORED,
+                           NotifyKind.FOREIGN_POSITIONS, NotifyKind.POSITION_EXPLAINED, NotifyKind.ENTRIES_PAUSED,
+                           NotifyKind.ENTRIES_RESUMED})
+
+
 class Notices:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -24,6 +30,6 @@ class Notices:
         if key in self._reported:
             return
         self._reported.add(key)
-        log.warning("%s: %s", kind, payload.get("message"))
+        log.log(logging.INFO if kind in INFORMATIONAL else logging.WARNING, "%s: %s", kind, payload.get("message"))
         self.store.add_notice(key, kind, {"kind": kind, "plan_id": plan_id, "facts": payload}, at=self.clock.now(),
                               plan_id=plan_id)

@@ -53,6 +53,11 @@ class PollCommands:
 
 
 @dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Time to rewrite the daemon's status for readers of state.db."""
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """The consumer finishes the current item and returns."""
 

@@ -14,14 +14,15 @@ if TYPE_CHECKING:  # the eager names, for readers and type checkers
     from .effectlog import PendingEffect
     from .outbox import OutboxItem
     from .plans import StaleWrite
-    from .repo import Store
+    from .repo import Store, submit_command
     from .schema import SCHEMA_VERSION
     from .url import sqlite_path
 
 _WHERE = {"SCHEMA_VERSION": "schema", "open_engine": "db", "PendingEffect": "effectlog", "OutboxItem": "outbox",
-          "StaleWrite": "plans", "Store": "repo", "sqlite_path": "url"}
+          "StaleWrite": "plans", "Store": "repo", "sqlite_path": "url", "submit_command": "repo"}
 
-__all__ = ["SCHEMA_VERSION", "OutboxItem", "PendingEffect", "StaleWrite", "Store", "open_engine", "sqlite_path"]
+__all__ = ["SCHEMA_VERSION", "OutboxItem", "PendingEffect", "StaleWrite", "Store", "open_engine", "sqlite_path",
+           "submit_command"]
 
 
 def __getattr__(name: str) -> Any:

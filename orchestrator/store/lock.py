@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import OrchestratorError
+from ..errors import OrchestratorError, StoreError
 
 PROBE_RETRIES, PROBE_PAUSE = 20, 0.01
 
@@ -68,8 +68,11 @@ class StoreLock:
         self._fd: int | None = None
 
     def acquire(self, *, now: datetime) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # the database beside it could not be created either: say so
+            raise StoreError(f"{self.db}: cannot create the state database: {exc.strerror or exc}") from None
         for attempt in range(PROBE_RETRIES + 1):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,6 +90,8 @@ class StoreLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            if not self.db.exists():  # a refused first run removed its store: leave no lock file either
+                self.path.unlink(missing_ok=True)
             os.close(self._fd)  # closing the last descriptor releases the lock
             self._fd = None
 

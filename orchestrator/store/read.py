@@ -8,8 +8,10 @@ while a daemon writes (WAL).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -81,3 +83,18 @@ def outbox_counts(conn: sqlite3.Connection) -> OutboxCounts:
     (r,) = _all(conn, "SELECT sum(sent_at IS NULL AND dead_at IS NULL) AS pending, "
                       "sum(sent_at IS NOT NULL) AS sent, sum(dead_at IS NOT NULL) AS dead FROM outbox")
     return OutboxCounts(int(r.pending or 0), int(r.sent or 0), int(r.dead or 0))
+
+
+def path_of(conn: sqlite3.Connection) -> Path:
+    """The file this connection reads."""
+    return Path(conn.execute("PRAGMA database_list").fetchone().file)
+
+
+def daemon_status(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The daemon's own status document (empty if it never wrote one)."""
+    rows = _all(conn, "SELECT value FROM meta WHERE key='daemon'")
+    try:
+        found = json.loads(rows[0].value) if rows else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}

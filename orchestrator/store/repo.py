@@ -9,6 +9,9 @@ trader's commands (``commands.py``).
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -20,6 +23,7 @@ from .orders import OrderIntents
 from .outbox import Outbox
 from .plans import PlanRows
 from .tx import Tx
+from .url import sqlite_path
 
 
 class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands):
@@ -32,6 +36,10 @@ class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands):
         self.db: sqlite3.Connection = self._raw.driver_connection  # type: ignore[assignment]
         self.db.row_factory = sqlite3.Row
         self.checkpointer = Checkpointer(self.db.execute("PRAGMA database_list").fetchone()[2])
+
+    @property
+    def path(self) -> Path:
+        return sqlite_path(self.url)
 
     def _tx(self) -> Tx:
         return Tx(self.db, self.checkpointer.committed)
@@ -53,3 +61,14 @@ class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands):
         self.checkpointer.close()
         self._raw.close()
         self.engine.dispose()
+
+
+def submit_command(url: str, command: str, plan_id: str = "", *, at: datetime, args: dict[str, Any] | None = None,
+                   origin: str | None = None) -> int:
+    """Write one trader command for the daemon (the CLI's and the console's one way to act).
+    Never creates a store. Returns the command's id."""
+    store = Store(url, engine=open_engine(url, create=False))
+    try:
+        return store.add_command(plan_id, command, at=at, args=args, origin=origin)
+    finally:
+        store.close()

@@ -79,7 +79,7 @@ async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -
         await _reconcile(w)
         assert w.plan("E").state == "error"
         assert [o.order_ref for o in w.gw.orders if ":flatten" in o.order_ref] == ["E:flatten"]   # the refused one
-        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
 
 
 async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]

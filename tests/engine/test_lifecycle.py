@@ -25,9 +25,9 @@ async def test_long_market_take_profit(tmp_path: Path) -> None:
         assert w.states("L1") == ["pending", "sized", "submitted", "filled", "protected", "closed"]
         assert _entries(w, "L1") == ["L1:entry"]
         assert w.working("L1") == []
-        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
         # every transition was notified (console: no webhook)
-        kinds = [r[0] for r in w.rt.store.db.execute("SELECT kind FROM outbox ORDER BY id")]
+        kinds = [r[0] for r in w.rt.store.db.execute("SELECT kind FROM outbox WHERE plan_id='L1' ORDER BY id")]
         assert kinds == ["sized", "submitted", "filled", "protected", "take_profit"]
 
 
@@ -160,7 +160,7 @@ async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
         plan = await w.state("C2", "closed")
         assert plan.exit_reason == "flatten" and plan.exited_qty == 222
         assert w.working("C2") == []
-        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
         # the exit is the bracket's own take-profit repriced to the stop (marketable), not a new order
         exits = [(x.order_ref, x.shares, x.price) for x in w.gw.executions if x.order_ref.startswith("C2:t")]
         assert exits == [("C2:target", 222, 180.0)]
@@ -183,7 +183,7 @@ async def test_a_refused_repricing_of_the_take_profit_falls_back_to_a_market_fla
         exits = [(x.order_ref, x.shares) for x in w.gw.executions if not x.order_ref.endswith(":entry")]
         assert exits == [("C3:flatten", 222)]
         assert w.working("C3") == []
-        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].quantity == 0
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
 
 
 class _Writes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -38,10 +39,10 @@ async def test_plan_files_are_rescanned_invalid_ones_reported_and_ids_never_run_
         assert len(_notices(w, "plan_conflict")) == 1 and len(_notices(w, "plan_file_invalid")) == 1
 
 
-async def test_unexplained_position_stops_new_entries_and_alerts(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
+async def test_a_position_no_plan_trades_never_blocks_and_is_reported_once(tmp_path: Path) -> None:
+    """The trader's own 50 AAPL (another session bought them) stop nothing: a MSFT plan trades."""
     async with World(tmp_path, "") as w:
         await w.reconciled()
-        # someone trades AAPL in the same account from another session
         other = IB()
         await other.connectAsync("127.0.0.1", w.gw.port, clientId=99, timeout=5)
         try:
@@ -50,16 +51,42 @@ async def test_unexplained_position_stops_new_entries_and_alerts(tmp_path: Path,
             await w.gw.wait_until(lambda: trade.orderStatus.status == "Filled" or bool(w.gw.positions), 10)
         finally:
             other.disconnect()
-        w.engine.enqueue(ReconcileRequest("test"))  # seen once: could be a fill in flight
-        w.engine.enqueue(ReconcileRequest("test"))  # seen twice in a row: unexplained
-        await w.until(lambda: w.engine.entries_blocked is not None, "entries blocked")
-        assert "AAPL: IB holds 50, plans hold 0" in w.engine.entries_blocked
-        (tmp_path / "plans" / "new.toml").write_text(plan_toml("BLOCKED", "MSFT", entry_price=420.00, stop=400.00,
+        w.engine.enqueue(ReconcileRequest("test"))
+        w.engine.enqueue(ReconcileRequest("test"))
+        await w.until(lambda: bool(_notices(w, "foreign_positions")), "the position reported")
+        assert w.engine.gate.held == {} and w.engine.entries_blocked is None
+        (tmp_path / "plans" / "new.toml").write_text(plan_toml("FREE", "MSFT", entry_price=420.00, stop=400.00,
                                                       target=460.00))
-        await w.until(lambda: "BLOCKED" in w.engine.plans, "plan loaded")
-        await w.until(lambda: bool(_notices(w, "unexplained_position")), "alert")
-        assert w.plan("BLOCKED").state == "pending"  # not activated while the account is unexplained
-        assert w.placed_refs("BLOCKED") == []
+        await w.state("FREE", "protected")
+        w.engine.enqueue(ReconcileRequest("test"))
+        await asyncio.wait_for(w.engine.queue.join(), 10)
+        (note,) = _notices(w, "foreign_positions")
+        assert "IB holds 50 AAPL, which no live plan trades" in str(note["facts"])
+
+
+async def test_an_unexplained_position_in_a_plans_symbol_holds_that_symbol_until_accepted(tmp_path: Path) -> None:
+    """The trader bought 50 AAPL by hand in TWS; an AAPL plan waits and says why, a MSFT plan
+    trades; ``positions accept AAPL`` (a command row) lifts the hold."""
+    plans = plan_toml("HELD", "AAPL") + plan_toml("OTHER", "MSFT", entry_price=420.00, stop=400.00, target=460.00)
+    w = World(tmp_path, plans)
+    await w.gw.start()
+    w.gw.trade_in_tws("AAPL", "BUY", 50)
+    await w.start()
+    try:
+        await w.state("OTHER", "protected")
+        await w.until(lambda: (w.plan("HELD").reason or "").startswith("new entries in AAPL are held"), "held")
+        assert w.plan("HELD").state == "pending" and w.placed_refs("HELD") == []
+        assert "IB holds 50 AAPL" in (w.plan("HELD").reason or "")
+        assert [e for *_x, e in w.history("HELD")][-1] == "Hold"          # the reason is in the journal
+        assert len(_notices(w, "unexplained_position")) == 1
+        w.rt.store.add_command("", "accept_position", at=w.engine.clock.now(), args={"symbol": "AAPL"},
+                               origin="test")
+        plan = await w.state("HELD", "protected")
+        assert plan.reason is None and w.engine.gate.accepted == {"AAPL": 50}
+        assert w.gw.positions["AAPL"].qty == 50 + plan.filled_qty   # the trader's 50 are left alone
+    finally:
+        await w.stop()
+        await w.gw.stop()
 
 
 async def test_lost_protection_is_placed_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from machines import (
     Activate,
+    Adopt,
     CancelRequested,
     EntryAccepted,
     EntryCancelled,
@@ -28,6 +29,7 @@ from machines import (
     Expire,
     Fault,
     FlattenFailed,
+    Hold,
     Leg,
     Plan,
     PlanMachine,
@@ -184,6 +186,8 @@ EXAMPLE_EVENTS: dict[str, Event] = {
         Expire(T0),
         FlattenFailed(T0, code=201, message="Order rejected - reason: test"),
         Fault(T0, reason="reconciliation: unexplained position"),
+        Hold(T0, reason="new entries in AAPL are held: IB holds 10 AAPL that no plan explains"),
+        Adopt(T0, quantity=QTY),
     )
 }
 

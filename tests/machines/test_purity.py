@@ -111,9 +111,9 @@ def test_importing_machines_pulls_in_nothing_impure() -> None:
 
 
 EXPECTED_ALL = [
-    "Activate", "CancelEntry", "CancelExits", "CancelRequested", "EFFECT_TYPES", "EVENT_BY_TRIGGER",
+    "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "EFFECT_TYPES", "EVENT_BY_TRIGGER",
     "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryRejected",
-    "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed",
+    "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed", "Hold",
     "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind", "PlaceBracket",
     "Plan", "PlanError",
     "PlanMachine", "PlanSpec", "PriceUpdate", "Protect", "ProtectionFailed", "ProtectionStatus",

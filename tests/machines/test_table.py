@@ -23,6 +23,7 @@ import pytest
 from machines import (
     TRANSITIONS,
     Activate,
+    Adopt,
     CancelEntry,
     CancelExits,
     CancelRequested,
@@ -35,6 +36,7 @@ from machines import (
     Fault,
     Flatten,
     FlattenFailed,
+    Hold,
     InvalidEvent,
     Leg,
     ModifyStop,
@@ -618,6 +620,38 @@ def _flatten_failed_after_end(src: State) -> Given:
     return Given(plan_in(src), event(FlattenFailed), [])
 
 
+# ---- the entry gate and adoption
+
+@case(Hold, None, (), "record_hold", S.PENDING)
+def _hold(src: State) -> Given:
+    return Given(plan_in(src), event(Hold), [], lambda p: _assert((p.reason or "").startswith("new entries in AAPL")))
+
+
+@case(Hold, None, (), NOTHING, (*UNFILLED, *LIVE, *ENDED, S.ERROR))
+def _hold_after_activation(src: State) -> Given:
+    return Given(plan_in(src), event(Hold), [])
+
+
+@case(Adopt, S.CLOSED, "adopts_closed", "adopt_closed", S.PENDING)
+def _adopt_closed(src: State) -> Given:
+    e = event(Adopt, entry_qty=QTY, entry_price=D("100.00"), exit_qty=QTY, exit_price=D("104.00"), entry_done=True)
+    return Given(plan_in(src), e, [(CancelExits, {}), notify("adopted")],
+                 lambda p: _assert(p.realized_pnl == D("400.00") and p.open_qty == 0 and p.entry_done))
+
+
+@case(Adopt, S.FILLED, "adopts_position", "adopt_position", S.PENDING)
+def _adopt_position(src: State) -> Given:
+    e = event(Adopt, entry_qty=60, entry_price=D("100.00"))
+    return Given(plan_in(src), e, [(Protect, {"quantity": 60}), notify("adopted")],
+                 lambda p: _assert(p.quantity == QTY and p.filled_qty == 60 and not p.entry_done))
+
+
+@case(Adopt, S.SIZED, (), "adopt_unfilled", S.PENDING)
+def _adopt_unfilled(src: State) -> Given:
+    return Given(plan_in(src), event(Adopt), [notify("adopted")],
+                 lambda p: _assert(p.quantity == QTY and p.filled_qty == 0 and "adopted" in (p.reason or "")))
+
+
 @case(Fault, S.ERROR, (), "record_error", tuple(State))
 def _fault(src: State) -> Given:
     return Given(plan_in(src), event(Fault), [notify("error")],
@@ -797,9 +831,11 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     assert ("submitted", ExitFilled.TRIGGER) in refused    # no position to exit
     assert ("cancelled", Activate.TRIGGER) in refused
     assert all(t != Fault.TRIGGER for _, t in refused)      # a fault is accepted everywhere
-    # a pending plan takes only its activation, a cancel, its expiry and a fault
+    # a pending plan takes only its activation, a cancel, its expiry, a fault, the entry gate's
+    # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
-        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER}
+        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER}
+    assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
 def test_a_failing_action_rolls_the_plan_back(monkeypatch: pytest.MonkeyPatch) -> None:
