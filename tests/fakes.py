@@ -44,6 +44,7 @@ class FakeBroker:
     modified: list[Modified] = field(default_factory=list)
     cancelled: list[BrokerOrder] = field(default_factory=list)
     account: str = "DU1234567"
+    client_id: int = 7
     _next_id: int = 100
 
     def is_connected(self) -> bool:

@@ -41,6 +41,7 @@ class Executor:
         self.fills = fills
         self.flatten = flatten
         self.faults = faults or FaultPoints()
+        self.changes = legs.OrderChanges(broker, emit, clock)
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -142,16 +143,16 @@ class Executor:
             working = legs.active(orders, leg)
             if e.quantity <= 0:
                 for o in working:
-                    self.broker.cancel(o)
-                    done.append(f"cancelled {leg.value} {o.order_id}")
+                    if self.changes.cancel(o):
+                        done.append(f"cancelled {leg.value} {o.order_id}")
                 continue
             if working:
                 o = working[-1]
                 for extra in working[:-1]:  # never two working stops for one plan
-                    self.broker.cancel(extra)
-                    done.append(f"cancelled extra {leg.value} {extra.order_id}")
-                if o.open_quantity != e.quantity:
-                    self.broker.modify(o, parent_filled=parent_filled, quantity=e.quantity)
+                    if self.changes.cancel(extra):
+                        done.append(f"cancelled extra {leg.value} {extra.order_id}")
+                if o.open_quantity != e.quantity and self.changes.modify(o, parent_filled=parent_filled,
+                                                                         quantity=e.quantity):
                     done.append(f"resized {leg.value} {o.order_id} to {e.quantity}")
                 continue
             try:
@@ -177,7 +178,8 @@ class Executor:
         if o.stop_price == e.stop_price:
             return f"stop {o.order_id} already at {e.stop_price}"
         try:
-            self.broker.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price)
+            if not self.changes.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price):
+                return f"refused: stop {o.order_id} is held by client {o.client_id}"
         except OrderGone:  # the adapter believes the order is done: its status will say why
             return "skipped: ib_async reports the stop done"
         return f"modified stop {o.order_id} to {e.stop_price}"
@@ -187,6 +189,6 @@ class Executor:
         done = []
         for leg in which:
             for o in legs.live(orders, leg):
-                self.broker.cancel(o)
-                done.append(f"cancel {leg.value} {o.order_id}")
+                if self.changes.cancel(o):
+                    done.append(f"cancel {leg.value} {o.order_id}")
         return "; ".join(done) or "nothing working"

@@ -121,6 +121,10 @@ class Reconciler:
                 continue
             ended_plan = self.registry.get(order.plan_id)
             if ended_plan is not None and ended_plan.state in machines.TERMINAL_STATES:
+                why = legs.foreign(order, self.broker.client_id)
+                if why is not None:
+                    log.warning("reconcile (%s): %s is %s but %s", reason, ended_plan.id, ended_plan.state, why)
+                    continue
                 log.warning("reconcile (%s): %s is %s but its order %s is still working at IB; cancelling it",
                             reason, ended_plan.id, ended_plan.state, order.ref)
                 self.broker.cancel(order)
