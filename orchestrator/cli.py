@@ -29,6 +29,14 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+def _since(text: str):  # type: ignore[no-untyped-def]
+    from .report import parse_since
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO 8601 time: {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(prog="orchestrator", description="Trade-plan orchestrator for Interactive Brokers.",
@@ -61,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include delivered ones")
 
     p = sub.add_parser("demo", parents=[common], help="a self-contained demo on the embedded simulated gateway")
+
+    p = sub.add_parser("console", parents=[common], help="the operator console: a local web page over state.db")
+    p.add_argument("--host", help="address to listen on (default: [console] host or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: [console] port or 8765; 0 = any free port)")
+
+    p = sub.add_parser("report", parents=[common], help="closed trades: R multiple, net P&L, win rate, drawdown")
+    p.add_argument("--since", type=_since, metavar="DATE", help="only trades closed at or after DATE (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
 
     sub.add_parser("sim-gateway", parents=[common], add_help=False,
                    help="the simulated IB Gateway, standalone (see sim-gateway --help)")
@@ -193,9 +209,39 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return run_demo(args, out)
 
 
+def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
+    from .console.serve import run
+    from .console.settings import load_settings
+    if args.port is not None and not 0 <= args.port <= 65535:
+        sys.stderr.write("orchestrator console: error: --port must be between 0 and 65535\n")
+        return EXIT_BAD_INPUT
+    settings = load_settings(args.config, os.environ, host=args.host, port=args.port)
+    return run(settings, os.environ, out, sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from .console.data import report_inputs
+    from .report import build_report, report_record, report_text
+    try:
+        conn = _read_db(args)
+    except StoreMissing:
+        plans, fills = [], []
+    else:
+        try:
+            plans, fills = report_inputs(conn)
+        finally:
+            conn.close()
+    result = build_report(plans, fills, args.since)
+    out.write(json.dumps(report_record(result), indent=1) + "\n" if args.json else report_text(result))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
     "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo, "run": cmd_run,
+    "console": cmd_console, "report": cmd_report,
 }
 
 
