@@ -82,7 +82,10 @@ def chart_data(plan: Row, journal: Sequence[Row], fills: Sequence[Row], series: 
     end = price[-1]["time"] if price else _t(plan.updated_at)
     moves = [(t, v) for t, v in _stop_moves(journal, series, plan.id) if t >= start]
     steps = [(start, Decimal(plan.stop_loss)), *moves]
-    stop = _points(steps)
+    stop: list[dict[str, float]] = []
+    for point in _points(steps):  # a step only where the stop changed
+        if not stop or point["value"] != stop[-1]["value"]:
+            stop.append(point)
     if stop and stop[-1]["time"] < end:
         stop.append({"time": end, "value": stop[-1]["value"]})
     markers = []
