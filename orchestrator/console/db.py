@@ -61,6 +61,11 @@ class StoreHandle:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.run, fn, *args)
 
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every SQL statement the console runs (parameters expanded) to ``callback``
+        (None: stop). For measurements: the benchmark replays them on a bare connection."""
+        self._pool.submit(lambda: self._connect().set_trace_callback(callback)).result()
+
     def _token(self) -> tuple[Any, ...]:
         if not self.path.exists():
             self._drop()

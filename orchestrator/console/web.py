@@ -6,7 +6,6 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +20,7 @@ from .auth import Gate, Session, csrf_ok
 from .commands import submit_command
 from .db import StoreHandle, Unavailable, Watcher
 from .settings import ConsoleSettings
+from .tables import money, plan_table, px
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
@@ -41,25 +41,12 @@ class Console:
 
 def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
+    t.env.globals["plan_table"] = plan_table
     t.env.filters["money"] = money
     t.env.filters["px"] = px
     t.env.filters["ts"] = lambda text: (str(text or "")[:19]).replace("T", " ")
     t.env.filters["held"] = holding_text
     return t
-
-
-def money(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.2f}"
-
-
-def px(value: Any) -> str:
-    """A stored decimal price as text with at least two decimals ('' when unknown)."""
-    if value is None or value == "":
-        return ""
-    d = Decimal(str(value))
-    return f"{d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"{d:,}"
 
 
 def console(request: Request) -> Console:

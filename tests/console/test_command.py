@@ -66,3 +66,12 @@ def test_bad_config_and_busy_port_are_one_line_errors(tmp_path: Path) -> None:
         code, out, err = p.stop()
     assert code == 1 and out == "" and f"cannot listen on 127.0.0.1:{port}" in err
     assert "Traceback" not in err
+
+
+def test_the_listening_socket_says_tcp_so_responses_are_not_held_by_nagle() -> None:
+    from orchestrator.console.serve import bind
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on accepted sockets only then
+    finally:
+        sock.close()
