@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..codec import iso
 from ..errors import StoreError, StoreMissing
 from .data import sqlite_path
 
@@ -57,7 +56,8 @@ def submit_command(url: str, command: str, plan_id: str = "", args: dict[str, An
         columns = {r[1] for r in conn.execute("PRAGMA table_info(commands)")}
         if not columns:
             raise CommandRefused(f"{path}: this state database has no commands table")
-        names, values = ["plan_id", "command", "created_at"], [plan_id, command, iso(now())]
+        created = now().astimezone(UTC).isoformat(timespec="microseconds")
+        names, values = ["plan_id", "command", "created_at"], [plan_id, command, created]
         if "args" in columns:
             names.append("args")
             values.append(json.dumps(args or {}, sort_keys=True))

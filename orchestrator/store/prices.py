@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-
-from ..codec import iso
 
 PRICE_DDL = """
 CREATE TABLE IF NOT EXISTS price_bars (
@@ -88,9 +86,16 @@ class PriceSeries:
         return not self.bars and not self.marks
 
 
+def iso(at: datetime) -> str:
+    """ISO 8601 in UTC with microseconds, as every time in state.db (sorts as text)."""
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: every stored time must be aware")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def minute_of(at: datetime) -> str:
     """The ISO 8601 UTC start of ``at``'s minute (the bar key)."""
-    return iso(at.replace(second=0, microsecond=0)) or ""
+    return iso(at.replace(second=0, microsecond=0))
 
 
 class PriceRecorder:
@@ -123,7 +128,7 @@ class PriceRecorder:
         """A stop moved to ``price`` or a fill happened at it. No I/O; the price joins the bar too."""
         if kind not in MARK_KINDS:
             raise ValueError(f"mark kind must be one of {MARK_KINDS} (got {kind!r})")
-        self._marks.append(Mark(symbol, iso(at) or "", price, kind, plan_id))
+        self._marks.append(Mark(symbol, iso(at), price, kind, plan_id))
         if kind == "fill":
             self.price(symbol, at, price)
 
