@@ -29,7 +29,7 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
-def _since(text: str):  # type: ignore[no-untyped-def]
+def _since(text: str) -> object:
     from .report import parse_since
     try:
         return parse_since(text)
@@ -222,17 +222,9 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
-    from .console.data import report_inputs
+    from .console.data import read_report_inputs
     from .report import build_report, report_record, report_text
-    try:
-        conn = _read_db(args)
-    except StoreMissing:
-        plans, fills = [], []
-    else:
-        try:
-            plans, fills = report_inputs(conn)
-        finally:
-            conn.close()
+    plans, fills = read_report_inputs(_config(args).store.url)
     result = build_report(plans, fills, args.since)
     out.write(json.dumps(report_record(result), indent=1) + "\n" if args.json else report_text(result))
     return EXIT_OK

@@ -13,10 +13,11 @@ from starlette.staticfiles import StaticFiles
 from ..clock import Clock, SystemClock
 from . import api, controls, events, login, pages
 from .auth import Gate
+from .commands import submit_command
 from .db import StoreHandle, Watcher
 from .guard import Guard
 from .settings import ConsoleSettings
-from .web import HERE, Console, Submit, submit_command
+from .web import HERE, Console, Submit
 
 
 def create_app(settings: ConsoleSettings, *, token: str, token_source: str = "", clock: Clock | None = None,

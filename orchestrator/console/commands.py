@@ -57,7 +57,8 @@ def submit_command(url: str, command: str, plan_id: str = "", args: dict[str, An
         if not columns:
             raise CommandRefused(f"{path}: this state database has no commands table")
         created = now().astimezone(UTC).isoformat(timespec="microseconds")
-        names, values = ["plan_id", "command", "created_at"], [plan_id, command, created]
+        names = ["plan_id", "command", "created_at"]
+        values: list[str | None] = [plan_id, command, created]
         if "args" in columns:
             names.append("args")
             values.append(json.dumps(args or {}, sort_keys=True))

@@ -19,6 +19,7 @@ from typing import Any
 from machines import LIVE_STATES, TERMINAL_STATES
 
 from .. import readside
+from ..errors import StoreMissing
 from ..render import status_record
 from ..store.prices import PriceSeries, read_series
 
@@ -39,7 +40,7 @@ def rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list[R
 
 @lru_cache(maxsize=64)
 def _record(names: tuple[str, ...]) -> Any:
-    return namedtuple("Record", names)  # type: ignore[misc]  # noqa: PYI024
+    return namedtuple("Record", names)
 
 
 def records(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list[Any]:
@@ -78,6 +79,18 @@ def fills(conn: sqlite3.Connection, plan_id: str | None = None) -> list[Row]:
 def report_inputs(conn: sqlite3.Connection) -> tuple[list[Row], list[Row]]:
     """The plans that filled and every fill: what ``orchestrator.report.build_report`` needs."""
     return rows(conn, "SELECT * FROM plans WHERE filled_qty > 0 ORDER BY created_at, id"), fills(conn)
+
+
+def read_report_inputs(url: str) -> tuple[list[Row], list[Row]]:
+    """:func:`report_inputs` of the store at ``url`` (nothing before it exists), for the CLI."""
+    try:
+        conn = open_readonly(url)
+    except StoreMissing:
+        return [], []
+    try:
+        return report_inputs(conn)
+    finally:
+        conn.close()
 
 
 def live_plans(conn: sqlite3.Connection) -> list[Row]:

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
-from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route

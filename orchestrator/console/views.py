@@ -69,7 +69,8 @@ def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) 
     entry = _dec(r.avg_entry_price)
     unrealised = (last - entry) * open_qty * sign if last is not None and entry is not None and open_qty else None
     paid, complete = costs or (Decimal(0), True)
-    realised = _dec(r.realized_pnl) - paid if int(r.exited_qty or 0) > 0 else None  # type: ignore[operator]
+    pnl = _dec(r.realized_pnl)
+    realised = pnl - paid if pnl is not None and int(r.exited_qty or 0) > 0 else None
     return {"row": r, "open_qty": open_qty, "last": last, "unrealised": unrealised, "realised": realised,
             "commissions": paid, "commissions_complete": complete,
             "stop": r.confirmed_stop_price, "wanted_stop": r.stop_price, "terminal": r.state in TERMINAL_STATES}

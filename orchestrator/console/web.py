@@ -50,11 +50,11 @@ def _templates() -> Jinja2Templates:
 
 
 def console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 def session(request: Request) -> Session | None:
-    return request.state.session  # type: ignore[no-any-return]
+    return request.state.session
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
