@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import StoreError, StoreMissing
-from .data import sqlite_path
+from ..store import sqlite_path
 
 COMMANDS = ("cancel", "flatten", "pause", "resume")
 PLAN_COMMANDS = ("cancel", "flatten")

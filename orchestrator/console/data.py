@@ -25,7 +25,6 @@ from ..store.prices import PriceSeries, read_series
 
 Row = readside.Row
 open_readonly = readside.open_readonly
-sqlite_path = readside.sqlite_path
 TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
 _TERMINAL_SQL = "(" + ",".join(f"'{s}'" for s in TERMINAL) + ")"
 _LIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in sorted(LIVE_STATES)) + ")"  # IN, not NOT IN: the state index

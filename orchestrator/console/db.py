@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..errors import SchemaTooNew, StoreCorrupt, StoreMissing
+from ..store import sqlite_path
 from . import data
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ class Unavailable(Exception):
 class StoreHandle:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.path = data.sqlite_path(url)
+        self.path = sqlite_path(url)
         self._conn: sqlite3.Connection | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-db")
 

@@ -16,9 +16,9 @@ from typing import TextIO
 import uvicorn
 
 from ..errors import OrchestratorError
+from ..store import sqlite_path
 from .app import create_app
 from .auth import load_token
-from .data import sqlite_path
 from .settings import ConsoleSettings
 
 WARNING = """\

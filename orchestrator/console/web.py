@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -50,11 +50,11 @@ def _templates() -> Jinja2Templates:
 
 
 def console(request: Request) -> Console:
-    return request.app.state.console
+    return cast(Console, request.app.state.console)
 
 
 def session(request: Request) -> Session | None:
-    return request.state.session
+    return cast(Session | None, request.state.session)
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
