@@ -18,9 +18,9 @@ from typing import Any
 
 import machines
 from machines import PlanMachine
-from orchestrator.codec import iso
 from orchestrator.stepper import apply_event
 from orchestrator.store import Store
+from orchestrator.store.prices import iso
 
 from ..orchestrator.factories import T0, at, lifecycle_events, spec
 
@@ -112,10 +112,24 @@ def write(path: Path, sql: str, args: tuple[Any, ...] = ()) -> None:
         conn.close()
 
 
+def _command_columns(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[1] for r in conn.execute("PRAGMA table_info(commands)")}
+    finally:
+        conn.close()
+
+
 def add_contract_command_columns(path: Path) -> None:
-    """The ``commands`` columns of schema 2 (CONTRACTS.md §2), for stores made by today's schema 1."""
-    write(path, "ALTER TABLE commands ADD COLUMN args TEXT")
-    write(path, "ALTER TABLE commands ADD COLUMN origin TEXT")
+    """The ``commands`` columns of schema 2 (CONTRACTS.md §2), where the store has not got them."""
+    for name in {"args", "origin"} - _command_columns(path):
+        write(path, f"ALTER TABLE commands ADD COLUMN {name} TEXT")
+
+
+def drop_contract_command_columns(path: Path) -> None:
+    """A ``commands`` table as schema 1 made it (no ``args``/``origin``), whatever made this store."""
+    for name in {"args", "origin"} & _command_columns(path):
+        write(path, f"ALTER TABLE commands DROP COLUMN {name}")
 
 
 __all__ = ["T0", "TOKEN", "Built", "build_store", "daemon_doc", "write"]

@@ -179,7 +179,8 @@ def _write(demo: Path, sql: str, args: tuple[Any, ...]) -> None:
 def _commands(demo: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(demo / "state.db")
     try:
-        return conn.execute("SELECT * FROM commands ORDER BY id").fetchall()
+        return conn.execute("SELECT id, plan_id, command, created_at, processed_at, result FROM commands "
+                            "ORDER BY id").fetchall()
     finally:
         conn.close()
 
