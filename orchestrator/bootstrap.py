@@ -69,6 +69,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds),
+        price_retention_days=config.store.price_retention_days,
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account
@@ -83,12 +84,20 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
     """Start delivering notifications, connect, check the account and the store's ownership,
     then start trading."""
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
-    await rt.broker.connect_with_retry()
-    try:
-        await take_ownership(rt.config, rt.store, rt.broker, rt.engine, rt.clock, existing)  # before anything is sent
-    except OrchestratorError as exc:
-        await _tell_now(rt, NotifyKind.START_REFUSED, f"orchestrator refused to start: {exc}")
-        raise
+    delay = 0.2
+    while True:
+        await rt.broker.connect_with_retry()
+        try:
+            # before anything is sent
+            await take_ownership(rt.config, rt.store, rt.broker, rt.engine, rt.clock, existing)
+            break
+        except BrokerUnavailable as exc:  # the link dropped while IB was asked: connect and check again
+            log.warning("ownership check interrupted (%s); trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        except OrchestratorError as exc:
+            await _tell_now(rt, NotifyKind.START_REFUSED, f"orchestrator refused to start: {exc}")
+            raise
     await rt.engine.start()
 
 

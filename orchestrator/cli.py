@@ -30,6 +30,14 @@ def _common() -> _Parser:
     return p
 
 
+def _since(text: str) -> object:
+    from .report import parse_since
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO 8601 time: {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(prog="orchestrator", description="Trade-plan orchestrator for Interactive Brokers.",
@@ -78,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include delivered ones")
 
     p = sub.add_parser("demo", parents=[common], help="a self-contained demo on the embedded simulated gateway")
+
+    p = sub.add_parser("console", parents=[common], help="the operator console: a local web page over state.db")
+    p.add_argument("--host", help="address to listen on (default: [console] host or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: [console] port or 8765; 0 = any free port)")
+
+    p = sub.add_parser("report", parents=[common], help="closed trades: R multiple, net P&L, win rate, drawdown")
+    p.add_argument("--since", type=_since, metavar="DATE", help="only trades closed at or after DATE (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
 
     sub.add_parser("sim-gateway", parents=[common], add_help=False,
                    help="the simulated IB Gateway, standalone (see sim-gateway --help)")
@@ -193,11 +209,10 @@ def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _submit(args: argparse.Namespace, command: str, plan_id: str = "", **cmd_args: Any) -> int:
-    from .clock import SystemClock
-    from .store import submit_command
+    from .store.commands import submit_command
     cfg = _config(args)
-    return submit_command(cfg.store.url, command, plan_id, at=SystemClock().now(),
-                          args={k: v for k, v in cmd_args.items() if v} or None, origin="cli")
+    return submit_command(cfg.store.url, command, plan_id, {k: v for k, v in cmd_args.items() if v} or None,
+                          origin="cli")
 
 
 def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
@@ -254,10 +269,32 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return run_demo(args, out)
 
 
+def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
+    from .console.serve import run
+    from .console.settings import load_settings
+    if args.port is not None and not 0 <= args.port <= 65535:
+        sys.stderr.write("orchestrator console: error: --port must be between 0 and 65535\n")
+        return EXIT_BAD_INPUT
+    settings = load_settings(args.config, os.environ, host=args.host, port=args.port)
+    return run(settings, os.environ, out, sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from .console.data import read_report_inputs
+    from .report import build_report, report_record, report_text
+    plans, fills = read_report_inputs(_config(args).store.url)
+    result = build_report(plans, fills, args.since)
+    out.write(json.dumps(report_record(result), indent=1) + "\n" if args.json else report_text(result))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
     "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo, "run": cmd_run,
     "pause": cmd_gate, "resume": cmd_gate, "positions": cmd_positions,
+    "console": cmd_console, "report": cmd_report,
 }
 
 

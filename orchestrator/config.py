@@ -53,8 +53,8 @@ from .store.url import MEMORY, SQLITE_PREFIX, split_sqlite_url, sqlite_path
 from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
 
 __all__ = [
-    "BrokerConfig", "Config", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig", "RiskConfig",
-    "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
+    "BrokerConfig", "Config", "ConsoleConfig", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig",
+    "RiskConfig", "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
 ]
 
 ENV_CONFIG = "ORCHESTRATOR_CONFIG"
@@ -183,6 +183,8 @@ class StoreConfig(_Section):
     """The state database. Only ``sqlite:///FILE`` URLs; a relative FILE is resolved."""
 
     url: Annotated[str, AfterValidator(_sqlite_url)] = Field(default="sqlite:///state.db", validate_default=True)
+    price_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """How long the price series behind the console's charts is kept."""
 
     @property
     def path(self) -> Path | None:
@@ -259,6 +261,17 @@ class DiscordConfig(_Section):
         return bool(self.webhook_url.get_secret_value())
 
 
+class ConsoleConfig(_Section):
+    """The operator console (``orchestrator console``): where it listens, and whether its
+    controls (pause/resume, cancel, flatten) are on. Loopback and read-only by default."""
+
+    controls: bool = False
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8765
+    allowed_hosts: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """Extra ``Host`` header values to accept (e.g. ``trader-box:8765`` behind a name)."""
+
+
 # --------------------------------------------------------------------------- the whole file
 
 class Config(BaseModel):
@@ -277,6 +290,7 @@ class Config(BaseModel):
     risk: RiskConfig = Field(default_factory=dict, validate_default=True)
     trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
     discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
+    console: ConsoleConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path
     source: Path | None = None
 

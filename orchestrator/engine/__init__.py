@@ -19,6 +19,9 @@
 ``gate``           whether new entries may be sent (unexplained positions, wrong account)
 ``legs``           a plan's orders by leg; requests and intents of new orders
 ``notices``        notifications no transition produces, once each
+``prices``         the price series behind the console's charts (sampled and written off the
+                   event → commit path)
+``status``         the daemon's own status document in state.db, for ``status`` and the console
 =================  ==========================================================================
 
 :class:`Engine` only wires these together and is what the composition root starts and stops.
@@ -41,6 +44,7 @@ from ..clock import Clock
 from ..faultpoints import FaultPoints
 from ..scheduler import Jobs
 from ..store import Store
+from ..store.prices import PriceRecorder
 from .activation import Activation
 from .commands import TraderCommands
 from .connection import AccountCheck, Connection, Verification
@@ -51,6 +55,7 @@ from .flatten import Flattener
 from .gate import EntryGate
 from .intake import Intake, files_fingerprint, spec_hash
 from .notices import Notices
+from .prices import PriceHistory
 from .protection import Protection
 from .reconcile import Reconciler
 from .registry import PlanRegistry
@@ -62,6 +67,7 @@ from .work import (
     ExpireRequest,
     Heartbeat,
     PollCommands,
+    PriceTick,
     ReconcileRequest,
     RescanRequest,
     Stop,
@@ -84,6 +90,8 @@ class EngineSettings:
     rescan_interval: float = 5.0
     command_interval: float = 0.5
     heartbeat_interval: float = 5.0
+    price_interval: float = 5.0
+    price_retention_days: int = 30
     details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
 
@@ -131,6 +139,9 @@ class Engine:
         self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, notices,
                                      clock, self.status, account_check)
         self.verification = Verification(self.registry, broker, self.reconciler, self.flatten, clock, self.unit.apply)
+        self.prices = PriceHistory(PriceRecorder(store.db), self.registry, broker, clock,
+                                   settings.price_retention_days)
+        self.unit.commit_hooks.append(self.prices.committed)
         self.consumer = Consumer(queue, self._handlers(), self.changed)
         self._task: asyncio.Task[None] | None = None
 
@@ -154,7 +165,14 @@ class Engine:
             RescanRequest: self._rescan,
             PollCommands: self._poll_commands,
             Heartbeat: self._heartbeat,
+            PriceTick: self._prices,
         }
+
+    async def _prices(self, item: PriceTick) -> None:
+        if item.prune:
+            self.prices.prune()
+        else:
+            self.prices.sample()
 
     async def _poll_commands(self, _item: Any) -> None:
         await self.commands.poll()
@@ -188,6 +206,8 @@ class Engine:
         self.jobs.every("plans-rescan", s.rescan_interval, RescanRequest())
         self.jobs.every("commands", s.command_interval, PollCommands())
         self.jobs.every("heartbeat", s.heartbeat_interval, Heartbeat())
+        self.jobs.every("prices", s.price_interval, PriceTick())
+        self.jobs.every("prices-prune", 3600.0, PriceTick(prune=True))
         self.status.write()
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from ..errors import StoreError, StoreMissing
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .prices import PRICE_DDL
 from .schema import SCHEMA_VERSION, check_readable, refuse_empty, refuse_newer
 from .url import sqlite_path
 
@@ -76,8 +77,15 @@ def _migrate_2(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _migrate_3(conn: Connection) -> None:
+    """A compact price series per symbol for the console's charts (``prices.py``)."""
+    for statement in PRICE_DDL.split(";"):
+        if statement.strip():
+            conn.exec_driver_sql(statement)
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:
