@@ -11,6 +11,8 @@ from orchestrator.store.prices import read_series
 
 from .harness import World, plan_toml
 
+ALWAYS = ("2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00")
+
 
 async def test_fills_stop_moves_and_prices_are_recorded_off_the_commit_path(tmp_path: Path) -> None:
     plans = plan_toml("TR", "NVDA", entry_price=130.00, stop=124.00, target=150.00, trail=(1.0, 3.00))
@@ -21,7 +23,7 @@ async def test_fills_stop_moves_and_prices_are_recorded_off_the_commit_path(tmp_
             await w.until(lambda p=price: w.plan("TR").confirmed_stop_price == D(str(p)) - 3, f"stop at {price - 3}")
         w.engine.enqueue(PriceTick())
         await asyncio.wait_for(w.engine.queue.join(), 10)
-        series = read_series(w.rt.store.db, "NVDA", "2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00")
+        series = read_series(w.rt.store.db, "NVDA", *ALWAYS)
         fills = [D(m.price) for m in series.marks if m.kind == "fill"]
         stops = [D(m.price) for m in series.marks if m.kind == "stop"]
         assert fills == [D("130")] and all(m.plan_id == "TR" for m in series.marks)
@@ -29,4 +31,4 @@ async def test_fills_stop_moves_and_prices_are_recorded_off_the_commit_path(tmp_
         assert series.bars and D(series.bars[-1].close) == D("138")
         w.engine.enqueue(PriceTick(prune=True))
         await asyncio.wait_for(w.engine.queue.join(), 10)
-        assert len(read_series(w.rt.store.db, "NVDA", "2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00").marks) == 4  # nothing recent is pruned
+        assert len(read_series(w.rt.store.db, "NVDA", *ALWAYS).marks) == 4  # nothing recent is pruned
