@@ -33,9 +33,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from . import matching as rules
 from .account import Account, order_commission
 from .contracts import Catalog, Stock
-from . import matching as rules
 from .orders import (
     CANCELLED,
     FILLED,

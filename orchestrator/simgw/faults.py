@@ -9,17 +9,26 @@ Armed faults fire once (``reject_next``, ``drop_next_order_status``,
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .gateway import SimGateway
+
+class FaultActions(Protocol):
+    """The actions some faults trigger; the gateway provides them (``SimGateway``)."""
+
+    def drop_connections(self) -> int: ...
+
+    def restart(self, refuse_seconds: float = 0.0) -> None: ...
 
 
 class Faults:
-    """Faults of one gateway: ``gw.faults``."""
+    """Faults of one gateway: ``gw.faults``.
+
+    The state of every fault lives here; the actions (``drop_connections``, ``restart``) are
+    the gateway's and are reachable from here too, for callers that hold only the faults.
+    """
 
     def __init__(self) -> None:
-        self._gw: SimGateway | None = None
+        self._actions: FaultActions | None = None
         self.ack_delay = 0.0
         self.exec_delay = 0.0
         self._ignore: dict[int, int] = {}
@@ -30,23 +39,24 @@ class Faults:
         self._drop_status = 0
         self._drop_ticks: set[int] = set()
 
-    def _bind(self, gw: SimGateway) -> None:
-        self._gw = gw
+    def attach(self, actions: FaultActions) -> None:
+        """Bind these faults to the gateway whose actions they trigger."""
+        self._actions = actions
 
-    def _gateway(self) -> SimGateway:
-        if self._gw is None:
+    def _gateway(self) -> FaultActions:
+        if self._actions is None:
             raise RuntimeError("these faults are not attached to a gateway")
-        return self._gw
+        return self._actions
 
     # ------------------------------------------------------------- actions
     def drop_connections(self) -> int:
-        """Close every client connection now; returns how many were closed."""
-        return self._gateway()._drop_all("fault: drop_connections")
+        """Close every client connection now; returns how many were closed
+        (the same as ``SimGateway.drop_connections``)."""
+        return self._gateway().drop_connections()
 
     def restart(self, refuse_seconds: float = 0.0) -> None:
-        """IB's nightly restart: drop every connection, reset every client's
-        next order id to 1, keep working orders (re-keyed, see Book.restart)."""
-        self._gateway()._restart(refuse_seconds)
+        """IB's nightly restart (the same as ``SimGateway.restart``)."""
+        self._gateway().restart(refuse_seconds)
 
     # ------------------------------------------------------------- arming
     def drop_at_tick(self, tick: int) -> None:
