@@ -2,8 +2,9 @@
 
 :class:`Clients` is every connection's :class:`~.ports.ConnectionHandler`. It accepts a
 socket (or closes it at once while the refuse-connections fault is on), admits a startApi
-unless the client id is in use (error 326, then close), greets the client (the gateway's
-``greet``), hands every later message to ``dispatch`` and forgets a connection's
+unless the client id is in use (error 326, then close) or still held after an abrupt close
+(``hold``), greets the client (the gateway's ``greet``), enforces the message-rate limit
+(:mod:`.pacing`), hands every later message to ``dispatch`` and forgets a connection's
 subscriptions when it closes. Orders belong to client ids, not connections: they outlive
 both.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from . import messages as msg
+from .pacing import DEFAULT_LIMIT, Verdict, rate_text
 from .ports import Link
 from .server import Connection
 from .wire import ProtocolError
@@ -32,8 +35,15 @@ class Clients:
     """The gateway's connections, and its clients by id."""
 
     def __init__(self, *, clock: Callable[[], datetime], greet: Hook, dispatch: Callable[[Link, list[str]], None],
-                 forget: Hook, changed: Callable[[], None], refusing: Callable[[], bool]) -> None:
+                 forget: Hook, changed: Callable[[], None], refusing: Callable[[], bool],
+                 pacing_limit: int = DEFAULT_LIMIT, now: Callable[[], float] = time.monotonic) -> None:
+        if pacing_limit < 1:
+            raise ValueError("pacing_limit must be >= 1")
         self.clock = clock
+        self.pacing_limit = pacing_limit
+        self._now = now
+        self._held_until: dict[int, float] = {}  # client id -> occupied until (monotonic)
+        self._hold_on_close: dict[int, float] = {}  # client id -> seconds to hold once its socket closes
         self._greet, self._dispatch, self._forget = greet, dispatch, forget
         self._changed, self._refusing = changed, refusing
         self.conns: set[Connection] = set()
@@ -65,8 +75,7 @@ class Clients:
         conns = list(self.conns)
         for conn in conns:
             conn.abort()
-            if conn.client_id is not None and self.by_id.get(conn.client_id) is conn:
-                del self.by_id[conn.client_id]
+            self._release(conn)
         if conns:
             log.info("%s: dropped %d connection(s)", reason, len(conns))
         return len(conns)
@@ -78,7 +87,7 @@ class Clients:
         except (IndexError, ValueError):
             raise ProtocolError(f"bad startApi {fields!r}") from None
         other = self.by_id.get(client_id)
-        if other is not None and not other.closed:
+        if (other is not None and not other.closed) or self._now() < self._held_until.get(client_id, 0.0):
             log.warning("client id %d already in use; refusing %r", client_id, conn)
             conn.send(msg.error(-1, 326, CLIENT_ID_IN_USE))
             conn.close()
@@ -90,6 +99,10 @@ class Clients:
         self._changed()
 
     def on_message(self, conn: Link, fields: list[str]) -> None:
+        verdict = conn.session.pacing.admit(self._now(), self.pacing_limit)
+        if verdict is not Verdict.OK:
+            self._over_limit(conn, verdict)
+            return
         try:
             self._dispatch(conn, fields)
         except (ValueError, IndexError) as exc:
@@ -97,8 +110,37 @@ class Clients:
         self._changed()
 
     def on_disconnect(self, conn: Link) -> None:
-        if conn.client_id is not None and self.by_id.get(conn.client_id) is conn:
-            del self.by_id[conn.client_id]
+        if self._release(conn):
             log.info("client %d disconnected", conn.client_id)
         self._forget(conn)
         self._changed()
+
+    def _release(self, conn: Link) -> bool:
+        """The connection's client id is free again (unless it is to be held); was it registered?"""
+        cid = conn.client_id
+        if cid is None or self.by_id.get(cid) is not conn:
+            return False
+        del self.by_id[cid]
+        if (seconds := self._hold_on_close.pop(cid, None)) is not None:
+            self._held_until[cid] = self._now() + seconds
+            log.info("client id %d stays occupied for %.1f s", cid, seconds)
+        return True
+
+    def _over_limit(self, conn: Link, verdict: Verdict) -> None:
+        if verdict is Verdict.DROP:
+            log.warning("%r keeps exceeding %d messages/s; disconnecting it", conn, self.pacing_limit)
+            conn.abort()
+            self._release(conn)
+            return
+        if verdict is Verdict.REFUSE_NOTIFY:
+            window = conn.session.pacing
+            log.info("%r exceeds %d messages/s; refusing messages", conn, self.pacing_limit)
+            conn.send(msg.error(-1, 100, rate_text(self.pacing_limit, window.received(), window.violations)))
+
+    def hold(self, client_id: int, seconds: float) -> None:
+        """Keep ``client_id`` occupied for ``seconds`` (326 to anyone using it): from when its
+        connection closes if it is connected now, else from now."""
+        if client_id in self.by_id:
+            self._hold_on_close[client_id] = float(seconds)
+        else:
+            self._held_until[client_id] = self._now() + float(seconds)

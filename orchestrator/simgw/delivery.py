@@ -4,7 +4,8 @@ Each :class:`~.orders.OrderEvent` lists, in order, the messages its owner hears
 (openOrder, orderStatus, execDetails, commissionReport, error). Only the client that owns
 the order hears them, and only while it is connected. Two faults act here: delayed
 executions (execDetails and commissionReport sent later than the orderStatus) and dropped
-orderStatus messages.
+orderStatus messages. While IB's connectivity is lost (``holding``), events wait and are
+delivered, in order, when it comes back.
 """
 
 from __future__ import annotations
@@ -32,8 +33,20 @@ class Delivery:
         self.catalog = catalog
         self.faults = faults
         self.owner = owner
+        self.holding = False
+        self._held: list[OrderEvent] = []
+
+    def release(self) -> None:
+        """Deliver every event held while connectivity was lost."""
+        self.holding = False
+        held, self._held = self._held, []
+        for ev in held:
+            self.deliver(ev)
 
     def deliver(self, ev: OrderEvent) -> None:
+        if self.holding:
+            self._held.append(ev)
+            return
         conn = self.owner(ev.client_id)
         if conn is None or not ev.wire or ev.order is None:
             return

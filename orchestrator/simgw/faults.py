@@ -38,6 +38,8 @@ class Faults:
         self._reject_modify: list[str] = []
         self._drop_status = 0
         self._drop_ticks: set[int] = set()
+        self._cancel_races: list[bool] = []
+        self.sync_delay = 0.0
 
     def attach(self, actions: FaultActions) -> None:
         """Bind these faults to the gateway whose actions they trigger."""
@@ -107,6 +109,16 @@ class Faults:
         """Answer reqExecutions with every execDetails + commissionReport twice."""
         self.replay_executions_twice = bool(twice)
 
+    def race_next_cancel(self, count: int = 1, fill_first: bool = True) -> None:
+        """The next ``count`` cancels of a working order lose a race against its fill: the order
+        fills in full, and the cancel gets 10148; ``fill_first`` says which the client hears first."""
+        self._cancel_races.extend([bool(fill_first)] * int(count))
+
+    def slow_sync(self, seconds: float) -> None:
+        """Answer reqOpenOrders, reqAllOpenOrders and reqExecutions ``seconds`` late (rows and
+        end marker): a start-up sync that is still partial when the client gives up. 0 turns it off."""
+        self.sync_delay = max(0.0, float(seconds))
+
     def clear(self) -> None:
         """Disarm everything."""
         self.ack_delay = 0.0
@@ -118,6 +130,8 @@ class Faults:
         self._reject_modify.clear()
         self._drop_status = 0
         self._drop_ticks.clear()
+        self._cancel_races.clear()
+        self.sync_delay = 0.0
 
     # ------------------------------------------------------------- gateway hooks
     def refusing(self) -> bool:
@@ -128,6 +142,9 @@ class Faults:
 
     def take_reject_modify(self) -> str | None:
         return self._reject_modify.pop(0) if self._reject_modify else None
+
+    def take_cancel_race(self) -> bool | None:
+        return self._cancel_races.pop(0) if self._cancel_races else None
 
     def take_drop_status(self) -> bool:
         if self._drop_status > 0:
@@ -152,4 +169,6 @@ class Faults:
             "reject_next_modify": len(self._reject_modify),
             "drop_next_order_status": self._drop_status,
             "drop_at_ticks": sorted(self._drop_ticks),
+            "cancel_races": len(self._cancel_races),
+            "slow_sync": self.sync_delay,
         }

@@ -24,26 +24,25 @@ from .account import Account
 from .account_feed import AccountFeed
 from .book import Book, Event
 from .clients import Clients
+from .connectivity import Connectivity
 from .contracts import Catalog
 from .delivery import Delivery
+from .entitlement import LIVE, Entitlement
 from .faults import Faults
 from .feed import MarketFeed
 from .handlers import Handlers
 from .journal import Journal
 from .marketdata import Quotes
 from .orders import OrderRequest, PortfolioEvent
+from .pacing import DEFAULT_LIMIT
+from .policy import OrderPolicy
 from .ports import Link
 from .prices import PricePath
+from .ticking import tick_forever
 from .views import BrokerViews
 from .waiters import Waiters
 
 log = logging.getLogger("orchestrator.simgw")
-
-FARM_NOTICES = (
-    (2104, "Market data farm connection is OK:usfarm"),
-    (2106, "HMDS data farm connection is OK:ushmds"),
-    (2158, "Sec-def data farm connection is OK:secdefnj"),
-)
 
 
 class SimGateway(BrokerViews):
@@ -52,16 +51,16 @@ class SimGateway(BrokerViews):
     Args:
         prices: the price path; one row is applied per tick.
         host, port: where to listen; port 0 picks a free port (see ``port``).
-        tick_seconds: seconds between automatic ticks; ``None``/0 means manual
-            ticking only (``await advance(n)``).
-        account_value: starting cash of the account, in USD.
-        account: the account code reported in managedAccounts.
+        tick_seconds: seconds between automatic ticks; ``None``/0: manual ticking only (``advance``).
+        account_value, account: starting cash in USD; the account code reported in managedAccounts.
         journal_path: JSONL journal file (appended to), or ``None``.
-        partial_fill_max: at most this many shares per fill (one fill per order
-            per tick); ``None`` fills whole orders.
+        partial_fill_max: at most this many shares per fill (one fill per order per tick).
         commission_per_share, min_commission: IB fixed-rate style commissions.
-        account_push_seconds: minimum interval of price-driven account and
-            portfolio pushes (fills always push at once).
+        account_push_seconds: minimum interval of price-driven account pushes (fills push at once).
+        market_data: the account's entitlement, ``live``, ``delayed`` or ``none`` (``feed.set_entitlement``).
+        pacing_limit: messages per second a client may send (IB: 50); more get error 100.
+        policy: read-only API, precautionary percentage, modify processing window (all off by default).
+        monotonic: the clock of pacing and held client ids (a seam for tests).
     """
 
     def __init__(
@@ -78,6 +77,10 @@ class SimGateway(BrokerViews):
         min_commission: float = 1.0,
         account_push_seconds: float = 1.0,
         faults: Faults | None = None,
+        market_data: str = LIVE,
+        pacing_limit: int = DEFAULT_LIMIT,
+        policy: OrderPolicy | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = prices
         self.host = host
@@ -86,22 +89,27 @@ class SimGateway(BrokerViews):
         self.account_name = account
         self.catalog = Catalog(prices.symbols())
         self.account = Account(account, account_value)
+        self.policy = policy or OrderPolicy()
         self.book = Book(self.catalog, self.account, prices.initial_prices(),
                          commission_per_share=commission_per_share, min_commission=min_commission,
-                         partial_fill_max=partial_fill_max)
+                         partial_fill_max=partial_fill_max, policy=self.policy)
         self.faults = faults or Faults()
         self.faults.attach(self)
         self.journal = Journal(journal_path)
         self.tick = 0
         self._tick_step = self.tick_seconds or 1.0
         self._sim_epoch = int(time.time() // 5) * 5
-        self.feed = MarketFeed(self.catalog, Quotes(prices.initial_prices()), self.book.prices, self.sim_time)
+        self.feed = MarketFeed(self.catalog, Quotes(prices.initial_prices()), self.book.prices, self.sim_time,
+                               self.links, Entitlement(market_data))
         self._accounts = AccountFeed(self, account_push_seconds)
         self._handlers = Handlers(self, self._accounts, self.feed)
         self._waiters = Waiters()
         self._clients = Clients(clock=self.clock, greet=self._greet, dispatch=self._handlers.dispatch,
-                                forget=self.feed.drop, changed=self.changed, refusing=self.faults.refusing)
+                                forget=self.feed.drop, changed=self.changed, refusing=self.faults.refusing,
+                                pacing_limit=pacing_limit, now=monotonic)
         self._delivery = Delivery(self.catalog, self.faults, self._clients.by_id.get)
+        self.connectivity = Connectivity(self.feed, self._delivery, self.links, self.changed)
+        self.link_up = self.connectivity.up  # set while IB's connectivity is up
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = False
@@ -113,7 +121,7 @@ class SimGateway(BrokerViews):
         self.port = self._server.sockets[0].getsockname()[1]
         self.started = True
         if self.tick_seconds:
-            self.spawn(self._tick_loop())
+            self.spawn(tick_forever(self.tick_seconds, self._step))
         log.info("sim-gateway listening on %s:%d", self.host, self.port)
         return self
 
@@ -135,6 +143,7 @@ class SimGateway(BrokerViews):
             await self._server.wait_closed()
             self._server = None
         self._accounts.cancel()
+        self.connectivity.cancel()
         self.journal.close()
         self.started = False
 
@@ -181,6 +190,11 @@ class SimGateway(BrokerViews):
                 self.apply(self.book.cancel(o.client_id, o.order_id))
         self._after_change()
 
+    def end_session(self) -> None:
+        """The trading session ends: IB cancels every working DAY order (orderStatus Cancelled)."""
+        self.apply(self.book.end_session())
+        self._after_change()
+
     def trade_in_tws(self, symbol: str, action: str, quantity: float) -> None:
         """Someone trades ``symbol`` by hand in TWS: a market order of client 0, no orderRef."""
         stock = self.catalog.by_symbol(symbol)
@@ -191,20 +205,6 @@ class SimGateway(BrokerViews):
                                                      action=action, quantity=float(quantity), order_type="MKT",
                                                      tif="DAY")))
         self._after_change()
-
-    async def _tick_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        step = self.tick_seconds or 1.0
-        while True:
-            due += step
-            if loop.time() - due > 1.0:  # fell far behind (a stalled loop): do not burst-catch-up
-                due = loop.time()
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            try:
-                self._step()
-            except Exception:
-                log.exception("tick %d failed", self.tick)
 
     def _step(self) -> None:
         self.tick += 1
@@ -250,20 +250,33 @@ class SimGateway(BrokerViews):
         """What an accepted startApi gets: managedAccounts, nextValidId, the farm notices."""
         conn.send(msg.managed_accounts(self.account_name))
         conn.send(msg.next_valid_id(self.book.next_valid_id(conn.cid)))
-        for code, text in FARM_NOTICES:
+        for code, text in self.feed.farm_notices():
             conn.send(msg.error(-1, code, text))
+        self.connectivity.greet(conn)
+
+    def hold_client_id(self, client_id: int, seconds: float) -> None:
+        """Keep ``client_id`` occupied for ``seconds`` after its connection closes (or from now, if
+        it is not connected): a reconnect with it gets 326, as after an abrupt close at IB."""
+        self._clients.hold(int(client_id), float(seconds))
 
     def drop_connections(self) -> int:
         """Close every client connection now (a network failure); returns how many were closed."""
         return self._clients.drop_all("fault: drop_connections")
 
-    def restart(self, refuse_seconds: float = 0.0) -> None:
-        """IB's nightly restart: drop every connection, reset every client's next order id to 1,
-        keep working orders (re-keyed, see ``Book.restart``); refuse connections for a while."""
-        for conn in list(self._clients.conns):  # order messages held back by ack_delay reached IB first
-            self._handlers.flush_pipeline(conn)
+    def restart(self, refuse_seconds: float = 0.0, rollback: int = 0) -> None:
+        """IB's nightly restart: drop every connection, refuse connections for ``refuse_seconds``.
+
+        ``rollback`` 0: next order ids start again at 1, working orders are re-keyed (``Book.restart``),
+        order messages held back by ack_delay reached IB first. ``rollback`` N: orders keep their ids,
+        held-back messages are lost, each client's nextValidId goes back by N (below ids in use).
+        """
+        for conn in list(self._clients.conns):
+            if rollback > 0:
+                conn.session.pipeline.clear()  # written to the socket, never reached IB
+            else:
+                self._handlers.flush_pipeline(conn)
         self._clients.drop_all("fault: restart")
-        self.apply(self.book.restart())
+        self.apply(self.book.restart(rollback))
         if refuse_seconds > 0:
             self.faults.refuse_for(refuse_seconds)
         self.changed()

@@ -36,7 +36,7 @@ _EMPTY_ANSWERS: dict[int, Callable[[list[str]], bytes]] = {
     85: lambda f: encode([85, 0]),  # reqNewsProviders
     91: lambda f: encode([93, req.parse_req_id(f, 1), 1, 0, 0.01]),  # reqMarketRule
 }
-_IGNORED = frozenset({11, 12, 13, 14, 15, 23, 25, 51, 53, 56, 57, 59, 63, 75, 89, 90, 93, 95, 98, 101, 103})
+_IGNORED = frozenset({11, 12, 13, 14, 15, 23, 25, 51, 53, 56, 57, 63, 75, 89, 90, 93, 95, 98, 101, 103})
 
 
 class Handlers:
@@ -47,6 +47,7 @@ class Handlers:
         acc = accounts
         self.table: dict[int, Callable[[Link, list[str]], None]] = {
             req.REQ_MKT_DATA: feed.req_mkt_data,
+            req.REQ_MARKET_DATA_TYPE: feed.req_market_data_type,
             req.CANCEL_MKT_DATA: feed.cancel_mkt_data,
             req.PLACE_ORDER: self.place_order,
             req.CANCEL_ORDER: self.cancel_order,
@@ -78,7 +79,8 @@ class Handlers:
             log.info("fault: ignoring message %d from %r (no answer)", msg_id, conn)
             return
         session = conn.session
-        if msg_id in ORDER_MESSAGES and (self.gw.faults.ack_delay > 0 or session.pipeline):
+        held = self.gw.faults.ack_delay > 0 or session.pipeline or not self.gw.link_up.is_set()
+        if msg_id in ORDER_MESSAGES and held:
             due = asyncio.get_running_loop().time() + self.gw.faults.ack_delay
             session.pipeline.append((due, fields))
             if session.pipeline_task is None or session.pipeline_task.done():
@@ -102,6 +104,7 @@ class Handlers:
         while pipeline:
             due, fields = pipeline[0]
             await asyncio.sleep(max(0.0, due - loop.time()))
+            await self.gw.link_up.wait()  # IB's connectivity is lost: order messages wait
             if not pipeline:   # flushed meanwhile (a restart)
                 break
             pipeline.popleft()
@@ -170,7 +173,8 @@ class Handlers:
         conn.send(msg.open_order(o, stock, what_if=info))
 
     def cancel_order(self, conn: Link, fields: list[str]) -> None:
-        self.gw.apply(self.gw.book.cancel(conn.cid, req.parse_cancel_order(fields)))
+        order_id = req.parse_cancel_order(fields)
+        self.gw.apply(self.gw.book.cancel(conn.cid, order_id, race=self.gw.faults.take_cancel_race))
 
     def global_cancel(self, conn: Link, fields: list[str]) -> None:
         self.gw.apply(self.gw.book.global_cancel())
@@ -183,11 +187,26 @@ class Handlers:
                 conn.send(msg.order_status(o))
         conn.send(msg.open_order_end())
 
+    def _sync_answer(self, conn: Link, answer: Callable[[], None]) -> None:
+        """Answer now, or (the slow-sync fault) later, with the state of then."""
+        delay = self.gw.faults.sync_delay
+        if delay <= 0:
+            answer()
+            return
+
+        def late() -> None:
+            if not conn.closed:
+                answer()
+
+        asyncio.get_running_loop().call_later(delay, late)
+
     def req_open_orders(self, conn: Link, fields: list[str]) -> None:
-        self._send_open(conn, self.gw.book.open_orders(conn.cid))
+        """This client's orders only (clientId 0 also owns the orders entered in TWS)."""
+        self._sync_answer(conn, lambda: self._send_open(conn, self.gw.book.open_orders(conn.cid)))
 
     def req_all_open_orders(self, conn: Link, fields: list[str]) -> None:
-        self._send_open(conn, self.gw.book.open_orders(None))
+        """Every client's orders (a snapshot; it binds nothing)."""
+        self._sync_answer(conn, lambda: self._send_open(conn, self.gw.book.open_orders(None)))
 
     def req_completed_orders(self, conn: Link, fields: list[str]) -> None:
         for o in self.gw.book.completed_orders():
@@ -198,6 +217,10 @@ class Handlers:
 
     def req_executions(self, conn: Link, fields: list[str]) -> None:
         req_id, flt = req.parse_executions(fields)
+        self._sync_answer(conn, lambda: self._send_executions(conn, req_id, flt))
+
+    def _send_executions(self, conn: Link, req_id: int, flt: req.ExecFilter) -> None:
+        """The day's executions of every client the filter accepts (clientId 0 = every client)."""
         times = 2 if self.gw.faults.replay_executions_twice else 1
         for e in self.gw.book.executions:
             stock = self.gw.catalog.by_symbol(e.symbol)

@@ -58,6 +58,7 @@ class GatewayOps(Protocol):
     faults: Faults
     account: Account
     account_name: str
+    link_up: asyncio.Event  # set while IB's connectivity is up; order messages wait while it is lost
 
     def apply(self, events: list[Event]) -> None:
         """Deliver the book's events (journal, wire, account pushes)."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 from .account import Account, Position
 from .book import Book
 from .faults import Faults
+from .feed import MarketFeed
 from .journal import Journal
 from .orders import Execution, SimOrder
+from .policy import OrderPolicy
 
 
 class BrokerViews:
@@ -20,6 +22,8 @@ class BrokerViews:
     account: Account
     journal: Journal
     faults: Faults
+    feed: MarketFeed
+    policy: OrderPolicy
     tick: int
 
     @property
@@ -70,4 +74,6 @@ class BrokerViews:
             "executions": [e.to_json() for e in self.book.executions],
             "account": {k: round(v, 2) for k, v in self.account_values().items()},
             "faults": self.faults.to_json(),
+            "market_data": self.feed.to_json(),
+            "policy": self.policy.to_json(),
         }
