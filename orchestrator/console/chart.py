@@ -1,8 +1,9 @@
 """What the plan chart draws, as JSON-ready data (pure: rows in, dict out).
 
 - ``price``: the symbol's price over the plan's life — the stored price series (one-minute
-  closes and marks, :mod:`orchestrator.store.prices`) when it has any, else the prices the
-  journal holds (``PriceUpdate`` events and fills); fill prices are always points of it.
+  closes and marks, :mod:`orchestrator.store.prices`) together with the prices the journal
+  holds (``PriceUpdate`` events and fills: a plan shorter than a bar still shows its path);
+  fill prices are always points of it.
 - ``stop``: the stop as a staircase (drawn with steps): the plan's stop_loss from the start,
   then every stop IB confirmed (``ProtectionStatus``/``StopModified`` with a price) or the
   series marked, held until the last point.
@@ -72,11 +73,11 @@ def _fills(fills: Sequence[Row], journal: Sequence[Row]) -> list[tuple[float, st
 def chart_data(plan: Row, journal: Sequence[Row], fills: Sequence[Row], series: PriceSeries) -> dict[str, Any]:
     fill_list = _fills(fills, journal)
     fill_points = [(t, price) for t, _, _, price in fill_list]
-    if series.empty:
-        source, pairs = "journal", _journal_prices(journal)
-    else:
-        source = "prices"
-        pairs = [(_t(b.minute), b.close) for b in series.bars] + [(_t(m.at), m.price) for m in series.marks]
+    pairs = _journal_prices(journal)
+    source = "journal"
+    if not series.empty:
+        source = "prices+journal" if pairs else "prices"
+        pairs += [(_t(b.minute), b.close) for b in series.bars] + [(_t(m.at), m.price) for m in series.marks]
     price = _points(pairs + fill_points)
     start = price[0]["time"] if price else _t(plan.created_at)
     end = price[-1]["time"] if price else _t(plan.updated_at)

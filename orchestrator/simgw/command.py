@@ -22,8 +22,11 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from .control import ControlServer
+from .entitlement import LIVE, MODES
 from .faults import Faults
 from .gateway import SimGateway
+from .pacing import DEFAULT_LIMIT
+from .policy import OrderPolicy
 from .prices import PricePath, PricesError
 
 PROG = "sim-gateway"
@@ -39,11 +42,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(
-    kind: type, minimum: float, name: str, allow_equal: bool = True, maximum: float | None = None
+    kind: type[int] | type[float], minimum: float, name: str, allow_equal: bool = True, maximum: float | None = None
 ) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
-            value = kind(text)
+            value: float = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid {name}") from None
         if not math.isfinite(value):
@@ -81,6 +84,16 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--control-port", type=_number(int, 0, "port", maximum=65535), default=None, metavar="P",
                    help="serve the JSON-lines control endpoint on this loopback port (0 = any)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    ib = p.add_argument_group("IB's account and limits")
+    ib.add_argument("--market-data", choices=list(MODES), default=LIVE,
+                    help="market-data entitlement of the account (default live)")
+    ib.add_argument("--pacing-limit", type=_number(int, 1, "message count"), default=DEFAULT_LIMIT, metavar="N",
+                    help=f"messages per second a client may send; more get error 100 (default {DEFAULT_LIMIT})")
+    ib.add_argument("--read-only", action="store_true", help="read-only API: every new order gets error 321")
+    ib.add_argument("--precaution-percent", type=_number(float, 0, "percentage", allow_equal=False), default=None,
+                    metavar="P", help="refuse (201) a marketable limit more than P %% through the market")
+    ib.add_argument("--modify-processing", type=_number(float, 0, "number of seconds"), default=0.0,
+                    metavar="SECONDS", help="a modify within SECONDS of the previous one of that order gets 2102")
     f = p.add_argument_group("faults")
     f.add_argument("--drop-at-tick", type=_number(int, 1, "tick"), action="append", default=[],
                    metavar="N", help="drop every connection at tick N (repeatable)")
@@ -94,6 +107,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    metavar="N", help="drop the next N orderStatus messages")
     f.add_argument("--replay-executions", action="store_true",
                    help="answer reqExecutions with every execution twice")
+    f.add_argument("--slow-sync", type=_number(float, 0, "number of seconds"), default=0.0, metavar="SECONDS",
+                   help="answer reqOpenOrders, reqAllOpenOrders and reqExecutions SECONDS late")
     return p
 
 
@@ -111,6 +126,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         faults.drop_next_order_status(args.drop_next_order_status)
     if args.replay_executions:
         faults.replay_executions(True)
+    if args.slow_sync:
+        faults.slow_sync(args.slow_sync)
     return faults
 
 
@@ -119,7 +136,10 @@ def build_gateway(args: argparse.Namespace, path: PricePath) -> SimGateway:
         path, host=args.host, port=args.port, tick_seconds=args.tick_seconds or None,
         account_value=args.account_value, account=args.account, journal_path=args.journal,
         partial_fill_max=args.partial_fill_max, commission_per_share=args.commission_per_share,
-        min_commission=args.min_commission, faults=faults_from_args(args),
+        min_commission=args.min_commission, faults=faults_from_args(args), market_data=args.market_data,
+        pacing_limit=args.pacing_limit,
+        policy=OrderPolicy(read_only=args.read_only, precaution_percent=args.precaution_percent,
+                           modify_processing_seconds=args.modify_processing),
     )
 
 

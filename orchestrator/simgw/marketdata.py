@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from . import messages as msg
 
 BAR_SECONDS = 5
+LIVE_TICKS = {"bid": 1, "ask": 2, "last": 4, "volume": 8, "high": 6, "low": 7, "close": 9}
+DELAYED_TICKS = {"bid": 66, "ask": 67, "last": 68, "volume": 74, "high": 72, "low": 73, "close": 75}
 _MAX_EMPTY_BARS = 120  # a huge time jump emits at most this many empty bars
 
 
@@ -65,20 +67,27 @@ class Quotes:
         q.volume += q.last_size
         return q
 
-    def tick_frames(self, req_id: int, symbol: str, full: bool) -> list[bytes]:
-        """tickPrice/tickSize frames for one subscriber (``full`` adds high/low/close)."""
+    def tick_frames(self, req_id: int, symbol: str, full: bool, delayed: bool = False,
+                    no_quote: bool = False) -> list[bytes]:
+        """tickPrice/tickSize frames for one subscriber (``full`` adds high/low/close).
+
+        ``delayed`` uses the delayed tick types (66–75); ``no_quote`` sends bid and ask as −1
+        with size 0, as IB does when a side has no quote (a closed or halted market).
+        """
+        t = DELAYED_TICKS if delayed else LIVE_TICKS
         q = self.quotes[symbol]
+        bid, bid_size, ask, ask_size = (-1.0, 0, -1.0, 0) if no_quote else (q.bid, q.bid_size, q.ask, q.ask_size)
         frames = [
-            msg.tick_price(req_id, 1, q.bid, q.bid_size, 1),
-            msg.tick_price(req_id, 2, q.ask, q.ask_size, 1),
-            msg.tick_price(req_id, 4, q.last, q.last_size, 0),
-            msg.tick_size(req_id, 8, q.volume),
+            msg.tick_price(req_id, t["bid"], bid, bid_size, 1),
+            msg.tick_price(req_id, t["ask"], ask, ask_size, 1),
+            msg.tick_price(req_id, t["last"], q.last, q.last_size, 0),
+            msg.tick_size(req_id, t["volume"], q.volume),
         ]
         if full:
             frames += [
-                msg.tick_price(req_id, 6, q.high, 0, 0),
-                msg.tick_price(req_id, 7, q.low, 0, 0),
-                msg.tick_price(req_id, 9, q.close, 0, 0),
+                msg.tick_price(req_id, t["high"], q.high, 0, 0),
+                msg.tick_price(req_id, t["low"], q.low, 0, 0),
+                msg.tick_price(req_id, t["close"], q.close, 0, 0),
             ]
         return frames
 

@@ -151,6 +151,11 @@ def tick_size(req_id: int, tick_type: int, size: int) -> bytes:
     return encode([2, 6, req_id, tick_type, int(size)])
 
 
+def market_data_type(req_id: int, data_type: int) -> bytes:
+    """marketDataType: the type IB serves this request (1 live, 2 frozen, 3 delayed, 4 delayed-frozen)."""
+    return encode([58, 1, req_id, data_type])
+
+
 def tick_snapshot_end(req_id: int) -> bytes:
     return encode([57, 1, req_id])
 

@@ -90,6 +90,7 @@ class SimOrder:
     completed_time: datetime | None = None
     reason: str = ""
     original_order_id: int = 0  # the id it was placed with (differs after a restart)
+    preset_tif: bool = False  # sent with no TIF: IB's preset (DAY) applied, with warning 10349
 
     @property
     def remaining(self) -> float:
@@ -109,7 +110,10 @@ class SimOrder:
 
     @property
     def reported_status(self) -> str:
-        """The status string clients see (HELD is never sent; PendingSubmit stands in)."""
+        """The status string clients see: a working stop that has not triggered is
+        PreSubmitted (IB simulates stops), a held order PendingSubmit (HELD is never sent)."""
+        if self.status == SUBMITTED and self.order_type in STOP_TYPES and not self.triggered:
+            return PRE_SUBMITTED
         return "PendingSubmit" if self.status == HELD else self.status
 
     def snapshot(self) -> SimOrder:
@@ -135,7 +139,8 @@ class SimOrder:
             "order_ref": self.order_ref,
             "parent_id": self.parent_id,
             "original_order_id": self.original_order_id,
-            "status": self.reported_status,
+            "status": "PendingSubmit" if self.status == HELD else self.status,  # the book's: Submitted = working
+            "wire_status": self.reported_status,  # what the owner is told (PreSubmitted for a waiting stop)
             "filled": self.filled,
             "remaining": self.remaining,
             "avg_fill_price": self.avg_fill_price,

@@ -209,13 +209,13 @@ QUALIFIED = Contract(secType="STK", conId=265598, symbol="AAPL", exchange="SMART
 @pytest.mark.parametrize(
     "order",
     [
-        MarketOrder("BUY", 100, orderRef="p:entry"),
+        MarketOrder("BUY", 100, orderRef="p:entry", tif="DAY"),
         LimitOrder("SELL", 25, 185.5, tif="GTC", outsideRth=True),
-        StopOrder("SELL", 100, 178.0, parentId=12, transmit=False),
-        Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.5, trailStopPrice=178.5),
-        Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=2.0),
+        StopOrder("SELL", 100, 178.0, parentId=12, transmit=False, tif="DAY"),
+        Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.5, trailStopPrice=178.5, tif="DAY"),
+        Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=2.0, tif="DAY"),
         Order(action="BUY", totalQuantity=10, orderType="STP LMT", lmtPrice=181.0, auxPrice=180.9,
-              ocaGroup="g1", ocaType=2),
+              ocaGroup="g1", ocaType=2, tif="DAY"),
         Order(action="BUY", totalQuantity=10, orderType="LMT", lmtPrice=1.0, algoStrategy="Adaptive",
               algoParams=[TagValue("adaptivePriority", "Normal")], hedgeType="D", hedgeParam="0.5",
               deltaNeutralOrderType="LMT", scalePriceIncrement=0.05, whatIf=True),
