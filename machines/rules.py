@@ -95,6 +95,39 @@ def decide_size(
     return SizingDecision(qty, risk, total_pct, None)
 
 
+@dataclass(frozen=True, slots=True)
+class EntryPrice:
+    """The price a plan is sized on, and why it must not be sent at all (``problem``)."""
+
+    price: Decimal
+    market: bool            # sized on the live price (a market entry, or a stop entry already triggered)
+    problem: str | None = None
+
+
+def entry_reference(*, side: Side, entry_type: EntryType, entry_price: Decimal, stop: Decimal, target: Decimal,
+                    market: Decimal | None, tolerance_r: Decimal) -> EntryPrice:
+    """What sizing uses: a limit entry its limit (the worst fill it allows), a stop entry its
+    trigger until the market has crossed it, a market entry (and a crossed stop entry) the live
+    price — refused when there is none, when it is already at or beyond the stop or the target,
+    or when it is further than ``tolerance_r`` × R from ``entry_price``."""
+    crossed = entry_type is EntryType.STOP and market is not None and (market - entry_price) * side.sign >= 0
+    if entry_type is EntryType.LIMIT or (entry_type is EntryType.STOP and not crossed):
+        return EntryPrice(entry_price, market=False)
+    if market is None or market <= 0:
+        return EntryPrice(entry_price, market=True, problem="no live price to size a market entry on")
+    what = "stop entry's trigger is already crossed: the" if crossed else ""
+    if (market - stop) * side.sign <= 0:
+        return EntryPrice(market, True, f"the {what}market {market} is already at or beyond the stop {stop}")
+    if (target - market) * side.sign <= 0:
+        return EntryPrice(market, True, f"the {what}market {market} is already at or beyond the target {target}")
+    r = abs(entry_price - stop)
+    if abs(market - entry_price) > tolerance_r * r:
+        return EntryPrice(market, True, (
+            f"the {what}market {market} is {abs(market - entry_price)} from entry_price {entry_price}, more than "
+            f"{tolerance_r}R ({tolerance_r * r}) allows"))
+    return EntryPrice(market, market=True)
+
+
 def next_trailing_stop(
     *,
     side: Side,

@@ -57,6 +57,10 @@ class NotifyKind(StrEnum):
     MODIFY_REJECTED = "modify_rejected"
     LATE_FILL = "late_fill"
     ADOPTED = "adopted"
+    CLOSED_OUTSIDE = "closed_outside"
+    POSITION_CHANGED = "position_changed"
+    EXCESS_PROTECTION = "excess_protection"
+    TRAIL_STUCK = "trail_stuck"
     # notices of the shell, not of a transition
     PLAN_FILE_INVALID = "plan_file_invalid"
     PLAN_CONFLICT = "plan_conflict"
@@ -110,6 +114,9 @@ class RiskLimits:
     normal_pct: Decimal = Decimal(2)
     large_pct: Decimal = Decimal(3)
     max_portfolio_risk_pct: Decimal = Decimal(10)
+    # a market entry (or a stop entry already triggered) is refused when the live price is further
+    # than this many R (|entry_price − stop|) from the plan's entry_price
+    entry_tolerance_r: Decimal = Decimal("0.5")
 
     def pct_for(self, category: str) -> Decimal:
         return {"small": self.small_pct, "normal": self.normal_pct, "large": self.large_pct}[category]

@@ -28,10 +28,12 @@ from .port import (
     BrokerNotice,
     BrokerOrder,
     BrokerSnapshot,
+    Held,
     OrderGone,
     OrderRequest,
     OrderState,
     ProtectionMayHaveChanged,
+    Quote,
     Sink,
 )
 from .session import ByPlan, must_wait, one_write
@@ -67,6 +69,11 @@ class IBBroker:
         # completed orders said of them (permId → state; absent from both: gone).
         self._foreign_open: set[int] = set()
         self._completed: dict[int, OrderState] = {}
+        # the order in which IB's position reports and our fills arrived, per symbol (``held``)
+        self._seq = 0
+        self._position_seq: dict[str, int] = {}
+        self._fill_seq: dict[str, int] = {}
+        self._positions_synced = 0   # the seq of the last complete position report (reqPositions)
         self._routine = RoutineNotices()
         self._routine.install()
         self._wire()
@@ -88,6 +95,14 @@ class IBBroker:
         ib.openOrderEvent += self._on_open_order
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
+        ib.positionEvent += self._on_position
+
+    def _tick(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _on_position(self, position: Any) -> None:
+        self._position_seq[position.contract.symbol] = self._tick()
 
     def _view(self, trade: Trade) -> BrokerOrder | None:
         state = None
@@ -115,6 +130,7 @@ class IBBroker:
             self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_fill(self, trade: Trade, fill: Any) -> None:
+        self._fill_seq[trade.contract.symbol] = self._tick()
         view = self._fill_view(fill)
         if view is not None:
             self.sink(evidence.fill_event(view))
@@ -147,6 +163,7 @@ class IBBroker:
                 raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
                                         f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
             self._tickers.clear()
+            self._positions_synced = self._tick()   # connectAsync waited for the complete position report
             self.connected_event.set()
         self.sink(BrokerNotice("connected"))
 
@@ -250,6 +267,17 @@ class IBBroker:
                 return decimal(value)
         return None
 
+    def quote(self, symbol: str) -> Quote:
+        ticker = self._tickers.get(symbol)
+        if ticker is None:
+            return Quote()
+        return Quote(_positive(ticker.bid), _positive(ticker.ask), _positive(ticker.last))
+
+    def held(self, symbol: str) -> Held:
+        quantity = sum(int(round(float(p.position))) for p in self.ib.positions() if p.contract.symbol == symbol)
+        reported = max(self._position_seq.get(symbol, 0), self._positions_synced)
+        return Held(quantity, settled=self.is_connected() and reported > self._fill_seq.get(symbol, 0))
+
     def account_value(self, tag: str) -> Decimal | None:
         for v in self.ib.accountValues():
             if v.tag == tag and v.currency in ("USD", "BASE") and (not v.modelCode):
@@ -347,6 +375,8 @@ class IBBroker:
             open_trades = await self._answer(self.ib.reqAllOpenOrdersAsync(), "open orders")
             completed = await self._answer(self.ib.reqCompletedOrdersAsync(False), "completed orders")
             fills = await self._answer(self.ib.reqExecutionsAsync(), "executions")
+            await self._answer(self.ib.reqPositionsAsync(), "positions")
+            self._positions_synced = self._tick()
         except BrokerUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - RequestError, ConnectionError: the state is unknown
@@ -360,6 +390,13 @@ class IBBroker:
         self._completed = {int(t.order.permId or 0): OrderState.of(str(t.orderStatus.status)) for t in completed}
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
                               _views(fills, self._fill_view), positions)
+
+
+def _positive(value: Any) -> Decimal | None:
+    """A price from a ticker (NaN, -1 and 0 mean none)."""
+    if value is None or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
+        return None
+    return decimal(value)
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

@@ -113,6 +113,28 @@ class BrokerFill:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """The last prices IB sent for a symbol (None: not known)."""
+
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+
+    def to_trade(self, buying: bool) -> Decimal | None:
+        """What a market order would pay (buying: the ask) or get (the bid); else the last trade."""
+        return (self.ask if buying else self.bid) or self.last
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """IB's position in a symbol (signed), and whether it is settled: IB reported it after every
+    fill of ours in that symbol that this session has seen (a report can lag a fill by moments)."""
+
+    quantity: int
+    settled: bool
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerSnapshot:
     """Broker truth read in one go: open and completed orders, today's fills, positions."""
 
@@ -227,5 +249,9 @@ class Broker(Protocol):
     def forget_market_data(self) -> None: ...
 
     def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def quote(self, symbol: str) -> Quote: ...
+
+    def held(self, symbol: str) -> Held: ...
 
     def account_value(self, tag: str) -> Decimal | None: ...

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import machines
-from machines import Plan, RiskLimits, State
+from machines import EntryType, Plan, RiskLimits, Side, State
 
 from ..broker.port import Broker
 from ..clock import Clock
@@ -28,11 +29,12 @@ from .work import ActivateRequest, ExpireRequest
 log = logging.getLogger(__name__)
 Apply = Callable[[str, Any], Awaitable[bool]]
 EXPIRES = (State.PENDING, *machines.UNFILLED_WORKING, *machines.LIVE_POSITION)
+PRICE_RETRY = 0.5  # seconds between looks for a first live price
 
 
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
-                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply) -> None:
+                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, price_wait: float = 10.0) -> None:
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
@@ -41,6 +43,8 @@ class Activation:
         self.reconciled = reconciled
         self.limits = limits
         self.apply = apply
+        self.price_wait = price_wait
+        self._waiting: dict[str, datetime] = {}  # plan → since when its activation waits for a price
 
     def adopt(self, plan: Plan) -> None:
         """Hold a plan (restored or newly loaded) and schedule its start and expiry."""
@@ -71,16 +75,45 @@ class Activation:
             if plan.reason != held:
                 await self.apply(plan_id, machines.Hold(self.clock.now(), held))
             return  # retried at every reconciliation until the hold lifts
-        if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
-            await self.apply(plan_id, machines.Hold(self.clock.now(), None))
         net = self.broker.account_value("NetLiquidation")
         funds = self.broker.account_value("AvailableFunds")
         if net is None or funds is None:
             log.warning("plan %s: account values not known yet; activation deferred", plan_id)
             return
-        others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
+        try:
+            await self.broker.qualify(plan.spec.symbol)
+        except UnknownContract as exc:  # found before sizing: the plan is refused, nothing counts as risk
+            await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
+                                                        refused=str(exc), code=200))
+            return
+        except BrokerUnavailable as exc:
+            log.warning("plan %s: activation deferred (%s)", plan_id, exc)
+            return
         await self.subscribe(plan)
-        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits))
+        market: Decimal | None = None
+        if plan.spec.entry_type is not EntryType.LIMIT:  # sized on the live price (a stop entry: once crossed)
+            market = self.broker.quote(plan.spec.symbol).to_trade(buying=plan.spec.side is Side.LONG)
+            if market is None:
+                await self._wait_for_price(plan)
+                return
+        self._waiting.pop(plan_id, None)
+        if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
+            await self.apply(plan_id, machines.Hold(self.clock.now(), None))
+        others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
+        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
+                                                    market_price=market))
+
+    async def _wait_for_price(self, plan: Plan) -> None:
+        """No live price yet (a subscription's first quote takes a moment): try again shortly, and
+        after ``price_wait`` seconds without one, say so on the plan."""
+        now = self.clock.now()
+        since = self._waiting.setdefault(plan.id, now)
+        if (now - since).total_seconds() >= self.price_wait:
+            reason = (f"waiting for a live price of {plan.spec.symbol}: a {plan.spec.entry_type.value} entry is "
+                      "sized on the price it would get")
+            if plan.reason != reason:
+                await self.apply(plan.id, machines.Hold(now, reason))
+        self.jobs.at(f"activate:{plan.id}", now + timedelta(seconds=PRICE_RETRY), ActivateRequest(plan.id))
 
     async def expire(self, plan_id: str) -> None:
         await self.apply(plan_id, machines.Expire(self.clock.now()))

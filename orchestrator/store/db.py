@@ -84,8 +84,17 @@ def _migrate_3(conn: Connection) -> None:
             conn.exec_driver_sql(statement)
 
 
+def _migrate_4(conn: Connection) -> None:
+    """Broker truth: commissions, shares that left outside the orchestrator, the price a plan was
+    sized on and its risk once filled, and the stop sent but not yet confirmed."""
+    for column in ("commissions VARCHAR NOT NULL DEFAULT '0'", "outside_qty INTEGER NOT NULL DEFAULT 0",
+                   "sized_price VARCHAR", "actual_risk VARCHAR", "stop_sent_at VARCHAR",
+                   "stop_attempts INTEGER NOT NULL DEFAULT 0"):
+        conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

@@ -141,10 +141,12 @@ class PlanRows(Tables):
         plans = [plan_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
         by_id = {p.id: p for p in plans}
         if by_id:
-            for pid, exec_id in self.db.execute("SELECT plan_id, exec_id FROM fills"):
+            for pid, exec_id, commission in self.db.execute("SELECT plan_id, exec_id, commission FROM fills"):
                 p = by_id.get(pid)
                 if p is not None:
                     p.seen_exec_ids.add(exec_id)
+                    if commission is not None:
+                        p.seen_commission_ids.add(exec_id)
         return plans
 
     def load_plan(self, plan_id: str) -> Plan | None:
@@ -152,8 +154,11 @@ class PlanRows(Tables):
         if row is None:
             return None
         plan = plan_from_row(row)
-        plan.seen_exec_ids.update(r[0] for r in self.db.execute("SELECT exec_id FROM fills WHERE plan_id=?",
-                                                                (plan_id,)))
+        for exec_id, commission in self.db.execute("SELECT exec_id, commission FROM fills WHERE plan_id=?",
+                                                   (plan_id,)):
+            plan.seen_exec_ids.add(exec_id)
+            if commission is not None:
+                plan.seen_commission_ids.add(exec_id)
         return plan
 
     def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
@@ -186,6 +191,8 @@ class PlanRows(Tables):
                 self.db.execute(
                     "INSERT OR IGNORE INTO fills(exec_id, plan_id, leg, quantity, price, at) VALUES (?,?,?,?,?,?)",
                     (event.exec_id, plan.id, leg, event.quantity, str(event.price), at))
+            if isinstance(event, machines.CommissionCharged) and event.exec_id in plan.seen_commission_ids:
+                self.db.execute("UPDATE fills SET commission=? WHERE exec_id=?", (str(event.amount), event.exec_id))
             n = 0
             effect_ids: list[int] = []
             for effect in effects:

@@ -80,7 +80,7 @@ def build_store(folder: Path, *, daemon: dict[str, Any] | None = None) -> Built:
                                                    target="420.00", trail=("1", "5.00")), at=at(10)))
         _bracket(store, "MSFT-LIVE", 200, "390.00", "420.00", at(11))
         _run(store, machine, live, [
-            machines.Activate(at(11), D(100000), D(200000), D(0)),
+            machines.Activate(at(11), D(100000), D(200000), D(0), market_price=D("400.00")),
             machines.EntryAccepted(at(12), 20, 2000),
             machines.EntryFilled(at(13), "m-1", 200, D("400.00")),
             machines.ProtectionStatus(at(14), 200, 200, D("390.00"), D("420.00")),
@@ -91,7 +91,8 @@ def build_store(folder: Path, *, daemon: dict[str, Any] | None = None) -> Built:
 
         rejected = machine.bind(store.insert_plan(spec("SPY-BIG", symbol="SPY", entry="590.00", stop="560.00",
                                                        target="650.00"), at=at(21)))
-        _run(store, machine, rejected, [machines.Activate(at(22), D(100000), D(200000), D(9900))])
+        _run(store, machine, rejected,
+             [machines.Activate(at(22), D(100000), D(200000), D(9900), market_price=D("590.00"))])
 
         evil = machine.bind(store.insert_plan(spec(EVIL_ID, symbol=EVIL_SYMBOL), at=at(30)))
         _run(store, machine, evil, [machines.CancelRequested(at(31), reason=EVIL_REASON)])

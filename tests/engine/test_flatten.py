@@ -45,7 +45,7 @@ async def test_an_emergency_flatten_without_a_working_stop_is_a_market_order(tmp
         w.gw.set_price("AAPL", 168.0)
         plan = await w.state("M", "closed")
         assert plan.exit_reason == "flatten"
-        assert _exits(w, "M") == [("M:flatten", 222, 168.0)]
+        assert _exits(w, "M") == [("M:flatten", 221, 168.0)]
         [target] = w.gw.orders_by_ref("M:target")
         assert target.lmt_price == 189.0   # never repriced
 
@@ -65,7 +65,7 @@ async def test_a_flatten_after_a_refused_trail_uses_the_stop_ib_has(tmp_path: Pa
         w.rt.store.add_command("T", "cancel", at=datetime.now(UTC))
         plan = await w.state("T", "closed")
         assert plan.exit_reason == "flatten"
-        assert _exits(w, "T") == [("T:target", 222, 183.0)]
+        assert _exits(w, "T") == [("T:target", 221, 183.0)]
 
 
 async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +74,7 @@ async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("E")) as w:
         await _flatten_refused_twice(w, "E")
-        w.gw.trade_in_tws("AAPL", "SELL", 222)
+        w.gw.trade_in_tws("AAPL", "SELL", 221)
         await _reconcile(w)
         await _reconcile(w)
         assert w.plan("E").state == "error"
@@ -95,7 +95,7 @@ async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path
         await w.until(lambda: not w.rt.store.pending_effects(), "the flatten carried out")
         w.gw.faults.drop_connections()
         plan = await w.state("D", "closed")
-        assert _exits(w, "D") == [("D:target", 222, 180.0)]
+        assert _exits(w, "D") == [("D:target", 221, 180.0)]
         assert not [o for o in w.gw.orders if ":flatten" in o.order_ref]
         assert plan.exit_reason == "flatten"
 
@@ -109,5 +109,5 @@ async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_
         await _flatten_refused_twice(w, "R")
         w.rt.store.add_command("R", "cancel", at=datetime.now(UTC))
         plan = await w.state("R", "closed")
-        assert _exits(w, "R") == [("R:flatten:2", 222, 180.0)]
+        assert _exits(w, "R") == [("R:flatten:2", 221, 180.0)]
         assert plan.exit_reason == "flatten"

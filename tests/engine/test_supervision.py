@@ -105,7 +105,7 @@ async def test_lost_protection_is_placed_again(tmp_path: Path, log_guard) -> Non
                       "protection placed again")
         plan = await w.state("LP", "protected")
         stops = [o for o in w.working("LP") if o.order_type == "STP"]
-        assert len(stops) == 1 and stops[0].remaining == plan.open_qty == 222
+        assert len(stops) == 1 and stops[0].remaining == plan.open_qty == 221
         w.gw.set_price("AAPL", 170.00)
         plan = await w.state("LP", "closed")
         assert plan.exit_reason == "stop"

@@ -19,6 +19,7 @@ from machines import (
     Activate,
     Adopt,
     CancelRequested,
+    CommissionCharged,
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
@@ -34,6 +35,7 @@ from machines import (
     Plan,
     PlanMachine,
     PlanSpec,
+    PositionShortfall,
     PriceUpdate,
     ProtectionFailed,
     ProtectionStatus,
@@ -42,6 +44,7 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TrailRetry,
 )
 
 D = Decimal
@@ -187,6 +190,9 @@ EXAMPLE_EVENTS: dict[str, Event] = {
         FlattenFailed(T0, code=201, message="Order rejected - reason: test"),
         Fault(T0, reason="reconciliation: unexplained position"),
         Hold(T0, reason="new entries in AAPL are held: IB holds 10 AAPL that no plan explains"),
+        PositionShortfall(T0, held=0, believed=QTY),
+        TrailRetry(T0, max_attempts=5),
+        CommissionCharged(T0, exec_id="E-prior", amount=D("1.00")),
         Adopt(T0, quantity=QTY),
     )
 }

@@ -111,16 +111,16 @@ def test_importing_machines_pulls_in_nothing_impure() -> None:
 
 
 EXPECTED_ALL = [
-    "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "EFFECT_TYPES", "EVENT_BY_TRIGGER",
-    "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryRejected",
-    "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed", "Hold",
-    "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind", "PlaceBracket",
-    "Plan", "PlanError",
-    "PlanMachine", "PlanSpec", "PriceUpdate", "Protect", "ProtectionFailed", "ProtectionStatus",
-    "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError", "State", "StopModified",
-    "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine",
-    "decide_size", "guard_names", "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref",
-    "plan_risk", "position_size", "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
+    "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "CommissionCharged", "EFFECT_TYPES",
+    "EVENT_BY_TRIGGER", "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryPrice",
+    "EntryRejected", "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed",
+    "Hold", "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind",
+    "PlaceBracket", "Plan", "PlanError", "PlanMachine", "PlanSpec", "PositionShortfall", "PriceUpdate", "Protect",
+    "ProtectionFailed", "ProtectionStatus", "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError",
+    "State", "StopModified", "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "TrailRetry",
+    "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine", "decide_size", "entry_reference", "guard_names",
+    "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref", "plan_risk", "position_size",
+    "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
 ]
 
 

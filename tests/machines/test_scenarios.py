@@ -179,7 +179,9 @@ def test_protected_needs_both_exits_for_the_whole_position() -> None:
     assert s.status(100, 0) == [] and s.state == S.FILLED        # stop only: the target is missing
     assert s.status(0, 100) == [] and s.state == S.FILLED        # target only
     assert s.status(100, 60) == [] and s.state == S.FILLED       # target for part of it
-    assert s.status(120, 120) == [] and s.state == S.FILLED      # more than we hold is not "protected"
+    fx = s.status(120, 120)                                      # more than we hold is not "protected":
+    assert s.state == S.FILLED and kinds(fx) == ["Protect", "Notify"]     # the excess is cut down to 100
+    assert only(fx, Protect).quantity == 100 and not only(fx, Protect).grow
     assert notify_kinds(s.status(100, 100)) == ["protected"]
     assert s.state == S.PROTECTED
 

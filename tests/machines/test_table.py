@@ -27,6 +27,7 @@ from machines import (
     CancelEntry,
     CancelExits,
     CancelRequested,
+    CommissionCharged,
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
@@ -44,6 +45,7 @@ from machines import (
     PlaceBracket,
     Plan,
     PlanMachine,
+    PositionShortfall,
     PriceUpdate,
     Protect,
     ProtectionFailed,
@@ -51,6 +53,7 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TrailRetry,
     guard_names,
     triggers,
 )
@@ -139,6 +142,13 @@ def notify(kind: str, **facts: Any) -> ExpectedEffect:
 NOTHING = "nothing"
 
 # ---- activation
+
+@case(Activate, S.REJECTED, "activation_refused", "reject_unsized", S.PENDING)
+def _activate_refused(src: State) -> Given:
+    return Given(plan_in(src), event(Activate, refused="IB knows no US stock 'ZZZZ' (SMART/USD)"),
+                 [notify("rejected")],
+                 lambda p: _assert((p.reason or "").startswith("IB knows no") and p.quantity == 0))
+
 
 @case(Activate, S.SIZED, "risk_ok", "size_and_place", S.PENDING)
 def _activate_sized(src: State) -> Given:
@@ -620,6 +630,65 @@ def _flatten_failed_after_end(src: State) -> Given:
     return Given(plan_in(src), event(FlattenFailed), [])
 
 
+# ---- broker truth: IB holds less than the plan believes; more exits than the position
+
+@case(PositionShortfall, S.CLOSED, "position_gone", "close_outside", (*LIVE, S.ERROR))
+def _closed_outside(src: State) -> Given:
+    effects = [(CancelExits, {}), notify("closed_outside")]
+    return Given(plan_in(src), event(PositionShortfall), effects,
+                 lambda p: _assert(p.open_qty == 0 and p.outside_qty == QTY and p.exit_reason == "outside"))
+
+
+@case(PositionShortfall, S.ERROR, (), "trim_to_held", (*LIVE, S.ERROR))
+def _position_changed(src: State) -> Given:
+    return Given(plan_in(src), event(PositionShortfall, held=40),
+                 [(Protect, {"quantity": 40, "grow": False}), notify("position_changed")],
+                 lambda p: _assert(p.open_qty == 40 and p.outside_qty == 60 and "IB holds 40 of the 100" in p.reason))
+
+
+@case(PositionShortfall, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
+def _shortfall_without_a_position(src: State) -> Given:
+    return Given(plan_in(src), event(PositionShortfall), [])
+
+
+@case(ProtectionStatus, None, ("over_protected", "!flattening"), "trim_excess", LIVE)
+def _over_protected(src: State) -> Given:
+    return Given(plan_in(src), event(ProtectionStatus, stop_quantity=2 * QTY),
+                 [(Protect, {"quantity": QTY, "grow": False}), notify("excess_protection")])
+
+
+@case(TrailRetry, None, ("stop_unconfirmed", "!flattening"), "resend_stop", (S.PROTECTED, S.TRAILING))
+def _trail_resent(src: State) -> Given:
+    plan = plan_in(src, stop_price=D("99.50"), stop_attempts=2)
+    return Given(plan, event(TrailRetry), [(ModifyStop, {"stop_price": D("99.50")})],
+                 lambda p: _assert(p.stop_attempts == 3 and p.stop_sent_at is not None))
+
+
+@case(TrailRetry, None, "stop_given_up", "trail_stuck", (S.PROTECTED, S.TRAILING))
+def _trail_stuck(src: State) -> Given:
+    plan = plan_in(src, stop_price=D("99.50"), stop_attempts=5)
+    return Given(plan, event(TrailRetry), [notify("trail_stuck")], lambda p: _assert(p.stop_attempts == 6))
+
+
+@case(TrailRetry, None, (), NOTHING, (*UNFILLED, *LIVE, *ENDED, S.ERROR, S.PENDING))
+def _trail_retry_idle(src: State) -> Given:
+    return Given(plan_in(src), event(TrailRetry), [])
+
+
+@case(CommissionCharged, None, "new_commission", "record_commission", tuple(State))
+def _commission(src: State) -> Given:
+    plan = plan_in(src, seen=("E-prior",))
+    return Given(plan, event(CommissionCharged), [],
+                 lambda p: _assert(p.commissions == D("1.00") and "E-prior" in p.seen_commission_ids))
+
+
+@case(CommissionCharged, None, (), NOTHING, tuple(State))
+def _commission_repeat(src: State) -> Given:
+    plan = plan_in(src)
+    plan.seen_commission_ids.add("E-prior")
+    return Given(plan, event(CommissionCharged), [])
+
+
 # ---- the entry gate and adoption
 
 @case(Hold, None, (), "record_hold", S.PENDING)
@@ -767,15 +836,17 @@ def _mirror(plan: Plan) -> Plan:
     sp = short_spec()
     figures = plan.figures()
     for name in ("avg_entry_price", "avg_exit_price", "stop_price", "confirmed_stop_price", "target_price",
-                 "best_price"):
+                 "best_price", "sized_price"):
         figures[name] = _flip(figures[name])
     mirror = Plan(sp, plan.state, **figures)
     mirror.seen_exec_ids = set(plan.seen_exec_ids)
+    mirror.seen_commission_ids = set(plan.seen_commission_ids)
     return mirror
 
 
 def _mirror_event(e: Any) -> Any:
-    changes = {name: _flip(getattr(e, name)) for name in ("price", "stop_price") if hasattr(e, name)}
+    changes = {name: _flip(getattr(e, name)) for name in ("price", "stop_price", "market_price")
+               if hasattr(e, name)}
     return dataclasses.replace(e, **changes)
 
 
@@ -834,7 +905,8 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     # a pending plan takes only its activation, a cancel, its expiry, a fault, the entry gate's
     # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
-        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER}
+        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
+        PositionShortfall.TRIGGER, TrailRetry.TRIGGER, CommissionCharged.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 

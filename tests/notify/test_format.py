@@ -82,9 +82,11 @@ def test_times_in_utc_and_new_york_across_the_dst_change() -> None:
 def test_failures_say_which_limit_or_ib_error(store: Store) -> None:
     machine = PlanMachine()
     risky = machine.bind(store.insert_plan(spec("RISKY"), at=at(0)))
-    apply_event(machine, store, risky, machines.Activate(at(1), D(100000), D(200000), D(9500)), now=at(1))
+    activate = machines.Activate(at(1), D(100000), D(200000), D(9500), market_price=D("180.00"))
+    apply_event(machine, store, risky, activate, now=at(1))
     refused = machine.bind(store.insert_plan(spec("REFUSED", symbol="TSLA"), at=at(0)))
-    for e in (machines.Activate(at(1), D(100000), D(200000), D(0)), machines.EntryAccepted(at(2), 11, 1100),
+    for e in (machines.Activate(at(1), D(100000), D(200000), D(0), market_price=D("180.00")),
+              machines.EntryAccepted(at(2), 11, 1100),
               machines.EntryRejected(at(3), 201, "Order rejected - reason: insufficient margin")):
         apply_event(machine, store, refused, e, now=e.at)
     by_plan = {(p["plan_id"], p["kind"]): build_payload(p) for p in payloads(store)}

@@ -202,7 +202,7 @@ plans = [m.bind(store.insert_plan(spec(f"P{i}"), at=at(0))) for i in range(int(s
 print("ready", flush=True)
 sys.stdin.readline()
 for i, p in enumerate(plans):
-    apply_event(m, store, p, machines.Activate(at(1), D(10**9), D(10**9), D(0)), now=at(1))
+    apply_event(m, store, p, machines.Activate(at(1), D(10**9), D(10**9), D(0), market_price=D("180.00")), now=at(1))
     for k in range(20):
         apply_event(m, store, p, machines.PriceUpdate(at(2 + k), D(180)), now=at(2 + k))
 print("done", flush=True)
@@ -235,3 +235,17 @@ def test_status_reads_while_another_process_writes(db_url: str, tmp_path: Path) 
         writer.stdin.close()
     assert writer.returncode == 0
     assert reads >= 3
+
+
+def test_every_declared_field_of_a_plan_has_its_column(db_url: str) -> None:
+    """The plan's fields are declared once (PlanSpec, the figures of Plan): a field without a
+    column (a migration forgotten) fails here, not at the first write."""
+    import dataclasses
+
+    s = Store(db_url)
+    try:
+        columns = {r[1] for r in s.db.execute("PRAGMA table_info(plans)")}
+    finally:
+        s.close()
+    declared = {f.name for f in dataclasses.fields(machines.PlanSpec)} | set(machines.FIGURES)
+    assert declared <= columns, sorted(declared - columns)
