@@ -166,6 +166,14 @@ def next_trailing_stop(
     return candidate
 
 
+def window_over(expire_at: datetime | None, at: datetime) -> str | None:
+    """Why a plan whose ``expire_at`` is at or before ``at`` must not be loaded (None: it may)."""
+    if expire_at is None or expire_at > at:
+        return None
+    return (f"has already passed ({expire_at.isoformat()} <= now {at.isoformat(timespec='seconds')}): the plan "
+            "would never trade; remove it or give it a later time")
+
+
 def validate_plan_fields(
     *,
     side: str,
@@ -178,9 +186,16 @@ def validate_plan_fields(
     expire_at: datetime | None,
     trail_trigger_r: Decimal | None = None,
     trail_distance: Decimal | None = None,
+    at: datetime | None = None,
 ) -> list[tuple[str, str]]:
-    """Check a plan's trading logic. Returns (field, message) pairs; empty means valid."""
+    """Check a plan's trading logic. Returns (field, message) pairs; empty means valid.
+
+    With ``at``, a window already over (``expire_at`` at or before ``at``) is a problem too: the
+    plan could never trade, or worse, a market entry would go out and be flattened at once.
+    """
     problems: list[tuple[str, str]] = []
+    if at is not None and (over := window_over(expire_at, at)) is not None:
+        problems.append(("expire_at", over))
     if side not in {s.value for s in Side}:
         problems.append(("side", f"must be one of long, short (got {side!r})"))
     if entry_type not in {e.value for e in EntryType}:

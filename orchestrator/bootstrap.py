@@ -70,6 +70,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds),
         price_retention_days=config.store.price_retention_days,
+        trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="plans_command", required=True, parser_class=_Parser)
     pc = psub.add_parser("check", parents=[common], help="validate plan files")
     pc.add_argument("files", nargs="+", metavar="FILE")
+    pc.add_argument("--at", type=_moment, metavar="TIME",
+                    help="check the plans' times as of TIME (ISO 8601 with offset; default now)")
 
     p = sub.add_parser("cancel", parents=[common], help="cancel a plan (flatten if filled)")
     p.add_argument("plan_id")
@@ -188,13 +191,14 @@ def cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def plans_check(paths: list[str], out: TextIO) -> int:
-    """``orchestrator plans check FILE...``: one line per problem, exit 2; else ``ok: ...``, exit 0."""
+def plans_check(paths: list[str], out: TextIO, at: datetime | None = None) -> int:
+    """``orchestrator plans check FILE...``: one line per problem, exit 2; else ``ok: ...``, exit 0.
+    Plans are checked against time as of ``at`` (default: now)."""
     from .planfile import scan
     if not paths:
         print("plans check: no plan files given", file=out)
         return EXIT_BAD_INPUT
-    found = scan(paths)
+    found = scan(paths, now=at or datetime.now(UTC))
     for problem in found.problems:
         print(problem.format(), file=out)
     if found.problems:
@@ -205,7 +209,18 @@ def plans_check(paths: list[str], out: TextIO) -> int:
 
 
 def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:
-    return plans_check(args.files, out)
+    return plans_check(args.files, out, args.at)
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset (argparse type)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (write e.g. 2026-11-27T09:30:00-05:00)")
+    return moment.astimezone(UTC)
 
 
 def _submit(args: argparse.Namespace, command: str, plan_id: str = "", **cmd_args: Any) -> int:

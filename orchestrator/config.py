@@ -219,18 +219,23 @@ class PlansConfig(_Section):
 
 
 class RiskConfig(_Section):
-    """Risk per plan category and the cap on total open risk, in percent of account value."""
+    """Risk per plan category and the cap on total open risk, in percent of account value;
+    how far (in R) the live price may be from a market entry's ``entry_price``."""
 
     small_pct: Percent = Decimal(1)
     normal_pct: Percent = Decimal(2)
     large_pct: Percent = Decimal(3)
     max_portfolio_risk_pct: Percent = Decimal(10)
+    market_entry_tolerance_r: Annotated[Number, Field(ge=0, le=100, allow_inf_nan=False)] = Decimal("0.5")
 
 
 class TrailingConfig(_Section):
-    """How often the trailing job looks at prices."""
+    """How often the trailing job looks at prices; how long IB may take to confirm a moved stop
+    before it is sent again, and how many times."""
 
     interval_seconds: Seconds = 5.0
+    confirm_seconds: Seconds = 5.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
 
 
 def _webhook(secret: SecretStr) -> SecretStr:
@@ -305,7 +310,7 @@ class Config(BaseModel):
         """The risk settings as the pure core wants them."""
         r = self.risk
         return RiskLimits(small_pct=r.small_pct, normal_pct=r.normal_pct, large_pct=r.large_pct,
-                          max_portfolio_risk_pct=r.max_portfolio_risk_pct)
+                          max_portfolio_risk_pct=r.max_portfolio_risk_pct, entry_tolerance_r=r.market_entry_tolerance_r)
 
 
 # --------------------------------------------------------------------------- loading

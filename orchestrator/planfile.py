@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -236,13 +236,14 @@ class PlanTable(_Table):
     expire_at: Timestamp | None = None
     trail: TrailTable | None = None
 
-    def logic_problems(self) -> list[tuple[str, str]]:
-        """The pure core's trading-logic checks, as (field, message) pairs."""
+    def logic_problems(self, now: datetime | None = None) -> list[tuple[str, str]]:
+        """The pure core's trading-logic checks, as (field, message) pairs (with ``now``: against time too)."""
         trail = self.trail
         return validate_plan_fields(
             side=self.side, entry_type=self.entry, entry_price=self.entry_price, stop_loss=self.stop_loss,
             take_profit=self.take_profit, risk=self.risk, start_at=self.start_at, expire_at=self.expire_at,
-            trail_trigger_r=trail.trigger_r if trail else None, trail_distance=trail.distance if trail else None)
+            trail_trigger_r=trail.trigger_r if trail else None, trail_distance=trail.distance if trail else None,
+            at=now)
 
     def to_spec(self) -> PlanSpec:
         """The validated plan for the machine (call only when :meth:`logic_problems` is empty)."""
@@ -265,7 +266,7 @@ class _Entry:
     spec: PlanSpec | None
 
 
-def _check_plan(label: str, index: int, raw: Any) -> tuple[_Entry, list[Problem]]:
+def _check_plan(label: str, index: int, raw: Any, now: datetime | None) -> tuple[_Entry, list[Problem]]:
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     plan_id = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else None
     name = plan_id or f"#{index}"
@@ -277,7 +278,7 @@ def _check_plan(label: str, index: int, raw: Any) -> tuple[_Entry, list[Problem]
     except ValidationError as exc:
         return entry, [Problem(label, name, field, message) for field, message in describe_errors(exc, PlanTable)]
     try:
-        logic = table.logic_problems()
+        logic = table.logic_problems(now)
     except ArithmeticError as exc:  # the pure core should not raise; never let it crash a check
         logic = [("-", f"cannot check the prices ({type(exc).__name__})")]
     if logic:
@@ -286,7 +287,7 @@ def _check_plan(label: str, index: int, raw: Any) -> tuple[_Entry, list[Problem]
     return entry, []
 
 
-def _check_file(label: str, path: Path) -> tuple[list[_Entry], list[tuple[int, Problem]]]:
+def _check_file(label: str, path: Path, now: datetime | None) -> tuple[list[_Entry], list[tuple[int, Problem]]]:
     """The file's plans and its problems, each tagged with its plan's position (0: the file)."""
     try:
         doc = read_toml(path)
@@ -306,7 +307,7 @@ def _check_file(label: str, path: Path) -> tuple[list[_Entry], list[tuple[int, P
     tagged = [(0, problem) for problem in problems]
     entries = []
     for index, raw in enumerate(plans if isinstance(plans, list) else [], start=1):
-        entry, found = _check_plan(label, index, raw)
+        entry, found = _check_plan(label, index, raw, now)
         entries.append(entry)
         tagged.extend((index, problem) for problem in found)
     return entries, tagged
@@ -316,16 +317,19 @@ def _check_file(label: str, path: Path) -> tuple[list[_Entry], list[tuple[int, P
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """What a check of plan files found: the valid plans, every problem (file order), and how
-    many distinct files were read."""
+    """What a check of plan files found: the plans of every valid file, every problem (file
+    order), how many distinct files were read, and which file each plan came from."""
 
     specs: list[PlanSpec]
     problems: list[Problem]
     files: int
+    sources: dict[str, str] = field(default_factory=dict)
 
 
-def scan(paths: Iterable[str | os.PathLike[str]]) -> Scan:
-    """Check every file (never raises)."""
+def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None) -> Scan:
+    """Check every file (never raises). A file with any problem gives no plan at all: a trader
+    fixing it must not find half of it already trading. With ``now``, plans whose window is
+    already over are problems too."""
     if isinstance(paths, (str, os.PathLike)):  # one path given bare, not a list of characters
         paths = [paths]
     seen: set[str] = set()
@@ -339,7 +343,7 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> Scan:
         if key in seen:  # the same file named twice (overlapping globs) is checked once
             continue
         seen.add(key)
-        entries, problems = _check_file(label, Path(label))
+        entries, problems = _check_file(label, Path(label), now)
         checked.append((label, entries, problems))
 
     where: dict[str, list[tuple[str, int]]] = {}
@@ -350,9 +354,11 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> Scan:
     duplicated = {plan_id: places for plan_id, places in where.items() if len(places) > 1}
 
     specs: list[PlanSpec] = []
+    sources: dict[str, str] = {}
     all_problems: list[Problem] = []
     for label, entries, problems in checked:
         file_problems = list(problems)
+        valid: list[PlanSpec] = []
         for entry in entries:
             if entry.plan_id in duplicated:
                 others = [f"plan #{i} of this file" if other == label else f"{other} (plan #{i})"
@@ -360,18 +366,21 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> Scan:
                 file_problems.append((entry.index, Problem(
                     label, entry.plan_id, "id", f"duplicate plan id, also used by {', '.join(others)}")))
             elif entry.spec is not None:
-                specs.append(entry.spec)
+                valid.append(entry.spec)
+        if not file_problems:  # all or nothing per file
+            specs.extend(valid)
+            sources.update((spec.id, label) for spec in valid)
         file_problems.sort(key=lambda item: item[0])  # stable: each plan's lines stay together, in order
         all_problems.extend(problem for _, problem in file_problems)
-    return Scan(specs, all_problems, len(checked))
+    return Scan(specs, all_problems, len(checked), sources)
 
 
 def load_plan_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanSpec], list[Problem]]:
     """Read and check plan files.
 
     Returns:
-        Every plan that is valid on its own and has a unique id, and every problem found (in
-        file order). A caller that wants all-or-nothing uses :func:`load_plans`.
+        The plans of every file without a problem, and every problem found (in file order). A
+        caller that wants all-or-nothing over every file uses :func:`load_plans`.
     """
     found = scan(paths)
     return found.specs, found.problems

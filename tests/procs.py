@@ -13,6 +13,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 20.0
+STARTED: list[asyncio.subprocess.Process] = []   # killed after each test by conftest's reaper
+
+
+def reap() -> list[str]:
+    """SIGKILL every process a test started and left running; their command lines."""
+    left = []
+    for proc in STARTED:
+        if proc.returncode is None:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+                os.waitpid(proc.pid, 0)
+                left.append(str(proc.pid))
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    STARTED.clear()
+    return left
 
 
 class Proc:
@@ -30,6 +46,7 @@ class Proc:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        STARTED.append(proc)
         self = cls(proc)
         assert proc.stdout is not None and proc.stderr is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), WAIT)).decode()
@@ -85,6 +102,7 @@ class Orchestrator:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})},
         )
+        STARTED.append(proc)
         return cls(proc)
 
     async def wait_line(self, pattern: str, timeout: float = WAIT) -> str:

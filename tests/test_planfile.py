@@ -22,6 +22,7 @@ from orchestrator.planfile import (
     check_files,
     load_plan_files,
     load_plans,
+    scan,
 )
 
 from .damage import damaged
@@ -73,9 +74,13 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> str:
     return str(path)
 
 
+# the examples' plans trade on 2026-11-27; they are checked as of that morning
+CHECKED_AT = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
 def lines_for(paths: list[str]) -> tuple[int, list[str]]:
     out = io.StringIO()
-    code = plans_check_command(paths, out)
+    code = plans_check_command(paths, out, CHECKED_AT)
     return code, out.getvalue().splitlines()
 
 
@@ -289,7 +294,7 @@ def test_duplicate_ids_within_a_file(tmp_path: Path) -> None:
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     a, b = write(tmp_path, "a.toml", SHORT), write(tmp_path, "b.toml", SHORT + DESIGN_EXAMPLE)
     specs, problems = load_plan_files([a, b])
-    assert [s.id for s in specs] == ["AAPL-20261127-1"]
+    assert specs == []  # neither file is loaded: a file with any problem gives no plan
     assert [(p.file, p.plan_id, p.field) for p in problems] == [(a, "MSFT-1", "id"), (b, "MSFT-1", "id")]
     assert f"also used by {b} (plan #1)" in problems[0].message
 
@@ -418,7 +423,8 @@ def plan_documents(draw: st.DrawFn) -> bytes:
 def check_document(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     label = str(path)
-    specs, problems = load_plan_files([label])
+    found = scan([label], now=CHECKED_AT)
+    specs, problems = found.specs, found.problems
     assert_well_formed(label, problems)
     for spec in specs:
         assert isinstance(spec, PlanSpec)
@@ -429,7 +435,7 @@ def check_document(path: Path, data: bytes) -> None:
     if not problems:
         assert specs
     out = io.StringIO()
-    code = plans_check_command([label], out)
+    code = plans_check_command([label], out, CHECKED_AT)
     assert code == (2 if problems else 0)
     assert out.getvalue().count("\n") == max(len(problems), 1)
 

@@ -67,6 +67,13 @@ def status_event(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
     return entry_status(order, at) if order.leg is Leg.ENTRY else protective_failure(order, at)
 
 
+def commission_event(fill: BrokerFill) -> PlanEvent | None:
+    """IB's commission for one of our executions, once it reported it."""
+    if fill.commission is None:
+        return None
+    return PlanEvent(fill.plan_id, machines.CommissionCharged(fill.at, fill.exec_id, fill.commission))
+
+
 def fill_event(fill: BrokerFill) -> PlanEvent:
     """One execution of one of our orders, as the machine event of its leg."""
     if fill.leg is Leg.ENTRY:

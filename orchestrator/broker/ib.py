@@ -96,6 +96,12 @@ class IBBroker:
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
         ib.positionEvent += self._on_position
+        ib.commissionReportEvent += self._on_commission
+
+    def _on_commission(self, trade: Trade, fill: Any, report: Any) -> None:
+        view = self._fill_view(fill)
+        if view is not None and (out := evidence.commission_event(view)) is not None:
+            self.sink(out)
 
     def _tick(self) -> int:
         self._seq += 1

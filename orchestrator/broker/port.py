@@ -110,6 +110,7 @@ class BrokerFill:
     price: Decimal
     at: datetime
     order_id: int = 0
+    commission: Decimal | None = None  # IB's commission report for it, once it came
 
 
 @dataclass(frozen=True, slots=True)

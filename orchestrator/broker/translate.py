@@ -126,6 +126,8 @@ def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:
     parsed = ns.ours(getattr(execution, "orderRef", "") or "")
     if parsed is None:
         return None
+    report = getattr(fill, "commissionReport", None)
+    commission = price(getattr(report, "commission", None)) if report is not None else None
     return BrokerFill(exec_id=str(execution.execId), ref=order_ref(*parsed), plan_id=parsed[0], leg=parsed[1],
                       quantity=shares(execution.shares), price=decimal(execution.price), at=utc(execution.time),
-                      order_id=int(getattr(execution, "orderId", 0) or 0))
+                      order_id=int(getattr(execution, "orderId", 0) or 0), commission=commission)

@@ -17,6 +17,7 @@
 ``executor``       effects → broker port calls, idempotent against what IB already has
 ``fills``          fills IB reported that a plan has not applied yet
 ``gate``           whether new entries may be sent (unexplained positions, wrong account)
+``holdings``       what a plan can own of IB's settled position (the gate on every exit)
 ``legs``           a plan's orders by leg; requests and intents of new orders
 ``notices``        notifications no transition produces, once each
 ``prices``         the price series behind the console's charts (sampled and written off the
@@ -53,6 +54,7 @@ from .executor import Executor
 from .fills import FillsInFlight
 from .flatten import Flattener
 from .gate import EntryGate
+from .holdings import Holdings
 from .intake import Intake, files_fingerprint, spec_hash
 from .notices import Notices
 from .prices import PriceHistory
@@ -91,6 +93,8 @@ class EngineSettings:
     command_interval: float = 0.5
     heartbeat_interval: float = 5.0
     price_interval: float = 5.0
+    trail_confirm_seconds: float = 5.0
+    trail_max_attempts: int = 5
     price_retention_days: int = 30
     details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
@@ -119,15 +123,18 @@ class Engine:
         def emit(plan_id: str, event: Any) -> None:
             queue.put(PlanEvent(plan_id, event))
 
+        self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
-        self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults)
+        self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
                                      settings.limits, self._apply)
         self.unit = UnitOfWork(self.registry, store, self.executor, clock, self.faults, self.changed,
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
-        self.trailing = Trailing(self.registry, broker, clock, self.unit.apply)
+        self.trailing = Trailing(self.registry, broker, clock, self.unit.apply,
+                                 confirm_seconds=settings.trail_confirm_seconds,
+                                 max_attempts=settings.trail_max_attempts)
         self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
         self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
                                    settings.limits.max_portfolio_risk_pct)
@@ -135,7 +142,7 @@ class Engine:
             registry=self.registry, store=store, broker=broker, clock=clock, apply=self.unit.apply,
             carry_out=self.unit.carry_out, executor=self.executor, fills=self.fills, protection=self.protection,
             flatten=self.flatten, gate=self.gate, commands=self.commands, activation=self.activation,
-            reconciled=self.reconciled)
+            reconciled=self.reconciled, holdings=self.holdings)
         self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, notices,
                                      clock, self.status, account_check)
         self.verification = Verification(self.registry, broker, self.reconciler, self.flatten, clock, self.unit.apply)

@@ -25,6 +25,7 @@ from ..store import Store
 from . import legs
 from .fills import FillsInFlight
 from .flatten import Flattener
+from .holdings import Holdings
 
 Emit = Callable[[str, Any], None]
 
@@ -33,7 +34,7 @@ class Executor:
     """Turns effects into broker calls. ``emit(plan_id, event)`` feeds failures back."""
 
     def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight,
-                 flatten: Flattener, faults: FaultPoints | None = None) -> None:
+                 flatten: Flattener, faults: FaultPoints | None = None, holdings: Holdings | None = None) -> None:
         self.broker = broker
         self.store = store
         self.clock = clock
@@ -42,6 +43,7 @@ class Executor:
         self.flatten = flatten
         self.faults = faults or FaultPoints()
         self.changes = legs.OrderChanges(broker, emit, clock)
+        self.holdings = holdings
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -67,6 +69,10 @@ class Executor:
             if fresh is None:
                 return f"skipped: stale (plan {plan.id} is {plan.state}{', flattening' if plan.flattening else ''})"
             effect = fresh
+        if isinstance(effect, (fx.Protect, fx.Flatten)) and plan is not None:
+            refused = self._short(effect, plan)
+            if refused is not None:
+                return refused
         if isinstance(effect, fx.Protect):
             return await self._protect(effect)
         if isinstance(effect, fx.Flatten):
@@ -81,6 +87,18 @@ class Executor:
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
         raise TypeError(f"not a broker effect: {effect!r}")
 
+    def _short(self, effect: fx.Protect | fx.Flatten, plan: Plan) -> str | None:
+        """The position gate: an exit that would place or grow quantity beyond what the plan can
+        own of IB's settled position is not sent; the plan learns how much IB holds."""
+        if self.holdings is None or (isinstance(effect, fx.Protect) and not effect.grow):
+            return None
+        ownable = self.holdings.ownable(plan)
+        if ownable is None or ownable >= effect.quantity:
+            return None
+        self.emit(plan.id, machines.PositionShortfall(self.clock.now(), max(ownable, 0), effect.quantity))
+        return (f"refused: IB holds {max(ownable, 0)} of the {effect.quantity} shares this exit is for; "
+                "nothing new was sent")
+
     def refresh(self, effect: Any, plan: Plan) -> Any | None:
         """The effect as the plan needs it now, or None if the plan has moved past it."""
         holding = (*LIVE_POSITION, State.ERROR)
@@ -89,8 +107,10 @@ class Executor:
         if isinstance(effect, fx.Protect):
             if plan.state not in holding or plan.flattening:
                 return None
-            return replace(effect, quantity=self.fills.live_open_qty(plan), stop_price=plan.stop_price,
-                           target_price=plan.target_price)
+            quantity = self.fills.live_open_qty(plan)
+            if not effect.grow:  # a cut down to what IB holds stays a cut
+                quantity = min(quantity, effect.quantity)
+            return replace(effect, quantity=quantity, stop_price=plan.stop_price, target_price=plan.target_price)
         if isinstance(effect, fx.Flatten):
             if not plan.flattening:
                 return None
@@ -151,10 +171,12 @@ class Executor:
                 for extra in working[:-1]:  # never two working stops for one plan
                     if self.changes.cancel(extra):
                         done.append(f"cancelled extra {leg.value} {extra.order_id}")
-                if o.open_quantity != e.quantity and self.changes.modify(o, parent_filled=parent_filled,
-                                                                         quantity=e.quantity):
+                resize = o.open_quantity > e.quantity or (e.grow and o.open_quantity < e.quantity)
+                if resize and self.changes.modify(o, parent_filled=parent_filled, quantity=e.quantity):
                     done.append(f"resized {leg.value} {o.order_id} to {e.quantity}")
                 continue
+            if not e.grow:
+                continue  # a cut never places what is missing
             try:
                 await self.broker.qualify(e.symbol)
             except UnknownContract as exc:

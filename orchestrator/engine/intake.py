@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from machines import NotifyKind, Plan, PlanSpec
+from machines.rules import window_over
 
 from ..clock import Clock
-from ..planfile import Problem, load_plan_files
+from ..planfile import Problem, Scan, scan
 from ..store import Store
 from ..store.codec import dumps
 from ..tomlread import MAX_BYTES
 from .notices import Notices
 
 log = logging.getLogger(__name__)
-Loader = Callable[[list[Path]], tuple[list[PlanSpec], list[Problem]]]
+Loader = Callable[[list[Path]], Scan]
 SCAN_KEY = "plan_files_fingerprint"
 
 
@@ -53,7 +54,7 @@ class Intake:
     """``rescan()`` reads the plan files and hands each new plan to ``adopt``."""
 
     def __init__(self, plan_files: Callable[[], list[Path]], store: Store, clock: Clock, notices: Notices,
-                 adopt: Callable[[Plan], None], load: Loader = load_plan_files) -> None:
+                 adopt: Callable[[Plan], None], load: Loader = scan) -> None:
         self.plan_files = plan_files
         self.load = load
         self.store = store
@@ -76,18 +77,33 @@ class Intake:
             # plans (all stored by then) and the same problems (all reported), so nothing to do.
             # Parsing is ~75 µs per plan, and the scan runs every rescan_seconds in the consumer.
             return
-        specs, problems = self.load(paths)
-        for p in problems:
-            self.notices.report_once(f"planfile:{p.format()}", NotifyKind.PLAN_FILE_INVALID, {"message": p.format()})
-        for spec in specs:
+        found = self.load(paths)
+        now = self.clock.now()
+        stored_hashes = {spec.id: self.store.plan_exists(spec.id) for spec in found.specs}
+        # a new plan whose window is already over is a problem of its file (plans already
+        # stored are running or done: the passing of their window is theirs to handle)
+        late = [Problem(found.sources.get(s.id, "?"), s.id, "expire_at", over) for s in found.specs
+                if stored_hashes[s.id] is None and (over := window_over(s.expire_at, now)) is not None]
+        late_files = {p.file for p in late}
+        problems = found.problems + late
+        digests: dict[str, str] = {}
+        for p in problems:  # once per problem until its own file changes
+            if p.file not in digests:
+                own = files_fingerprint([p.file])
+                digests[p.file] = own.hex() if own is not None else "unreadable"
+            self.notices.report_once(f"planfile:{digests[p.file]}:{p.format()}",
+                                     NotifyKind.PLAN_FILE_INVALID, {"message": p.format()})
+        for spec in found.specs:
+            if found.sources.get(spec.id) in late_files:
+                continue  # the whole file waits until it is fixed
             h = spec_hash(spec)
-            stored = self.store.plan_exists(spec.id)
+            stored = stored_hashes[spec.id]
             if stored is None and spec.id in self.ignored:
                 self.notices.report_once(f"ignored:{spec.id}", NotifyKind.PLAN_CONFLICT, {"message": (
                     f"plan {spec.id} is not run: IB holds history of that id that was left alone at start "
                     "(--ignore-existing); give the plan a new id")}, plan_id=spec.id)
             elif stored is None:
-                plan = self.store.insert_plan(spec, at=self.clock.now(), spec_hash=h)
+                plan = self.store.insert_plan(spec, at=now, spec_hash=h, source_file=found.sources.get(spec.id))
                 log.info("plan %s loaded", spec.id)
                 self.adopt(plan)
             elif stored != h:

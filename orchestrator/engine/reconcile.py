@@ -9,8 +9,11 @@ Broker reports are authoritative; a missing report is not evidence of anything:
 3. effects left pending by a crash are carried out (each checks IB before sending);
 4. a plan still ``sized`` whose entry was sent but that IB has never seen is not sent again: it
    goes to ``error`` for a human (or to ``cancelled`` if the trader cancelled it meanwhile);
-5. what protects each open position is re-derived from IB's orders (a gap is re-protected), and
-   a position being flattened has its exit working at IB (else the flatten is sent again);
+5. a position IB holds less of than its plan believes (settled: IB reported it after our fills)
+   changed outside the orchestrator: the plan is told (closed outside, or cut down and to error);
+   then what protects each open position is re-derived from IB's orders (a gap is re-protected,
+   an excess cut down), and a position being flattened has its exit working at IB (else the
+   flatten is sent again);
 6. our orders still working for plans that have ended are cancelled;
 7. positions are compared per symbol with what the plans hold; anything unexplained stops new
    entries and raises an alert instead of being guessed away.
@@ -31,7 +34,7 @@ from machines import LIVE_POSITION, State
 from machines import effects as fx
 
 from ..broker import evidence
-from ..broker.port import Broker, BrokerSnapshot, PlanEvent
+from ..broker.port import Broker, BrokerOrder, BrokerSnapshot, OrderState, PlanEvent
 from ..clock import Clock
 from ..errors import BrokerUnavailable
 from ..store import Store
@@ -42,6 +45,7 @@ from .executor import Executor
 from .fills import FillsInFlight
 from .flatten import Flattener
 from .gate import EntryGate
+from .holdings import Holdings
 from .protection import Protection
 from .registry import PlanRegistry
 
@@ -54,7 +58,7 @@ class Reconciler:
     def __init__(self, *, registry: PlanRegistry, store: Store, broker: Broker, clock: Clock, apply: Apply,
                  carry_out: CarryOut, executor: Executor, fills: FillsInFlight, protection: Protection,
                  flatten: Flattener, gate: EntryGate, commands: TraderCommands, activation: Activation,
-                 reconciled: asyncio.Event) -> None:
+                 reconciled: asyncio.Event, holdings: Holdings) -> None:
         self.registry = registry
         self.store = store
         self.broker = broker
@@ -69,6 +73,7 @@ class Reconciler:
         self.commands = commands
         self.activation = activation
         self.reconciled = reconciled
+        self.holdings = holdings
 
     async def run(self, reason: str) -> None:
         """Read IB's truth and bring every plan in line with it (nothing while not connected)."""
@@ -96,6 +101,12 @@ class Reconciler:
                 continue
             log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
             await self.apply(plan.id, evidence.fill_event(fill).event)
+        for fill in snap.fills:                                          # 1b: their commissions
+            known = self.registry.known(fill.plan_id)
+            charged = evidence.commission_event(fill)
+            if known is not None and charged is not None and fill.exec_id in known.seen_exec_ids \
+                    and fill.exec_id not in known.seen_commission_ids:
+                await self.apply(known.id, charged.event)
         for order in [*snap.open_orders, *snap.completed_orders]:        # 2
             out = evidence.entry_status(order, now)
             plan = self.registry.known(order.plan_id)
@@ -110,7 +121,8 @@ class Reconciler:
         for pending in self.store.pending_effects():                     # 3
             await self.carry_out(pending.id, pending.effect)
         await self._unseen_entries(reason, now)                          # 4
-        for plan in self.registry.live():                                # 5
+        await self._shortfalls(now)                                      # 5
+        for plan in self.registry.live():
             if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
                 await self.protection.rederive(plan)
         for plan in self.registry.live():
@@ -121,6 +133,8 @@ class Reconciler:
                 continue
             ended_plan = self.registry.get(order.plan_id)
             if ended_plan is not None and ended_plan.state in machines.TERMINAL_STATES:
+                if self._cancel_already_sent(order):
+                    continue  # the plan's own end cancelled it during this reconciliation
                 why = legs.foreign(order, self.broker.client_id)
                 if why is not None:
                     log.warning("reconcile (%s): %s is %s but %s", reason, ended_plan.id, ended_plan.state, why)
@@ -129,6 +143,26 @@ class Reconciler:
                             reason, ended_plan.id, ended_plan.state, order.ref)
                 self.broker.cancel(order)
         self.gate.check_positions(snap.positions, self.registry, first=reason == "connected")  # 7
+
+    def _cancel_already_sent(self, order: BrokerOrder) -> bool:
+        """The snapshot is older than the steps above: an order they cancelled shows, in the
+        adapter's live view, as pending cancel or done."""
+        for live in self.broker.orders_of(order.plan_id):
+            if live.order_id == order.order_id and live.client_id == order.client_id:
+                return live.state.done or live.state is OrderState.PENDING_CANCEL
+        return False
+
+    async def _shortfalls(self, now: Any) -> None:
+        """A position IB holds less of than its plan believes changed outside the orchestrator:
+        the plan is told before anything is re-derived or sent for it."""
+        for plan in self.registry.live():
+            if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
+                    and not self.fills.unapplied(plan):
+                ownable = self.holdings.ownable(plan)
+                if ownable is not None and ownable < plan.open_qty:
+                    log.warning("%s: IB holds %d of the %d shares the plan believes it owns", plan.id,
+                                max(ownable, 0), plan.open_qty)
+                    await self.apply(plan.id, machines.PositionShortfall(now, max(ownable, 0), plan.open_qty))
 
     async def _unseen_entries(self, reason: str, now: Any) -> None:
         pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}

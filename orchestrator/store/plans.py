@@ -161,8 +161,18 @@ class PlanRows(Tables):
                 plan.seen_commission_ids.add(exec_id)
         return plan
 
+    def update_quietly(self, plan: Plan, *, before: dict[str, Any]) -> None:
+        """Write the figures a journal-less step changed (the best price of a price tick)."""
+        sql, values = _changed_update(plan, before)
+        with self._tx():
+            cur = self.db.execute(sql, [plan.state, plan.version, iso(plan.updated_at), *values, plan.id,
+                                        plan.version])
+            if cur.rowcount != 1:
+                raise StaleWrite(f"plan {plan.id}: stored version is not {plan.version}")
+
     def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
-                    *, recorded_at: datetime, before: dict[str, Any] | None = None) -> list[int]:
+                    *, recorded_at: datetime, before: dict[str, Any] | None = None,
+                    at: datetime | None = None) -> list[int]:
         """Commit one applied event: plan row, journal row, fill, effects and outbox rows, atomically.
 
         ``before`` (the plan's snapshot before the step) limits the row update to the figures
@@ -172,25 +182,25 @@ class PlanRows(Tables):
         """
         version = plan.version
         seq = version + 1
-        at = iso(event.at)
+        when = iso(at or event.at)
         now = iso(recorded_at)
         if before is None:
             sql, values = _FULL_UPDATE, _to_columns(plan, _FIGURE_CODECS)
         else:
             sql, values = _changed_update(plan, before)
         with self._tx():
-            cur = self.db.execute(sql, [plan.state, seq, iso(plan.updated_at) or at, *values, plan.id, version])
+            cur = self.db.execute(sql, [plan.state, seq, iso(plan.updated_at) or when, *values, plan.id, version])
             if cur.rowcount != 1:
                 raise StaleWrite(f"plan {plan.id}: stored version is not {version}")
             self.db.execute(
                 "INSERT INTO journal(plan_id, seq, from_state, to_state, event, payload, at, recorded_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (plan.id, seq, from_state, plan.state, type(event).__name__, dumps(event), at, now))
+                (plan.id, seq, from_state, plan.state, type(event).__name__, dumps(event), when, now))
             if isinstance(event, (machines.EntryFilled, machines.ExitFilled)) and event.exec_id in plan.seen_exec_ids:
                 leg = "entry" if isinstance(event, machines.EntryFilled) else machines.Leg(event.leg).value
                 self.db.execute(
                     "INSERT OR IGNORE INTO fills(exec_id, plan_id, leg, quantity, price, at) VALUES (?,?,?,?,?,?)",
-                    (event.exec_id, plan.id, leg, event.quantity, str(event.price), at))
+                    (event.exec_id, plan.id, leg, event.quantity, str(event.price), when))
             if isinstance(event, machines.CommissionCharged) and event.exec_id in plan.seen_commission_ids:
                 self.db.execute("UPDATE fills SET commission=? WHERE exec_id=?", (str(event.amount), event.exec_id))
             n = 0

@@ -70,16 +70,21 @@ async def test_a_flatten_after_a_refused_trail_uses_the_stop_ib_has(tmp_path: Pa
 
 async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """Both the repricing and the market flatten are refused: the plan goes to error for a human,
-    who sells by hand in TWS. The orchestrator must not send a flatten of its own after that."""
+    who sells by hand in TWS. The orchestrator must not send a flatten of its own after that; it
+    sees the position closed outside, ends the plan and takes its stop away (a stop left working
+    on no shares would open a short when it triggers)."""
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("E")) as w:
         await _flatten_refused_twice(w, "E")
+        assert w.plan("E").state == "error"
         w.gw.trade_in_tws("AAPL", "SELL", 221)
         await _reconcile(w)
         await _reconcile(w)
-        assert w.plan("E").state == "error"
+        plan = w.plan("E")
+        assert (plan.state, plan.exit_reason, plan.outside_qty) == ("closed", "outside", 221)
         assert [o.order_ref for o in w.gw.orders if ":flatten" in o.order_ref] == ["E:flatten"]   # the refused one
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
+        assert not [o for o in w.gw.orders if o.order_ref.startswith("E:") and o.status in ("PreSubmitted", "Submitted")]
 
 
 async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]

@@ -68,12 +68,11 @@ def test_lifecycle_commits_state_journal_fills_effects_and_outbox(store: Store) 
         (1, "pending", "sized", "Activate"),
         (2, "sized", "submitted", "EntryAccepted"),
         (3, "submitted", "filled", "EntryFilled"),
-        (4, "filled", "filled", "EntryFilled"),  # the replayed execId, journaled as a no-op
-        (5, "filled", "filled", "EntryFilled"),
-        (6, "filled", "protected", "ProtectionStatus"),
-        (7, "protected", "trailing", "PriceUpdate"),
-        (8, "trailing", "trailing", "StopModified"),
-        (9, "trailing", "closed", "ExitFilled"),
+        (4, "filled", "filled", "EntryFilled"),  # the second fill (the replayed first one made no row)
+        (5, "filled", "protected", "ProtectionStatus"),
+        (6, "protected", "trailing", "PriceUpdate"),
+        (7, "trailing", "trailing", "StopModified"),
+        (8, "trailing", "closed", "ExitFilled"),
     ]
     fills = store.db.execute("SELECT exec_id, leg, quantity, price FROM fills ORDER BY exec_id").fetchall()
     assert [tuple(r) for r in fills] == [("e-1", "entry", 200, "180.00"), ("e-2", "entry", 300, "180.10"),
