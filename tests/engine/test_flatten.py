@@ -12,6 +12,8 @@ from orchestrator.engine import ReconcileRequest
 
 from .harness import World, plan_toml
 
+WORKING = ("PreSubmitted", "Submitted")
+
 
 def _exits(w: World, plan_id: str) -> list[tuple[str, float, float]]:
     return [(x.order_ref, x.shares, x.price) for x in w.gw.executions
@@ -84,7 +86,7 @@ async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -
         assert (plan.state, plan.exit_reason, plan.outside_qty) == ("closed", "outside", 221)
         assert [o.order_ref for o in w.gw.orders if ":flatten" in o.order_ref] == ["E:flatten"]   # the refused one
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
-        assert not [o for o in w.gw.orders if o.order_ref.startswith("E:") and o.status in ("PreSubmitted", "Submitted")]
+        assert not [o for o in w.gw.orders if o.order_ref.startswith("E:") and o.status in WORKING]
 
 
 async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
