@@ -38,6 +38,7 @@ from .events import (
     ProtectionStatus,
     StopModified,
     StopModifyRejected,
+    TraderExits,
     TrailRetry,
 )
 from .machine import PlanMachine, build_machine
@@ -125,6 +126,7 @@ __all__ = [
     "StopModifyRejected",
     "TERMINAL_STATES",
     "TRANSITIONS",
+    "TraderExits",
     "TrailRetry",
     "UNFILLED_WORKING",
     "US_STOCK_TICK",

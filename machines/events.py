@@ -182,6 +182,17 @@ class PositionShortfall:
 
 
 @dataclass(frozen=True, slots=True)
+class TraderExits:
+    """Exit orders that are not the orchestrator's (the trader's own stop in TWS, another
+    program's) could sell ``quantity`` of the plan's shares: two sets of exits would sell twice."""
+
+    TRIGGER: ClassVar[str] = "trader_exits"
+    at: datetime
+    orders: str      # what they are, for the reason and the notification
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
 class TrailRetry:
     """The wanted stop was sent but IB has not confirmed it within the deadline (or refused it)."""
 
@@ -252,6 +263,7 @@ Event = Union[
     Expire,
     FlattenFailed,
     PositionShortfall,
+    TraderExits,
     TrailRetry,
     CommissionCharged,
     Hold,

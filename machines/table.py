@@ -99,7 +99,7 @@ def flattening(ed: EventData) -> bool:
 def overshoots(ed: EventData) -> bool:
     """This exit fill takes more shares out than went in: the position at IB is reversed."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity > plan.filled_qty)
+    return bool(_e(ed).quantity > plan.open_qty)
 
 
 def cancel_pending(ed: EventData) -> bool:
@@ -110,7 +110,7 @@ def cancel_pending(ed: EventData) -> bool:
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity >= plan.filled_qty)
+    return bool(_e(ed).quantity >= plan.open_qty)
 
 
 def protection_matches(ed: EventData) -> bool:
@@ -527,6 +527,26 @@ def trim_to_held(ed: EventData) -> None:
         _kind(plan, K.POSITION_CHANGED, held=e.held, believed=e.believed)
 
 
+def yield_to_trader(ed: EventData) -> None:
+    """Someone else's exit orders could sell ``quantity`` of the plan's shares: the orchestrator
+    cuts its own exits by as much (all of them if they cover the position), so that every exit at
+    IB together never sells more than IB holds, and leaves the position to a human."""
+    plan, e = _p(ed), _e(ed)
+    keep = max(0, plan.open_qty - e.quantity)
+    kept = f"cut to {keep} shares" if keep else "cancelled"
+    plan.reason = (f"exit orders that are not the orchestrator's ({e.orders}) could sell {e.quantity} of its "
+                   f"{plan.open_qty} shares: its own stop and take-profit are {kept} so nothing sells twice; "
+                   "a human decides what happens next")
+    plan.flattening = False
+    if keep:
+        spec = plan.spec
+        _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
+                               grow=False))
+    else:
+        _emit(plan, fx.CancelExits(plan.id))
+    _kind(plan, K.YIELDED_TO_TRADER, orders=e.orders, quantity=e.quantity, kept=keep)
+
+
 def trim_excess(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
@@ -685,6 +705,8 @@ TRANSITIONS: list[Row] = [
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.CLOSED, close_outside, position_gone),
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.ERROR, trim_to_held),
     row("shortfall", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+    row("trader_exits", [*LIVE_POSITION, S.ERROR], S.ERROR, yield_to_trader),
+    row("trader_exits", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
 
     # trailing: modify the same stop in place, only ever tighter; an unconfirmed stop is sent again
     row("price_update", [S.PROTECTED, S.TRAILING], S.TRAILING, move_stop, trail_moves),

@@ -32,12 +32,13 @@ from .port import (
     OrderGone,
     OrderRequest,
     OrderState,
+    PositionMoved,
     ProtectionMayHaveChanged,
     Quote,
     Sink,
 )
 from .session import ByPlan, must_wait, one_write
-from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, order_view
+from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, foreign_view, order_view
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,9 @@ class IBBroker:
         return self._seq
 
     def _on_position(self, position: Any) -> None:
-        self._position_seq[position.contract.symbol] = self._tick()
+        symbol = position.contract.symbol
+        self._position_seq[symbol] = self._tick()
+        self.sink(PositionMoved(symbol))
 
     def _view(self, trade: Trade) -> BrokerOrder | None:
         state = None
@@ -395,7 +398,8 @@ class IBBroker:
                               if int(getattr(t.order, "clientId", 0) or 0) != self.client_id}
         self._completed = {int(t.order.permId or 0): OrderState.of(str(t.orderStatus.status)) for t in completed}
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
-                              _views(fills, self._fill_view), positions)
+                              _views(fills, self._fill_view), positions,
+                              _views(open_trades, lambda t: foreign_view(t, self.namespace)))
 
 
 def _positive(value: Any) -> Decimal | None:

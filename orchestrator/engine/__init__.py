@@ -40,7 +40,7 @@ from typing import Any
 import machines
 from machines import Plan, PlanMachine
 
-from ..broker.port import Broker, BrokerNotice, PlanEvent, ProtectionMayHaveChanged, Verify
+from ..broker.port import Broker, BrokerNotice, PlanEvent, PositionMoved, ProtectionMayHaveChanged, Verify
 from ..clock import Clock
 from ..faultpoints import FaultPoints
 from ..scheduler import Jobs
@@ -164,6 +164,7 @@ class Engine:
             PlanEvent: self._plan_event,
             ProtectionMayHaveChanged: lambda i: self.protection.changed(i.plan_id),
             Verify: self.verification.verify,
+            PositionMoved: lambda i: self.reconciler.position_moved(i.symbol),
             BrokerNotice: self.connection.on_notice,
             ActivateRequest: lambda i: self.activation.activate(i.plan_id),
             ExpireRequest: lambda i: self.activation.expire(i.plan_id),

@@ -44,6 +44,12 @@ def working_stop(orders: list[BrokerOrder]) -> BrokerOrder | None:
     return stops[-1] if stops else None
 
 
+def own_exits_working(orders: list[BrokerOrder], client_id: int) -> bool:
+    """This connection has a stop, take-profit or flatten of the plan that can still execute."""
+    return any(o.client_id == client_id and o.state.protecting and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)
+               for o in orders)
+
+
 def entry_filled(orders: list[BrokerOrder]) -> bool:
     """IB shows the plan's entry (partly) filled."""
     return any(o.leg is Leg.ENTRY and (o.filled > 0 or o.state is OrderState.FILLED) for o in orders)

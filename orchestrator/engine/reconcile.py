@@ -11,6 +11,8 @@ Broker reports are authoritative; a missing report is not evidence of anything:
    goes to ``error`` for a human (or to ``cancelled`` if the trader cancelled it meanwhile);
 5. a position IB holds less of than its plan believes (settled: IB reported it after our fills)
    changed outside the orchestrator: the plan is told (closed outside, or cut down and to error);
+   exit orders that are not ours and could sell a plan's shares make it step back (its own exits
+   cancelled, to error: two sets of exits would sell twice);
    then what protects each open position is re-derived from IB's orders (a gap is re-protected,
    an excess cut down), and a position being flattened has its exit working at IB (else the
    flatten is sent again);
@@ -122,6 +124,7 @@ class Reconciler:
             await self.carry_out(pending.id, pending.effect)
         await self._unseen_entries(reason, now)                          # 4
         await self._shortfalls(now)                                      # 5
+        await self._trader_exits(snap, now)
         for plan in self.registry.live():
             if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
                 await self.protection.rederive(plan)
@@ -152,10 +155,19 @@ class Reconciler:
                 return live.state.done or live.state is OrderState.PENDING_CANCEL
         return False
 
-    async def _shortfalls(self, now: Any) -> None:
+    async def position_moved(self, symbol: str) -> None:
+        """IB reported a position in ``symbol``: a shortfall is acted on now, not at the next
+        reconciliation (a take-profit left working on shares the trader sold would open a
+        short). Before the first reconciliation nothing is judged: it reads everything."""
+        if self.reconciled.is_set():
+            await self._shortfalls(self.clock.now(), symbol)
+
+    async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:
         the plan is told before anything is re-derived or sent for it."""
         for plan in self.registry.live():
+            if symbol is not None and plan.spec.symbol != symbol:
+                continue
             if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
                     and not self.fills.unapplied(plan):
                 ownable = self.holdings.ownable(plan)
@@ -163,6 +175,22 @@ class Reconciler:
                     log.warning("%s: IB holds %d of the %d shares the plan believes it owns", plan.id,
                                 max(ownable, 0), plan.open_qty)
                     await self.apply(plan.id, machines.PositionShortfall(now, max(ownable, 0), plan.open_qty))
+
+    async def _trader_exits(self, snap: BrokerSnapshot, now: Any) -> None:
+        """Exit orders that are not ours could sell a plan's shares: the plan steps back (its own
+        exits cancelled) rather than leave two sets working."""
+        if not snap.foreign_orders:
+            return
+        for plan in self.registry.live():
+            if (plan.state not in LIVE_POSITION and plan.state != State.ERROR) or plan.open_qty <= 0 \
+                    or self.fills.unapplied(plan) or not legs.own_exits_working(self.broker.orders_of(plan.id),
+                                                                                self.broker.client_id):
+                continue
+            found = self.holdings.trader_exits(plan, snap.foreign_orders)
+            if found is not None:
+                log.warning("%s: exit orders that are not ours could sell %d of its shares (%s): stepping back",
+                            plan.id, found[1], found[0])
+                await self.apply(plan.id, machines.TraderExits(now, *found))
 
     async def _unseen_entries(self, reason: str, now: Any) -> None:
         pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}

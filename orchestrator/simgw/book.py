@@ -478,7 +478,23 @@ class Book:
         if self._children(o):
             self._sync_children(o)
         if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
-            self._sync_children(parent)
+            if parent.is_done and parent.filled > 0:
+                self._reduce_siblings(parent, o, qty)
+            else:
+                self._sync_children(parent)
+
+    def _reduce_siblings(self, parent: SimOrder, o: SimOrder, qty: float) -> None:
+        """The children of a filled parent are one OCA group that reduces: a fill of one takes
+        the same quantity off the others (their own quantities, however they were modified)."""
+        for sib in self._children(parent):
+            if sib is o or sib.is_done or sib.status == HELD:
+                continue
+            sib.total_qty = max(sib.filled, sib.total_qty - qty)
+            sib.requested_qty = sib.total_qty
+            if sib.remaining <= 0:
+                self._cancel(sib, "bracket closed (OCA)")
+            else:
+                self._emit("resized", sib, ("open", "status"), reason="OCA reduce")
 
     # ------------------------------------------------------------ brackets
     def _children(self, parent: SimOrder) -> list[SimOrder]:

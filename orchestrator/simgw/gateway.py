@@ -195,6 +195,11 @@ class SimGateway(BrokerViews):
         self.apply(self.book.end_session())
         self._after_change()
 
+    def new_day(self) -> None:
+        """A new trading day: reqExecutions answers with today's executions only (positions stay)."""
+        self.book.executions.clear()
+        self._after_change()
+
     def trade_in_tws(self, symbol: str, action: str, quantity: float) -> None:
         """Someone trades ``symbol`` by hand in TWS: a market order of client 0, no orderRef."""
         stock = self.catalog.by_symbol(symbol)

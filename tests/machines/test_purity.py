@@ -117,7 +117,7 @@ EXPECTED_ALL = [
     "Hold", "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind",
     "PlaceBracket", "Plan", "PlanError", "PlanMachine", "PlanSpec", "PositionShortfall", "PriceUpdate", "Protect",
     "ProtectionFailed", "ProtectionStatus", "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError",
-    "State", "StopModified", "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "TrailRetry",
+    "State", "StopModified", "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "TraderExits", "TrailRetry",
     "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine", "decide_size", "entry_reference", "guard_names",
     "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref", "plan_risk", "position_size",
     "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",

@@ -53,6 +53,7 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TraderExits,
     TrailRetry,
     guard_names,
     triggers,
@@ -651,6 +652,27 @@ def _shortfall_without_a_position(src: State) -> Given:
     return Given(plan_in(src), event(PositionShortfall), [])
 
 
+@case(TraderExits, S.ERROR, (), "yield_to_trader", (*LIVE, S.ERROR))
+def _yielded_to_trader(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [(CancelExits, {}), notify("yielded_to_trader")],
+                 lambda p: _assert(p.open_qty == QTY and not p.flattening and "order 12 of client 0" in p.reason
+                                   and "are cancelled so nothing sells twice" in p.reason))
+
+
+def test_exits_of_others_for_part_of_the_position_cut_ours_to_the_rest() -> None:
+    """The trader's stop for 30 of the 100 shares: ours are cut to 70 (together they sell 100)."""
+    m, plan = bound(plan_in(S.PROTECTED))
+    effects = m.step(plan, event(TraderExits, quantity=30))
+    assert plan.state == S.ERROR and "cut to 70 shares" in plan.reason
+    assert [(type(e).__name__, getattr(e, "quantity", None), getattr(e, "grow", None)) for e in effects
+            if not isinstance(e, Notify)] == [("Protect", 70, False)]
+
+
+@case(TraderExits, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
+def _trader_exits_without_a_position(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [])
+
+
 @case(ProtectionStatus, None, ("over_protected", "!flattening"), "trim_excess", LIVE)
 def _over_protected(src: State) -> Given:
     return Given(plan_in(src), event(ProtectionStatus, stop_quantity=2 * QTY),
@@ -906,7 +928,7 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
-        PositionShortfall.TRIGGER, TrailRetry.TRIGGER, CommissionCharged.TRIGGER}
+        PositionShortfall.TRIGGER, TraderExits.TRIGGER, TrailRetry.TRIGGER, CommissionCharged.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
