@@ -18,6 +18,8 @@ from typing import Any
 
 from machines import TERMINAL_STATES
 
+from . import data
+
 HEARTBEAT_SECONDS = 15
 UNKNOWN = "unknown"
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
@@ -65,7 +67,7 @@ def _dec(text: Any) -> Decimal | None:
 def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) -> dict[str, Any]:
     """The figures of one plan row for the overview and list tables."""
     sign = 1 if r.side == "long" else -1
-    open_qty = int(r.filled_qty or 0) - int(r.exited_qty or 0)
+    open_qty = data.open_qty(r)
     entry = _dec(r.avg_entry_price)
     unrealised = (last - entry) * open_qty * sign if last is not None and entry is not None and open_qty else None
     paid, complete = costs or (Decimal(0), True)
@@ -79,7 +81,7 @@ def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) 
 def _expected(plan: Row) -> dict[str, dict[str, Any]]:
     long = plan.side == "long"
     entry_action, exit_action = ("BUY", "SELL") if long else ("SELL", "BUY")
-    open_qty = int(plan.filled_qty or 0) - int(plan.exited_qty or 0)
+    open_qty = data.open_qty(plan)
     exit_qty = open_qty if int(plan.filled_qty or 0) else int(plan.quantity or 0)
     etype = {"market": "MKT", "limit": "LMT", "stop": "STP"}.get(plan.entry_type, plan.entry_type)
     entry: dict[str, Any] = {"action": entry_action, "order_type": etype, "quantity": int(plan.quantity or 0)}

@@ -179,14 +179,18 @@ class Reconciler:
     async def _trader_exits(self, snap: BrokerSnapshot, now: Any) -> None:
         """Exit orders that are not ours could sell a plan's shares: the plan steps back (its own
         exits cancelled) rather than leave two sets working."""
-        if not snap.foreign_orders:
-            return
+        me = self.broker.client_id
         for plan in self.registry.live():
             if (plan.state not in LIVE_POSITION and plan.state != State.ERROR) or plan.open_qty <= 0 \
-                    or self.fills.unapplied(plan) or not legs.own_exits_working(self.broker.orders_of(plan.id),
-                                                                                self.broker.client_id):
+                    or self.fills.unapplied(plan):
                 continue
-            found = self.holdings.trader_exits(plan, snap.foreign_orders)
+            orders = self.broker.orders_of(plan.id)
+            if not legs.own_exits_working(orders, me):
+                continue
+            copies = legs.others_exits(orders, me, plan.spec.symbol)
+            if not copies and not snap.foreign_orders:
+                continue
+            found = self.holdings.trader_exits(plan, [*snap.foreign_orders, *copies])
             if found is not None:
                 log.warning("%s: exit orders that are not ours could sell %d of its shares (%s): stepping back",
                             plan.id, found[1], found[0])

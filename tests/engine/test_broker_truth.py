@@ -4,7 +4,10 @@ own state across all clients — its positions and the orders it has working."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from orchestrator.engine import ReconcileRequest
 
@@ -172,3 +175,143 @@ async def test_a_stop_filled_on_an_earlier_day_is_a_position_closed_outside(
         assert plan.exit_reason == "outside" and plan.outside_qty == 221
         assert _working(w) == [] and _position(w) == 0
         assert [r for r in w.placed_refs("Y") if not r.startswith("Y:entry")] == ["Y:target", "Y:stop"]
+
+
+# ------------------------------------------------------------------ M1: market entries on the live price
+ENTRY = {"entry_price": 180.00, "stop": 176.00, "target": 188.00}   # R = 4; the tolerance 0.5R = 2.00
+
+
+@pytest.mark.parametrize(("market", "quantity"), [(180.00, 498), (181.50, 362)])
+async def test_a_market_entry_is_sized_on_the_ask_and_its_actual_risk_stays_in_budget(
+        tmp_path, log_guard, market: float, quantity: int) -> None:  # type: ignore[no-untyped-def]
+    """2 % of 100,000 = 2,000 of risk: at 180.00 the ask is 180.01, 2,000 / 4.01 → 498 shares; at
+    181.50 (0.375R away, inside the tolerance) 2,000 / 5.51 → 362."""
+    async with World(tmp_path, plan_toml("E", **ENTRY), prices=[("AAPL", market)]) as w:
+        plan = await w.state("E", "protected")
+        assert plan.filled_qty == quantity and plan.sized_price == Decimal(str(market)) + Decimal("0.01")
+        [entry] = [o for o in w.gw.orders if o.order_ref == "E:entry"]
+        assert (entry.total_qty, entry.filled) == (quantity, quantity) and _position(w) == quantity
+        assert plan.actual_risk is not None and plan.actual_risk <= Decimal(2000)
+        assert plan.actual_risk == quantity * (plan.avg_entry_price - Decimal("176.00"))
+        assert _exits_at_ib(w) == [(7, "LMT", "E:target", quantity), (7, "STP", "E:stop", quantity)]
+
+
+@pytest.mark.parametrize(("market", "words"), [
+    (187.50, "the market 187.51 is 7.51 from entry_price 180.00, more than 0.5R (2.000) allows"),
+    (189.00, "the market 189.01 is already at or beyond the target 188.00"),
+    (175.00, "the market 175.01 is already at or beyond the stop 176.00"),
+])
+async def test_a_market_entry_far_from_its_price_or_past_its_stop_or_target_is_refused_with_both_prices(
+        tmp_path, log_guard, market: float, words: str) -> None:  # type: ignore[no-untyped-def]
+    async with World(tmp_path, plan_toml("F", **ENTRY), prices=[("AAPL", market)]) as w:
+        plan = await w.state("F", "rejected")
+        assert plan.reason == f"market entry refused: {words}"
+        assert w.gw.orders == [] and _position(w) == 0            # nothing reached IB
+        [note] = _notices(w, "rejected")
+        assert words in note
+
+
+# ------------------------------------------------------------------ trailing with evidence
+TRAIL = {"stop": 171.00, "target": 200.00, "trail": (0.5, 2.0)}     # R = 9: trails from 184.50, 2.00 behind
+RETRY = "confirm_seconds = 0.3\nmax_attempts = 3\n"                 # into the harness's [trailing] table
+
+
+def _stop_at_ib(w: World, plan_id: str) -> float:
+    [stop] = [o for o in w.working(plan_id) if o.order_ref == f"{plan_id}:stop"]
+    assert stop.aux_price is not None
+    return float(stop.aux_price)
+
+
+async def test_a_refused_trail_modification_is_sent_again_until_ib_confirms_it(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("R", **TRAIL), risk=RETRY) as w:
+        await w.state("R", "protected")
+        w.gw.faults.reject_next_modify(1, "simulated")
+        w.gw.set_price("AAPL", 186.00)
+        await w.until(lambda: w.plan("R").confirmed_stop_price == Decimal(184), "the stop confirmed at 184")
+        assert _stop_at_ib(w, "R") == 184.0 and w.plan("R").stop_price == Decimal(184)
+        assert "StopModifyRejected" in [e for *_x, e in w.history("R")]
+        assert not _notices(w, "trail_stuck")
+
+
+async def test_a_lost_trail_modification_is_sent_again(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    async with World(tmp_path, plan_toml("L", **TRAIL), risk=RETRY) as w:
+        await w.state("L", "protected")
+        w.gw.faults.ignore_next(3, 1)       # the next placeOrder (the modification) never reaches IB
+        w.gw.set_price("AAPL", 186.00)
+        await w.until(lambda: w.plan("L").confirmed_stop_price == Decimal(184), "the stop confirmed at 184")
+        assert _stop_at_ib(w, "L") == 184.0
+        modifies = [r for r in w.journal_events("L:stop") if r["event"] == "modified"]
+        assert len(modifies) == 1                                   # the re-sent one; the first was lost
+
+
+async def test_a_trail_ib_keeps_refusing_is_given_up_once_and_the_confirmed_stop_protects(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("G", **TRAIL), risk=RETRY) as w:
+        await w.state("G", "protected")
+        w.gw.faults.reject_next_modify(50, "simulated")
+        w.gw.set_price("AAPL", 186.00)
+        await w.until(lambda: len(_notices(w, "trail_stuck")) == 1, "the trader told")
+        for _ in range(3):
+            await _reconcile(w)
+        plan = w.plan("G")
+        assert (plan.stop_price, plan.confirmed_stop_price) == (Decimal(184), Decimal(171))
+        assert plan.state in ("protected", "trailing") and _stop_at_ib(w, "G") == 171.0
+        assert len(_notices(w, "trail_stuck")) == 1 and "171" in _notices(w, "trail_stuck")[0]
+        assert _exits_at_ib(w) == [(7, "LMT", "G:target", 221), (7, "STP", "G:stop", 221)]
+
+
+async def test_a_modification_ib_is_still_processing_is_sent_again(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB answers a modification sent while the previous one is still processed with 2102 and
+    keeps the order working at its old price: the trail is sent again, one stop throughout."""
+    async with World(tmp_path, plan_toml("B", **TRAIL), risk=RETRY) as w:
+        await w.state("B", "protected")
+        w.gw.policy.modify_processing_seconds = 60.0
+        w.gw.set_price("AAPL", 186.00)
+        await w.until(lambda: w.plan("B").confirmed_stop_price == Decimal(184), "the first trail")
+        w.gw.set_price("AAPL", 187.00)                              # the next one arrives too soon: 2102
+        await w.until(lambda: "StopModifyRejected" in [e for *_x, e in w.history("B")], "IB's 2102")
+        assert _stop_at_ib(w, "B") == 184.0
+        w.gw.policy.modify_processing_seconds = 0.0
+        await w.until(lambda: w.plan("B").confirmed_stop_price == Decimal(185), "the stop at 185")
+        await _reconcile(w)
+        assert _exits_at_ib(w) == [(7, "LMT", "B:target", 221), (7, "STP", "B:stop", 221)]
+        assert _stop_at_ib(w, "B") == 185.0 and _position(w) == 221
+
+
+async def test_a_false_cancelled_during_trailing_never_leaves_two_stops(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB refuses a modification with 201 and keeps the stop working at its old price; ib_async
+    marks the order Cancelled. Exits at IB must stay (or come back to) one stop and one
+    take-profit for the position, and the trail reaches IB."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("X", **TRAIL), risk=RETRY) as w:
+        await w.state("X", "protected")
+        w.gw.faults.reject_next_modify(1, "simulated")
+        w.gw.set_price("AAPL", 186.00)
+        await w.until(lambda: "StopModifyRejected" in [e for *_x, e in w.history("X")], "the refusal")
+        await _reconcile(w)
+        await w.until(lambda: w.plan("X").confirmed_stop_price == Decimal(184), "the stop at 184")
+        await _reconcile(w)
+        assert _exits_at_ib(w) == [(7, "LMT", "X:target", 221), (7, "STP", "X:stop", 221)]
+        assert _stop_at_ib(w, "X") == 184.0 and _position(w) == 221
+        assert len([r for r in w.journal_events("X:stop") if r["event"] == "placed"]) == 1
+
+
+async def test_a_stop_the_trader_copies_with_the_plans_order_ref_makes_the_plan_step_back(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The trader copies the plan's stop in TWS, orderRef and all (IB lets only the placing client
+    change it): the plan's own exits are cancelled, so the trader's stop is the only exit."""
+    async with World(tmp_path, plan_toml("C")) as w:
+        await w.state("C", "protected")
+        async with Trader(w.gw.port) as trader:
+            copy = await trader.stop("AAPL", 221, 172.00, ref="C:stop")
+            await _reconcile(w)
+            plan = await w.state("C", "error")
+            assert f"order {copy.order.orderId} of client 0: SELL 221 STP @ 172" in plan.reason
+            await w.until(lambda: _exits_at_ib(w) == [(0, "STP", "C:stop", 221)], "only the trader's copy")
+            await _reconcile(w)
+            assert _exits_at_ib(w) == [(0, "STP", "C:stop", 221)] and _position(w) == 221
