@@ -239,6 +239,15 @@ class Adopt:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryUnseen:
+    """The entry was sent but IB shows no trace of it (open orders, completed orders, the day's
+    executions). It is not sent again; if IB shows it later after all, the plan carries on."""
+
+    TRIGGER: ClassVar[str] = "entry_unseen"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -268,6 +277,7 @@ Event = Union[
     CommissionCharged,
     Hold,
     Adopt,
+    EntryUnseen,
     Fault,
 ]
 

@@ -89,6 +89,7 @@ class Plan:
     exit_reason: str | None = _figure(None, "target | stop | trailing_stop | flatten")
     reason: str | None = _figure(None, "why the plan is rejected / cancelled / in error")
     error_code: int | None = _figure(None, "IB's error code behind the reason, if any")
+    entry_unseen: bool = _figure(False, "in error because IB showed no trace of the entry sent (until it does)")
     updated_at: datetime | None = _figure(None, "the time of the last accepted event")
     seen_exec_ids: set[str] = _scratch(set)
     seen_commission_ids: set[str] = _scratch(set)

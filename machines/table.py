@@ -237,6 +237,28 @@ def record_accept(ed: EventData) -> None:
     _kind(_p(ed), K.SUBMITTED)
 
 
+UNSEEN = ("the entry was sent but IB shows no trace of it (open orders, completed orders, today's executions): "
+          "check TWS before anything else; it is not sent again")
+
+
+def record_unseen(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.reason, plan.entry_unseen = UNSEEN, True
+    _kind(plan, K.ERROR)
+
+
+def entry_unseen(ed: EventData) -> bool:
+    """The plan is in error only because IB had shown no trace of its entry."""
+    return _p(ed).entry_unseen
+
+
+def entry_found(ed: EventData) -> None:
+    """IB shows the entry after all (it reached IB late): the error was only its absence."""
+    plan = _p(ed)
+    plan.entry_unseen, plan.reason = False, None
+    _kind(plan, K.ENTRY_FOUND)
+
+
 def record_reject(ed: EventData) -> None:
     """IB refused the entry. Cancels are still sent: an ``Inactive`` order can come back to life
     at IB (ib_insync#363), and a rejected plan must leave nothing working."""
@@ -658,6 +680,14 @@ TRANSITIONS: list[Row] = [
 
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
+    row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
+    row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
+    # the entry reaches IB after all: an error that was only its absence is over
+    row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),
+    row("entry_rejected", S.ERROR, S.REJECTED, (entry_found, record_reject), entry_unseen),
+    row("entry_cancelled", S.ERROR, S.CANCELLED, (entry_found, record_cancelled), entry_unseen),
+    row("entry_filled", S.ERROR, S.FILLED, (entry_found, record_entry_fill, protect_fill), entry_unseen,
+        unless=(duplicate_fill,)),
     row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # duplicate/late ack
     row("entry_rejected", UNFILLED_WORKING, S.REJECTED, record_reject),
     row("entry_rejected", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),

@@ -3,8 +3,10 @@ periodically.
 
 Broker reports are authoritative; a missing report is not evidence of anything:
 
-0. requests the trader made while the orchestrator was away come before anything it would send;
-1. executions of our orders (by orderRef) not yet applied are applied once, oldest first;
+0. exits IB executed while the orchestrator was away are applied first (a stop that filled is not
+   then "flattened" by a cancel the trader queued meanwhile); then the trader's requests come
+   before anything the orchestrator would send;
+1. the other executions of our orders (by orderRef) not yet applied are applied once, oldest first;
 2. entry orders' IB status (open and completed orders) is fed to the machine as evidence;
 3. effects left pending by a crash are carried out (each checks IB before sending);
 4. a plan still ``sized`` whose entry was sent but that IB has never seen is not sent again: it
@@ -32,11 +34,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, State
+from machines import LIVE_POSITION, Leg, State
 from machines import effects as fx
 
 from ..broker import evidence
-from ..broker.port import Broker, BrokerOrder, BrokerSnapshot, OrderState, PlanEvent
+from ..broker.port import Broker, BrokerFill, BrokerOrder, BrokerSnapshot, OrderState, PlanEvent
 from ..clock import Clock
 from ..errors import BrokerUnavailable
 from ..store import Store
@@ -96,13 +98,10 @@ class Reconciler:
 
     async def _reconcile(self, snap: BrokerSnapshot, reason: str) -> None:
         now = self.clock.now()
-        await self.commands.poll()                                       # 0
-        for fill in sorted(snap.fills, key=lambda f: f.at):              # 1
-            plan = self.registry.get(fill.plan_id)
-            if plan is None or fill.exec_id in plan.seen_exec_ids:
-                continue
-            log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
-            await self.apply(plan.id, evidence.fill_event(fill).event)
+        fills = sorted(snap.fills, key=lambda f: f.at)
+        await self._missed_fills([f for f in fills if f.leg is not Leg.ENTRY], reason)   # 0: exits that happened
+        await self.commands.poll()                                                       # 0b
+        await self._missed_fills(fills, reason)                                          # 1
         for fill in snap.fills:                                          # 1b: their commissions
             known = self.registry.known(fill.plan_id)
             charged = evidence.commission_event(fill)
@@ -115,9 +114,10 @@ class Reconciler:
             if not isinstance(out, PlanEvent) or plan is None:
                 continue
             ev = out.event
-            accept = isinstance(ev, machines.EntryAccepted) and plan.state == State.SIZED
+            accept = isinstance(ev, machines.EntryAccepted) and (plan.state == State.SIZED or plan.entry_unseen)
             ended = isinstance(ev, (machines.EntryCancelled, machines.EntryRejected)) and (
-                plan.state in machines.UNFILLED_WORKING or (plan.state in LIVE_POSITION and not plan.entry_done))
+                plan.state in machines.UNFILLED_WORKING or (plan.state in LIVE_POSITION and not plan.entry_done)
+                or plan.entry_unseen)
             if accept or ended:
                 await self.apply(plan.id, ev)
         for pending in self.store.pending_effects():                     # 3
@@ -146,6 +146,14 @@ class Reconciler:
                             reason, ended_plan.id, ended_plan.state, order.ref)
                 self.broker.cancel(order)
         self.gate.check_positions(snap.positions, self.registry, first=reason == "connected")  # 7
+
+    async def _missed_fills(self, fills: list[BrokerFill], reason: str) -> None:
+        for fill in fills:
+            plan = self.registry.get(fill.plan_id)
+            if plan is None or fill.exec_id in plan.seen_exec_ids:
+                continue
+            log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
+            await self.apply(plan.id, evidence.fill_event(fill).event)
 
     def _cancel_already_sent(self, order: BrokerOrder) -> bool:
         """The snapshot is older than the steps above: an order they cancelled shows, in the
@@ -207,9 +215,7 @@ class Reconciler:
                 await self.apply(plan.id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
             else:
                 log.error("reconcile (%s): %s was sent but IB shows no trace of its entry", reason, plan.id)
-                await self.apply(plan.id, machines.Fault(now, (
-                    "the entry was sent but IB shows no trace of it (open orders, completed orders, today's "
-                    "executions): check TWS before anything else; it is not sent again")))
+                await self.apply(plan.id, machines.EntryUnseen(now))
 
     async def _ensure_exit(self, plan: machines.Plan) -> None:
         """A flattening plan's open position must have an exit at IB: if IB shows none, the

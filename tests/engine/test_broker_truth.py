@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.engine import ReconcileRequest
+from orchestrator.store import submit_command
 
 from ..trader import Trader
 from .harness import World, plan_toml
@@ -315,3 +316,49 @@ async def test_a_stop_the_trader_copies_with_the_plans_order_ref_makes_the_plan_
             await w.until(lambda: _exits_at_ib(w) == [(0, "STP", "C:stop", 221)], "only the trader's copy")
             await _reconcile(w)
             assert _exits_at_ib(w) == [(0, "STP", "C:stop", 221)] and _position(w) == 221
+
+
+# ------------------------------------------------------------------ C5: an entry that reaches IB late
+async def test_an_entry_that_reaches_ib_after_a_restart_takes_the_plan_out_of_error_and_is_protected(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB is slow to take orders; the orchestrator restarts right after sending the entry, finds
+    no trace of it and goes to error (it never sends it twice). Then IB takes it and it fills:
+    the plan carries on, is protected, and its reason no longer says the entry is missing."""
+    log_guard.expect(r"shows no trace of its entry")
+    async with World(tmp_path, "") as w:
+        w.gw.faults.delay_acks(1.5)
+        (tmp_path / "plans" / "plans.toml").write_text(plan_toml("L"))
+        await w.until(lambda: "L" in w.engine.plans and w.plan("L").state == "sized"
+                      and not w.rt.store.pending_effects(), "the bracket sent")
+        assert not w.journal_events("L:")                          # IB has not taken it yet
+        await w.stop()
+        await w.start()
+        await w.state("L", "error")
+        assert w.plan("L").entry_unseen
+        w.gw.faults.delay_acks(0)
+        plan = await w.state("L", "protected", timeout=15)
+        assert plan.reason is None and not plan.entry_unseen and plan.filled_qty == 221
+        assert _exits_at_ib(w) == [(7, "LMT", "L:target", 221), (7, "STP", "L:stop", 221)]
+        assert [o.order_ref for o in w.gw.orders if o.order_ref.endswith(":entry")] == ["L:entry"]
+        assert _position(w) == 221
+
+
+# ------------------------------------------------------------------ C3: a stop filled while away, a cancel queued
+async def test_a_stop_filled_while_away_wins_over_a_cancel_queued_meanwhile(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The stop filled at IB while the orchestrator was stopped, and the trader queued a cancel:
+    on restart the plan is closed by its stop, no flatten is announced, the cancel is answered."""
+    async with World(tmp_path, plan_toml("Z")) as w:
+        await w.state("Z", "protected")
+        await w.stop()
+        w.gw.set_price("AAPL", 170.00)
+        await w.gw.wait_until(lambda: _position(w) == 0)
+        submit_command(f"sqlite:///{tmp_path / 'state.db'}", "cancel", "Z", origin="cli")
+        await w.start()
+        plan = await w.state("Z", "closed")
+        await w.until(lambda: w.rt is not None and w.rt.store.db.execute(
+            "SELECT count(*) FROM commands WHERE processed_at IS NULL").fetchone()[0] == 0, "the cancel answered")
+        assert plan.exit_reason == "stop" and plan.reason != "cancelled by user"
+        assert not _notices(w, "flatten_requested") and len(_notices(w, "stop_loss")) == 1
+        assert not [o for o in w.gw.orders if o.order_ref == "Z:flatten"] and _position(w) == 0
+        assert _working(w) == []

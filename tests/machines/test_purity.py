@@ -113,7 +113,8 @@ def test_importing_machines_pulls_in_nothing_impure() -> None:
 EXPECTED_ALL = [
     "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "CommissionCharged", "EFFECT_TYPES",
     "EVENT_BY_TRIGGER", "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryPrice",
-    "EntryRejected", "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed",
+    "EntryRejected", "EntryType", "EntryUnseen", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten",
+    "FlattenFailed",
     "Hold", "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind",
     "PlaceBracket", "Plan", "PlanError", "PlanMachine", "PlanSpec", "PositionShortfall", "PriceUpdate", "Protect",
     "ProtectionFailed", "ProtectionStatus", "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError",

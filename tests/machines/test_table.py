@@ -32,6 +32,7 @@ from machines import (
     EntryCancelled,
     EntryFilled,
     EntryRejected,
+    EntryUnseen,
     ExitFilled,
     Expire,
     Fault,
@@ -181,6 +182,47 @@ def _accepted(src: State) -> Given:
 @case(EntryAccepted, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR))
 def _accepted_again(src: State) -> Given:
     return Given(plan_in(src), event(EntryAccepted), [])
+
+
+def _unseen() -> Plan:
+    """In error only because IB showed no trace of the entry sent."""
+    return plan_in(S.ERROR, filled_qty=0, entry_unseen=True, entry_done=False, reason="no trace")
+
+
+@case(EntryUnseen, S.ERROR, (), "record_unseen", S.SIZED)
+def _entry_unseen(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [notify("error")],
+                 lambda p: _assert(p.entry_unseen and "shows no trace" in (p.reason or "")))
+
+
+@case(EntryUnseen, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR, S.PENDING))
+def _entry_unseen_later(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [])
+
+
+@case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
+def _accepted_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryAccepted), [notify("entry_found")],
+                 lambda p: _assert(not p.entry_unseen and p.reason is None))
+
+
+@case(EntryRejected, S.REJECTED, "entry_unseen", ("entry_found", "record_reject"), S.ERROR)
+def _rejected_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryRejected), [(CancelEntry, {}), (CancelExits, {}),
+                                                    notify("rejected", code=201)])
+
+
+@case(EntryCancelled, S.CANCELLED, "entry_unseen", ("entry_found", "record_cancelled"), S.ERROR)
+def _cancelled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryCancelled), [notify("cancelled")],
+                 lambda p: _assert(p.entry_done and p.reason == "entry cancelled at IB"))
+
+
+@case(EntryFilled, S.FILLED, ("entry_unseen", "!duplicate_fill"), ("entry_found", "record_entry_fill", "protect_fill"),
+      S.ERROR)
+def _filled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryFilled, quantity=100), [(Protect, {"quantity": 100}), notify("filled")],
+        lambda p: _assert(p.open_qty == 100 and not p.entry_unseen and p.reason is None))
 
 
 @case(EntryRejected, S.REJECTED, (), "record_reject", UNFILLED)
@@ -928,7 +970,8 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
-        PositionShortfall.TRIGGER, TraderExits.TRIGGER, TrailRetry.TRIGGER, CommissionCharged.TRIGGER}
+        PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
+        CommissionCharged.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
