@@ -8,10 +8,12 @@ last complete scan is kept in state.db).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,22 @@ def files_fingerprint(paths: list[Any]) -> bytes | None:
         digest.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.digest()
+
+
+def changed_message(stored: PlanSpec | None, new: PlanSpec) -> str:
+    """What changed in a running plan's file, and what the trader can do instead."""
+    pairs = [(f.name, getattr(stored, f.name), getattr(new, f.name)) for f in dataclasses.fields(new)] if stored else []
+    changes = [f"{name} {_shown(old)} → {_shown(now)}" for name, old, now in pairs if old != now]
+    what = f" ({', '.join(changes)})" if changes else ""
+    return (f"plan {new.id} changed on disk{what}; the stored plan is kept: a plan id runs once, with the values it "
+            f"was loaded with. To trade the new values, cancel it (orchestrator cancel {new.id}) and give the "
+            "changed plan a new id")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class Intake:
@@ -108,8 +126,7 @@ class Intake:
                 self.adopt(plan)
             elif stored != h:
                 self.notices.report_once(f"conflict:{spec.id}:{h}", NotifyKind.PLAN_CONFLICT, {
-                    "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
-                    plan_id=spec.id)
+                    "message": changed_message(self.store.load_spec(spec.id), spec)}, plan_id=spec.id)
         if fingerprint is not None and fingerprint != self.scanned:
             self.store.set_meta(SCAN_KEY, fingerprint.hex())  # a restart need not parse them again
         self.scanned = fingerprint

@@ -149,6 +149,11 @@ class PlanRows(Tables):
                         p.seen_commission_ids.add(exec_id)
         return plans
 
+    def load_spec(self, plan_id: str) -> PlanSpec | None:
+        """The plan as it was loaded (its spec only), or None if the plan is unknown."""
+        row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else spec_from_row(row)
+
     def load_plan(self, plan_id: str) -> Plan | None:
         row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
         if row is None:

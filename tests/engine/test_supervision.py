@@ -33,6 +33,9 @@ async def test_plan_files_are_rescanned_invalid_ones_reported_and_ids_never_run_
         (plans_dir / "plans.toml").write_text(plan_toml("F1", stop=172.00))
         await w.until(lambda: bool(_notices(w, "plan_conflict")), "conflict reported")
         assert w.plan("F1").spec.stop_loss == 171  # the stored plan is kept
+        (conflict,) = _notices(w, "plan_conflict")
+        assert "(stop_loss 171.00 → 172.00)" in str(conflict["facts"]["message"])  # type: ignore[index]
+        assert "orchestrator cancel F1" in str(conflict["facts"]["message"])  # type: ignore[index]
         assert [r for r in w.placed_refs("F1") if r.startswith("F1:entry")] == ["F1:entry"]
         # reported once, not on every rescan
         await w.until(lambda: w.engine.queue.empty(), "queue drained")
