@@ -450,3 +450,37 @@ def test_fuzz_random_bytes_never_raise(tmp_path: Path, data: bytes) -> None:
 @given(data=plan_documents())
 def test_fuzz_mutated_plan_documents_never_raise(tmp_path: Path, data: bytes) -> None:
     check_document(tmp_path / "fuzz.toml", data)
+
+
+# --------------------------------------------------------------------------- against time
+def test_a_window_already_over_is_refused_as_of_the_check_time(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)     # expire_at 2026-11-27T11:00-05:00 = 16:00 UTC
+    assert plans_check_command([path], io.StringIO(), datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == 0
+    out = io.StringIO()
+    assert plans_check_command([path], out, datetime(2026, 11, 27, 16, 0, tzinfo=UTC)) == 2
+    assert out.getvalue().splitlines() == [
+        f"{path}: plan AAPL-20261127-1: expire_at: has already passed (2026-11-27T16:00:00+00:00 <= now "
+        "2026-11-27T16:00:00+00:00): the plan would never trade; remove it or give it a later time"]
+
+
+def test_a_file_with_one_plan_past_its_window_gives_no_plan_at_all(tmp_path: Path) -> None:
+    late = write(tmp_path, "late.toml", SHORT + DESIGN_EXAMPLE)
+    other = write(tmp_path, "other.toml", SHORT.replace("MSFT-1", "MSFT-2"))
+    found = scan([late, other], now=datetime(2026, 11, 28, tzinfo=UTC))
+    assert [s.id for s in found.specs] == ["MSFT-2"] and found.sources == {"MSFT-2": other}
+    assert [(p.file, p.plan_id, p.field) for p in found.problems] == [(late, "AAPL-20261127-1", "expire_at")]
+
+
+def test_start_after_expiry_is_refused(tmp_path: Path) -> None:
+    problem = one_problem(tmp_path, SHORT + 'start_at = "2026-11-27T12:00:00Z"\nexpire_at = "2026-11-27T11:00:00Z"\n')
+    assert (problem.field, problem.message.split(" (")[0]) == ("expire_at", "must be after start_at")
+
+
+def test_plans_check_at_takes_a_time_with_its_offset(tmp_path: Path) -> None:
+    from .test_bad_input import call
+    path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)
+    assert call("plans", "check", "--at", "2026-11-27T09:00:00-05:00", path)[0] == 0
+    rc, out, _err = call("plans", "check", "--at", "2026-11-27T12:00:00-05:00", path)
+    assert rc == 2 and "expire_at: has already passed" in out
+    rc, out, err = call("plans", "check", "--at", "2026-11-27T12:00", path)
+    assert rc == 2 and "has no UTC offset" in out + err and "Traceback" not in out + err

@@ -362,3 +362,37 @@ async def test_a_stop_filled_while_away_wins_over_a_cancel_queued_meanwhile(
         assert not _notices(w, "flatten_requested") and len(_notices(w, "stop_loss")) == 1
         assert not [o for o in w.gw.orders if o.order_ref == "Z:flatten"] and _position(w) == 0
         assert _working(w) == []
+
+
+# ------------------------------------------------------------------ M3: the position gone while away
+async def test_a_position_gone_while_the_orchestrator_was_away_sends_nothing_and_ends_the_plan(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """While the orchestrator is stopped the trader cancels everything and sells in TWS: on restart
+    nothing is re-protected or flattened (that would open a short); the plan is closed outside."""
+    log_guard.expect(r"Error 202")
+    async with World(tmp_path, plan_toml("G")) as w:
+        await w.state("G", "protected")
+        sent = w.placed_refs("G")
+        await w.stop()
+        async with Trader(w.gw.port) as trader:
+            trader.global_cancel()
+            await w.gw.wait_until(lambda: _working(w) == [])
+            await trader.sell("AAPL", 221)
+        await w.start()
+        plan = await w.state("G", "closed")
+        assert plan.exit_reason == "outside" and w.placed_refs("G") == sent     # nothing new was sent
+        assert _position(w) == 0 and _working(w) == []
+
+
+# ------------------------------------------------------------------ M4: a window already over
+async def test_a_new_plan_whose_window_is_over_is_refused_with_its_whole_file(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    async with World(tmp_path, plan_toml("OK1")) as w:
+        await w.state("OK1", "protected")
+        (tmp_path / "plans" / "late.toml").write_text(
+            plan_toml("LATE", expire_at="2020-01-02T15:00:00+00:00") + "\n" + plan_toml("SIBLING", "MSFT"))
+        await w.until(lambda: bool(_notices(w, "plan_file_invalid")), "the late file reported")
+        [note] = _notices(w, "plan_file_invalid")
+        assert "late.toml: plan LATE: expire_at: has already passed (2020-01-02T15:00:00+00:00" in note
+        assert "LATE" not in w.engine.plans and "SIBLING" not in w.engine.plans
+        assert not [o for o in w.gw.orders if not o.order_ref.startswith("OK1:")]   # nothing of that file at IB
