@@ -421,11 +421,17 @@ def move_stop(ed: EventData) -> None:
     plan.trail_active = True
     plan.stop_sent_at, plan.stop_attempts = _e(ed).at, 1
     _emit(plan, fx.ModifyStop(plan.id, new_stop, plan.open_qty))
-    _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop)
+    if _source(ed) == S.PROTECTED:  # the transition to trailing is told at once; later moves once IB confirms
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop, confirmed=False)
 
 
 def record_stop(ed: EventData) -> None:
-    _confirmed(_p(ed), _e(ed).stop_price)
+    """IB confirms a stop price: the trader hears of the stop IB holds, not the one wanted."""
+    plan, e = _p(ed), _e(ed)
+    old = plan.confirmed_stop_price
+    _confirmed(plan, e.stop_price)
+    if old is not None and old != e.stop_price and plan.state in LIVE_POSITION:
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=e.stop_price, confirmed=True)
 
 
 def modify_rejected_keep(ed: EventData) -> None:

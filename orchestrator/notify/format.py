@@ -262,7 +262,9 @@ def describe(payload: Any) -> Message:
         summary.append(f"{qty(g('open_qty'))} shares protected · stop {price(g('stop_price'))}"
                        f" · target {price(g('target_price'))}")
     elif kind == "trailing":
-        summary.append(f"Stop moved {price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}")
+        sent = " (sent to IB, not confirmed yet)" if g("confirmed") is False else " (confirmed by IB)" \
+            if g("confirmed") else ""
+        summary.append(f"Stop moved {price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}{sent}")
     elif exiting:
         if kind == "partial_exit" and g("fill_qty") is not None:
             line = f"{_side_words(side, True)} {qty(g('fill_qty'))} @ {price(g('fill_price'))}"

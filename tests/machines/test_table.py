@@ -500,9 +500,9 @@ def _trail_moves(src: State) -> Given:
     def check(p: Plan) -> None:
         assert p.stop_price == D("101.10") and p.trail_active and p.best_price == D("102.60")
         assert p.confirmed_stop_price == old   # not confirmed until IB says so
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=False)] if src is S.PROTECTED else []
     return Given(plan, event(PriceUpdate, price=D("102.60")), [
-        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}),
-        notify("trailing", old_stop=old, new_stop=D("101.10"))], check)
+        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}), *told], check)   # later moves: once confirmed
 
 
 _TRACK = {S.SIZED: (D("101"), None), S.SUBMITTED: (D("101"), None), S.FILLED: (D("103"), D("103")),
@@ -522,7 +522,10 @@ def _price_tracked(src: State) -> Given:
 
 @case(StopModified, None, (), "record_stop", (*LIVE, S.CLOSED, S.ERROR))
 def _stop_modified(src: State) -> Given:
-    return Given(plan_in(src), event(StopModified, stop_price=D("101.10")), [],
+    plan = plan_in(src)
+    old = plan.confirmed_stop_price
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=True)] if src in LIVE and old else []
+    return Given(plan, event(StopModified, stop_price=D("101.10")), told,   # the stop IB holds is what is told
                  lambda p: _assert(p.confirmed_stop_price == D("101.10")))
 
 
