@@ -64,13 +64,15 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     queue = WorkQueue()  # made first: the broker's handlers and the engine share it
     b = config.broker
     broker = IBBroker(host or b.host, port if port is not None else b.port, b.client_id, clock=clock,
-                      sink=queue.put, namespace=Namespace(b.order_ref_prefix))
+                      sink=queue.put, namespace=Namespace(b.order_ref_prefix), market_data=config.market_data.type)
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds),
         price_retention_days=config.store.price_retention_days,
         trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,
+        market_max_age=float(config.market_data.max_age_seconds),
+        market_allow_delayed=config.market_data.trail_on_delayed,
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account

@@ -238,6 +238,19 @@ class TrailingConfig(_Section):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
 
 
+class MarketDataConfig(_Section):
+    """Which market data to ask IB for, and which prices decisions may use.
+
+    ``auto`` asks for live data and falls back to delayed when IB says live is not subscribed
+    (with a notification). A price older than ``max_age_seconds`` is not used for any decision;
+    delayed prices are used for trailing and for sizing market entries only with
+    ``trail_on_delayed``."""
+
+    type: Literal["auto", "live", "delayed"] = "auto"
+    max_age_seconds: Seconds = 60.0
+    trail_on_delayed: bool = False
+
+
 def _webhook(secret: SecretStr) -> SecretStr:
     url = secret.get_secret_value()
     if not url:
@@ -294,6 +307,7 @@ class Config(BaseModel):
     plans: PlansConfig = Field(default_factory=dict, validate_default=True)
     risk: RiskConfig = Field(default_factory=dict, validate_default=True)
     trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
+    market_data: MarketDataConfig = Field(default_factory=dict, validate_default=True)
     discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
     console: ConsoleConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from . import evidence, orders
 from .logs import RoutineNotices
+from .marketdata import MARKET_DATA_CODES, PriceFeed
 from .port import (
     BrokerFill,
     BrokerNotice,
@@ -38,7 +38,7 @@ from .port import (
     Sink,
 )
 from .session import ByPlan, must_wait, one_write
-from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, foreign_view, order_view
+from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class IBBroker:
 
     def __init__(self, host: str, port: int, client_id: int, *, clock: Clock, sink: Sink,
                  namespace: Namespace = NO_NAMESPACE, connect_timeout: float = 4.0, max_backoff: float = 30.0,
-                 request_timeout: float = 15.0) -> None:
+                 request_timeout: float = 15.0, market_data: str = "auto") -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.namespace = namespace
         self.clock = clock
@@ -59,7 +59,7 @@ class IBBroker:
         self.ib = IB()
         self.ib.RaiseRequestErrors = True
         self._contracts: dict[str, Contract] = {}
-        self._tickers: dict[str, Any] = {}
+        self.prices = PriceFeed(self.ib, sink, clock.now, market_data)
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
@@ -145,6 +145,8 @@ class IBBroker:
             self.sink(evidence.fill_event(view))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code in MARKET_DATA_CODES:
+            self.prices.on_error(code, message, contract)
         if code in (1100, 2110):
             self.sink(BrokerNotice("connectivity_lost", code, message))
         elif code in (1101, 1102):
@@ -171,7 +173,7 @@ class IBBroker:
                 self.ib.disconnect()
                 raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
                                         f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
-            self._tickers.clear()
+            self.prices.connected()
             self._positions_synced = self._tick()   # connectAsync waited for the complete position report
             self.connected_event.set()
         self.sink(BrokerNotice("connected"))
@@ -250,37 +252,26 @@ class IBBroker:
             raise BrokerUnavailable(f"IB did not answer {what}") from None
 
     async def subscribe(self, symbol: str) -> None:
-        if symbol in self._tickers:
+        if symbol in self.prices.tickers and symbol not in self.prices.refused:
             return
         contract = await self._contract(symbol)
         try:
-            self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+            self.prices.subscribe(symbol, contract)
         except ConnectionError as exc:
             raise BrokerUnavailable(f"cannot subscribe {symbol}: {exc}") from None
 
     def forget_market_data(self) -> None:
-        """IB lost our subscriptions (1101): cancel what ib_async still holds; subscribe again later."""
-        for ticker in self._tickers.values():
-            try:
-                self.ib.cancelMktData(ticker.contract)
-            except Exception:  # noqa: BLE001 - best effort on a link IB says is broken
-                pass
-        self._tickers.clear()
+        """IB lost our subscriptions (1101): subscribe again at the next reconciliation."""
+        self.prices.forget()
 
     def last_price(self, symbol: str) -> Decimal | None:
-        ticker = self._tickers.get(symbol)
-        if ticker is None:
-            return None
-        for value in (ticker.last, ticker.close):
-            if value is not None and not math.isnan(value) and value > 0:
-                return decimal(value)
-        return None
+        return self.prices.last_price(symbol)
 
     def quote(self, symbol: str) -> Quote:
-        ticker = self._tickers.get(symbol)
-        if ticker is None:
-            return Quote()
-        return Quote(_positive(ticker.bid), _positive(ticker.ask), _positive(ticker.last))
+        return self.prices.quote(symbol)
+
+    def market_data(self) -> dict[str, str]:
+        return self.prices.kinds()
 
     def held(self, symbol: str) -> Held:
         quantity = sum(int(round(float(p.position))) for p in self.ib.positions() if p.contract.symbol == symbol)
@@ -400,13 +391,6 @@ class IBBroker:
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
                               _views(fills, self._fill_view), positions,
                               _views(open_trades, lambda t: foreign_view(t, self.namespace)))
-
-
-def _positive(value: Any) -> Decimal | None:
-    """A price from a ticker (NaN, -1 and 0 mean none)."""
-    if value is None or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
-        return None
-    return decimal(value)
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

@@ -2,7 +2,9 @@
 
 ib_async logs every IB error code at ERROR, including 202 ("Order Canceled"), which is IB's
 acknowledgement of a cancel we sent ourselves: an operator reading ERROR lines must see
-failures, not confirmations. (2104/2106/2158, the farm "connection is OK" notices, ib_async
+failures, not confirmations. IB's refusals of market data (354, 10089, 10168, 10197) are handled
+by the engine (it falls back to delayed data, holds decisions on that symbol and tells the trader
+once), so they are warnings. (2104/2106/2158, the farm "connection is OK" notices, ib_async
 already logs at INFO.)
 """
 
@@ -12,11 +14,12 @@ import logging
 import re
 
 _CANCEL_ACK = re.compile(r"^Error 202, reqId (-?\d+):")
+_MARKET_DATA = re.compile(r"^Error (354|10089|10168|10197), reqId -?\d+:")
 IB_LOGGER = "ib_async.wrapper"
 
 
 class RoutineNotices(logging.Filter):
-    """Lowers to INFO the 202 of a cancel of ours (``ours(order_id)``)."""
+    """Lowers to INFO the 202 of a cancel of ours, and to WARNING IB's refusals of market data."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,6 +30,8 @@ class RoutineNotices(logging.Filter):
             m = _CANCEL_ACK.match(record.getMessage())
             if m is not None and int(m[1]) in self.cancelled:
                 record.levelno, record.levelname = logging.INFO, "INFO"
+            elif _MARKET_DATA.match(record.getMessage()):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
     def install(self) -> None:

@@ -115,11 +115,16 @@ class BrokerFill:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """The last prices IB sent for a symbol (None: not known)."""
+    """The last prices IB sent for a symbol (None: not known), where they come from (``live``,
+    ``delayed``, ``frozen``; None before any data), how old they are (seconds), and IB's refusal
+    of the symbol's data if it sent one."""
 
     bid: Decimal | None = None
     ask: Decimal | None = None
     last: Decimal | None = None
+    source: str | None = None
+    age: float | None = None
+    problem: str | None = None
 
     def to_trade(self, buying: bool) -> Decimal | None:
         """What a market order would pay (buying: the ask) or get (the bid); else the last trade."""
@@ -288,6 +293,10 @@ class Broker(Protocol):
     def last_price(self, symbol: str) -> Decimal | None: ...
 
     def quote(self, symbol: str) -> Quote: ...
+
+    def market_data(self) -> dict[str, str]:
+        """Per subscribed symbol: ``live``, ``delayed``, ``frozen`` or ``none``."""
+        ...
 
     def held(self, symbol: str) -> Held: ...
 

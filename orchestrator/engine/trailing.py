@@ -1,4 +1,5 @@
-"""The trailing job: feeds each trailing plan the last price (the machine decides the stop), and
+"""The trailing job: feeds each trailing plan the last price it may act on (``marketwatch``: there,
+fresh, live unless delayed is allowed; the machine decides the stop), and
 sends again a stop IB has not confirmed within ``confirm_seconds`` (or refused): the plan keeps
 the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends."""
 
@@ -11,18 +12,18 @@ from typing import Any
 import machines
 from machines import LIVE_POSITION, Plan
 
-from ..broker.port import Broker
 from ..clock import Clock
+from .marketwatch import MarketWatch
 from .registry import PlanRegistry
 
 Apply = Callable[[str, Any], Awaitable[bool]]
 
 
 class Trailing:
-    def __init__(self, registry: PlanRegistry, broker: Broker, clock: Clock, apply: Apply, *,
+    def __init__(self, registry: PlanRegistry, market: MarketWatch, clock: Clock, apply: Apply, *,
                  confirm_seconds: float = 5.0, max_attempts: int = 5) -> None:
         self.registry = registry
-        self.broker = broker
+        self.market = market
         self.clock = clock
         self.apply = apply
         self.confirm_seconds = confirm_seconds
@@ -36,7 +37,7 @@ class Trailing:
                 continue
             if self._unconfirmed(plan):
                 await self.apply(plan.id, machines.TrailRetry(self.clock.now(), self.max_attempts))
-            price = self.broker.last_price(plan.spec.symbol)
+            price = self.market.trail_price(plan.spec.symbol)   # None: no usable price, the stop stays
             if price is None or self._last_price.get(plan.id) == price:
                 continue
             self._last_price[plan.id] = price
