@@ -64,7 +64,8 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     queue = WorkQueue()  # made first: the broker's handlers and the engine share it
     b = config.broker
     broker = IBBroker(host or b.host, port if port is not None else b.port, b.client_id, clock=clock,
-                      sink=queue.put, namespace=Namespace(b.order_ref_prefix), market_data=config.market_data.type)
+                      sink=queue.put, namespace=Namespace(b.order_ref_prefix), market_data=config.market_data.type,
+                      used_order_ids=store.max_order_id, connect_timeout=float(b.connect_timeout_seconds))
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),

@@ -155,6 +155,9 @@ class BrokerConfig(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 4002
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
     order_ref_prefix: Annotated[str, AfterValidator(_prefix)] = ""
+    connect_timeout_seconds: Seconds = 4.0
+    """How long the first attempt waits for IB's start-up answers (open orders, executions,
+    positions); each attempt that times out waits twice as long (up to 60 s)."""
 
 
 class SimConfig(_Section):

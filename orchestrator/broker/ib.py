@@ -48,7 +48,8 @@ class IBBroker:
 
     def __init__(self, host: str, port: int, client_id: int, *, clock: Clock, sink: Sink,
                  namespace: Namespace = NO_NAMESPACE, connect_timeout: float = 4.0, max_backoff: float = 30.0,
-                 request_timeout: float = 15.0, market_data: str = "auto") -> None:
+                 request_timeout: float = 15.0, market_data: str = "auto",
+                 used_order_ids: Callable[[], int] = lambda: 0) -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.namespace = namespace
         self.clock = clock
@@ -56,6 +57,8 @@ class IBBroker:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.max_backoff = max_backoff
+        self.used_order_ids = used_order_ids   # the highest order id already used (the store's record)
+        self._sync_failures = 0
         self.ib = IB()
         self.ib.RaiseRequestErrors = True
         self._contracts: dict[str, Contract] = {}
@@ -166,17 +169,35 @@ class IBBroker:
         async with self._connect_lock:
             if self.ib.isConnected():
                 return
+            # complete or nothing: a start-up answer that does not come in time (open orders,
+            # completed orders, executions, positions) fails the connection, and the next attempt
+            # waits longer; nothing is decided on a partial view
+            timeout = min(self.connect_timeout * 2 ** self._sync_failures, 60.0)
             try:
-                await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
-                                           timeout=self.connect_timeout)
+                await self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=timeout,
+                                           raiseSyncErrors=True)
             except (TimeoutError, OSError, ConnectionError) as exc:
                 self.ib.disconnect()
+                self._sync_failures += 1
                 raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
                                         f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
+            self._sync_failures = 0
+            self._order_id_floor()
             self.prices.connected()
             self._positions_synced = self._tick()   # connectAsync waited for the complete position report
             self.connected_event.set()
         self.sink(BrokerNotice("connected"))
+
+    def _order_id_floor(self) -> None:
+        """Order ids are never reused: the next one is above every id this store or this client's
+        orders at IB have used, whatever nextValidId IB sent (a restarted gateway can send less)."""
+        mine = [int(t.order.orderId or 0) for t in self.ib.trades()
+                if int(getattr(t.order, "clientId", 0) or 0) == self.client_id]
+        floor = max([self.used_order_ids(), *mine]) + 1
+        if floor > self.ib.client._reqIdSeq:  # noqa: SLF001 - read only; updateReqId is the public setter
+            log.warning("IB's next order id is %d but ids up to %d are used: continuing at %d",
+                        self.ib.client._reqIdSeq, floor - 1, floor)  # noqa: SLF001
+        self.ib.client.updateReqId(floor)  # type: ignore[no-untyped-call]
 
     async def connect_with_retry(self) -> None:
         """Connect, backing off (capped) until it works or ``close`` is called."""

@@ -15,11 +15,13 @@ import re
 
 _CANCEL_ACK = re.compile(r"^Error 202, reqId (-?\d+):")
 _MARKET_DATA = re.compile(r"^Error (354|10089|10168|10197), reqId -?\d+:")
+_CONNECTIVITY = re.compile(r"^Error (1100|1101|1102), reqId -?\d+:")   # handled: lost is a warning, back is news
 IB_LOGGER = "ib_async.wrapper"
 
 
 class RoutineNotices(logging.Filter):
-    """Lowers to INFO the 202 of a cancel of ours, and to WARNING IB's refusals of market data."""
+    """Lowers to INFO the 202 of a cancel of ours and IB's connectivity restored (1101/1102), and
+    to WARNING IB's refusals of market data and its connectivity lost (1100)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,6 +34,9 @@ class RoutineNotices(logging.Filter):
                 record.levelno, record.levelname = logging.INFO, "INFO"
             elif _MARKET_DATA.match(record.getMessage()):
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
+            elif (c := _CONNECTIVITY.match(record.getMessage())) is not None:
+                level = logging.WARNING if c[1] == "1100" else logging.INFO
+                record.levelno, record.levelname = level, logging.getLevelName(level)
         return True
 
     def install(self) -> None:

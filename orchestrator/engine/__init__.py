@@ -139,7 +139,7 @@ class Engine:
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
         self.trailing = Trailing(self.registry, self.market, clock, self.unit.apply,
                                  confirm_seconds=settings.trail_confirm_seconds,
-                                 max_attempts=settings.trail_max_attempts)
+                                 max_attempts=settings.trail_max_attempts, reconciled=self.reconciled)
         self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
         self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
                                    settings.limits.max_portfolio_risk_pct, self.market)

@@ -83,6 +83,7 @@ class Connection:
                     self.fatal_event.set()
                     return
             self._restored("reconnected")
+            self.reconciler.link_up.set()
             await self.reconciler.run("connected")
         elif notice.kind == "disconnected":
             self.reconciled.clear()
@@ -90,13 +91,15 @@ class Connection:
             log.warning("IB connection lost; reconnecting")
             self._lost("the socket closed")
         elif notice.kind == "connectivity_lost":
-            self.reconciled.clear()  # no new entries until IB is back and reconciled
+            self.reconciled.clear()  # no entries, no trailing until IB is back and reconciled
+            self.reconciler.link_up.clear()
             log.warning("IB %s: %s", notice.code, notice.message)
             self._lost(f"IB {notice.code}: {notice.message}")
         elif notice.kind == "connectivity_restored":
             if notice.code == 1101:  # restored, data lost: market data must be requested again
                 self.broker.forget_market_data()
             self._restored(f"IB {notice.code}")
+            self.reconciler.link_up.set()
             await self.reconciler.run(f"IB {notice.code}")
 
 

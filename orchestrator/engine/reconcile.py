@@ -62,7 +62,7 @@ class Reconciler:
     def __init__(self, *, registry: PlanRegistry, store: Store, broker: Broker, clock: Clock, apply: Apply,
                  carry_out: CarryOut, executor: Executor, fills: FillsInFlight, protection: Protection,
                  flatten: Flattener, gate: EntryGate, commands: TraderCommands, activation: Activation,
-                 reconciled: asyncio.Event, holdings: Holdings) -> None:
+                 reconciled: asyncio.Event, holdings: Holdings, link_up: asyncio.Event | None = None) -> None:
         self.registry = registry
         self.store = store
         self.broker = broker
@@ -78,10 +78,15 @@ class Reconciler:
         self.activation = activation
         self.reconciled = reconciled
         self.holdings = holdings
+        # IB's own connectivity (1100 clears it, 1101/1102 set it): with the socket up but IB's
+        # servers away, its answers are not the truth and nothing sent would reach them
+        self.link_up = link_up or asyncio.Event()
+        if link_up is None:
+            self.link_up.set()
 
     async def run(self, reason: str) -> None:
         """Read IB's truth and bring every plan in line with it (nothing while not connected)."""
-        if not self.broker.is_connected():
+        if not self.broker.is_connected() or not self.link_up.is_set():
             return
         try:
             snap = await self.broker.snapshot()
@@ -89,6 +94,8 @@ class Reconciler:
             log.warning("reconciliation (%s) failed: %s", reason, exc)
             return
         await self._reconcile(snap, reason)
+        if not self.link_up.is_set() or not self.broker.is_connected():
+            return  # lost while reconciling: the next reconciliation after IB is back counts
         for plan in self.registry.live():  # (re)subscribe: a reconnect drops every subscription
             if plan.state not in (State.PENDING, State.ERROR):
                 await self.activation.subscribe(plan)

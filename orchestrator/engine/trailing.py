@@ -5,6 +5,7 @@ the stop IB confirmed apart from the one it wants, and says so after ``max_attem
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -21,17 +22,20 @@ Apply = Callable[[str, Any], Awaitable[bool]]
 
 class Trailing:
     def __init__(self, registry: PlanRegistry, market: MarketWatch, clock: Clock, apply: Apply, *,
-                 confirm_seconds: float = 5.0, max_attempts: int = 5) -> None:
+                 confirm_seconds: float = 5.0, max_attempts: int = 5, reconciled: asyncio.Event | None = None) -> None:
         self.registry = registry
         self.market = market
         self.clock = clock
         self.apply = apply
         self.confirm_seconds = confirm_seconds
         self.max_attempts = max_attempts
+        self.reconciled = reconciled  # trailing waits for a reconciled connection (not during IB's 1100)
         self._last_price: dict[str, Decimal] = {}
 
     async def tick(self) -> None:
         """One price per trailing plan with a position, when it changed since the last tick."""
+        if self.reconciled is not None and not self.reconciled.is_set():
+            return
         for plan in self.registry.live():
             if plan.state not in LIVE_POSITION or not plan.spec.trails:
                 continue
