@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import re
 
-_CANCEL_ACK = re.compile(r"^Error 202, reqId (-?\d+):")
+_CANCEL_ACK = re.compile(r"^Error (?:202|10147), reqId (-?\d+):")   # cancelled; not found (nothing to cancel)
 _MARKET_DATA = re.compile(r"^Error (354|10089|10168|10197), reqId -?\d+:")
 _CONNECTIVITY = re.compile(r"^Error (1100|1101|1102), reqId -?\d+:")   # handled: lost is a warning, back is news
 IB_LOGGER = "ib_async.wrapper"
 
 
 class RoutineNotices(logging.Filter):
-    """Lowers to INFO the 202 of a cancel of ours and IB's connectivity restored (1101/1102), and
+    """Lowers to INFO the 202 (or 10147, "not found") of a cancel of ours and IB's connectivity
+    restored (1101/1102), and
     to WARNING IB's refusals of market data and its connectivity lost (1100)."""
 
     def __init__(self) -> None:
