@@ -12,8 +12,10 @@ How IB's dated entries become trading days:
 * Early closes and late opens: a day whose local close (open) is earlier (later) than the most
   common one in the data. IB does not flag them, so with one day of data none is found.
 
-Instants are known only from the first interval IB sent (a session that started before it,
-such as the overnight session before ES's first listed one, was not sent) to local midnight
+Instants are known from the first interval IB sent, or earlier where no unsent session can
+reach: a session that started before the first date (such as the overnight session before ES's
+first listed one) is taken to be no longer than the longest one sent, so instants from local
+midnight of the first date plus that length on are known. They are known up to local midnight
 after the last date in the new format, or to the end of the last interval in the old one.
 A day whose regular hours fall outside the trading hours' known window gets ``extended=None``.
 """
@@ -76,10 +78,17 @@ def _known(entries: tuple[IbEntry, ...], zone: ZoneInfo) -> Interval:
     keys = [e.key for e in entries]
     if not spans:
         return day_window(zone, min(keys), max(keys))
+    # An unlisted session that started before the first date is no longer than the longest one listed.
+    longest = max(s.end - s.start for s in spans)
+    start = min(min(s.start for s in spans), _midnight(min(keys), zone) + longest)
     end = max(s.end for s in spans)
     if any(e.dated_ends for e in entries):
-        end = max(end, datetime.combine(max(keys) + timedelta(days=1), time(0), zone).astimezone(UTC))
-    return Interval(min(s.start for s in spans), end)
+        end = max(end, _midnight(max(keys) + timedelta(days=1), zone))
+    return Interval(start, end)
+
+
+def _midnight(d: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(d, time(0), zone).astimezone(UTC)
 
 
 def _flag_unusual(days: list[TradingDay], zone: ZoneInfo) -> list[TradingDay]:

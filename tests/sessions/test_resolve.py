@@ -9,8 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.sessions import (
-    OutsideCoverage, Resolved, SessionAnchor, Sessions, Skipped, TradingDay, anchor_time, check_in_session,
-    choose_day, resolve_time, sessions_from_calendar,
+    OutsideCoverage,
+    Resolved,
+    SessionAnchor,
+    Sessions,
+    Skipped,
+    TradingDay,
+    anchor_time,
+    check_in_session,
+    choose_day,
+    resolve_time,
+    sessions_from_calendar,
 )
 
 from .helpers import NEW_YORK, ny, utc
@@ -36,11 +45,14 @@ CASES = [
     ("weekend date itself, next", CLOSE_15, date(2026, 10, 31), "next", utc(2026, 10, 1), utc(2026, 11, 2, 20, 45)),
     ("weekend date itself, skip", CLOSE_15, date(2026, 10, 31), "skip", utc(2026, 10, 1), "weekend"),
     # Early closes at 13:00 New York: the day after Thanksgiving and Christmas Eve.
-    ("day after Thanksgiving close-15m", CLOSE_15, date(2026, 11, 27), "skip", utc(2026, 11, 1), utc(2026, 11, 27, 17, 45)),
-    ("day after Thanksgiving close-10m", CLOSE_10, date(2026, 11, 27), "skip", utc(2026, 11, 1), utc(2026, 11, 27, 17, 50)),
+    ("day after Thanksgiving close-15m", CLOSE_15, date(2026, 11, 27), "skip", utc(2026, 11, 1),
+     utc(2026, 11, 27, 17, 45)),
+    ("day after Thanksgiving close-10m", CLOSE_10, date(2026, 11, 27), "skip", utc(2026, 11, 1),
+     utc(2026, 11, 27, 17, 50)),
     ("day after Thanksgiving open", SessionAnchor("open"), date(2026, 11, 27), "skip", utc(2026, 11, 1),
      utc(2026, 11, 27, 14, 30)),
-    ("Christmas Eve close", SessionAnchor("close"), date(2026, 12, 24), "skip", utc(2026, 12, 1), utc(2026, 12, 24, 18)),
+    ("Christmas Eve close", SessionAnchor("close"), date(2026, 12, 24), "skip", utc(2026, 12, 1),
+     utc(2026, 12, 24, 18)),
     ("Christmas Eve close-15m", CLOSE_15, date(2026, 12, 24), "skip", utc(2026, 12, 1), utc(2026, 12, 24, 17, 45)),
     ("the day before Christmas Eve", CLOSE_15, date(2026, 12, 23), "skip", utc(2026, 12, 1), utc(2026, 12, 23, 20, 45)),
     # Holidays: Thanksgiving (Thursday) and Christmas (Friday, so next is Monday).

@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.sessions import (
-    FieldError, SessionAnchor, parse_on_closed_day, parse_session_day, parse_time, plan_zone,
+    FieldError,
+    SessionAnchor,
+    parse_on_closed_day,
+    parse_session_day,
+    parse_time,
+    plan_zone,
 )
 
 from .helpers import NEW_YORK, utc
