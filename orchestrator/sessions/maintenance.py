@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .timefields import IANA_ZONE_NAME
+
 __all__ = [
     "IB_ASIA_EVENING_RESET", "IB_ASIA_MORNING_RESET", "IB_DEFAULT_WINDOWS", "IB_EUROPE_RESET",
     "IB_NORTH_AMERICA_RESET", "IB_WEEKEND", "MaintenanceWindow", "WindowSpan", "clear_of_windows",
@@ -36,10 +38,11 @@ _EVERY_DAY = frozenset(range(7))
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceWindow:
-    """``name`` recurs on local ``weekdays`` (0 = Monday) at ``start`` in ``zone`` for ``duration``."""
+    """``name`` recurs on local ``weekdays`` (0 = Monday) at ``start`` in the IANA zone ``zone`` for
+    ``duration``. The zone is a name, loaded when first used, so importing this module reads no file."""
 
     name: str
-    zone: ZoneInfo
+    zone: str
     weekdays: frozenset[int]
     start: time
     duration: timedelta
@@ -47,12 +50,14 @@ class MaintenanceWindow:
     def __post_init__(self) -> None:
         if not self.weekdays or not self.weekdays <= _EVERY_DAY:
             raise ValueError(f"{self.name}: weekdays must be a non-empty subset of 0-6 (Monday = 0)")
+        if not (IANA_ZONE_NAME.fullmatch(self.zone) or self.zone == "UTC"):
+            raise ValueError(f"{self.name}: zone must be an IANA zone name such as America/New_York")
         if not timedelta(0) < self.duration < timedelta(days=7):
             raise ValueError(f"{self.name}: duration must be more than 0 and less than 7 days")
 
     def occurrences(self, around: datetime) -> list[WindowSpan]:
         """Every occurrence starting within eight days either side of ``around``."""
-        middle = around.astimezone(self.zone).date()
+        middle = around.astimezone(ZoneInfo(self.zone)).date()
         spans = []
         for shift in range(-8, 9):
             day = middle + timedelta(days=shift)
@@ -62,7 +67,7 @@ class MaintenanceWindow:
 
     def _at(self, day: date, later: timedelta) -> datetime:
         wall = datetime.combine(day, self.start) + later  # wall-clock arithmetic, then the zone
-        return wall.replace(tzinfo=self.zone).astimezone(UTC)
+        return wall.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,26 +82,26 @@ class WindowSpan:
         return self.start <= t < self.end
 
 
-_NEW_YORK = ZoneInfo("America/New_York")
+_NEW_YORK = "America/New_York"
 IB_NORTH_AMERICA_RESET = MaintenanceWindow(
     "IB daily reset (North America)", _NEW_YORK, _SUNDAY_TO_FRIDAY, time(0, 15), timedelta(minutes=90))
 IB_EUROPE_RESET = MaintenanceWindow(
-    "IB daily reset (Europe)", ZoneInfo("Europe/Zurich"), _SUNDAY_TO_FRIDAY, time(6, 25), timedelta(minutes=80))
+    "IB daily reset (Europe)", "Europe/Zurich", _SUNDAY_TO_FRIDAY, time(6, 25), timedelta(minutes=80))
 IB_ASIA_MORNING_RESET = MaintenanceWindow(
-    "IB daily reset (Asia, morning)", ZoneInfo("Asia/Hong_Kong"), _SUNDAY_TO_FRIDAY, time(4, 45),
+    "IB daily reset (Asia, morning)", "Asia/Hong_Kong", _SUNDAY_TO_FRIDAY, time(4, 45),
     timedelta(minutes=80))
 IB_ASIA_EVENING_RESET = MaintenanceWindow(
-    "IB daily reset (Asia, evening)", ZoneInfo("Asia/Hong_Kong"), _SUNDAY_TO_FRIDAY, time(20, 15),
+    "IB daily reset (Asia, evening)", "Asia/Hong_Kong", _SUNDAY_TO_FRIDAY, time(20, 15),
     timedelta(minutes=60))
 IB_WEEKEND = MaintenanceWindow("IB weekend maintenance", _NEW_YORK, frozenset({FRI}), time(23, 0), timedelta(hours=4))
 IB_DEFAULT_WINDOWS: tuple[MaintenanceWindow, ...] = (IB_NORTH_AMERICA_RESET, IB_WEEKEND)
 
 
-def gateway_restart(at: time, zone: ZoneInfo = _NEW_YORK, *, before: timedelta = timedelta(minutes=5),
+def gateway_restart(at: time, zone: str = _NEW_YORK, *, before: timedelta = timedelta(minutes=5),
                     after: timedelta = timedelta(minutes=10)) -> MaintenanceWindow:
     """The daily window around a Gateway auto-restart at ``at`` (from ``before`` it to ``after`` it)."""
     start = (datetime.combine(date(2000, 1, 3), at) - before).time()
-    return MaintenanceWindow(f"Gateway restart {at:%H:%M} {zone.key}", zone, _EVERY_DAY, start, before + after)
+    return MaintenanceWindow(f"Gateway restart {at:%H:%M} {zone}", zone, _EVERY_DAY, start, before + after)
 
 
 def _spans(t: datetime, windows: tuple[MaintenanceWindow, ...]) -> list[WindowSpan]:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import FieldError
 
 __all__ = [
-    "MAX_ANCHOR_OFFSET", "OnClosedDay", "SessionAnchor", "SessionDay", "TimeSpec", "describe_value",
+    "IANA_ZONE_NAME", "MAX_ANCHOR_OFFSET", "OnClosedDay", "SessionAnchor", "SessionDay", "TimeSpec", "describe_value",
     "parse_on_closed_day", "parse_session_day", "parse_time", "plan_zone",
 ]
 
@@ -43,7 +43,8 @@ EXAMPLES = "2026-12-02T09:35:00-05:00, '2026-12-02 09:35 America/New_York', open
 
 _ANCHOR = re.compile(r"(open|close)(?:([+-])(?:(\d{1,5})h)?(?:(\d{1,5})m)?(?:(\d{1,5})s)?)?")
 _LOOKS_ANCHOR = re.compile(r"(?i)(open|close)\b")
-_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)+|UTC")
+IANA_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)+")
+"""An IANA zone name with a region (``America/New_York``): the form plans and config must use."""
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TIME_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
@@ -166,7 +167,7 @@ def _localize(field: str, local: datetime, zone: ZoneInfo) -> datetime:
 
 def plan_zone(field: str, name: str) -> ZoneInfo:
     """The IANA zone a plan names (``America/New_York``, ``UTC``); abbreviations are refused."""
-    if not _ZONE_NAME.fullmatch(name):
+    if not (IANA_ZONE_NAME.fullmatch(name) or name == "UTC"):
         raise FieldError(field, f"time zone {describe_value(name)} is not an IANA zone name: write the place, "
                                 "e.g. America/New_York, Europe/London, Asia/Tokyo (abbreviations like EST are "
                                 "refused: they ignore daylight saving)")

@@ -51,7 +51,7 @@ def read_window(table: Mapping[str, object], prefix: str = "window") -> Maintena
     duration = datetime.combine(date(2000, 1, 3), end) - datetime.combine(date(2000, 1, 3), start)
     if duration <= timedelta(0):
         duration += timedelta(days=1)
-    return MaintenanceWindow(name or f"maintenance {start:%H:%M}-{end:%H:%M}", zone, days, start, duration)
+    return MaintenanceWindow(name or f"maintenance {start:%H:%M}-{end:%H:%M}", zone.key, days, start, duration)
 
 
 def _collect(problems: list[tuple[str, str]], field: str, read: Callable[[str], T]) -> T | None:

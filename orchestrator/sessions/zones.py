@@ -15,10 +15,10 @@ any other id must be an IANA name with a ``/`` that zoneinfo knows. Anything els
 
 from __future__ import annotations
 
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import UnknownTimeZone
+from .timefields import IANA_ZONE_NAME
 
 __all__ = ["IB_ZONE_ALIASES", "ib_zone"]
 
@@ -48,7 +48,6 @@ IB_ZONE_ALIASES: dict[str, str] = {
     "GMT": "UTC", "UTC": "UTC", "UCT": "UTC", "Etc/UTC": "UTC", "Etc/GMT": "UTC", "Universal": "UTC",
     "Zulu": "UTC",
 }
-_IANA = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)+")
 
 
 def ib_zone(zone_id: str) -> ZoneInfo:
@@ -59,7 +58,7 @@ def ib_zone(zone_id: str) -> ZoneInfo:
     key = key.split(" (", 1)[0].strip()  # "EST (Eastern Standard Time)"
     name = IB_ZONE_ALIASES.get(key) or IB_ZONE_ALIASES.get(key.upper())
     if name is None:
-        if not _IANA.fullmatch(key):
+        if not IANA_ZONE_NAME.fullmatch(key):
             raise UnknownTimeZone(zone_id, "not an IANA name and not a known IB alias")
         name = key
     try:

@@ -21,6 +21,16 @@ def test_import_loads_no_calendar_library_pandas_or_ib_async() -> None:
     assert loaded_after("import orchestrator.sessions") == []
 
 
+def test_import_opens_no_file_but_python_modules() -> None:
+    """Not even a time zone file: zones are loaded when first used."""
+    code = ("def hook(event, args):\n"
+            "    if event == 'open' and isinstance(args[0], str) and not args[0].endswith(('.py', '.pyc')):\n"
+            "        print('opened', args[0])\n"
+            "sys.addaudithook(hook)\n"
+            "import orchestrator.sessions")
+    assert loaded_after(code) == []
+
+
 def test_the_first_calendar_use_loads_it() -> None:
     code = ("import datetime, orchestrator.sessions as s\n"
             "s.sessions_from_calendar('XNYS', datetime.date(2026, 1, 1), datetime.date(2026, 1, 31))")

@@ -111,9 +111,11 @@ def test_window_answers_are_consistent(t: datetime) -> None:
 
 def test_bad_windows_are_refused() -> None:
     with pytest.raises(ValueError, match="weekdays"):
-        MaintenanceWindow("x", NEW_YORK, frozenset(), time(0), timedelta(hours=1))
+        MaintenanceWindow("x", "America/New_York", frozenset(), time(0), timedelta(hours=1))
     with pytest.raises(ValueError, match="duration"):
-        MaintenanceWindow("x", NEW_YORK, frozenset({0}), time(0), timedelta(0))
+        MaintenanceWindow("x", "America/New_York", frozenset({0}), time(0), timedelta(0))
+    with pytest.raises(ValueError, match="zone must be an IANA zone name"):
+        MaintenanceWindow("x", "EST", frozenset({0}), time(0), timedelta(hours=1))
 
 
 def test_windows_from_config() -> None:
