@@ -80,7 +80,7 @@ def merge(calendar: Sessions, ib: Sessions) -> Sessions:
         first=min(calendar.first, ib.first), last=max(calendar.last, ib.last),
         days=tuple(sorted(kept + replaced, key=lambda d: d.day)),
         regular_known=_union(calendar.regular_known, ib.regular_known, calendar.source, ib.source),
-        extended_known=ib.extended_known, weekend=calendar.weekend)
+        extended_known=ib.extended_known, extended_dates=ib.extended_dates, weekend=calendar.weekend)
 
 
 def _with_flags(day: TradingDay, calendar: Sessions) -> TradingDay:

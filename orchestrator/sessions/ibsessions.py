@@ -61,7 +61,8 @@ def sessions_from_ib(trading_hours: str, liquid_hours: str, time_zone_id: str, *
         extended = None if partial else normalize([*assigned.get(d, ()), *own])
         days.append(TradingDay(d, own, extended))
     return Sessions(source=source, zone=zone, first=first, last=last, days=tuple(_flag_unusual(days, zone)),
-                    regular_known=_known(liquid, zone), extended_known=trading_known)
+                    regular_known=_known(liquid, zone), extended_known=trading_known,
+                    extended_dates=(first, last))
 
 
 def _owner(span: Interval, key: date, regular_days: dict[date, tuple[Interval, ...]], zone: ZoneInfo) -> date:

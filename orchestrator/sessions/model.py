@@ -10,7 +10,8 @@ Two kinds of hours (:data:`Hours`):
 A :class:`Sessions` answers two kinds of question, each with its own coverage, because "we do not
 know" must never read as "closed":
 
-* about **dates** (is 2026-12-25 a trading day?): known for ``first`` to ``last`` inclusive;
+* about **dates** (is 2026-12-25 a trading day?): known for ``first`` to ``last`` inclusive,
+  for extended hours only within ``extended_dates``;
 * about **instants** (is the market open at 20:59 UTC?): known inside ``regular_known`` /
   ``extended_known``. Outside them :class:`OutsideCoverage` is raised.
 
@@ -121,6 +122,7 @@ class Sessions:
     days: tuple[TradingDay, ...]
     regular_known: Interval
     extended_known: Interval | None = None
+    extended_dates: tuple[date, date] | None = None
     weekend: frozenset[int] = frozenset({5, 6})
     _by_day: dict[date, TradingDay] = field(init=False, repr=False, compare=False)
     _flat: dict[str, tuple[Interval, ...]] = field(init=False, repr=False, compare=False)
@@ -152,6 +154,8 @@ class Sessions:
 
     def trading_day(self, d: date, hours: Hours = "regular") -> TradingDay | None:
         """The day on ``d`` if it has ``hours`` (``extended``: HoursUnknown where not known)."""
+        if hours == "extended" and not (self.extended_dates and self.extended_dates[0] <= d <= self.extended_dates[1]):
+            raise HoursUnknown(f"{self.source} has no extended hours for {d.isoformat()}")
         found = self.day(d)
         if found is None:
             return None

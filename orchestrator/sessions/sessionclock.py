@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .errors import OutsideCoverage
-from .model import Hours, Sessions, TradingDay
+from .model import Hours, Interval, Sessions, TradingDay
 
 __all__ = ["SessionClock"]
 
@@ -33,22 +33,19 @@ class SessionClock:
 
     def next_open(self, t: datetime, hours: Hours = "regular") -> datetime:
         """The first open strictly after ``t``."""
-        following = self.sessions.interval_after(t, hours)
-        if following is None:
-            window = self.sessions.known(hours)
-            raise OutsideCoverage(window.end, window.start, window.end, self.sessions.source)
-        return following.start
+        return self._following(t, hours).start
 
     def next_close(self, t: datetime, hours: Hours = "regular") -> datetime:
         """The close of the session open at ``t``, else of the next session to open."""
         current = self.sessions.interval_at(t, hours)
-        if current is not None:
-            return current.end
+        return current.end if current is not None else self._following(t, hours).end
+
+    def _following(self, t: datetime, hours: Hours) -> Interval:
         following = self.sessions.interval_after(t, hours)
-        if following is None:
+        if following is None:  # the next session lies past what the sessions know
             window = self.sessions.known(hours)
             raise OutsideCoverage(window.end, window.start, window.end, self.sessions.source)
-        return following.end
+        return following
 
     def session_at(self, t: datetime, hours: Hours = "regular") -> TradingDay | None:
         """The trading day whose session (including its breaks) contains ``t``, or None."""

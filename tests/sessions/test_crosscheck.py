@@ -7,11 +7,14 @@ from datetime import date, timedelta
 import pytest
 
 from orchestrator.sessions import (
+    HoursUnknown,
     SessionAnchor,
     SessionClock,
     Sessions,
     SessionsError,
     Skipped,
+    TradingDay,
+    choose_day,
     cross_check,
     merge,
     resolve_time,
@@ -81,3 +84,13 @@ def test_merge_refuses_a_gap(xnys: Sessions) -> None:
     far = sessions_from_ib("20290105:0400-20290105:2000", "20290105:0930-20290105:1600", "US/Eastern")
     with pytest.raises(SessionsError, match="leaves a gap"):
         merge(xnys, far)
+
+
+def test_extended_hours_are_known_only_where_ib_gave_them(xnys: Sessions) -> None:
+    merged = merge(xnys, ib_week())
+    inside = choose_day(date(2026, 12, 2), "skip", merged, utc(2026, 11, 23), "extended")
+    assert isinstance(inside, TradingDay) and inside.open("extended") == ny(2026, 12, 2, 4)
+    with pytest.raises(HoursUnknown, match="no extended hours for 2026-12-08"):
+        choose_day(date(2026, 12, 8), "skip", merged, utc(2026, 11, 23), "extended")
+    with pytest.raises(HoursUnknown):
+        choose_day(date(2026, 12, 2), "skip", xnys, utc(2026, 11, 23), "extended")
