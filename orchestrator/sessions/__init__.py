@@ -9,6 +9,7 @@ Modules, one concern each:
 
 * ``timefields``  plan time fields: absolute times, session anchors, ``session_day``, ``on_closed_day``
 * ``plantimes``   a plan's time fields read from its table and resolved together on one session
+* ``contract``    one contract's sessions from its IB contract details: the engine's entry point
 * ``model``       :class:`Sessions`, :class:`TradingDay`, :class:`Interval` (aware UTC)
 * ``xcal``        sessions from exchange_calendars (regular hours, holidays, early closes)
 * ``zones``, ``ibhours``, ``ibsessions``  sessions from IB's timeZoneId, tradingHours, liquidHours
@@ -18,6 +19,7 @@ Modules, one concern each:
 * ``maintenance``, ``windowconfig``  IB's reset and restart windows, and reading them from config
 """
 
+from .contract import ContractSessions, contract_sessions
 from .crosscheck import Disagreement, cross_check, describe_hours, merge
 from .errors import (
     BadTradingHours,
@@ -63,13 +65,14 @@ from .xcal import calendar_for_exchange, sessions_from_calendar
 from .zones import ib_zone
 
 __all__ = [
-    "BadTradingHours", "Disagreement", "FieldError", "Hours", "HoursUnknown", "IB_ASIA_EVENING_RESET",
-    "IB_ASIA_MORNING_RESET", "IB_DEFAULT_WINDOWS", "IB_EUROPE_RESET", "IB_NORTH_AMERICA_RESET", "IB_WEEKEND",
-    "IbEntry", "Interval", "MaintenanceWindow", "OnClosedDay", "OutsideCoverage", "PlanSchedule", "PlanTimes",
-    "Resolved", "ResolvedField", "SessionAnchor", "SessionClock", "SessionDay", "Sessions", "SessionsError",
-    "Skipped", "TimeSpec", "TradingDay", "UnknownCalendar", "UnknownTimeZone", "WindowSpan", "anchor_time",
-    "calendar_for_exchange", "check_in_session", "choose_day", "clear_of_windows", "cross_check", "day_window",
-    "describe_hours", "gateway_restart", "ib_zone", "merge", "next_window", "normalize", "parse_ib_hours",
-    "parse_on_closed_day", "parse_session_day", "parse_time", "plan_zone", "read_plan_times", "read_window",
-    "resolve_plan_times", "resolve_time", "sessions_from_calendar", "sessions_from_ib", "window_at",
+    "BadTradingHours", "ContractSessions", "Disagreement", "FieldError", "Hours", "HoursUnknown",
+    "IB_ASIA_EVENING_RESET", "IB_ASIA_MORNING_RESET", "IB_DEFAULT_WINDOWS", "IB_EUROPE_RESET",
+    "IB_NORTH_AMERICA_RESET", "IB_WEEKEND", "IbEntry", "Interval", "MaintenanceWindow", "OnClosedDay",
+    "OutsideCoverage", "PlanSchedule", "PlanTimes", "Resolved", "ResolvedField", "SessionAnchor", "SessionClock",
+    "SessionDay", "Sessions", "SessionsError", "Skipped", "TimeSpec", "TradingDay", "UnknownCalendar",
+    "UnknownTimeZone", "WindowSpan", "anchor_time", "calendar_for_exchange", "check_in_session", "choose_day",
+    "clear_of_windows", "contract_sessions", "cross_check", "day_window", "describe_hours", "gateway_restart",
+    "ib_zone", "merge", "next_window", "normalize", "parse_ib_hours", "parse_on_closed_day", "parse_session_day",
+    "parse_time", "plan_zone", "read_plan_times", "read_window", "resolve_plan_times", "resolve_time",
+    "sessions_from_calendar", "sessions_from_ib", "window_at",
 ]
