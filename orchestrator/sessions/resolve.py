@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeAlias
 
+from .errors import HoursUnknown
 from .model import Hours, Sessions, TradingDay
 from .timefields import OnClosedDay, SessionAnchor, SessionDay, TimeSpec
 
@@ -54,7 +55,7 @@ def _closed(sessions: Sessions, d: date) -> Skipped:
 
 
 def _over(day: TradingDay, hours: Hours) -> Skipped:
-    return Skipped("past", day.day, f"the {day.day.isoformat()} session closed at {day.close(hours):%H:%M} UTC")
+    return Skipped("past", day.day, f"the {day.day.isoformat()} session closed at {_utc(day.close(hours), day.day)}")
 
 
 def choose_day(rule: SessionDay, on_closed_day: OnClosedDay, sessions: Sessions, now: datetime,
@@ -99,6 +100,14 @@ def resolve_time(spec: TimeSpec, rule: SessionDay, on_closed_day: OnClosedDay, s
     return Resolved(at, day.day, at <= now)
 
 
+def _nearby(sessions: Sessions, d: date, hours: Hours) -> TradingDay | None:
+    """A neighbouring date's trading day, None where it is closed or not known (the instant was)."""
+    try:
+        return sessions.trading_day(d, hours) if sessions.covers(d) else None
+    except HoursUnknown:
+        return None
+
+
 def check_in_session(at: datetime, sessions: Sessions, hours: Hours = "regular", *,
                      allow_close: bool = False) -> str | None:
     """None when ``at`` lies inside a session (``open <= at < close``; ``<= close`` with
@@ -108,7 +117,7 @@ def check_in_session(at: datetime, sessions: Sessions, hours: Hours = "regular",
     local = sessions.local_date(at)
     shown = f"{at:%Y-%m-%d %H:%M} UTC"
     for d in (local, local - timedelta(days=1), local + timedelta(days=1)):
-        day = sessions.trading_day(d, hours) if sessions.covers(d) else None
+        day = _nearby(sessions, d, hours)
         if day is None or not day.open(hours) <= at <= day.close(hours):
             continue
         if at == day.close(hours):
@@ -119,5 +128,10 @@ def check_in_session(at: datetime, sessions: Sessions, hours: Hours = "regular",
         return _closed(sessions, local).message
     kind = " (an early close)" if day.early_close and hours == "regular" else ""
     if at < day.open(hours):
-        return f"{shown} is before the {local.isoformat()} open at {day.open(hours):%H:%M} UTC"
-    return f"{shown} is after the {local.isoformat()} close at {day.close(hours):%H:%M} UTC{kind}"
+        return f"{shown} is before the {local.isoformat()} open at {_utc(day.open(hours), local)}"
+    return f"{shown} is after the {local.isoformat()} close at {_utc(day.close(hours), local)}{kind}"
+
+
+def _utc(t: datetime, session: date) -> str:
+    """``14:30 UTC``, with the date when the UTC date is not the session's (``2026-11-24 01:00 UTC``)."""
+    return f"{t:%H:%M} UTC" if t.date() == session else f"{t:%Y-%m-%d %H:%M} UTC"

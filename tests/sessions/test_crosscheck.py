@@ -14,6 +14,7 @@ from orchestrator.sessions import (
     SessionsError,
     Skipped,
     TradingDay,
+    check_in_session,
     choose_day,
     cross_check,
     merge,
@@ -94,3 +95,12 @@ def test_extended_hours_are_known_only_where_ib_gave_them(xnys: Sessions) -> Non
         choose_day(date(2026, 12, 8), "skip", merged, utc(2026, 11, 23), "extended")
     with pytest.raises(HoursUnknown):
         choose_day(date(2026, 12, 2), "skip", xnys, utc(2026, 11, 23), "extended")
+
+
+def test_check_in_extended_hours_on_the_first_day_ib_gave(xnys: Sessions) -> None:
+    ib = sessions_from_ib("20261123:0400-20261123:2000;20261124:0400-20261124:2000",
+                          "20261123:0930-20261123:1600;20261124:0930-20261124:1600", "US/Eastern")
+    merged = merge(xnys, ib)
+    assert check_in_session(ny(2026, 11, 23, 5), merged, "extended") is None
+    why = check_in_session(ny(2026, 11, 23, 22), merged, "extended")  # the day before has no extended hours
+    assert why is not None and "after the 2026-11-23 close at 2026-11-24 01:00 UTC" in why
