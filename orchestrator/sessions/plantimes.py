@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
-from .errors import FieldError
+from .errors import FieldError, HoursUnknown, OutsideCoverage
 from .model import Hours, Sessions, TradingDay
 from .resolve import Skipped, anchor_time, check_in_session, choose_day
 from .timefields import (
@@ -154,7 +154,11 @@ def _session_problems(schedule: PlanSchedule, sessions: Sessions, require: Hours
     for field in schedule.fields:
         if field.name == "start" and field.at <= now:
             continue  # a start that has passed arms at once: the instant itself no longer matters
-        why = check_in_session(field.at, sessions, require, allow_close=field.name == "expire")
+        try:
+            why = check_in_session(field.at, sessions, require, allow_close=field.name == "expire")
+        except (OutsideCoverage, HoursUnknown) as exc:  # cannot be checked: refuse rather than guess
+            problems.append((field.name, f"{field.describe()}: cannot be checked against the session: {exc}"))
+            continue
         if why is not None:
             hint = "; set outside_rth = true to allow it" if require == "regular" else ""
             problems.append((field.name, f"{field.describe()}: {why}, outside the {require} session{hint}"))

@@ -116,3 +116,11 @@ def test_an_expiry_at_the_close_is_fine_and_outside_rth_skips_the_check(xnys: Se
     unchecked = resolve_plan_times(times, xnys, ny(2026, 12, 2, 17), require=None)
     assert isinstance(unchecked, PlanSchedule) and unchecked.problems == ()
     assert unchecked.at("expire") == ny(2026, 12, 3, 16)
+
+
+def test_a_time_beyond_the_calendar_cannot_be_checked_and_is_refused(xnys: Sessions) -> None:
+    times = PlanTimes(start=utc(2028, 1, 3, 15), expire=utc(2028, 1, 3, 16))
+    schedule = resolve_plan_times(times, xnys, ny(2026, 12, 2, 17))
+    assert isinstance(schedule, PlanSchedule)
+    assert [f for f, _ in schedule.problems] == ["start", "expire"]
+    assert "cannot be checked against the session: XNYS sessions cover" in schedule.problems[0][1]
