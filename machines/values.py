@@ -72,6 +72,7 @@ class NotifyKind(StrEnum):
     MARKET_DATA_LOST = "market_data_lost"
     MARKET_DATA_RESTORED = "market_data_restored"
     MARKET_DATA_DELAYED = "market_data_delayed"
+    MAINTENANCE_DISCONNECT = "maintenance_disconnect"
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
     START_REFUSED = "start_refused"

@@ -254,6 +254,36 @@ class MarketDataConfig(_Section):
     trail_on_delayed: bool = False
 
 
+def _windows(tables: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if tables is None:
+        return None
+    from .sessions.windowconfig import read_window  # lazy: status need not load the sessions package
+    problems = []
+    for i, table in enumerate(tables):
+        got = read_window(table, f"[{i}]")
+        if isinstance(got, list):
+            problems += [f"{field}: {message}" for field, message in got]
+    if problems:
+        raise custom_error("; ".join(problems))
+    return tables
+
+
+def _hhmm(text: str | None) -> str | None:
+    if text is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise custom_error(f"must be a time HH:MM (got {text!r})")
+    return text
+
+
+class MaintenanceConfig(_Section):
+    """IB's maintenance windows: no new entries are activated inside them, and a disconnect in one
+    is expected (a notice, not an alarm). ``windows`` unset: IB's published North American daily
+    reset and weekend windows for paper and live, none for the simulator; ``[]``: none.
+    ``gateway_restart``: IB Gateway's daily auto-restart time (New York), a window around it."""
+
+    windows: Annotated[list[dict[str, Any]] | None, AfterValidator(_windows)] = None
+    gateway_restart: Annotated[str | None, AfterValidator(_hhmm)] = None
+
+
 def _webhook(secret: SecretStr) -> SecretStr:
     url = secret.get_secret_value()
     if not url:
@@ -311,6 +341,7 @@ class Config(BaseModel):
     risk: RiskConfig = Field(default_factory=dict, validate_default=True)
     trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
     market_data: MarketDataConfig = Field(default_factory=dict, validate_default=True)
+    maintenance: MaintenanceConfig = Field(default_factory=dict, validate_default=True)
     discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
     console: ConsoleConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path
@@ -322,6 +353,22 @@ class Config(BaseModel):
         if isinstance(data, dict) and "base_dir" not in data:
             data = {**data, "base_dir": _base_dir(info)}
         return data
+
+    def maintenance_windows(self) -> tuple[Any, ...]:
+        """The maintenance windows as ``orchestrator.sessions.MaintenanceWindow`` values."""
+        from datetime import time
+
+        from .sessions.maintenance import IB_DEFAULT_WINDOWS, MaintenanceWindow, gateway_restart
+        from .sessions.windowconfig import read_window
+        m = self.maintenance
+        if m.windows is None:
+            windows: tuple[Any, ...] = () if self.broker.mode == "sim" else IB_DEFAULT_WINDOWS
+        else:
+            windows = tuple(w for t in m.windows if isinstance(w := read_window(t), MaintenanceWindow))
+        if m.gateway_restart is not None:
+            hours, minutes = map(int, m.gateway_restart.split(":"))
+            windows += (gateway_restart(time(hours, minutes)),)
+        return windows
 
     def risk_limits(self) -> RiskLimits:
         """The risk settings as the pure core wants them."""

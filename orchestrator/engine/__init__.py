@@ -98,6 +98,7 @@ class EngineSettings:
     trail_max_attempts: int = 5
     market_max_age: float = 60.0          # seconds: an older price is not used for decisions
     market_allow_delayed: bool = False    # delayed prices may trail and size market entries
+    maintenance: tuple[Any, ...] = ()     # IB's maintenance windows (orchestrator.sessions.MaintenanceWindow)
     price_retention_days: int = 30
     details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
@@ -132,7 +133,7 @@ class Engine:
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
-                                     settings.limits, self._apply, self.market)
+                                     settings.limits, self._apply, self.market, maintenance=settings.maintenance)
         self.unit = UnitOfWork(self.registry, store, self.executor, clock, self.faults, self.changed,
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
@@ -149,7 +150,7 @@ class Engine:
             flatten=self.flatten, gate=self.gate, commands=self.commands, activation=self.activation,
             reconciled=self.reconciled, holdings=self.holdings)
         self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, notices,
-                                     clock, self.status, account_check)
+                                     clock, self.status, account_check, maintenance=settings.maintenance)
         self.verification = Verification(self.registry, broker, self.reconciler, self.flatten, clock, self.unit.apply)
         self.prices = PriceHistory(PriceRecorder(store.db), self.registry, broker, clock,
                                    settings.price_retention_days)

@@ -36,7 +36,7 @@ PRICE_RETRY = 0.5  # seconds between looks for a first live price
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
                  reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch,
-                 price_wait: float = 10.0) -> None:
+                 price_wait: float = 10.0, maintenance: tuple[Any, ...] = ()) -> None:
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
@@ -44,6 +44,7 @@ class Activation:
         self.gate = gate
         self.reconciled = reconciled
         self.market = market
+        self.maintenance = maintenance
         self.limits = limits
         self.apply = apply
         self.price_wait = price_wait
@@ -73,6 +74,8 @@ class Activation:
             return
         if not self.broker.is_connected() or not self.reconciled.is_set():
             return  # retried after the next successful reconciliation
+        if await self._in_maintenance(plan):
+            return
         held = self.gate.reason(plan.spec.symbol)
         if held is not None:
             if plan.reason != held:
@@ -105,6 +108,23 @@ class Activation:
         others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
         await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
                                                     market_price=market))
+
+    async def _in_maintenance(self, plan: Plan) -> bool:
+        """Inside one of IB's maintenance windows no entry is activated: the plan says until when,
+        and is tried again at the window's end."""
+        if not self.maintenance:
+            return False
+        from ..sessions.maintenance import window_at  # lazy: the sessions package loads only when used
+        now = self.clock.now()
+        span = window_at(now, self.maintenance)
+        if span is None:
+            return False
+        reason = (f"inside {span.name} until {span.end:%Y-%m-%d %H:%M} UTC: new entries wait for it to end "
+                  "(IB may disconnect meanwhile)")
+        if plan.reason != reason:
+            await self.apply(plan.id, machines.Hold(now, reason))
+        self.jobs.at(f"activate:{plan.id}", span.end + timedelta(seconds=1), ActivateRequest(plan.id))
+        return True
 
     async def _wait_for_price(self, plan: Plan, why: str) -> None:
         """No usable price yet (a subscription's first quote takes a moment; the data may be
