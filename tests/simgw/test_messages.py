@@ -18,9 +18,10 @@ from ib_async.decoder import Decoder
 from ib_async.objects import ExecutionFilter
 
 from orchestrator.simgw import inbound
+from orchestrator.simgw import details
 from orchestrator.simgw import messages as m
 from orchestrator.simgw.account import Position
-from orchestrator.simgw.contracts import Catalog, con_id_for, make_stock
+from orchestrator.simgw.contracts import NO_SECDEF, Catalog, ContractSpec, Refusal, con_id_for, make_stock
 from orchestrator.simgw.orders import Execution, SimOrder
 from orchestrator.simgw.wire import FrameParser
 
@@ -128,7 +129,7 @@ def test_exec_details_and_commission_report() -> None:
 
 
 def test_contract_details_layout() -> None:
-    n, (name, (req_id, cd)) = decode(m.contract_details(4, AAPL, NOW))
+    n, (name, (req_id, cd)) = decode(details.contract_details(4, AAPL, NOW))
     assert (n, name, req_id) == (39, "contractDetails", 4)
     c = cd.contract
     assert (c.conId, c.symbol, c.secType, c.exchange, c.primaryExchange, c.currency) == (
@@ -149,7 +150,7 @@ def test_contract_details_layout() -> None:
         (m.account_value("NetLiquidation", "100000.00", "USD", "DU1"), 6, "updateAccountValue"),
         (m.account_update_multi(5, "DU1", "NetLiquidation", "1.00", "USD"), 8, "accountUpdateMulti"),
         (m.completed_orders_end(), 1, "completedOrdersEnd"),
-        (m.symbol_samples(2, [AAPL]), 9, "symbolSamples"),
+        (details.symbol_samples(2, [AAPL]), 9, "symbolSamples"),
         (m.position_multi(2, "DU1", AAPL, Position("AAPL", AAPL.con_id, 1, 1)), 18, "positionMulti"),
     ],
 )
@@ -168,11 +169,11 @@ def test_conid_is_stable_and_nonzero() -> None:
     assert con_id_for("ZZTOP") == con_id_for("ZZTOP") > 0
     assert len({con_id_for(s) for s in ("AB", "BA", "ABC", "XYZW", "Q")}) == 5
     catalog = Catalog(["AAPL", "ABCD"])
-    assert catalog.resolve(0, "ABCD", "STK", "SMART", "USD") is not None
-    assert catalog.resolve(0, "ABCD", "OPT", "SMART", "USD") is None
-    assert catalog.resolve(0, "ABCD", "STK", "SMART", "EUR") is None
-    assert catalog.resolve(265598, "", "", "", "") is catalog.by_symbol("AAPL")
-    assert catalog.resolve(265599, "", "", "", "") is None
+    assert not isinstance(catalog.resolve(ContractSpec(0, "ABCD", "STK", "SMART", currency="USD")), Refusal)
+    assert catalog.resolve(ContractSpec(0, "ABCD", "OPT", "SMART", currency="USD")) == Refusal(200, NO_SECDEF)
+    assert isinstance(catalog.resolve(ContractSpec(0, "ABCD", "STK", "SMART", currency="EUR")), Refusal)
+    assert catalog.resolve(ContractSpec(265598)) is catalog.by_key("AAPL")
+    assert isinstance(catalog.resolve(ContractSpec(265599)), Refusal)
     assert all(s.primary_exchange in ("NASDAQ", "NYSE") for s in catalog)
 
 
