@@ -7,17 +7,19 @@ the rest."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from machines import Instrument, InstrumentPlanSpec, PlanSpec, SecType
+from machines import Instrument, InstrumentPlanSpec, PlanSpec, SecType, risk_budget, size_in_base
 from orchestrator.cli import plans_check
 from orchestrator.engine.intake import spec_hash
 from orchestrator.planfile import NOT_RUNNABLE, Scan, scan
+from orchestrator.simgw import PricePath, SimGateway
 
-from .test_planfile import CHECKED_AT, write
+from .test_planfile import CHECKED_AT, REPO, write
 
 ES = """\
 [[plans]]
@@ -174,3 +176,22 @@ def test_a_plan_using_the_contract_keys_has_a_hash_of_its_own(tmp_path: Path) ->
     [as_stock] = checked(tmp_path, edit(edit(edit(ES, "sec_type", None), "exchange", None), "contract_month",
                                         None)).specs
     assert len({spec_hash(es), spec_hash(es_jun), spec_hash(as_stock)}) == 3
+
+
+def test_the_instrument_examples_check_and_size_as_their_comments_say() -> None:
+    path = str(REPO / "examples" / "instruments.toml")
+    found = scan([path], now=CHECKED_AT, instruments=True)
+    assert found.problems == [] and found.warnings == []
+    specs = {s.id: s for s in found.specs}
+    budget = risk_budget(Decimal(100_000), Decimal(2))
+    multiplier = {"ES": Decimal(50), "MES": Decimal(5)}
+    sizes = {i: size_in_base(budget, s.entry_price, s.stop_loss, multiplier.get(s.symbol, Decimal(1)),
+                             Decimal("1.08") if s.instrument.currency == "EUR" else Decimal(1))
+             for i, s in specs.items()}
+    assert sizes == {"ES-long-1": 4, "MES-long-1": 40, "SAP-long-1": 185, "SNDL-long-1": 40_000}
+    gated = scan([path], now=CHECKED_AT)
+    assert [p.plan_id for p in gated.problems] == ["ES-long-1", "MES-long-1", "SAP-long-1"]
+    prices = PricePath.from_csv(REPO / "examples" / "prices-instruments.csv")
+    assert {s.symbol for s in specs.values()} <= set(prices.symbols())
+    gw = SimGateway(prices, sim_date=date(2026, 11, 27), tick_seconds=None)
+    assert set(gw.catalog.keys_of("ES")) == {"ESZ6", "ESH7"} and gw.catalog.by_key("MESZ6") is not None
