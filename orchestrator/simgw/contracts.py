@@ -101,19 +101,22 @@ class SimContract:
 
     def fits(self, spec: ContractSpec) -> bool:
         """Does every field the client gave agree with this contract?"""
-        checks = (
-            not spec.con_id or spec.con_id == self.con_id,
-            not spec.symbol or spec.symbol == self.symbol,
-            not spec.local_symbol or spec.local_symbol == self.local_symbol,
-            spec.sec_type in ("", self.sec_type) or (spec.sec_type == CONTFUT and self.is_future),
-            not spec.currency or spec.currency == self.currency,
-            not spec.exchange or spec.exchange in self.valid_exchanges.split(","),
-            not spec.primary_exchange or self.is_future or spec.primary_exchange == self.primary_exchange,
-            not spec.trading_class or spec.trading_class == self.trading_class,
-            not spec.multiplier or _number(spec.multiplier) == self.multiplier,
-            not spec.last_trade or spec.last_trade in (self.contract_month, self.last_trade_date),
-        )
-        return all(checks)
+        if (spec.con_id and spec.con_id != self.con_id) or (spec.symbol and spec.symbol != self.symbol):
+            return False
+        if spec.local_symbol and spec.local_symbol != self.local_symbol:
+            return False
+        if spec.sec_type not in ("", self.sec_type) and not (spec.sec_type == CONTFUT and self.is_future):
+            return False
+        if (spec.currency and spec.currency != self.currency) or \
+                (spec.exchange and spec.exchange not in self.valid_exchanges.split(",")):
+            return False
+        if spec.primary_exchange and not self.is_future and spec.primary_exchange != self.primary_exchange:
+            return False
+        if spec.trading_class and spec.trading_class != self.trading_class:
+            return False
+        if spec.multiplier and _number(spec.multiplier) != self.multiplier:
+            return False
+        return not spec.last_trade or spec.last_trade in (self.contract_month, self.last_trade_date)
 
 
 def _number(text: str) -> float | None:
@@ -210,6 +213,9 @@ class Catalog:
         return list(self._families.get(name, [name] if name in self._by_key else []))
 
     def matches(self, spec: ContractSpec) -> list[SimContract]:
+        if spec.con_id:  # a qualified contract: one candidate
+            found = self._by_con_id.get(spec.con_id)
+            return [found] if found is not None and found.fits(spec) else []
         return [c for c in self._by_key.values() if c.fits(spec)]
 
     def details(self, spec: ContractSpec) -> list[SimContract]:
