@@ -461,7 +461,7 @@ class Book:
             order_id=o.order_id, perm_id=o.perm_id, symbol=o.symbol, con_id=o.con_id,
             side="BOT" if o.is_buy else "SLD", shares=qty, price=price, cum_qty=o.filled,
             avg_price=o.avg_fill_price, order_ref=o.order_ref, time=now, commission=commission,
-            realized_pnl=realized, account=o.account,
+            realized_pnl=realized, account=o.account, venue=contract.venue,
         )
         self.executions.append(execution)
         if o.remaining <= 0:

@@ -82,6 +82,11 @@ class SimContract:
         return self.sec_type == "FUT"
 
     @property
+    def venue(self) -> str:
+        """Where a fill happens (execDetails' exchange): a US stock's on ISLAND, others at home."""
+        return "ISLAND" if self.sec_type == "STK" and self.currency == "USD" else self.primary_exchange or self.exchange
+
+    @property
     def market_name(self) -> str:
         return self.trading_class
 

@@ -172,3 +172,25 @@ async def test_quotes_sit_one_tick_from_the_last_trade() -> None:
         assert (t_es.bid, t_es.ask) == (5010.25, 5010.75)
         assert (t_penny.bid, t_penny.ask) == (0.4511, 0.4513)
         await barrier(ib)
+
+
+async def test_an_off_tick_bracket_child_is_missing_from_its_group(log_guard: LogGuard) -> None:
+    """Why prices must be on tick before they are sent. The stop goes last (transmit=1), as
+    ib_async's bracketOrder and the engine send it: refused with 110, it transmits nothing, and
+    parent and target stay held. A target off tick, sent in the middle, is simply missing: parent
+    and stop go out without it."""
+    log_guard.expect(r"Error 110, reqId \d+")
+    async with instruments() as gw, connect(gw) as ib:
+        es = await one(ib, Future("ES", "202612", "CME"))
+        parent, target, stop = ib.bracketOrder("BUY", 1, 5000.0, 5020.0, 4990.1, tif="GTC")
+        trades = [ib.placeOrder(es, o) for o in (parent, target, stop)]
+        await until(ib, lambda: trades[2].orderStatus.status == "Cancelled")
+        assert trades[2].log[-1].errorCode == 110
+        assert [o.status for o in gw.orders] == ["Held", "Held"]                           # never sent
+        parent, target, stop = ib.bracketOrder("BUY", 1, 5000.0, 5020.1, 4990.0, tif="GTC")
+        trades = [ib.placeOrder(es, o) for o in (parent, target, stop)]
+        await until(ib, lambda: trades[0].fills != [] and trades[2].orderStatus.status == "PreSubmitted")
+        assert trades[1].orderStatus.status == "Cancelled" and trades[1].log[-1].errorCode == 110
+        assert trades[0].fills[0].execution.exchange == "CME"
+        working = sorted(o.order_type for o in gw.orders if o.status in ("Submitted", "Filled"))
+        assert working == ["LMT", "STP"]                                                   # no target at "IB"
