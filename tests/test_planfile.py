@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, position_size
 from orchestrator.cli import plans_check as plans_check_command
+from orchestrator.engine.intake import spec_hash
 from orchestrator.planfile import (
     PLAN_ID_PATTERN,
     PlanFileError,
@@ -123,6 +124,26 @@ def test_toml_offset_datetimes_and_zulu_strings(tmp_path: Path) -> None:
     assert spec.start_at == datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
     assert spec.expire_at == datetime(2026, 11, 27, 17, 0, 0, 500000, tzinfo=UTC)
     assert spec.expire_at.utcoffset() == timedelta(0)
+
+
+def test_a_plan_without_the_contract_keys_keeps_its_spec_hash() -> None:
+    """The stored ``spec_hash`` of a running plan is compared with its file's at every scan: the
+    contract keys must not change it for a file that does not use them, or a restart after the
+    upgrade would report every running plan as "changed on disk". Pinned to the hashes of main
+    before the keys existed (c984103)."""
+    paths = sorted(str(p) for p in (REPO / "plans").glob("*.toml"))
+    specs, problems = load_plan_files(paths)
+    assert problems == []
+    assert {s.id: spec_hash(s) for s in specs} == {
+        "AAPL-long-1": "1dea18fa5562466a", "MSFT-short-1": "a5de70d317b4e2d4", "NVDA-long-1": "6fbfd5bbf3c99d7e"}
+    assert all(type(s) is PlanSpec for s in specs)
+
+
+def test_the_contract_keys_at_their_defaults_change_nothing(tmp_path: Path) -> None:
+    plain = write(tmp_path, "plain.toml", SHORT)
+    explicit = write(tmp_path, "explicit.toml", SHORT + 'sec_type = "STK"\nexchange = "SMART"\ncurrency = "USD"\n')
+    [a], [b] = load_plan_files([plain])[0], load_plan_files([explicit])[0]
+    assert type(b) is PlanSpec and a == b and spec_hash(a) == spec_hash(b)
 
 
 def test_repo_plans_are_valid_and_affordable() -> None:
@@ -369,6 +390,8 @@ SCALARS = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
     st.times().map(lambda t: t.isoformat()),
     st.sampled_from(['"long"', '"short"', '"market"', '"limit"', '"stop"', '"small"', '"large"', '"AAPL"']),
+    st.sampled_from(['"STK"', '"FUT"', '"CONTFUT"', '"CME"', '"GLOBEX"', '"SMART"', '"IBIS"', '"EUR"', '"USD"',
+                     '"202703"', '"202713"', '"ESH7"', '"ESM7"', "202703"]),
 )
 VALUES = st.one_of(
     SCALARS,
@@ -379,7 +402,7 @@ VALUES = st.one_of(
     st.integers(1, 3000).map(lambda n: "{a = " * n + "1" + "}" * n),
 )
 PLAN_KEYS = ["id", "symbol", "side", "entry", "entry_price", "stop_loss", "take_profit", "risk", "start_at",
-             "expire_at"]
+             "expire_at", "sec_type", "exchange", "primary_exchange", "currency", "contract_month", "local_symbol"]
 BASE_PLAN = {
     "id": '"AAPL-20261127-1"', "symbol": '"AAPL"', "side": '"long"', "entry": '"market"', "entry_price": "180.50",
     "stop_loss": "178.00", "take_profit": "185.00", "risk": '"normal"', "start_at": '"2026-11-27T09:35:00-05:00"',
