@@ -1,0 +1,95 @@
+"""The read-only commands: status, history, outbox, diagram and report, all from state.db."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from ..errors import StoreMissing
+from .common import EXIT_BAD_INPUT, EXIT_OK, config, console, read_db
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from .. import render
+    from ..store import read
+    try:
+        engine = read_db(config(args))
+    except StoreMissing as exc:
+        if args.json:
+            out.write("[]\n")
+        else:
+            out.write(f"no plans yet: {exc}\n")
+        return EXIT_OK
+    try:
+        rows = read.plan_rows(engine)
+        if args.json:
+            out.write(render.status_json(rows) + "\n")
+        else:
+            from ..store.lock import holder_of
+            counts = read.outbox_counts(engine)
+            holder = holder_of(read.path_of(engine))
+            out.write(render.daemon_line(holder, read.daemon_status(engine)) + "\n")
+            console(out).print(render.status_table(rows, pending_notices=counts.pending, dead_notices=counts.dead))
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    from .. import render
+    from ..store import read
+    engine = read_db(config(args))
+    try:
+        if read.plan_row(engine, args.plan_id) is None:
+            sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
+            return EXIT_BAD_INPUT
+        rows = read.journal_rows(engine, args.plan_id)
+        if args.json:
+            out.write(render.history_json(rows) + "\n")
+        else:
+            console(out).print(render.history_table(args.plan_id, rows))
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_outbox(args: argparse.Namespace, out: TextIO) -> int:
+    from .. import render
+    from ..store import read
+    try:
+        engine = read_db(config(args))
+    except StoreMissing:
+        out.write("[]\n" if args.json else "no notifications yet\n")
+        return EXIT_OK
+    try:
+        rows = read.outbox_rows(engine, include_sent=args.all)
+        if args.json:
+            out.write(render.outbox_json(rows) + "\n")
+        else:
+            counts = read.outbox_counts(engine)
+            out.write(f"notifications: {counts.pending} pending, {counts.dead} dead-lettered, {counts.sent} sent\n")
+            for r in rows:
+                state = "sent" if r.sent_at else "dead" if r.dead_at else "pending"
+                out.write(f"  #{r.id} {state:<7} {r.plan_id or '-'} {r.kind} attempts={r.attempts}"
+                          f"{' error=' + r.last_error if r.last_error else ''}\n")
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from ..render import mermaid_diagram
+    out.write(mermaid_diagram(internal=args.internal))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from ..console.data import read_report_inputs
+    from ..report import build_report, report_record, report_text
+    plans, fills = read_report_inputs(config(args).store.url)
+    result = build_report(plans, fills, args.since)
+    out.write(json.dumps(report_record(result), indent=1) + "\n" if args.json else report_text(result))
+    return EXIT_OK
