@@ -7,8 +7,16 @@ import os
 import sys
 from typing import TextIO
 
+from ..config import DEFAULT_CONFIG, ENV_CONFIG, Config
 from ..errors import ConfigError
 from .common import EXIT_BAD_INPUT, config
+
+
+def _no_config_file(cfg: Config) -> str:
+    """What ``run`` says when it found no config file: a daemon never runs on guessed settings."""
+    looked = cfg.base_dir / DEFAULT_CONFIG
+    return (f"no config file: looked for {looked} (no --config given and ${ENV_CONFIG} not set); "
+            "write one (see docs/operations.md) or pass --config PATH; `orchestrator demo` runs without one")
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
@@ -16,14 +24,20 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     import logging
 
     from ..bootstrap import run
+    from ..simgw.prices import PricesError
     cfg = config(args)
+    if cfg.source is None:
+        raise ConfigError(_no_config_file(cfg))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("ib_async", "transitions", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from ..ownership import Existing
     existing = Existing.ADOPT if args.adopt_existing else Existing.IGNORE if args.ignore_existing else Existing.REFUSE
-    return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out, existing=existing))
+    try:
+        return asyncio.run(run(cfg, exit_when_idle=args.exit_when_idle, out=out, existing=existing))
+    except PricesError as exc:  # sim mode: the [sim] prices file is missing or bad
+        raise ConfigError(f"{cfg.source}: sim.prices: {exc}") from None
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

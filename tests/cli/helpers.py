@@ -1,0 +1,29 @@
+"""Running ``python -m orchestrator`` as a real process, in a folder of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from ..procs import REPO, STARTED
+
+
+async def spawn(*argv: str, cwd: Path, timeout: float = 30.0,
+                env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``orchestrator ARGV`` to its end: (exit code, stdout, stderr). No ORCHESTRATOR_* variable
+    of the test's environment leaks in."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator", *argv, cwd=cwd, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")},
+             "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})})
+    STARTED.append(proc)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def listing(directory: Path) -> set[str]:
+    return {str(p.relative_to(directory)) for p in directory.rglob("*")}
