@@ -6,15 +6,31 @@ import argparse
 import sys
 from typing import TextIO
 
+from ..config import DEFAULT_CONFIG, Config
 from ..errors import StoreMissing
 from .common import EXIT_BAD_INPUT, EXIT_OK, config, console, read_db
+
+
+def _setup_lines(cfg: Config) -> list[str]:
+    """What is wrong with the setup itself, before any plan: no config file, plan patterns that
+    match nothing (computed as the daemon computes them, from the config's own folder)."""
+    lines = []
+    if cfg.source is None:
+        lines.append(f"config: no config file ({cfg.base_dir / DEFAULT_CONFIG} does not exist); defaults in use")
+    warning = cfg.plan_files_warning()
+    if warning is not None:
+        lines.append(f"warning: {warning}")
+    return lines
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from .. import render
     from ..store import read
+    cfg = config(args)
+    if not args.json:
+        out.writelines(line + "\n" for line in _setup_lines(cfg))
     try:
-        engine = read_db(config(args))
+        engine = read_db(cfg)
     except StoreMissing as exc:
         if args.json:
             out.write("[]\n")
