@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from ..config import DEFAULT_CONFIG, Config
 from ..errors import StoreMissing
-from .common import EXIT_BAD_INPUT, EXIT_OK, config, console, read_db
+from .common import EXIT_BAD_INPUT, EXIT_OK, UNBOUNDED, config, console, fits, measured, read_db, terminal_width
 
 
 def _setup_lines(cfg: Config) -> list[str]:
@@ -41,30 +42,57 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         rows = read.plan_rows(engine)
         if args.json:
             out.write(render.status_json(rows) + "\n")
-        else:
-            from ..store.lock import holder_of
-            counts = read.outbox_counts(engine)
-            holder = holder_of(read.path_of(engine))
-            out.write(render.daemon_line(holder, read.daemon_status(engine)) + "\n")
-            console(out).print(render.status_table(rows, pending_notices=counts.pending, dead_notices=counts.dead))
+            return EXIT_OK
+        from ..store.lock import holder_of
+        counts = read.outbox_counts(engine)
+        holder = holder_of(read.path_of(engine))
+        doc = read.daemon_status(engine)
     finally:
         engine.close()
+    out.write(render.daemon_line(holder, doc, datetime.now(UTC)) + "\n")
+    out.write(render.summary_line(rows, counts.pending, counts.dead) + "\n")
+    if rows:
+        _plans_table(rows, out, wide=args.wide)
     return EXIT_OK
+
+
+def _plans_table(rows: list[Any], out: TextIO, *, wide: bool) -> None:
+    """Every column when asked, when not on a terminal, or when they fit; else the compact table."""
+    from .. import render
+    width = terminal_width()
+    table = render.wide_table(rows)
+    if wide or width is None or fits(table, width):
+        console(out, UNBOUNDED).print(table)
+    else:  # a line is never cut: ids so long that even this does not fit wrap in the terminal
+        compact = render.compact_table(rows, width)
+        console(out, max(width, measured(compact))).print(compact)
+
+
+HISTORY_TABLE_WIDTH = 120  # narrower, a row's details go beneath it rather than into a column of a few letters
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from .. import render
     from ..store import read
-    engine = read_db(config(args))
+    cfg = config(args)
+    engine = read_db(cfg)
     try:
-        if read.plan_row(engine, args.plan_id) is None:
-            sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in the state database\n")
+        plan = read.plan_row(engine, args.plan_id)
+        if plan is None:
+            sys.stderr.write(f"orchestrator: no plan {args.plan_id!r} in {read.path_of(engine)}\n")
             return EXIT_BAD_INPUT
         rows = read.journal_rows(engine, args.plan_id)
         if args.json:
             out.write(render.history_json(rows) + "\n")
         else:
-            console(out).print(render.history_table(args.plan_id, rows))
+            width = terminal_width()
+            if width is not None and width < HISTORY_TABLE_WIDTH:
+                out.writelines(line + "\n" for line in render.history_lines(args.plan_id, rows, width, cfg.base_dir))
+            else:
+                console(out, width).print(render.history_table(args.plan_id, rows, cfg.base_dir))
+            footer = render.pnl_footer(plan)
+            if footer:
+                out.write(footer + "\n")
     finally:
         engine.close()
     return EXIT_OK
