@@ -38,6 +38,7 @@ from .port import (
 )
 from .session import ByPlan, must_wait, one_write
 from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, order_view
+from .unreachable import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +166,10 @@ class IBBroker:
                 await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
                                            timeout=self.connect_timeout)
             except (TimeoutError, OSError, ConnectionError) as exc:
+                sent = getattr(getattr(self.ib.client, "conn", None), "numBytesSent", 0) > 0  # TCP was up
                 self.ib.disconnect()
-                raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
-                                        f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
+                raise BrokerUnavailable(unreachable(self.host, self.port, self.client_id, exc, handshake_sent=sent,
+                                                    timeout=self.connect_timeout)) from None
             self._tickers.clear()
             self._positions_synced = self._tick()   # connectAsync waited for the complete position report
             self.connected_event.set()

@@ -51,3 +51,24 @@ class Silent:
         for writer in self.writers:
             writer.close()
         await self.server.wait_closed()
+
+
+class ErrLines:
+    """The stderr of an ``Orchestrator`` process, awaited line by line (its log)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+
+    async def wait(self, needle: str, timeout: float = 30.0) -> str:
+        assert self.proc.stderr is not None
+
+        async def read() -> str:
+            while True:
+                raw = await self.proc.stderr.readline()  # type: ignore[union-attr]
+                if not raw:
+                    raise AssertionError(f"stderr ended before {needle!r}; got {self.lines[-10:]}")
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                if needle in self.lines[-1]:
+                    return self.lines[-1]
+        return await asyncio.wait_for(read(), timeout)
