@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -56,7 +56,7 @@ from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, t
 
 __all__ = [
     "PLAN_ID_PATTERN", "PlanFileError", "PlanTable", "Problem", "SYMBOL_PATTERN", "Scan", "TrailTable",
-    "check_files", "load_plan_files", "load_plans", "scan",
+    "by_file", "check_files", "file_report", "load_plan_files", "load_plans", "scan",
 ]
 
 PLAN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -326,10 +326,21 @@ class Scan:
     sources: dict[str, str] = field(default_factory=dict)
 
 
-def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None) -> Scan:
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return a == b
+
+
+def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None,
+         running: Callable[[str], str | None] | None = None) -> Scan:
     """Check every file (never raises). A file with any problem gives no plan at all: a trader
     fixing it must not find half of it already trading. With ``now``, plans whose window is
-    already over are problems too."""
+    already over are problems too.
+
+    ``running`` (the daemon's store) names the file a stored plan id was loaded from: when that
+    file and another share the id, the plan's own file is not at fault, only the other one."""
     if isinstance(paths, (str, os.PathLike)):  # one path given bare, not a list of characters
         paths = [paths]
     seen: set[str] = set()
@@ -356,11 +367,22 @@ def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
     specs: list[PlanSpec] = []
     sources: dict[str, str] = {}
     all_problems: list[Problem] = []
+    owners = {plan_id: found for plan_id in duplicated
+              if running is not None and (found := running(plan_id)) is not None}
     for label, entries, problems in checked:
         file_problems = list(problems)
         valid: list[PlanSpec] = []
         for entry in entries:
-            if entry.plan_id in duplicated:
+            owner = owners.get(entry.plan_id or "")
+            if entry.plan_id in duplicated and owner is not None and _same_file(owner, label) and \
+                    sum(_same_file(owner, other) for other, _ in duplicated[entry.plan_id]) == 1:
+                if entry.spec is not None:
+                    valid.append(entry.spec)   # the running plan's own file: the other file reused its id
+            elif entry.plan_id in duplicated and owner is not None and not _same_file(owner, label):
+                file_problems.append((entry.index, Problem(
+                    label, entry.plan_id, "id", f"plan {entry.plan_id} already runs from {owner} (a plan id runs "
+                                                "once): give this plan a new id")))
+            elif entry.plan_id in duplicated:
                 others = [f"plan #{i} of this file" if other == label else f"{other} (plan #{i})"
                           for other, i in duplicated[entry.plan_id] if (other, i) != (label, entry.index)]
                 file_problems.append((entry.index, Problem(
@@ -373,6 +395,31 @@ def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
         file_problems.sort(key=lambda item: item[0])  # stable: each plan's lines stay together, in order
         all_problems.extend(problem for _, problem in file_problems)
     return Scan(specs, all_problems, len(checked), sources)
+
+
+MAX_LISTED = 20  # problems a file's message lists; the rest are counted (``plans check`` shows them all)
+
+
+def file_report(file: str, problems: Sequence[Problem]) -> str:
+    """One message for one bad file: what it means, then its problems one a line."""
+    n = len(problems)
+    head = (f"{file}: {n} problem{'' if n == 1 else 's'}; none of its new plans is loaded until it is fixed "
+            "(plans already running are not affected)")
+    lines = []
+    for problem in problems[:MAX_LISTED]:
+        line = problem.format()
+        lines.append(line[len(file) + 2:] if line.startswith(f"{file}: ") else line)
+    if n > MAX_LISTED:
+        lines.append(f"… and {n - MAX_LISTED} more: orchestrator plans check {file}")
+    return "\n".join([head, *lines])
+
+
+def by_file(problems: Iterable[Problem]) -> dict[str, list[Problem]]:
+    """The problems grouped by file, in the order the files first appear."""
+    out: dict[str, list[Problem]] = {}
+    for problem in problems:
+        out.setdefault(problem.file, []).append(problem)
+    return out
 
 
 def load_plan_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PlanSpec], list[Problem]]:
