@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, validate_plan_fields
 
@@ -276,7 +277,9 @@ def _check_plan(label: str, index: int, raw: Any, now: datetime | None) -> tuple
     try:
         table = PlanTable.model_validate(raw)
     except ValidationError as exc:
-        return entry, [Problem(label, name, field, message) for field, message in describe_errors(exc, PlanTable)]
+        shape = describe_errors(exc, PlanTable)
+        logic = _logic_of_the_rest(raw, {field.split(".")[0] for field, _ in shape}, now)
+        return entry, [Problem(label, name, field, message) for field, message in shape + logic]
     try:
         logic = table.logic_problems(now)
     except ArithmeticError as exc:  # the pure core should not raise; never let it crash a check
@@ -285,6 +288,39 @@ def _check_plan(label: str, index: int, raw: Any, now: datetime | None) -> tuple
         return entry, [Problem(label, name, field, message) for field, message in logic]
     entry.spec = table.to_spec()
     return entry, []
+
+
+def _valid(check: Any, raw: dict[str, Any], key: str, failed: set[str], placeholder: Any) -> Any:
+    if key in failed or key not in raw:
+        return placeholder
+    try:
+        return check(raw[key])
+    except PydanticCustomError:
+        return placeholder
+
+
+def _logic_of_the_rest(raw: dict[str, Any], failed: set[str], now: datetime | None) -> list[tuple[str, str]]:
+    """The trading-logic problems among the fields whose shape is right, so a trader sees them in
+    the same check as the shape errors (``side = "Long"`` beside ``entry_price = "180"``). A field
+    that failed its shape check stands in as unknown: no logic problem is reported about it."""
+    nan = Decimal("NaN")   # an unknown price: the core skips every comparison with it
+    given = raw.get("trail")
+    trail: dict[str, Any] = given if isinstance(given, dict) and "trail" not in failed else {}
+    try:
+        logic = validate_plan_fields(
+            side=_valid(str, raw, "side", failed, ""), entry_type=_valid(str, raw, "entry", failed, ""),
+            risk=_valid(str, raw, "risk", failed, ""),
+            entry_price=_valid(_number, raw, "entry_price", failed, nan),
+            stop_loss=_valid(_number, raw, "stop_loss", failed, nan),
+            take_profit=_valid(_number, raw, "take_profit", failed, nan),
+            start_at=_valid(_timestamp, raw, "start_at", failed, None),
+            expire_at=_valid(_timestamp, raw, "expire_at", failed, None),
+            trail_trigger_r=_valid(_number, trail, "trigger_r", set(), None),
+            trail_distance=_valid(_number, trail, "distance", set(), None), at=now)
+    except ArithmeticError:
+        return []
+    missing = {key for key in ("side", "entry", "risk", "entry_price", "stop_loss", "take_profit") if key not in raw}
+    return [(field, message) for field, message in logic if field.split(".")[0] not in failed | missing]
 
 
 def _check_file(label: str, path: Path, now: datetime | None) -> tuple[list[_Entry], list[tuple[int, Problem]]]:

@@ -91,8 +91,8 @@ def test_fuzzed_plan_files_through_the_cli(tmp_path_factory: pytest.TempPathFact
         assert out.strip() and not err
     else:
         assert rc == 2, (rc, out, err)
-        lines = out.splitlines()
-        assert lines and all(problem_file(line) == str(path) for line in lines), lines
+        lines = err.splitlines()   # problems go to stderr, the ok line to stdout
+        assert not out and lines and all(problem_file(line) == str(path) for line in lines), lines
 
 
 @LONG
@@ -106,9 +106,10 @@ def test_fuzzed_plan_files_through_a_process(tmp_path_factory: pytest.TempPathFa
         paths.append(f"p{i}.toml")
     rc, out, err = asyncio.run(spawn("plans", "check", *paths, cwd=d))
     assert "Traceback" not in out + err and rc in (0, 2), (rc, err)
-    files = [problem_file(line) for line in out.splitlines()]
+    files = [problem_file(line) for line in err.splitlines()]
     bad = {f for f in files if f is not None}
-    assert bad <= set(paths) and (rc == 0 or None not in files), out
+    assert bad <= set(paths) and (rc == 0 or None not in files), err
+    assert (rc == 0) == out.startswith("ok: ")
     assert (rc == 2) == bool(bad)
     assert listing(d) == set(paths)
 

@@ -79,9 +79,11 @@ CHECKED_AT = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
 
 def lines_for(paths: list[str]) -> tuple[int, list[str]]:
-    out = io.StringIO()
-    code = plans_check_command(paths, out, CHECKED_AT)
-    return code, out.getvalue().splitlines()
+    """Exit code and lines of ``plans check``: the problems (stderr), then the ok line (stdout)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command(paths, out, CHECKED_AT, err=err)
+    assert not (err.getvalue() and out.getvalue())   # problems or an ok line, never both
+    return code, err.getvalue().splitlines() + out.getvalue().splitlines()
 
 
 def one_problem(tmp_path: Path, text: str | bytes) -> Problem:
@@ -434,10 +436,10 @@ def check_document(path: Path, data: bytes) -> None:
             assert moment is None or moment.utcoffset() == timedelta(0)
     if not problems:
         assert specs
-    out = io.StringIO()
-    code = plans_check_command([label], out, CHECKED_AT)
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command([label], out, CHECKED_AT, err=err)
     assert code == (2 if problems else 0)
-    assert out.getvalue().count("\n") == max(len(problems), 1)
+    assert (err if problems else out).getvalue().count("\n") == max(len(problems), 1)
 
 
 @FUZZ

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
 from .common import EXIT_BAD_INPUT, EXIT_OK
 
 
-def plans_check(paths: list[str], out: TextIO, at: datetime | None = None) -> int:
-    """One line per problem, exit 2; else ``ok: ...``, exit 0. Plans are checked against time
-    as of ``at`` (default: now)."""
+def plans_check(paths: list[str], out: TextIO, at: datetime | None = None, *, err: TextIO | None = None) -> int:
+    """One line per problem on stderr, exit 2; else ``ok: ...`` on stdout, exit 0. Plans are
+    checked against time as of ``at`` (default: now)."""
     from ..planfile import scan
+    err = err or sys.stderr
     if not paths:
-        print("plans check: no plan files given", file=out)
+        print("plans check: no plan files given", file=err)
         return EXIT_BAD_INPUT
     found = scan(paths, now=at or datetime.now(UTC))
     for problem in found.problems:
-        print(problem.format(), file=out)
+        print(problem.format(), file=err)
     if found.problems:
         return EXIT_BAD_INPUT
     n, files = len(found.specs), found.files
