@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -129,14 +129,7 @@ def text(v: Any) -> str:
     return str(v)
 
 
-def _dec(v: Any) -> Decimal | None:
-    if v is None or isinstance(v, bool) or isinstance(v, (dict, list)):
-        return None
-    try:
-        d = Decimal(str(v).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
+_dec = amount  # any figure of a payload as a finite Decimal, or None
 
 
 def _huge(d: Decimal) -> bool:

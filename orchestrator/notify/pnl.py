@@ -14,7 +14,7 @@ from typing import Any
 
 def amount(v: Any) -> Decimal | None:
     """A money figure from a row or a payload (text, number or Decimal); None if it is not one."""
-    if v is None or isinstance(v, bool):
+    if v is None or isinstance(v, (bool, dict, list)):
         return None
     try:
         d = Decimal(str(v).strip())

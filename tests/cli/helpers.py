@@ -25,6 +25,14 @@ async def spawn(*argv: str, cwd: Path, timeout: float = 30.0,
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+def write_config(tmp: Path, port: int, *, client_id: int = 5, files: str | None = None) -> Path:
+    """``tmp/config.toml``: paper mode on ``port``, ``./state.db``, and ``plans.files`` if given."""
+    cfg = tmp / "config.toml"
+    text = f'[broker]\nmode = "paper"\nport = {port}\nclient_id = {client_id}\n[store]\nurl = "sqlite:///state.db"\n'
+    cfg.write_text(text + (f'[plans]\nfiles = ["{files}"]\n' if files else ""))
+    return cfg
+
+
 def listing(directory: Path) -> set[str]:
     return {str(p.relative_to(directory)) for p in directory.rglob("*")}
 
@@ -52,23 +60,3 @@ class Silent:
             writer.close()
         await self.server.wait_closed()
 
-
-class ErrLines:
-    """The stderr of an ``Orchestrator`` process, awaited line by line (its log)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-
-    async def wait(self, needle: str, timeout: float = 30.0) -> str:
-        assert self.proc.stderr is not None
-
-        async def read() -> str:
-            while True:
-                raw = await self.proc.stderr.readline()  # type: ignore[union-attr]
-                if not raw:
-                    raise AssertionError(f"stderr ended before {needle!r}; got {self.lines[-10:]}")
-                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-                if needle in self.lines[-1]:
-                    return self.lines[-1]
-        return await asyncio.wait_for(read(), timeout)

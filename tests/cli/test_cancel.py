@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,24 +16,13 @@ from orchestrator.store.lock import Holder, holder_of
 from ..engine.harness import PRICES, plan_toml
 from ..notify.helpers import until
 from ..procs import Orchestrator, Proc
-from .helpers import Silent, spawn
+from .helpers import Silent, spawn, write_config
 
 LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
 
 
 def _config(tmp: Path, port: int) -> Path:
-    cfg = tmp / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""\
-        [broker]
-        mode = "paper"
-        port = {port}
-        client_id = 4
-        [store]
-        url = "sqlite:///state.db"
-        [plans]
-        files = ["plans/*.toml"]
-        """))
-    return cfg
+    return write_config(tmp, port, client_id=4, files="plans/*.toml")
 
 
 def _commands(db: Path) -> list[tuple[str, str]]:

@@ -8,14 +8,13 @@ import io
 import json
 import signal
 import sqlite3
-import textwrap
 from pathlib import Path
 
 from orchestrator.cli import main as cli
 
 from ..engine.harness import PRICES
 from ..procs import Orchestrator, Proc
-from .helpers import spawn
+from .helpers import spawn, write_config
 
 WARNING = "plans.files matches no file: plan/*.toml (relative to {base}, the config file's folder); " \
           "no plan is loaded from it"
@@ -23,18 +22,7 @@ WARNING = "plans.files matches no file: plan/*.toml (relative to {base}, the con
 
 def _config(tmp: Path, port: int = 1) -> Path:
     (tmp / "plans").mkdir(exist_ok=True)   # the folder exists; the config names another ("plan/")
-    cfg = tmp / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""\
-        [broker]
-        mode = "paper"
-        port = {port}
-        client_id = 5
-        [store]
-        url = "sqlite:///state.db"
-        [plans]
-        files = ["plan/*.toml"]
-        """))
-    return cfg
+    return write_config(tmp, port, files="plan/*.toml")
 
 
 async def test_status_names_the_pattern_without_a_daemon_or_a_store(tmp_path: Path) -> None:
