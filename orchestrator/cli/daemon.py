@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from ..config import DEFAULT_CONFIG, ENV_CONFIG, Config
@@ -19,15 +20,29 @@ def _no_config_file(cfg: Config) -> str:
             "write one (see docs/operations.md) or pass --config PATH; `orchestrator demo` runs without one")
 
 
+def _writable(cfg: Config, key: str, path: Path) -> None:
+    """A file the run will append to can be opened (else one line naming the key, not a traceback)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise ConfigError(f"{cfg.source}: {key}: {path}: cannot write: {exc.strerror or type(exc).__name__}") from None
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
     import logging
 
     from ..bootstrap import run
-    from ..simgw.prices import PricesError
+    from ..simgw.prices import PricePath, PricesError
     cfg = config(args)
     if cfg.source is None:
         raise ConfigError(_no_config_file(cfg))
+    if cfg.broker.mode == "sim":   # the embedded gateway's files, checked before anything is created
+        try:
+            PricePath.from_csv(cfg.sim.prices)
+        except PricesError as exc:
+            raise ConfigError(f"{cfg.source}: sim.prices: {exc}") from None
+        _writable(cfg, "sim.journal", cfg.sim.journal)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("ib_async", "transitions", "apscheduler"):

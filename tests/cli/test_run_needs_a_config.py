@@ -30,3 +30,13 @@ async def test_a_sim_config_without_its_prices_file_is_one_line(tmp_path: Path) 
 async def test_an_explicit_config_that_does_not_exist_is_named(tmp_path: Path) -> None:
     rc, _out, err = await spawn("run", "--config", "elsewhere/config.toml", cwd=tmp_path)
     assert rc == 2 and err.splitlines() == ["orchestrator: elsewhere/config.toml: file not found"]
+
+
+async def test_a_sim_journal_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "prices.csv").write_text("symbol,price\nAAPL,180.00\n")
+    (tmp_path / "config.toml").write_text('[sim]\nprices = "prices.csv"\njournal = "no-such-folder/j.jsonl"\n')
+    rc, out, err = await spawn("run", cwd=tmp_path)
+    assert rc == 2 and "Traceback" not in out + err
+    assert err.splitlines() == [f"orchestrator: {tmp_path / 'config.toml'}: sim.journal: "
+                                f"{tmp_path / 'no-such-folder' / 'j.jsonl'}: cannot write: No such file or directory"]
+    assert listing(tmp_path) == {"config.toml", "prices.csv"}
