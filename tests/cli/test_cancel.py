@@ -106,8 +106,9 @@ def test_status_line_for_a_daemon_without_a_fresh_heartbeat() -> None:
     holder = Holder(4242, "box", "2026-12-01T14:00:00+00:00")
     doc = {"started_at": "2026-12-01T14:00:00.5+00:00", "stopped_at": None, "connected": True, "ib_host": "127.0.0.1",
            "ib_port": 4002, "account": "DU1", "client_id": 7, "heartbeat_at": (now - timedelta(seconds=40)).isoformat()}
-    assert daemon_line(holder, doc, now).startswith("daemon: running, pid 4242 on box, running since "
-                                                    "2026-12-01T14:00:00+00:00; NO HEARTBEAT for 40 s (stopped or hung?)")
+    assert daemon_line(holder, doc, now).startswith(
+        "daemon: running, pid 4242 on box, running since 2026-12-01T14:00:00+00:00; NO HEARTBEAT for 40 s "
+        "(stopped or hung?)")
     older = {**doc, "started_at": "2026-11-30T09:00:00+00:00", "stopped_at": "2026-11-30T20:00:00+00:00"}
     assert daemon_line(holder, older, now) == ("daemon: starting, pid 4242 on box, running since "
                                                "2026-12-01T14:00:00+00:00; not connected to IB yet")
