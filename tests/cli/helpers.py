@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import sys
 from pathlib import Path
+
+from orchestrator.cli import main
 
 from ..procs import REPO, STARTED
 
@@ -23,6 +27,17 @@ async def spawn(*argv: str, cwd: Path, timeout: float = 30.0,
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    """``orchestrator ARGV`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            rc = main(list(argv), out=out)
+        except SystemExit as exc:  # argparse
+            rc = int(exc.code or 0)
+    return rc, out.getvalue(), err.getvalue()
 
 
 def write_config(tmp: Path, port: int, *, client_id: int = 5, files: str | None = None) -> Path:

@@ -16,7 +16,7 @@ from orchestrator.store.lock import Holder, holder_of
 from ..engine.harness import PRICES, plan_toml
 from ..notify.helpers import until
 from ..procs import Orchestrator, Proc
-from .helpers import Silent, spawn, write_config
+from .helpers import Silent, call, spawn, write_config
 
 LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
 
@@ -52,9 +52,9 @@ async def test_cancel_answers_from_the_store_and_the_daemon(tmp_path: Path) -> N
                                      "a second")
         await orch.wait_line("EXIT: FLATTENED")
 
-        rc, out, err = await spawn("cancel", "P", "--config", str(cfg), cwd=tmp_path)
+        rc, out, err = call("cancel", "P", "--config", str(cfg))
         assert (rc, out) == (2, "") and err == "orchestrator: plan P is closed (flatten); nothing to cancel\n"
-        rc, out, err = await spawn("cancel", "NOPE", "--config", str(cfg), cwd=tmp_path)
+        rc, out, err = call("cancel", "NOPE", "--config", str(cfg))
         assert (rc, out) == (2, "") and err == f"orchestrator: no plan 'NOPE' in {db}; nothing to cancel\n"
         assert _commands(db) == [("P", "cancel")]   # the refusals wrote nothing
         rc, _out, err = await orch.finish(signal.SIGTERM)
@@ -66,7 +66,7 @@ async def test_cancel_answers_from_the_store_and_the_daemon(tmp_path: Path) -> N
     rc, out, _ = await spawn("cancel", "LATER", "--config", str(cfg), cwd=tmp_path)
     assert rc == 0 and out == ("cancel of LATER requested (command #2): it never starts; no daemon is running on "
                                "this store: it is applied when `orchestrator run` starts\n")
-    rc, out, _ = await spawn("cancel", "LATER", "--config", str(cfg), cwd=tmp_path)
+    rc, out, _ = call("cancel", "LATER", "--config", str(cfg))
     assert rc == 0 and out.startswith("cancel of LATER already requested (command #2 at ")
     assert _commands(db) == [("P", "cancel"), ("LATER", "cancel")]
 
@@ -75,9 +75,9 @@ async def test_cancel_answers_from_the_store_and_the_daemon(tmp_path: Path) -> N
         cfg = _config(tmp_path, silent.port)
         orch = await Orchestrator.start("run", "--config", str(cfg), cwd=tmp_path)
         await until(lambda: holder_of(db) is not None, timeout=20.0)
-        rc, out, _ = await spawn("status", "--config", str(cfg), cwd=tmp_path)
+        rc, out, _ = call("status", "--config", str(cfg))
         assert out.splitlines()[0].startswith(f"daemon: starting, pid {orch.proc.pid} on ")
-        rc, out, _ = await spawn("cancel", "LATER", "--config", str(cfg), cwd=tmp_path)
+        rc, out, _ = call("cancel", "LATER", "--config", str(cfg))
         assert rc == 0 and out.rstrip().endswith(f"daemon pid {orch.proc.pid} is starting and not connected to IB "
                                                  "yet: it picks the request up once connected")
         rc, _out, err = await orch.finish(signal.SIGTERM)

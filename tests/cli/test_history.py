@@ -13,7 +13,7 @@ import machines
 from orchestrator.store import Store
 
 from ..orchestrator.factories import at
-from .helpers import spawn
+from .helpers import call, spawn
 from .stores import build
 
 PLAN = "AAPL-20261127-TP"
@@ -53,20 +53,21 @@ async def test_history_at_80_columns_is_a_list_with_the_facts(cfg: Path) -> None
     assert lines[-1] == FOOTER
 
 
-async def test_history_table_when_wide_and_json_unchanged(cfg: Path) -> None:
-    rc, out, _ = await spawn("history", PLAN, "--config", str(cfg), cwd=cfg.parent, env={"COLUMNS": "160"})
+def test_history_table_when_wide_and_json_unchanged(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    rc, out, _ = call("history", PLAN, "--config", str(cfg))
     assert rc == 0
     header = next(line for line in out.splitlines() if line.startswith("seq"))
     assert header.split() == ["seq", "at", "(UTC)", "from", "to", "event", "details"]
     assert any("PlanLoaded" in line and "from plans/today.toml" in line for line in out.splitlines())
     assert out.splitlines()[-1] == FOOTER
-    rc, out, _ = await spawn("history", PLAN, "--json", "--config", str(cfg), cwd=cfg.parent)
+    rc, out, _ = call("history", PLAN, "--json", "--config", str(cfg))
     rows = json.loads(out)
     assert [r["seq"] for r in rows] == list(range(len(rows)))   # every row, as stored
     assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)   # times never go back within a plan
     assert rows[0]["event"] == "PlanLoaded" and rows[0]["payload"]["source_file"].endswith("plans/today.toml")
 
 
-async def test_history_of_an_unknown_plan_names_the_store(cfg: Path) -> None:
-    rc, out, err = await spawn("history", "NOPE", "--config", str(cfg), cwd=cfg.parent)
+def test_history_of_an_unknown_plan_names_the_store(cfg: Path) -> None:
+    rc, out, err = call("history", "NOPE", "--config", str(cfg))
     assert (rc, out) == (2, "") and err == f"orchestrator: no plan 'NOPE' in {cfg.parent / 'state.db'}\n"

@@ -14,7 +14,7 @@ from orchestrator.cli import main as cli
 
 from ..engine.harness import PRICES
 from ..procs import Orchestrator, Proc
-from .helpers import spawn, write_config
+from .helpers import call, spawn, write_config
 
 WARNING = "plans.files matches no file: plan/*.toml (relative to {base}, the config file's folder); " \
           "no plan is loaded from it"
@@ -34,7 +34,7 @@ async def test_status_names_the_pattern_without_a_daemon_or_a_store(tmp_path: Pa
     lines = out.splitlines()
     assert lines[0] == "warning: " + WARNING.format(base=tmp_path)
     assert lines[1].startswith("no plans yet: ")
-    rc, out, _ = await spawn("status", "--json", "--config", str(cfg), cwd=elsewhere)
+    rc, out, _ = call("status", "--json", "--config", str(cfg))
     assert (rc, out) == (0, "[]\n")   # the JSON stays a JSON array
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .helpers import listing, spawn
+from .helpers import call, listing, spawn
 
 
 async def test_run_without_a_config_file_exits_2_naming_the_path(tmp_path: Path) -> None:
@@ -27,9 +27,10 @@ async def test_a_sim_config_without_its_prices_file_is_one_line(tmp_path: Path) 
     assert listing(tmp_path) == {"config.toml"}
 
 
-async def test_an_explicit_config_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    rc, _out, err = await spawn("run", "--config", "elsewhere/config.toml", cwd=tmp_path)
-    assert rc == 2 and err.splitlines() == ["orchestrator: elsewhere/config.toml: file not found"]
+def test_an_explicit_config_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    missing = str(tmp_path / "elsewhere" / "config.toml")
+    rc, _out, err = call("run", "--config", missing)
+    assert rc == 2 and err.splitlines() == [f"orchestrator: {missing}: file not found"]
 
 
 async def test_a_sim_journal_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
