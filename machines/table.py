@@ -379,9 +379,10 @@ def record_protection(ed: EventData) -> None:
 
 
 def reprotect(ed: EventData) -> None:
-    plan = _p(ed)
+    plan, e = _p(ed), _e(ed)
     _protect(plan)
-    _kind(plan, K.PROTECTION_LOST)
+    # what IB showed: the trader is told why, not only that
+    _kind(plan, K.PROTECTION_LOST, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
 
 
 def cancel_leftovers(ed: EventData) -> None:

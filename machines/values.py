@@ -80,6 +80,7 @@ class NotifyKind(StrEnum):
     CONNECTION_RESTORED = "connection_restored"
     ENTRIES_PAUSED = "entries_paused"
     ENTRIES_RESUMED = "entries_resumed"
+    PLAN_FILES_MISSING = "plan_files_missing"
 
 
 class Side(StrEnum):

@@ -217,8 +217,18 @@ class PlansConfig(_Section):
         """The existing files the patterns match now: sorted, without duplicates."""
         found: set[str] = set()
         for pattern in self.files:
-            found.update(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+            found.update(_plan_files(pattern))
         return [Path(p) for p in sorted(found)]
+
+    def unmatched(self) -> list[str]:
+        """The patterns that match no file now (a typo in a folder name, a service started from
+        the wrong folder): the daemon warns at start and ``status`` shows them."""
+        return [pattern for pattern in self.files if not _plan_files(pattern)]
+
+
+def _plan_files(pattern: str) -> list[str]:
+    """The regular files one (absolute) ``plans.files`` pattern matches now."""
+    return [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
 
 
 class RiskConfig(_Section):
@@ -369,6 +379,18 @@ class Config(BaseModel):
             hours, minutes = map(int, m.gateway_restart.split(":"))
             windows += (gateway_restart(time(hours, minutes)),)
         return windows
+
+    def plan_files_warning(self) -> str | None:
+        """One line naming the ``plans.files`` patterns that match no file now (None: all match)."""
+        missing = self.plans.unmatched()
+        if not missing:
+            return None
+        base = str(self.base_dir) + os.sep
+        shown = ", ".join(p[len(base):] if p.startswith(base) else p for p in missing)
+        where = "the config file's folder" if self.source is not None else "the current folder: no config file"
+        which = "matches" if len(missing) == 1 else "patterns match"
+        return (f"plans.files {which} no file: {shown} (relative to {self.base_dir}, {where}); "
+                "no plan is loaded from it")
 
     def risk_limits(self) -> RiskLimits:
         """The risk settings as the pure core wants them."""

@@ -31,24 +31,26 @@ without a usable id, and ``field`` is ``-`` when no single key is at fault. Exam
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
-from machines import PlanSpec
+from machines import PlanSpec, validate_plan_fields
 
 from .errors import OrchestratorError
-from .planfields import ID_RE, PLAN_ID_PATTERN, SYMBOL_PATTERN
+from .planfields import ID_RE, PLAN_ID_PATTERN, SYMBOL_PATTERN, _number, _timestamp
 from .plantable import CONTRACT_KEYS, PlanTable, TrailTable
 from .tomlread import TomlReadError, describe_errors, read_toml, toml_type
 
 __all__ = [
     "PLAN_ID_PATTERN", "PlanFileError", "PlanTable", "Problem", "SYMBOL_PATTERN", "Scan", "TrailTable",
-    "check_files", "load_plan_files", "load_plans", "scan",
+    "by_file", "check_files", "file_report", "load_plan_files", "load_plans", "scan",
 ]
 
 _MAX_MESSAGE = 300
@@ -116,7 +118,9 @@ def _check_plan(label: str, index: int, raw: Any, now: datetime | None,
     try:
         table = PlanTable.model_validate(raw)
     except ValidationError as exc:
-        return entry, [Problem(label, name, field, message) for field, message in describe_errors(exc, PlanTable)]
+        shape = describe_errors(exc, PlanTable)
+        logic = _logic_of_the_rest(raw, {field.split(".")[0] for field, _ in shape}, now)
+        return entry, [Problem(label, name, field, message) for field, message in shape + logic]
     try:
         logic = table.logic_problems(now)
     except ArithmeticError as exc:  # the pure core should not raise; never let it crash a check
@@ -130,6 +134,39 @@ def _check_plan(label: str, index: int, raw: Any, now: datetime | None,
         return entry, [Problem(label, name, used, NOT_RUNNABLE)]
     entry.spec = spec
     return entry, []
+
+
+def _valid(check: Any, raw: dict[str, Any], key: str, failed: set[str], placeholder: Any) -> Any:
+    if key in failed or key not in raw:
+        return placeholder
+    try:
+        return check(raw[key])
+    except PydanticCustomError:
+        return placeholder
+
+
+def _logic_of_the_rest(raw: dict[str, Any], failed: set[str], now: datetime | None) -> list[tuple[str, str]]:
+    """The trading-logic problems among the fields whose shape is right, so a trader sees them in
+    the same check as the shape errors (``side = "Long"`` beside ``entry_price = "180"``). A field
+    that failed its shape check stands in as unknown: no logic problem is reported about it."""
+    nan = Decimal("NaN")   # an unknown price: the core skips every comparison with it
+    given = raw.get("trail")
+    trail: dict[str, Any] = given if isinstance(given, dict) and "trail" not in failed else {}
+    try:
+        logic = validate_plan_fields(
+            side=_valid(str, raw, "side", failed, ""), entry_type=_valid(str, raw, "entry", failed, ""),
+            risk=_valid(str, raw, "risk", failed, ""),
+            entry_price=_valid(_number, raw, "entry_price", failed, nan),
+            stop_loss=_valid(_number, raw, "stop_loss", failed, nan),
+            take_profit=_valid(_number, raw, "take_profit", failed, nan),
+            start_at=_valid(_timestamp, raw, "start_at", failed, None),
+            expire_at=_valid(_timestamp, raw, "expire_at", failed, None),
+            trail_trigger_r=_valid(_number, trail, "trigger_r", set(), None),
+            trail_distance=_valid(_number, trail, "distance", set(), None), at=now)
+    except ArithmeticError:
+        return []
+    missing = {key for key in ("side", "entry", "risk", "entry_price", "stop_loss", "take_profit") if key not in raw}
+    return [(field, message) for field, message in logic if field.split(".")[0] not in failed | missing]
 
 
 def _check_file(label: str, path: Path, now: datetime | None,
@@ -175,7 +212,15 @@ class Scan:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None, instruments: bool = False) -> Scan:
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return a == b
+
+
+def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None, instruments: bool = False,
+         running: Callable[[str], str | None] | None = None) -> Scan:
     """Check every file (never raises). A file with any problem gives no plan at all: a trader
     fixing it must not find half of it already trading. With ``now``, plans whose window is
     already over are problems too.
@@ -183,7 +228,10 @@ def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
     A plan naming any contract other than a US stock on SMART in USD (``sec_type``, ``exchange``,
     ``currency`` … away from their defaults) is checked in full, then refused unless
     ``instruments`` is set: set it once the engine qualifies, sizes and prices
-    ``spec.instrument`` (until then it would trade ``ES`` as the US stock of that symbol)."""
+    ``spec.instrument`` (until then it would trade ``ES`` as the US stock of that symbol).
+
+    ``running`` (the daemon's store) names the file a stored plan id was loaded from: when that
+    file and another share the id, the plan's own file is not at fault, only the other one."""
     if isinstance(paths, (str, os.PathLike)):  # one path given bare, not a list of characters
         paths = [paths]
     seen: set[str] = set()
@@ -211,11 +259,22 @@ def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
     sources: dict[str, str] = {}
     all_problems: list[Problem] = []
     warnings = [w for _, entries, _ in checked for entry in entries for w in entry.warnings]
+    owners = {plan_id: found for plan_id in duplicated
+              if running is not None and (found := running(plan_id)) is not None}
     for label, entries, problems in checked:
         file_problems = list(problems)
         valid: list[PlanSpec] = []
         for entry in entries:
-            if entry.plan_id in duplicated:
+            owner = owners.get(entry.plan_id or "")
+            if entry.plan_id in duplicated and owner is not None and _same_file(owner, label) and \
+                    sum(_same_file(owner, other) for other, _ in duplicated[entry.plan_id]) == 1:
+                if entry.spec is not None:
+                    valid.append(entry.spec)   # the running plan's own file: the other file reused its id
+            elif entry.plan_id in duplicated and owner is not None and not _same_file(owner, label):
+                file_problems.append((entry.index, Problem(
+                    label, entry.plan_id, "id", f"plan {entry.plan_id} already runs from {owner} (a plan id runs "
+                                                "once): give this plan a new id")))
+            elif entry.plan_id in duplicated:
                 others = [f"plan #{i} of this file" if other == label else f"{other} (plan #{i})"
                           for other, i in duplicated[entry.plan_id] if (other, i) != (label, entry.index)]
                 file_problems.append((entry.index, Problem(
@@ -256,3 +315,28 @@ def load_plans(paths: Iterable[str | os.PathLike[str]]) -> list[PlanSpec]:
     if problems:
         raise PlanFileError(problems)
     return specs
+
+
+MAX_LISTED = 20  # problems a file's message lists; the rest are counted (``plans check`` shows them all)
+
+
+def file_report(file: str, problems: Sequence[Problem]) -> str:
+    """One message for one bad file: what it means, then its problems one a line."""
+    n = len(problems)
+    head = (f"{file}: {n} problem{'' if n == 1 else 's'}; none of its new plans is loaded until it is fixed "
+            "(plans already running are not affected)")
+    lines = []
+    for problem in problems[:MAX_LISTED]:
+        line = problem.format()
+        lines.append(line[len(file) + 2:] if line.startswith(f"{file}: ") else line)
+    if n > MAX_LISTED:
+        lines.append(f"… and {n - MAX_LISTED} more: orchestrator plans check {file}")
+    return "\n".join([head, *lines])
+
+
+def by_file(problems: Iterable[Problem]) -> dict[str, list[Problem]]:
+    """The problems grouped by file, in the order the files first appear."""
+    out: dict[str, list[Problem]] = {}
+    for problem in problems:
+        out.setdefault(problem.file, []).append(problem)
+    return out

@@ -164,10 +164,10 @@ def test_until_the_engine_trades_instruments_only_us_stocks_load(tmp_path: Path)
     assert lines(sap) == [f"plan SAP-long-1: exchange: {NOT_RUNNABLE}"]
     broken = checked(tmp_path, edit(ES, "exchange", None), instruments=False)
     assert [p.field for p in broken.problems] == ["exchange"]                    # shape first
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     path = write(tmp_path, "es.toml", ES)
-    assert plans_check([path], out, CHECKED_AT) == 2
-    assert out.getvalue() == f"{path}: plan ES-long-1: sec_type: {NOT_RUNNABLE}\n"
+    assert plans_check([path], out, CHECKED_AT, err=err) == 2
+    assert out.getvalue() == "" and err.getvalue() == f"{path}: plan ES-long-1: sec_type: {NOT_RUNNABLE}\n"
 
 
 def test_a_plan_using_the_contract_keys_has_a_hash_of_its_own(tmp_path: Path) -> None:

@@ -80,9 +80,11 @@ CHECKED_AT = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
 
 def lines_for(paths: list[str]) -> tuple[int, list[str]]:
-    out = io.StringIO()
-    code = plans_check_command(paths, out, CHECKED_AT)
-    return code, out.getvalue().splitlines()
+    """Exit code and lines of ``plans check``: the problems (stderr), then the ok line (stdout)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command(paths, out, CHECKED_AT, err=err)
+    assert not (err.getvalue() and out.getvalue())   # problems or an ok line, never both
+    return code, err.getvalue().splitlines() + out.getvalue().splitlines()
 
 
 def one_problem(tmp_path: Path, text: str | bytes) -> Problem:
@@ -457,10 +459,10 @@ def check_document(path: Path, data: bytes) -> None:
             assert moment is None or moment.utcoffset() == timedelta(0)
     if not problems:
         assert specs
-    out = io.StringIO()
-    code = plans_check_command([label], out, CHECKED_AT)
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command([label], out, CHECKED_AT, err=err)
     assert code == (2 if problems else 0)
-    assert out.getvalue().count("\n") == max(len(problems), 1)
+    assert (err if problems else out).getvalue().count("\n") == max(len(problems), 1)
 
 
 @FUZZ
@@ -479,9 +481,10 @@ def test_fuzz_mutated_plan_documents_never_raise(tmp_path: Path, data: bytes) ->
 def test_a_window_already_over_is_refused_as_of_the_check_time(tmp_path: Path) -> None:
     path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)     # expire_at 2026-11-27T11:00-05:00 = 16:00 UTC
     assert plans_check_command([path], io.StringIO(), datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == 0
-    out = io.StringIO()
-    assert plans_check_command([path], out, datetime(2026, 11, 27, 16, 0, tzinfo=UTC)) == 2
-    assert out.getvalue().splitlines() == [
+    out, err = io.StringIO(), io.StringIO()
+    assert plans_check_command([path], out, datetime(2026, 11, 27, 16, 0, tzinfo=UTC), err=err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines() == [
         f"{path}: plan AAPL-20261127-1: expire_at: has already passed (2026-11-27T16:00:00+00:00 <= now "
         "2026-11-27T16:00:00+00:00): the plan would never trade; remove it or give it a later time"]
 
@@ -503,7 +506,7 @@ def test_plans_check_at_takes_a_time_with_its_offset(tmp_path: Path) -> None:
     from .test_bad_input import call
     path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)
     assert call("plans", "check", "--at", "2026-11-27T09:00:00-05:00", path)[0] == 0
-    rc, out, _err = call("plans", "check", "--at", "2026-11-27T12:00:00-05:00", path)
-    assert rc == 2 and "expire_at: has already passed" in out
+    rc, _out, err = call("plans", "check", "--at", "2026-11-27T12:00:00-05:00", path)
+    assert rc == 2 and "expire_at: has already passed" in err
     rc, out, err = call("plans", "check", "--at", "2026-11-27T12:00", path)
     assert rc == 2 and "has no UTC offset" in out + err and "Traceback" not in out + err

@@ -39,6 +39,7 @@ from .port import (
 )
 from .session import ByPlan, must_wait, one_write
 from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view
+from .unreachable import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,11 @@ class IBBroker:
                 await self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=timeout,
                                            raiseSyncErrors=True)
             except (TimeoutError, OSError, ConnectionError) as exc:
+                sent = getattr(getattr(self.ib.client, "conn", None), "numBytesSent", 0) > 0  # TCP was up
                 self.ib.disconnect()
                 self._sync_failures += 1
-                raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
-                                        f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
+                raise BrokerUnavailable(unreachable(self.host, self.port, self.client_id, exc, handshake_sent=sent,
+                                                    timeout=timeout)) from None
             self._sync_failures = 0
             self._order_id_floor()
             self.prices.connected()

@@ -18,26 +18,19 @@ from typing import Any
 
 from machines import TERMINAL_STATES
 
+from ..store.read import daemon_running, heartbeat_age
 from . import data
 
-HEARTBEAT_SECONDS = 15
 UNKNOWN = "unknown"
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
 Row = Any
 
 
-def _age(text: Any, now: datetime) -> float | None:
-    try:
-        return (now - datetime.fromisoformat(str(text))).total_seconds()
-    except (TypeError, ValueError):
-        return None
-
-
 def daemon_view(doc: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     if doc is None:
         return {"known": False, "running": None, "doc": {}}
-    age = _age(doc.get("heartbeat_at"), now)
-    running = doc.get("stopped_at") is None and age is not None and age <= HEARTBEAT_SECONDS
+    age = heartbeat_age(doc, now)
+    running = daemon_running(doc, now)
     risk, cap = doc.get("open_risk"), doc.get("open_risk_cap")
     try:
         share = float(Decimal(str(risk)) / Decimal(str(cap)) * 100) if risk is not None and cap else None

@@ -449,8 +449,10 @@ def _status_while_flattening(src: State) -> Given:
 @case(ProtectionStatus, S.FILLED, (), "reprotect", (S.PROTECTED, S.TRAILING))
 def _status_protection_lost(src: State) -> Given:
     plan = plan_in(src)
+    # the message says what IB showed: no stop, the take-profit still for the whole position
     return Given(plan, _status(0, target=QTY), [
-        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}), notify("protection_lost")])
+        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}),
+        notify("protection_lost", stop_quantity=0, target_quantity=QTY, open_qty=QTY)])
 
 
 @case(ProtectionStatus, None, "has_leftovers", "cancel_leftovers", S.CLOSED)
