@@ -247,6 +247,14 @@ def record_unseen(ed: EventData) -> None:
     _kind(plan, K.ERROR)
 
 
+def unsize(ed: EventData) -> None:
+    """Back to pending: nothing was sent, so nothing counts as risk until it is sized again."""
+    plan = _p(ed)
+    plan.quantity, plan.risk_amount, plan.portfolio_risk_pct, plan.sized_price = 0, Decimal(0), Decimal(0), None
+    plan.reason = _e(ed).why
+    _kind(plan, K.SIZED_AGAIN)
+
+
 def entry_unseen(ed: EventData) -> bool:
     """The plan is in error only because IB had shown no trace of its entry."""
     return _p(ed).entry_unseen
@@ -688,6 +696,8 @@ TRANSITIONS: list[Row] = [
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
     row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
+    row("sized_again", S.SIZED, S.PENDING, unsize),
+    row("sized_again", [s for s in S if s != S.SIZED], None, nothing),
     row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
     # the entry reaches IB after all: an error that was only its absence is over
     row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),

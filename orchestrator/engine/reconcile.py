@@ -128,6 +128,8 @@ class Reconciler:
             if accept or ended:
                 await self.apply(plan.id, ev)
         for pending in self.store.pending_effects():                     # 3
+            if isinstance(pending.effect, fx.PlaceBracket):
+                await self._never_sent(pending.effect.plan_id, now)
             await self.carry_out(pending.id, pending.effect)
         await self._unseen_entries(reason, now)                          # 4
         await self._shortfalls(now)                                      # 5
@@ -210,6 +212,20 @@ class Reconciler:
                 log.warning("%s: exit orders that are not ours could sell %d of its shares (%s): stepping back",
                             plan.id, found[1], found[0])
                 await self.apply(plan.id, machines.TraderExits(now, *found))
+
+    async def _never_sent(self, plan_id: str, now: Any) -> None:
+        """A bracket sized before a crash or a lost connection and never sent is not sent as it
+        was: the price, the account, a pause or a window may have changed since. The plan is
+        sized again by activation, with all its checks (the pending effect is then stale)."""
+        plan = self.registry.known(plan_id)
+        if plan is None or plan.state != State.SIZED or self.store.entry_may_be_at_ib(plan_id):
+            return
+        if plan.cancel_requested:
+            await self.apply(plan_id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
+            return
+        log.info("reconcile: %s was sized but its entry never left; sizing it again", plan_id)
+        await self.apply(plan_id, machines.SizedAgain(now, "sized before a restart or a lost connection and never "
+                                                           "sent: sized again on the live price"))
 
     async def _unseen_entries(self, reason: str, now: Any) -> None:
         pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}

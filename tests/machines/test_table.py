@@ -51,6 +51,7 @@ from machines import (
     Protect,
     ProtectionFailed,
     ProtectionStatus,
+    SizedAgain,
     State,
     StopModified,
     StopModifyRejected,
@@ -198,6 +199,19 @@ def _entry_unseen(src: State) -> Given:
 @case(EntryUnseen, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR, S.PENDING))
 def _entry_unseen_later(src: State) -> Given:
     return Given(plan_in(src), event(EntryUnseen), [])
+
+
+@case(SizedAgain, S.PENDING, (), "unsize", S.SIZED)
+def _sized_again(src: State) -> Given:
+    def check(p: Plan) -> None:
+        assert (p.quantity, p.risk_amount, p.portfolio_risk_pct, p.sized_price) == (0, D(0), D(0), None)
+        assert p.open_risk() == 0 and "sized again" in (p.reason or "")
+    return Given(plan_in(src), event(SizedAgain), [notify("sized_again")], check)
+
+
+@case(SizedAgain, None, (), NOTHING, tuple(s for s in S if s != S.SIZED))
+def _sized_again_elsewhere(src: State) -> Given:
+    return Given(plan_in(src), event(SizedAgain), [])
 
 
 @case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
@@ -976,7 +990,7 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
         PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
-        CommissionCharged.TRIGGER}
+        CommissionCharged.TRIGGER, SizedAgain.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
