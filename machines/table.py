@@ -575,6 +575,8 @@ def yield_to_trader(ed: EventData) -> None:
                    f"{plan.open_qty} shares: its own stop and take-profit are {kept} so nothing sells twice; "
                    "a human decides what happens next")
     plan.flattening = False
+    if not plan.entry_done:   # no more shares bought beside the trader's exits
+        _emit(plan, fx.CancelEntry(plan.id, "the trader's own exits: the plan stepped back"))
     if keep:
         spec = plan.spec
         _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
@@ -582,6 +584,13 @@ def yield_to_trader(ed: EventData) -> None:
     else:
         _emit(plan, fx.CancelExits(plan.id))
     _kind(plan, K.YIELDED_TO_TRADER, orders=e.orders, quantity=e.quantity, kept=keep)
+
+
+def stepped_back_alike(ed: EventData) -> bool:
+    """The plan already stepped back for these same orders and this same reach."""
+    plan, e = _p(ed), _e(ed)
+    return (plan.reason or "").startswith(f"exit orders that are not the orchestrator's ({e.orders}) could sell "
+                                          f"{e.quantity} of its {plan.open_qty} shares:")
 
 
 def trim_excess(ed: EventData) -> None:
@@ -752,6 +761,7 @@ TRANSITIONS: list[Row] = [
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.CLOSED, close_outside, position_gone),
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.ERROR, trim_to_held),
     row("shortfall", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+    row("trader_exits", S.ERROR, None, nothing, stepped_back_alike),   # told already: the same orders, the same reach
     row("trader_exits", [*LIVE_POSITION, S.ERROR], S.ERROR, yield_to_trader),
     row("trader_exits", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
 

@@ -729,6 +729,20 @@ def test_exits_of_others_for_part_of_the_position_cut_ours_to_the_rest() -> None
             if not isinstance(e, Notify)] == [("Protect", 70, False)]
 
 
+@case(TraderExits, None, ("stepped_back_alike",), NOTHING, (S.ERROR,))
+def _yielded_already(src: State) -> Given:
+    first = plan_in(S.PROTECTED)
+    m, _ = bound(first)
+    m.step(first, event(TraderExits))          # the same orders, the same reach, told once
+    return Given(plan_in(src, reason=first.reason), event(TraderExits), [])
+
+
+def test_stepping_back_cancels_the_unfilled_rest_of_the_entry() -> None:
+    m, plan = bound(plan_in(S.PROTECTED, entry_done=False, quantity=2 * QTY))
+    effects = m.step(plan, event(TraderExits, quantity=30))
+    assert [type(e).__name__ for e in effects if not isinstance(e, Notify)] == ["CancelEntry", "Protect"]
+
+
 @case(TraderExits, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
 def _trader_exits_without_a_position(src: State) -> Given:
     return Given(plan_in(src), event(TraderExits), [])
