@@ -56,7 +56,7 @@ from .instruments import (
 )
 from .machine import PlanMachine, build_machine
 from .money import fx_rate, pair_rate, pnl_in_base, risk_budget, risk_in_base, size_in_base, value_in_base
-from .plan import FIGURES, InstrumentPlanSpec, Plan, PlanSpec
+from .plan import FIGURES, SESSION_FIELDS, InstrumentPlanSpec, Plan, PlanSpec
 from .rules import (
     EntryPrice,
     SizingDecision,
@@ -90,6 +90,7 @@ from .values import (
 
 __all__ = [
     "Activate",
+    "SESSION_FIELDS",
     "Adopt",
     "CONTINUOUS_FUTURE",
     "CancelEntry",

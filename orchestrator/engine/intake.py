@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -18,13 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from machines import NotifyKind, Plan, PlanSpec
+from machines import SESSION_FIELDS, NotifyKind, Plan, PlanSpec
 from machines.rules import window_over
 
 from ..clock import Clock
 from ..planfile import Problem, Scan, by_file, file_report, scan
 from ..store import Store
-from ..store.codec import dumps
+from ..store.codec import jsonable
 from ..tomlread import MAX_BYTES
 from .notices import Notices
 
@@ -34,7 +35,14 @@ SCAN_KEY = "plan_files_fingerprint"
 
 
 def spec_hash(spec: PlanSpec) -> str:
-    return hashlib.sha256(dumps(spec).encode()).hexdigest()[:16]
+    """A digest of the plan as its file gives it (before its session fields are resolved). The
+    session fields count only when given, so a plan that does not use them keeps the hash it had
+    before they existed."""
+    data = jsonable(spec)
+    for name, default in SESSION_FIELDS.items():
+        if data.get(name, default) == default:
+            data.pop(name, None)
+    return hashlib.sha256(json.dumps(data, separators=(",", ":"), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def files_fingerprint(paths: list[Any]) -> bytes | None:
