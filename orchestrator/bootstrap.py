@@ -75,6 +75,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,
         market_max_age=float(config.market_data.max_age_seconds),
         market_allow_delayed=config.market_data.trail_on_delayed, maintenance=config.maintenance_windows(),
+        market_hours=config.market_hours(),
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account

@@ -24,6 +24,8 @@ from machines.rules import window_over
 
 from ..clock import Clock
 from ..planfile import Problem, Scan, by_file, file_report, scan
+from ..plansessions import Resolution
+from ..sessions.resolve import Skipped
 from ..store import Store
 from ..store.codec import jsonable
 from ..tomlread import MAX_BYTES
@@ -31,6 +33,7 @@ from .notices import Notices
 
 log = logging.getLogger(__name__)
 Loader = Callable[[list[Path]], Scan]
+Resolve = Callable[[PlanSpec, datetime], Resolution | Skipped | list[tuple[str, str]]]
 SCAN_KEY = "plan_files_fingerprint"
 
 
@@ -81,7 +84,7 @@ class Intake:
     """``rescan()`` reads the plan files and hands each new plan to ``adopt``."""
 
     def __init__(self, plan_files: Callable[[], list[Path]], store: Store, clock: Clock, notices: Notices,
-                 adopt: Callable[[Plan], None], load: Loader | None = None) -> None:
+                 adopt: Callable[[Plan], None], load: Loader | None = None, resolve: Resolve | None = None) -> None:
         self.plan_files = plan_files
         # the store names the file each running plan came from: a file reusing its id is at fault, not that one
         self.load: Loader = load or functools.partial(scan, running=store.plan_source)
@@ -89,8 +92,10 @@ class Intake:
         self.clock = clock
         self.notices = notices
         self.adopt = adopt
+        self.resolve = resolve
         self.scanned: bytes | None = None  # files_fingerprint of the last complete plan-file scan
         self.ignored: set[str] = set()  # plan ids whose history at IB the trader chose to leave alone
+        self._waiting = False  # a plan was skipped: scan again even if the files stay the same
 
     def restore(self) -> None:
         """Take the fingerprint of the last complete scan from state.db (unchanged files need no parse)."""
@@ -112,6 +117,7 @@ class Intake:
         # stored are running or done: the passing of their window is theirs to handle)
         late = [Problem(found.sources.get(s.id, "?"), s.id, "expire_at", over) for s in found.specs
                 if stored_hashes[s.id] is None and (over := window_over(s.expire_at, now)) is not None]
+        resolved = self._resolve([s for s in found.specs if stored_hashes[s.id] is None], found, now, late)
         late_files = {p.file for p in late}
         problems = found.problems + late
         for file, theirs in by_file(problems).items():  # one message per file, once until it (or its problems) change
@@ -130,12 +136,37 @@ class Intake:
                     f"plan {spec.id} is not run: IB holds history of that id that was left alone at start "
                     "(--ignore-existing); give the plan a new id")}, plan_id=spec.id)
             elif stored is None:
-                plan = self.store.insert_plan(spec, at=now, spec_hash=h, source_file=found.sources.get(spec.id))
+                if spec.id not in resolved:
+                    continue  # skipped: no session for it (said once)
+                plan = self.store.insert_plan(resolved[spec.id], at=now, spec_hash=h,
+                                              source_file=found.sources.get(spec.id))
                 log.info("plan %s loaded", spec.id)
                 self.adopt(plan)
             elif stored != h:
                 self.notices.report_once(f"conflict:{spec.id}:{h}", NotifyKind.PLAN_CONFLICT, {
                     "message": changed_message(self.store.load_spec(spec.id), spec)}, plan_id=spec.id)
-        if fingerprint is not None and fingerprint != self.scanned:
+        if fingerprint is not None and fingerprint != self.scanned and not self._waiting:
             self.store.set_meta(SCAN_KEY, fingerprint.hex())  # a restart need not parse them again
-        self.scanned = fingerprint
+        self.scanned = None if self._waiting else fingerprint
+
+    def _resolve(self, new: list[PlanSpec], found: Scan, now: datetime, late: list[Problem]) -> dict[str, PlanSpec]:
+        """The new plans as they are stored: session fields resolved to UTC instants (a time outside
+        the session or an expiry not after the start is a problem of the file, added to ``late``);
+        a plan with no session to trade (a holiday under ``skip``, a time already past) is not
+        loaded, and said so once. Skipped plans are looked at again at every scan (a ``today``
+        plan may find its session on another day)."""
+        out: dict[str, PlanSpec] = {}
+        self._waiting = False
+        for spec in new:
+            result = self.resolve(spec, now) if self.resolve is not None and spec.uses_sessions else spec
+            if isinstance(result, PlanSpec):
+                out[spec.id] = result
+            elif isinstance(result, list):
+                late.extend(Problem(found.sources.get(spec.id, "?"), spec.id, f, m) for f, m in result)
+            elif isinstance(result, Resolution):
+                out[spec.id] = result.spec
+            else:
+                self._waiting = True
+                self.notices.report_once(f"skipped:{spec.id}:{result.message}", NotifyKind.PLAN_SKIPPED, {
+                    "message": f"plan {spec.id} is not loaded: {result.message}"}, plan_id=spec.id)
+        return out

@@ -52,6 +52,7 @@ def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, ext
             '[store]\nurl = "sqlite:///state.db"\n'
             '[plans]\nfiles = ["plans/*.toml"]\nrescan_seconds = 0.2\n'
             '[maintenance]\nwindows = []\n'  # IB's reset windows would hold entries at some hours of the day
+            '[sessions]\nmarket_hours = false\n'  # so would a closed market: the clock here is real
             f"[trailing]\ninterval_seconds = {trailing_seconds}\n{extra}\n")
 
 
