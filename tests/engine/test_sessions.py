@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.clock import FixedClock
 from orchestrator.config import SessionsConfig
-from orchestrator.engine.work import ActivateRequest, ExpireRequest, FlattenAtRequest
+from orchestrator.engine.work import ActivateRequest, ExpireRequest, FlattenAtRequest, TrailTick
 
 from .harness import World, plan_toml
 
@@ -98,3 +98,21 @@ async def test_flatten_at_flattens_and_leaves_no_working_order(tmp_path, log_gua
         assert w.working("F") == [] and "AAPL" not in w.gw.positions
         exits = [x for x in w.gw.executions if x.order_ref.startswith("F:") and not x.order_ref.endswith(":entry")]
         assert sum(x.shares for x in exits) == plan.quantity   # one exit: never doubled with the stop
+
+
+async def test_trailing_rests_while_the_market_is_closed(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock(datetime(2026, 12, 2, 20, 0, tzinfo=UTC))
+    async with _hours(World(tmp_path, plan_toml("T", target=200.0, trail=(0.5, 2.0)), clock=clock)) as w:
+        await w.state("T", "protected")
+        def stop() -> float:
+            return float(w.gw.orders_by_ref("T:stop")[-1].aux_price)
+        clock.set(datetime(2026, 12, 2, 21, 30, tzinfo=UTC))     # after the close
+        w.gw.set_price("AAPL", 190.0)
+        await w.until(lambda: w.engine.market.trail_price("AAPL") == 190, "the after-hours price")
+        await _handled(w, TrailTick())
+        assert stop() == 171.0 and w.plan("T").stop_price == 171   # no modification while closed
+        clock.set(datetime(2026, 12, 3, 14, 30, tzinfo=UTC))     # the next open, and its first trade
+        w.gw.set_price("AAPL", 190.0)
+        await w.until(lambda: w.engine.market.trail_price("AAPL") == 190, "the opening price")
+        await _handled(w, TrailTick())
+        await w.gw.wait_until(lambda: stop() == 188.0)
