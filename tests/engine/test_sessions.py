@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestrator.broker.brokerclock import BrokerClock
 from orchestrator.clock import FixedClock
 from orchestrator.config import SessionsConfig
 from orchestrator.engine.work import ActivateRequest, ExpireRequest, FlattenAtRequest, TrailTick
@@ -116,3 +117,21 @@ async def test_trailing_rests_while_the_market_is_closed(tmp_path, log_guard) ->
         await w.until(lambda: w.engine.market.trail_price("AAPL") == 190, "the opening price")
         await _handled(w, TrailTick())
         await w.gw.wait_until(lambda: stop() == 188.0)
+
+
+async def test_the_simulators_clock_drives_the_engine_through_ib_current_time(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """``[clock] source = "broker"``: the engine's time is the gateway's. At the simulated night a
+    market entry holds; the simulated open sends it, and it fills at the opening price."""
+    clock = BrokerClock()
+    sim = {"clock": NIGHT, "speed": 0, "calendar": "XNYS"}
+    async with _hours(World(tmp_path, plan_toml("B"), clock=clock, sim=sim)) as w:
+        await w.until(lambda: "B" in w.engine.plans and (w.plan("B").reason or "").startswith("the market"), "held")
+        assert abs(clock.now() - NIGHT) < timedelta(seconds=2) and w.gw.orders == []
+        w.gw.set_time(OPEN)
+        w.gw.set_price("AAPL", 181.0)
+        await clock.sync(w.rt.broker.ib.reqCurrentTimeAsync)   # what the poll does every few seconds
+        assert abs(clock.now() - OPEN) < timedelta(seconds=2)
+        w.engine.enqueue(ActivateRequest("B"))
+        plan = await w.state("B", "protected")
+        assert [(x.order_ref, x.price) for x in w.gw.executions] == [("B:entry", 181.0)]
+        assert plan.reason is None
