@@ -135,3 +135,22 @@ async def test_the_simulators_clock_drives_the_engine_through_ib_current_time(tm
         plan = await w.state("B", "protected")
         assert [(x.order_ref, x.price) for x in w.gw.executions] == [("B:entry", 181.0)]
         assert plan.reason is None
+
+
+async def test_a_gtd_entry_expires_at_ib_while_the_orchestrator_is_stopped(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
+    clock = FixedClock(start)
+    sim = {"clock": start, "speed": 0, "calendar": "XNYS"}
+    text = plan_toml("G", entry="limit", entry_price=175.0) + 'expire = "close-15m"\ntif = "GTD"\n'
+    async with _hours(World(tmp_path, text, clock=clock, sim=sim)) as w:
+        await w.state("G", "submitted")
+        [entry] = w.gw.orders_by_ref("G:entry")
+        assert (entry.tif, entry.good_till) == ("GTD", datetime(2026, 12, 2, 20, 45, tzinfo=UTC))
+        await w.stop()
+        w.gw.set_time(datetime(2026, 12, 2, 20, 45, tzinfo=UTC))   # IB cancels it: nobody is connected
+        assert {o.order_ref: o.status for o in _at_gateway(w, "G")} == {
+            "G:entry": "Cancelled", "G:target": "Cancelled", "G:stop": "Cancelled"}
+        clock.set(datetime(2026, 12, 2, 20, 46, tzinfo=UTC))
+        await w.start()
+        plan = await w.state("G", "cancelled")
+        assert plan.filled_qty == 0 and w.working("G") == []
