@@ -90,7 +90,6 @@ from .values import (
 
 __all__ = [
     "Activate",
-    "SESSION_FIELDS",
     "Adopt",
     "CONTINUOUS_FUTURE",
     "CancelEntry",
@@ -140,6 +139,7 @@ __all__ = [
     "ProtectionStatus",
     "RiskCategory",
     "RiskLimits",
+    "SESSION_FIELDS",
     "SecType",
     "Side",
     "SizingDecision",
