@@ -5,16 +5,19 @@ stored and read back unchanged. A plan without them keeps its spec (pinned in te
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orchestrator.cli.plans import plans_check
-from orchestrator.engine.intake import spec_hash
+from orchestrator.engine.intake import changed_message, spec_hash
 from orchestrator.planfile import scan
+from orchestrator.plansessions import Resolution, calendar_sessions, resolve_spec
 from orchestrator.store import Store
 
+from .cli.helpers import call
 from .engine.harness import plan_toml
 
 THANKSGIVING_EVE = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -104,3 +107,38 @@ def _plain(tmp_path: Path) -> Path:
     path = tmp_path / "plain.toml"
     path.write_text(plan_toml("K"))
     return path
+
+
+def test_status_json_shows_the_resolved_times_and_the_fields_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(plan_toml("J") + 'start = "open+5m"\nflatten_at = "close-10m"\nsession_day = "2026-11-27"\n'
+                                     'tif = "DAY"\n')
+    [spec] = scan([path]).specs
+    resolved = resolve_spec(spec, calendar_sessions(THANKSGIVING_EVE, spec), THANKSGIVING_EVE)
+    assert isinstance(resolved, Resolution)
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        store.insert_plan(resolved.spec, at=THANKSGIVING_EVE, spec_hash=spec_hash(spec))
+    finally:
+        store.close()
+    (tmp_path / "config.toml").write_text('[store]\nurl = "sqlite:///state.db"\n')
+    rc, out, _ = call("status", "--json", "--config", str(tmp_path / "config.toml"))
+    [row] = json.loads(out)
+    assert rc == 0 and row["id"] == "J"
+    assert (row["start_at"], row["flatten_at"]) == ("2026-11-27T14:35:00.000000+00:00",
+                                                    "2026-11-27T17:50:00.000000+00:00")
+    assert row["times"] == {"start": "open+5m", "flatten_at": "close-10m", "session_day": "2026-11-27"}
+    assert (row["tif"], row["outside_rth"]) == ("DAY", False)
+
+
+def test_a_changed_session_plan_names_only_what_its_file_changed(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    times = 'start = "open+5m"\nexpire = "close-15m"\nsession_day = "2026-11-27"\n'
+    path.write_text(plan_toml("C") + times)
+    [spec] = scan([path]).specs
+    resolved = resolve_spec(spec, calendar_sessions(THANKSGIVING_EVE, spec), THANKSGIVING_EVE)
+    assert isinstance(resolved, Resolution) and resolved.spec.start_at is not None
+    path.write_text(plan_toml("C", stop=170.0) + times)
+    [changed] = scan([path]).specs
+    message = changed_message(resolved.spec, changed)
+    assert "(stop_loss 171.00 → 170.00)" in message and "start_at" not in message

@@ -66,7 +66,10 @@ def files_fingerprint(paths: list[Any]) -> bytes | None:
 
 def changed_message(stored: PlanSpec | None, new: PlanSpec) -> str:
     """What changed in a running plan's file, and what the trader can do instead."""
-    pairs = [(f.name, getattr(stored, f.name), getattr(new, f.name)) for f in dataclasses.fields(new)] if stored else []
+    # the instants the engine resolved from session fields are not what the file says: not changes
+    resolved = {"flatten_due"} | ({"start_at"} if new.start else set()) | ({"expire_at"} if new.expire else set())
+    pairs = [(f.name, getattr(stored, f.name), getattr(new, f.name)) for f in dataclasses.fields(new)
+             if f.name not in resolved] if stored else []
     changes = [f"{name} {_shown(old)} → {_shown(now)}" for name, old, now in pairs if old != now]
     what = f" ({', '.join(changes)})" if changes else ""
     return (f"plan {new.id} changed on disk{what}; the stored plan is kept: a plan id runs once, with the values it "
