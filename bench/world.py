@@ -53,6 +53,8 @@ class World:
             files = ["plans/*.toml"]
             [maintenance]
             windows = []
+            [sessions]
+            market_hours = false
             [risk]
             small_pct = 0.01
             max_portfolio_risk_pct = 50

@@ -197,6 +197,8 @@ files = ["plans/*.toml"]
 rescan_seconds = 0.2
 [maintenance]
 windows = []
+[sessions]
+market_hours = false
 [risk]
 small_pct = 0.1
 normal_pct = 0.2

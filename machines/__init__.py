@@ -57,7 +57,7 @@ from .instruments import (
 )
 from .machine import PlanMachine, build_machine
 from .money import fx_rate, pair_rate, pnl_in_base, risk_budget, risk_in_base, size_in_base, value_in_base
-from .plan import FIGURES, InstrumentPlanSpec, Plan, PlanSpec
+from .plan import FIGURES, SESSION_FIELDS, InstrumentPlanSpec, Plan, PlanSpec
 from .rules import (
     EntryPrice,
     SizingDecision,
@@ -140,6 +140,7 @@ __all__ = [
     "ProtectionStatus",
     "RiskCategory",
     "RiskLimits",
+    "SESSION_FIELDS",
     "SecType",
     "Side",
     "SizedAgain",

@@ -35,15 +35,36 @@ class PlanSpec:
     expire_at: datetime | None = None
     trail_trigger_r: Decimal | None = None
     trail_distance: Decimal | None = None
+    # exchange sessions, as written (``start = "open+5m"``); all absent on a plan written before
+    # them, which keeps its spec_hash (the hash leaves these out at their defaults). The engine
+    # resolves them on a session: ``start_at``/``expire_at`` hold the resolved UTC instants then.
+    start: str | None = None
+    expire: str | None = None
+    flatten_at: str | None = None
+    session_day: str | None = None
+    on_closed_day: str | None = None
+    outside_rth: bool = False
+    tif: str | None = None
+    flatten_due: datetime | None = None  # flatten_at resolved to UTC
 
     @property
     def trails(self) -> bool:
         return self.trail_distance is not None
 
     @property
+    def uses_sessions(self) -> bool:
+        """Whether the plan names any session field (so it is resolved on the market's sessions)."""
+        return any(getattr(self, name) != default for name, default in SESSION_FIELDS.items())
+
+    @property
     def instrument(self) -> Instrument:
         """The contract besides the symbol: a plain ``PlanSpec`` is a US stock on SMART in USD."""
         return US_STOCK
+
+
+SESSION_FIELDS: dict[str, object] = {"start": None, "expire": None, "flatten_at": None, "session_day": None,
+                                     "on_closed_day": None, "outside_rth": False, "tif": None, "flatten_due": None}
+"""The spec's session fields and their defaults ("absent")."""
 
 
 @dataclass(frozen=True, slots=True)

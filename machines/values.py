@@ -82,6 +82,7 @@ class NotifyKind(StrEnum):
     ENTRIES_PAUSED = "entries_paused"
     ENTRIES_RESUMED = "entries_resumed"
     PLAN_FILES_MISSING = "plan_files_missing"
+    PLAN_SKIPPED = "plan_skipped"
 
 
 class Side(StrEnum):

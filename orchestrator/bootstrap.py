@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from machines import NotifyKind
 
+from .broker.brokerclock import BrokerClock
 from .broker.ib import IBBroker
 from .broker.translate import Namespace
 from .clock import Clock, SystemClock
@@ -51,7 +52,8 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
                 deliver: Deliver | None = None, host: str | None = None, port: int | None = None,
                 faults: FaultPoints | None = None) -> Runtime:
     """Build the runtime. In ``sim`` mode an embedded simulated gateway is started first."""
-    clock = clock or SystemClock()
+    if clock is None:
+        clock = BrokerClock() if config.clock_source() == "broker" else SystemClock()
     gateway = None
     if config.broker.mode == "sim" and port is None:
         from .simgw import PricePath, SimGateway
@@ -75,6 +77,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,
         market_max_age=float(config.market_data.max_age_seconds),
         market_allow_delayed=config.market_data.trail_on_delayed, maintenance=config.maintenance_windows(),
+        market_hours=config.market_hours(),
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account
@@ -117,6 +120,13 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
         rt.store.add_notice(f"plan-files:{rt.engine.status.started_at}", NotifyKind.PLAN_FILES_MISSING,
                             {"kind": NotifyKind.PLAN_FILES_MISSING, "plan_id": None, "facts": {"message": missing}},
                             at=rt.clock.now())
+    if isinstance(rt.clock, BrokerClock):  # follow IB's time from the first step on
+        try:
+            await asyncio.wait_for(rt.clock.sync(rt.broker.ib.reqCurrentTimeAsync), 5)
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.warning("IB's current time not read at start (%s); the clock follows it from the next poll", exc)
+        rt.tasks.append(asyncio.get_running_loop().create_task(
+            rt.clock.follow(rt.broker.ib.reqCurrentTimeAsync, rt.broker.is_connected), name="broker-clock"))
     await rt.engine.start()
     log.info("running: account %s, %d live plan(s)", rt.broker.account or "?", len(rt.engine.live_plans()))
 

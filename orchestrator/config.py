@@ -294,6 +294,21 @@ class MaintenanceConfig(_Section):
     gateway_restart: Annotated[str | None, AfterValidator(_hhmm)] = None
 
 
+class SessionsConfig(_Section):
+    """Exchange sessions (docs/sessions.md). ``market_hours``: a market entry waits for the open
+    and trailing rests while the market is closed; unset: on for paper and live, off for the
+    simulator (which trades around the clock unless it runs a session clock)."""
+
+    market_hours: bool | None = None
+
+
+class ClockConfig(_Section):
+    """The engine's time: the machine's clock (``system``), or IB's ``reqCurrentTime`` (``broker``,
+    polled: a simulator with its own clock then drives the whole orchestrator)."""
+
+    source: Literal["system", "broker"] | None = None
+
+
 def _webhook(secret: SecretStr) -> SecretStr:
     url = secret.get_secret_value()
     if not url:
@@ -352,6 +367,8 @@ class Config(BaseModel):
     trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
     market_data: MarketDataConfig = Field(default_factory=dict, validate_default=True)
     maintenance: MaintenanceConfig = Field(default_factory=dict, validate_default=True)
+    sessions: SessionsConfig = Field(default_factory=dict, validate_default=True)
+    clock: ClockConfig = Field(default_factory=dict, validate_default=True)
     discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
     console: ConsoleConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path
@@ -379,6 +396,15 @@ class Config(BaseModel):
             hours, minutes = map(int, m.gateway_restart.split(":"))
             windows += (gateway_restart(time(hours, minutes)),)
         return windows
+
+    def market_hours(self) -> bool:
+        """Whether market hours hold entries and trailing (``[sessions] market_hours``)."""
+        m = self.sessions.market_hours
+        return self.broker.mode != "sim" if m is None else m
+
+    def clock_source(self) -> str:
+        """``[clock] source``: ``broker`` by default for the simulator, ``system`` otherwise."""
+        return self.clock.source or ("broker" if self.broker.mode == "sim" else "system")
 
     def plan_files_warning(self) -> str | None:
         """One line naming the ``plans.files`` patterns that match no file now (None: all match)."""

@@ -14,6 +14,9 @@ Decisions (also in docs/plan-files.md):
 * The contract keys use IB's own vocabulary and spelling: ``sec_type`` ``STK`` or ``FUT``
   (``CONTFUT`` is refused: IB takes no orders on a continuous future), exchanges and currencies
   in capitals, ``contract_month`` as the string ``"YYYYMM"``.
+* The session keys (``start``, ``expire``, ``flatten_at``, ``session_day``, ``on_closed_day``)
+  are parsed by :mod:`.sessions.timefields` and kept in a canonical text: an anchor as written
+  (``open+5m``), an absolute time (an offset or any IANA zone) as ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pydantic import PlainValidator
 
 from machines import CONTINUOUS_FUTURE, EntryType, RiskCategory, SecType, Side
 
+from .sessions.errors import FieldError
+from .sessions.timefields import parse_on_closed_day, parse_session_day, parse_time
 from .tomlread import custom_error, toml_type
 
 PLAN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -172,6 +177,50 @@ def _local_symbol(value: Any) -> str:
     return _text(value, _LOCAL_SYMBOL_RE, "IB's local symbol, e.g. ESH7")
 
 
+def _session_time(value: Any) -> str:
+    """``start``/``expire``/``flatten_at``: an anchor in its canonical text, or an absolute time
+    (any IANA zone, or an offset) as ISO 8601 UTC text."""
+    try:
+        spec = parse_time("", value)
+    except FieldError as exc:
+        raise custom_error(exc.message) from None
+    return spec.isoformat() if isinstance(spec, datetime) else str(spec)
+
+
+def _session_day(value: Any) -> str:
+    try:
+        day = parse_session_day("", value)
+    except FieldError as exc:
+        raise custom_error(exc.message) from None
+    return day.isoformat() if isinstance(day, date) else day
+
+
+def _on_closed_day(value: Any) -> str:
+    try:
+        return parse_on_closed_day("", value)
+    except FieldError as exc:
+        raise custom_error(exc.message) from None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise custom_error(f"must be true or false (got {toml_type(value)})")
+    return value
+
+
+def _tif(value: Any) -> str:
+    if value not in TIFS:
+        got = _clip(value) if isinstance(value, str) else toml_type(value)
+        raise custom_error(f"must be one of {', '.join(TIFS)} (got {got})")
+    return str(value)
+
+
+TIFS = ("GTC", "DAY", "GTD")
+SessionTime = Annotated[str, PlainValidator(_session_time)]
+SessionDayField = Annotated[str, PlainValidator(_session_day)]
+OnClosedDayField = Annotated[str, PlainValidator(_on_closed_day)]
+Flag = Annotated[bool, PlainValidator(_flag)]
+TimeInForce = Annotated[str, PlainValidator(_tif)]
 PlanNumber = Annotated[Decimal, PlainValidator(_number)]
 Timestamp = Annotated[datetime, PlainValidator(_timestamp)]
 PlanId = Annotated[str, PlainValidator(_plan_id)]

@@ -27,11 +27,16 @@ from .planfields import (
     ContractMonth,
     Currency,
     Exchange,
+    Flag,
     LocalSymbol,
+    OnClosedDayField,
     PlanId,
     PlanNumber,
     SecTypeField,
+    SessionDayField,
+    SessionTime,
     Symbol,
+    TimeInForce,
     Timestamp,
     choice,
 )
@@ -73,6 +78,14 @@ class PlanTable(_Table):
     currency: Currency = "USD"
     contract_month: ContractMonth | None = None
     local_symbol: LocalSymbol | None = None
+    # exchange sessions (docs/sessions.md); all absent: times are start_at/expire_at only, as before
+    start: SessionTime | None = None
+    expire: SessionTime | None = None
+    flatten_at: SessionTime | None = None
+    session_day: SessionDayField | None = None
+    on_closed_day: OnClosedDayField | None = None
+    outside_rth: Flag = False
+    tif: TimeInForce | None = None
 
     def logic_problems(self, now: datetime | None = None) -> list[tuple[str, str]]:
         """The pure core's trading-logic checks and the contract's, as (field, message) pairs
@@ -81,12 +94,23 @@ class PlanTable(_Table):
                                      self.local_symbol)
         if contract:
             return contract
+        sessions = self._session_problems()
+        if sessions:
+            return sessions
         trail = self.trail
         return validate_plan_fields(
             side=self.side, entry_type=self.entry, entry_price=self.entry_price, stop_loss=self.stop_loss,
             take_profit=self.take_profit, risk=self.risk, start_at=self.start_at, expire_at=self.expire_at,
             trail_trigger_r=trail.trigger_r if trail else None, trail_distance=trail.distance if trail else None,
             at=now, price_rule=price_rule_for_errors(self._instrument()))
+
+    def _session_problems(self) -> list[tuple[str, str]]:
+        pairs = (("start", "start_at"), ("expire", "expire_at"))
+        problems = [(new, f"give {new} or {old}, not both") for new, old in pairs
+                    if getattr(self, new) is not None and getattr(self, old) is not None]
+        if self.tif == "GTD" and self.expire is None and self.expire_at is None:
+            problems.append(("tif", "GTD needs expire (IB's good-till-date is the plan's expiry)"))
+        return problems
 
     def tick_warnings(self) -> list[tuple[str, str]]:
         """Prices off a tick known offline that IB would refuse as written (call once valid)."""
@@ -107,7 +131,9 @@ class PlanTable(_Table):
             id=self.id, symbol=self.symbol, side=Side(self.side), entry_type=EntryType(self.entry),
             entry_price=self.entry_price, stop_loss=self.stop_loss, take_profit=self.take_profit,
             risk=RiskCategory(self.risk), start_at=self.start_at, expire_at=self.expire_at,
-            trail_trigger_r=trail.trigger_r if trail else None, trail_distance=trail.distance if trail else None)
+            trail_trigger_r=trail.trigger_r if trail else None, trail_distance=trail.distance if trail else None,
+            start=self.start, expire=self.expire, flatten_at=self.flatten_at, session_day=self.session_day,
+            on_closed_day=self.on_closed_day, outside_rth=self.outside_rth, tif=self.tif)
         instrument = self._instrument()
         if instrument.is_default:
             return spec

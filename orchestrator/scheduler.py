@@ -3,7 +3,9 @@
 In-memory job store; every job has a stable id and ``replace_existing``; misfire grace and
 coalescing are explicit. Jobs are rebuilt from state.db at every start, so nothing depends on
 pickled jobs. All times are UTC; one-shot jobs whose time has passed (by the engine's clock) run
-at once. Interval jobs pace work (trailing, reconciliation, rescans, command polls): they run on
+at once; the others run after the time left by the engine's clock (which may be IB's, or a
+test's), so a job never fires early because the machine's clock disagrees with the engine's.
+Interval jobs pace work (trailing, reconciliation, rescans, command polls): they run on
 APScheduler's wall clock.
 """
 
@@ -47,11 +49,13 @@ class Jobs:
 
     def at(self, job_id: str, when: datetime, item: Any) -> None:
         """Enqueue ``item`` once at ``when`` (at once if it has passed). Runs however late."""
-        if when <= self._clock.now():
+        left = when - self._clock.now()
+        if left <= timedelta(0):
             self.cancel(job_id)
             self._enqueue(item)
             return
-        self._sched.add_job(self._put, DateTrigger(run_date=when, timezone=UTC), args=[item], id=job_id,
+        run_date = datetime.now(UTC) + left
+        self._sched.add_job(self._put, DateTrigger(run_date=run_date, timezone=UTC), args=[item], id=job_id,
                             replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1)
 
     def every(self, job_id: str, seconds: float, item: Any, *, grace: float | None = None) -> None:

@@ -378,3 +378,21 @@ def test_fuzz_random_bytes_config_only_raises_config_error(tmp_path: Path, data:
 def test_fuzz_examples_is_configurable() -> None:
     assert FUZZ.max_examples == int(os.environ.get("FUZZ_EXAMPLES", "500"))
     assert re.fullmatch(r"\d+", str(FUZZ.max_examples))
+
+
+# --------------------------------------------------------------------------- sessions and the clock
+
+@pytest.mark.parametrize(("mode", "market_hours", "clock"), [("sim", False, "broker"), ("paper", True, "system"),
+                                                              ("live", True, "system")])
+def test_sessions_and_clock_defaults_follow_the_mode(in_tmp: Path, mode: str, market_hours: bool, clock: str) -> None:
+    config = load_config(write_config(in_tmp, f'[broker]\nmode = "{mode}"\n'), {})
+    assert (config.market_hours(), config.clock_source()) == (market_hours, clock)
+    text = f'[broker]\nmode = "{mode}"\n[sessions]\nmarket_hours = {str(not market_hours).lower()}\n' \
+           '[clock]\nsource = "system"\n'
+    config = load_config(write_config(in_tmp, text), {})
+    assert (config.market_hours(), config.clock_source()) == (not market_hours, "system")
+
+
+def test_a_bad_clock_source_is_one_clear_error(in_tmp: Path) -> None:
+    err = config_error(write_config(in_tmp, '[clock]\nsource = "ntp"\n'))
+    assert "clock.source" in str(err) and "'system' or 'broker'" in str(err)

@@ -14,6 +14,7 @@ IB's rules for the shape of an order live here:
 from __future__ import annotations
 
 import copy
+from datetime import UTC
 from decimal import Decimal
 
 from ib_async import Order
@@ -34,6 +35,9 @@ def build(request: OrderRequest, order_ref: str) -> Order:
         order.auxPrice = float(request.stop_price)
     if request.oca_group:
         order.ocaGroup, order.ocaType = request.oca_group, OCA_REDUCE_WITH_BLOCK
+    if request.good_till is not None:
+        order.goodTillDate = f"{request.good_till.astimezone(UTC):%Y%m%d-%H:%M:%S}"  # IB's UTC form
+    order.outsideRth = request.outside_rth
     return order
 
 

@@ -204,6 +204,8 @@ class OrderRequest:
     oca_group: str = ""
     transmit: bool = True
     tif: str = "GTC"
+    good_till: datetime | None = None   # tif GTD: when IB cancels the order
+    outside_rth: bool = False
 
 
 # ----------------------------------------------------------------- what the broker tells the engine

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .common import EXIT_BAD_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    from ..planfile import Problem, Scan
 
 
 def plans_check(paths: list[str], out: TextIO, at: datetime | None = None, *, err: TextIO | None = None) -> int:
@@ -18,14 +21,40 @@ def plans_check(paths: list[str], out: TextIO, at: datetime | None = None, *, er
     if not paths:
         print("plans check: no plan files given", file=err)
         return EXIT_BAD_INPUT
-    found = scan(paths, now=at or datetime.now(UTC))
-    for problem in found.problems:
+    now = at or datetime.now(UTC)
+    found = scan(paths, now=now)
+    times, problems = _session_times(found, now)
+    for problem in found.problems + problems:
         print(problem.format(), file=err)
-    if found.problems:
+    if found.problems or problems:
         return EXIT_BAD_INPUT
+    for line in times:
+        print(line, file=out)
     n, files = len(found.specs), found.files
     print(f"ok: {n} plan{'' if n == 1 else 's'} in {files} file{'' if files == 1 else 's'}", file=out)
     return EXIT_OK
+
+
+def _session_times(found: Scan, now: datetime) -> tuple[list[str], list[Problem]]:
+    """Each session plan's resolved UTC times (``FILE: plan ID: start = open+5m -> … UTC``), and
+    the problems that refuse a plan (a time outside its session, an expiry not after its start)."""
+    from ..planfile import Problem
+    from ..plansessions import Resolution, calendar_sessions, resolve_spec
+    lines: list[str] = []
+    problems: list[Problem] = []
+    for spec in found.specs:
+        if not spec.uses_sessions:
+            continue
+        where = f"{found.sources.get(spec.id, '?')}: plan {spec.id}"
+        result = resolve_spec(spec, calendar_sessions(now, spec), now)
+        if isinstance(result, Resolution):
+            day = f" (session {result.day.isoformat()})" if result.day else ""
+            lines.extend(f"{where}: {line}{day}" for line in result.lines)
+        elif isinstance(result, list):
+            problems.extend(Problem(found.sources.get(spec.id, "?"), spec.id, f, m) for f, m in result)
+        else:
+            lines.append(f"{where}: skipped: {result.message}")
+    return lines, problems
 
 
 def cmd_plans(args: argparse.Namespace, out: TextIO) -> int:

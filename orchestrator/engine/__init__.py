@@ -56,6 +56,7 @@ from .flatten import Flattener
 from .gate import EntryGate
 from .holdings import Holdings
 from .intake import Intake, files_fingerprint, spec_hash
+from .markethours import MarketHours
 from .marketwatch import DataRules, MarketWatch
 from .notices import Notices
 from .prices import PriceHistory
@@ -68,6 +69,7 @@ from .trailing import Trailing
 from .work import (
     ActivateRequest,
     ExpireRequest,
+    FlattenAtRequest,
     Heartbeat,
     PollCommands,
     PriceTick,
@@ -99,6 +101,7 @@ class EngineSettings:
     market_max_age: float = 60.0          # seconds: an older price is not used for decisions
     market_allow_delayed: bool = False    # delayed prices may trail and size market entries
     maintenance: tuple[Any, ...] = ()     # IB's maintenance windows (orchestrator.sessions.MaintenanceWindow)
+    market_hours: bool = False            # a closed market holds market entries and trailing (markethours)
     price_retention_days: int = 30
     details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
@@ -132,15 +135,19 @@ class Engine:
         self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
+        self.hours = MarketHours(clock, enforce=settings.market_hours)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
-                                     settings.limits, self._apply, self.market, maintenance=settings.maintenance)
+                                     settings.limits, self._apply, self.market, maintenance=settings.maintenance,
+                                     hours=self.hours)
         self.unit = UnitOfWork(self.registry, store, self.executor, clock, self.faults, self.changed,
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
-        self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
+        self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt,
+                             resolve=self.hours.resolve)
         self.trailing = Trailing(self.registry, self.market, clock, self.unit.apply,
                                  confirm_seconds=settings.trail_confirm_seconds,
-                                 max_attempts=settings.trail_max_attempts, reconciled=self.reconciled)
+                                 max_attempts=settings.trail_max_attempts, reconciled=self.reconciled,
+                                 hours=self.hours)
         self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
         self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
                                    settings.limits.max_portfolio_risk_pct, self.market)
@@ -174,6 +181,7 @@ class Engine:
             BrokerNotice: self._notice,
             ActivateRequest: lambda i: self.activation.activate(i.plan_id),
             ExpireRequest: lambda i: self.activation.expire(i.plan_id),
+            FlattenAtRequest: lambda i: self.activation.flatten_at(i.plan_id),
             TrailTick: lambda i: self.trailing.tick(),
             ReconcileRequest: lambda i: self.reconciler.run(i.reason),
             RescanRequest: self._rescan,

@@ -4,6 +4,11 @@ A pending plan is activated (sized against the account, then sent) at its ``star
 while connected and reconciled; otherwise the next reconciliation activates it. While the entry
 gate holds the plan's symbol, the plan records why (a ``Hold`` in its journal, its ``reason`` in
 ``status``) and waits. ``expire_at`` asks the machine to cancel an unfilled entry.
+
+Market hours (``markethours``): a market entry is not sent while its market is closed; the plan
+says until when and is tried again at the open. A plan's ``flatten_at`` (resolved to UTC as
+``flatten_due``) asks the machine to flatten, as the trader's ``flatten`` does: the position
+exits through the OCA-safe flatten path and every working order of the plan is cancelled.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from ..scheduler import Jobs
 from .gate import EntryGate
+from .markethours import MarketHours
 from .marketwatch import MarketWatch
 from .registry import PlanRegistry
-from .work import ActivateRequest, ExpireRequest
+from .work import ActivateRequest, ExpireRequest, FlattenAtRequest
 
 log = logging.getLogger(__name__)
 Apply = Callable[[str, Any], Awaitable[bool]]
@@ -36,7 +42,8 @@ PRICE_RETRY = 0.5  # seconds between looks for a first live price
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
                  reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch,
-                 price_wait: float = 10.0, maintenance: tuple[Any, ...] = ()) -> None:
+                 price_wait: float = 10.0, maintenance: tuple[Any, ...] = (),
+                 hours: MarketHours | None = None) -> None:
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
@@ -45,6 +52,7 @@ class Activation:
         self.reconciled = reconciled
         self.market = market
         self.maintenance = maintenance
+        self.hours = hours or MarketHours(clock, enforce=False)
         self.limits = limits
         self.apply = apply
         self.price_wait = price_wait
@@ -58,9 +66,12 @@ class Activation:
             self.jobs.at(f"activate:{plan.id}", spec.start_at or self.clock.now(), ActivateRequest(plan.id))
         if spec.expire_at is not None and plan.state in EXPIRES:
             self.jobs.at(f"expire:{plan.id}", spec.expire_at, ExpireRequest(plan.id))
+        if spec.flatten_due is not None and plan.state in EXPIRES:
+            self.jobs.at(f"flatten:{plan.id}", spec.flatten_due, FlattenAtRequest(plan.id))
 
     def ended(self, plan: Plan) -> None:
         self.jobs.cancel(f"expire:{plan.id}")
+        self.jobs.cancel(f"flatten:{plan.id}")
 
     def due(self) -> list[Plan]:
         """Pending plans whose start time has come."""
@@ -68,13 +79,24 @@ class Activation:
         return [p for p in self.registry.live()
                 if p.state == State.PENDING and (p.spec.start_at is None or p.spec.start_at <= now)]
 
+    def _early(self, job: str, when: datetime | None, item: Any) -> bool:
+        """A job that came before its time by the engine's clock is set again for the time left."""
+        if when is None or when <= self.clock.now():
+            return False
+        self.jobs.at(job, when, item)
+        return True
+
     async def activate(self, plan_id: str) -> None:
         plan = self.registry.known(plan_id)
         if plan is None or plan.state != State.PENDING:
             return
+        if self._early(f"activate:{plan_id}", plan.spec.start_at, ActivateRequest(plan_id)):
+            return
         if not self.broker.is_connected() or not self.reconciled.is_set():
             return  # retried after the next successful reconciliation
         if await self._in_maintenance(plan):
+            return
+        if plan.spec.entry_type is EntryType.MARKET and await self._market_closed(plan):
             return
         held = self.gate.reason(plan.spec.symbol)
         if held is not None:
@@ -126,6 +148,29 @@ class Activation:
         self.jobs.at(f"activate:{plan.id}", span.end + timedelta(seconds=1), ActivateRequest(plan.id))
         return True
 
+    async def _market_closed(self, plan: Plan) -> bool:
+        """A market entry waits for its market to open: the plan says until when, and is tried
+        again then (a market order sent while closed would be queued by IB to fill after a gap)."""
+        now = self.clock.now()
+        closed = self.hours.closed_until(plan.spec, now)
+        if closed is None:
+            return False
+        until, why = closed
+        reason = f"{why}: a market entry waits for the open"
+        if plan.reason != reason:
+            await self.apply(plan.id, machines.Hold(now, reason))
+        self.jobs.at(f"activate:{plan.id}", until, ActivateRequest(plan.id))
+        return True
+
+    async def flatten_at(self, plan_id: str) -> None:
+        """The plan's ``flatten_at`` has come: exit the position (or drop the unfilled entry)."""
+        plan = self.registry.known(plan_id)
+        if plan is None or plan.state not in EXPIRES or \
+                self._early(f"flatten:{plan_id}", plan.spec.flatten_due, FlattenAtRequest(plan_id)):
+            return
+        await self.apply(plan_id, machines.CancelRequested(self.clock.now(), f"flatten_at {plan.spec.flatten_at} "
+                                                           f"({plan.spec.flatten_due:%Y-%m-%d %H:%M} UTC) reached"))
+
     async def _wait_for_price(self, plan: Plan, why: str) -> None:
         """No usable price yet (a subscription's first quote takes a moment; the data may be
         refused, delayed or stale): try again shortly, and after ``price_wait`` seconds say why
@@ -140,6 +185,9 @@ class Activation:
         self.jobs.at(f"activate:{plan.id}", now + timedelta(seconds=PRICE_RETRY), ActivateRequest(plan.id))
 
     async def expire(self, plan_id: str) -> None:
+        plan = self.registry.known(plan_id)
+        if plan is not None and self._early(f"expire:{plan_id}", plan.spec.expire_at, ExpireRequest(plan_id)):
+            return
         await self.apply(plan_id, machines.Expire(self.clock.now()))
 
     async def subscribe(self, plan: Plan) -> None:

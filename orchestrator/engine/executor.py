@@ -73,12 +73,14 @@ class Executor:
             refused = self._short(effect, plan)
             if refused is not None:
                 return refused
+        if isinstance(effect, (fx.Protect, fx.PlaceBracket)):  # the plan's TIF and outsideRth on each leg
+            terms = legs.terms_of(plan.spec if plan is not None else self.store.load_spec(effect.plan_id))
         if isinstance(effect, fx.Protect):
-            return await self._protect(effect)
+            return await self._protect(effect, terms)
         if isinstance(effect, fx.Flatten):
             return await self.flatten.carry_out(effect)
         if isinstance(effect, fx.PlaceBracket):
-            return await self._place_bracket(effect)
+            return await self._place_bracket(effect, terms)
         if isinstance(effect, fx.ModifyStop):
             return self._modify_stop(effect)
         if isinstance(effect, fx.CancelEntry):
@@ -122,7 +124,7 @@ class Executor:
             return replace(effect, stop_price=plan.stop_price, quantity=self.fills.live_open_qty(plan))
         return effect
 
-    async def _place_bracket(self, e: fx.PlaceBracket) -> str:
+    async def _place_bracket(self, e: fx.PlaceBracket, terms: legs.Terms) -> str:
         if legs.has_entry(self.broker.orders_of(e.plan_id)):
             return "skipped: IB already has this plan's entry"
         if self.store.entry_may_be_at_ib(e.plan_id):   # sent before a crash; IB's acks can lag by seconds
@@ -136,18 +138,18 @@ class Executor:
         side, new_id = e.side, self.broker.next_order_id
         if e.entry_type is machines.EntryType.MARKET:
             parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "MKT",
-                                  transmit=False)
+                                  transmit=False, terms=terms)
         elif e.entry_type is machines.EntryType.LIMIT:
             parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "LMT",
-                                  limit=e.entry_price, transmit=False)
+                                  limit=e.entry_price, transmit=False, terms=terms)
         else:
             parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "STP",
-                                  stop=e.entry_price, transmit=False)
+                                  stop=e.entry_price, transmit=False, terms=terms)
         oca = legs.oca_group(e.plan_id)
         target = legs.request(new_id(), e.plan_id, Leg.TARGET, attempt, side.exit_action, e.quantity, "LMT",
-                              limit=e.target_price, parent_id=parent.order_id, transmit=False, oca=oca)
+                              limit=e.target_price, parent_id=parent.order_id, transmit=False, oca=oca, terms=terms)
         stop = legs.request(new_id(), e.plan_id, Leg.STOP, attempt, side.exit_action, e.quantity, "STP",
-                            stop=e.stop_price, parent_id=parent.order_id, transmit=True, oca=oca)
+                            stop=e.stop_price, parent_id=parent.order_id, transmit=True, oca=oca, terms=terms)
         self.store.record_intents([
             legs.intent(e.plan_id, Leg.ENTRY, attempt, parent),
             legs.intent(e.plan_id, Leg.TARGET, attempt, target, parent.ref),
@@ -161,7 +163,7 @@ class Executor:
         self.faults.hit("after_place", ["PlaceBracket"])
         return f"placed bracket {parent.order_id}/{target.order_id}/{stop.order_id}"
 
-    async def _protect(self, e: fx.Protect) -> str:
+    async def _protect(self, e: fx.Protect, terms: legs.Terms) -> str:
         orders = self.broker.orders_of(e.plan_id)
         parent_filled = legs.entry_filled(orders)
         done: list[str] = []
@@ -191,7 +193,8 @@ class Executor:
             attempt = self.store.next_attempt(e.plan_id, leg.value)
             order_type, limit, stop = ("STP", None, price) if leg is Leg.STOP else ("LMT", price, None)
             order = legs.request(self.broker.next_order_id(), e.plan_id, leg, attempt, e.side.exit_action,
-                                 e.quantity, order_type, limit=limit, stop=stop, oca=legs.oca_group(e.plan_id))
+                                 e.quantity, order_type, limit=limit, stop=stop, oca=legs.oca_group(e.plan_id),
+                                 terms=terms)
             self.store.record_intents([legs.intent(e.plan_id, leg, attempt, order)], at=self.clock.now())
             self.broker.place(e.symbol, order)
             done.append(f"placed {leg.value} {order.order_id} for {e.quantity}")

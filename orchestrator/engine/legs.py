@@ -4,11 +4,13 @@ IB's views, and the request for a new order of ours (orderRef, OCA group, explic
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import machines
-from machines import Leg, order_ref
+from machines import Leg, PlanSpec, order_ref
 
 from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderRequest, OrderState
 from ..clock import Clock
@@ -77,13 +79,37 @@ def has_entry(orders: list[BrokerOrder]) -> bool:
     return any(o.leg is Leg.ENTRY for o in orders)
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """How a plan's orders are sent: the entry's time in force (GTD: IB cancels it at
+    ``good_till``, even while the orchestrator is down) and ``outsideRth`` on every leg. Exits are
+    always GTC: protection never expires."""
+
+    entry_tif: str = "GTC"
+    good_till: datetime | None = None
+    outside_rth: bool = False
+
+
+DEFAULT_TERMS = Terms()
+
+
+def terms_of(spec: PlanSpec | None) -> Terms:
+    if spec is None or not spec.uses_sessions:
+        return DEFAULT_TERMS
+    tif = spec.tif or "GTC"
+    return Terms(tif, spec.expire_at if tif == "GTD" else None, spec.outside_rth)
+
+
 def request(order_id: int, plan_id: str, leg: Leg, attempt: int, action: str, quantity: int, order_type: str, *,
             limit: Decimal | None = None, stop: Decimal | None = None, parent_id: int = 0, transmit: bool = True,
-            oca: str = "") -> OrderRequest:
-    """A new order of ours. Every leg states its TIF (GTC) rather than take the account's preset."""
+            oca: str = "", terms: Terms = DEFAULT_TERMS) -> OrderRequest:
+    """A new order of ours. Every leg states its TIF (GTC; the entry's from ``terms``) rather than
+    take the account's preset."""
+    entry = leg is Leg.ENTRY
     return OrderRequest(order_id=order_id, ref=order_ref(plan_id, leg, attempt), action=action, quantity=quantity,
                         order_type=order_type, limit_price=limit, stop_price=stop, parent_id=parent_id,
-                        oca_group=oca, transmit=transmit, tif="GTC")
+                        oca_group=oca, transmit=transmit, tif=terms.entry_tif if entry else "GTC",
+                        good_till=terms.good_till if entry else None, outside_rth=terms.outside_rth)
 
 
 def intent(plan_id: str, leg: Leg, attempt: int, order: OrderRequest, parent_ref: str | None = None) -> dict[str, Any]:

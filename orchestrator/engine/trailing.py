@@ -1,7 +1,8 @@
 """The trailing job: feeds each trailing plan the last price it may act on (``marketwatch``: there,
 fresh, live unless delayed is allowed; the machine decides the stop), and
 sends again a stop IB has not confirmed within ``confirm_seconds`` (or refused): the plan keeps
-the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends."""
+the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends.
+While a plan's market is closed (``markethours``) its stop is neither trailed nor sent again."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import machines
 from machines import LIVE_POSITION, Plan
 
 from ..clock import Clock
+from .markethours import MarketHours
 from .marketwatch import MarketWatch
 from .registry import PlanRegistry
 
@@ -22,7 +24,8 @@ Apply = Callable[[str, Any], Awaitable[bool]]
 
 class Trailing:
     def __init__(self, registry: PlanRegistry, market: MarketWatch, clock: Clock, apply: Apply, *,
-                 confirm_seconds: float = 5.0, max_attempts: int = 5, reconciled: asyncio.Event | None = None) -> None:
+                 confirm_seconds: float = 5.0, max_attempts: int = 5, reconciled: asyncio.Event | None = None,
+                 hours: MarketHours | None = None) -> None:
         self.registry = registry
         self.market = market
         self.clock = clock
@@ -30,6 +33,7 @@ class Trailing:
         self.confirm_seconds = confirm_seconds
         self.max_attempts = max_attempts
         self.reconciled = reconciled  # trailing waits for a reconciled connection (not during IB's 1100)
+        self.hours = hours
         self._last_price: dict[str, Decimal] = {}
 
     async def tick(self) -> None:
@@ -39,6 +43,8 @@ class Trailing:
         for plan in self.registry.live():
             if plan.state not in LIVE_POSITION or not plan.spec.trails:
                 continue
+            if self.hours is not None and self.hours.closed_until(plan.spec, self.clock.now()) is not None:
+                continue  # no modifications on a closed market
             if self._unconfirmed(plan):
                 await self.apply(plan.id, machines.TrailRetry(self.clock.now(), self.max_attempts))
             price = self.market.trail_price(plan.spec.symbol)   # None: no usable price, the stop stays

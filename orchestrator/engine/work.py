@@ -33,6 +33,13 @@ class ExpireRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class FlattenAtRequest:
+    """A plan's ``flatten_at`` has come: its position is flattened, its orders cancelled."""
+
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TrailTick:
     """Time to look at prices for trailing stops."""
 

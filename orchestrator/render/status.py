@@ -67,6 +67,11 @@ def status_record(r: Row) -> dict[str, Any]:
         "reason": r.reason,
         "start_at": col(r, "start_at"),
         "expire_at": col(r, "expire_at"),
+        "flatten_at": col(r, "flatten_due"),   # resolved to UTC, like start_at and expire_at
+        "times": {name: value for name in ("start", "expire", "flatten_at", "session_day", "on_closed_day")
+                  if (value := col(r, name)) is not None},   # the session fields as written
+        "tif": col(r, "tif") or "GTC",
+        "outside_rth": bool(col(r, "outside_rth", 0)),
         "source_file": col(r, "source_file"),
         "updated_at": r.updated_at,
     }

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from . import matching as rules
 from .account import Account, commission_of
 from .contracts import NO_SECDEF, Catalog, Refusal, SimContract
+from .marketclock import GTD_FORMAT, parse_good_till
 from .orders import (
     CANCELLED,
     FILLED,
@@ -61,6 +62,8 @@ __all__ = ["NO_SECDEF", "Book", "Event"]
 CANCEL_TEXT = "Order Canceled - reason:"
 TIF_PRESET_TEXT = "Order TIF was set to DAY based on order preset."
 SESSION_END = "DAY order expired at the end of the session"
+GTD_END = "GTD order expired at its good-till date"
+RTH_WARNING = 399  # "your order will not be placed at the exchange until …": held until the open
 
 
 def _utc_now() -> datetime:
@@ -101,6 +104,10 @@ class Book:
         self._working: dict[int, SimOrder] = {}  # perm_id -> Submitted orders
         self._kids: dict[int, list[SimOrder]] = {}  # parent perm_id -> children
         self._out: list[Event] = []
+        # the session clock (marketclock): None, the market never closes; else whether it is open now
+        self.market_open: Callable[[], bool] | None = None
+        self.next_open_text: Callable[[], str] = lambda: ""
+        self._held_for_open: dict[int, SimOrder] = {}  # perm_id -> orders waiting for the open
 
     # ------------------------------------------------------------ queries
     def next_valid_id(self, client_id: int) -> int:
@@ -220,6 +227,9 @@ class Book:
         reason = reject_reason or rules.static_problem(
             o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.trailing_percent, o.tif
         )
+        if not reason and o.tif == "GTD":
+            o.good_till = parse_good_till(req.good_till)
+            reason = "" if o.good_till is not None else GTD_FORMAT
         if not reason:
             reason = self.policy.precaution_problem(o, o.lmt_price, self.prices[o.symbol])
         if not reason and o.account != self.account.name:
@@ -257,12 +267,18 @@ class Book:
                 self._reject(m, problem)
                 continue
             kind = "placed" if m is trigger else "transmitted"
-            if waiting:
+            closed = not waiting and not self._may_trade(m)
+            if waiting or closed:
                 self._set_status(m, PRE_SUBMITTED)
             else:
                 self._activate(m)
                 started.append(m)
             self._emit(kind, m, ("open", "status"))
+            if closed:  # IB queues it for the open and says so
+                self._held_for_open[m.perm_id] = m
+                self._emit("held_for_open", m, ("error",), code=RTH_WARNING, text=(
+                    f"Order Message:\n{m.action} {m.total_qty:g} {m.symbol}\nWarning: your order will not be "
+                    f"placed at the exchange until {self.next_open_text()}"))
             if m.preset_tif:
                 self._emit("", m, ("error",), code=10349, text=TIF_PRESET_TEXT)
         for m in started:
@@ -425,7 +441,30 @@ class Book:
                 self._match(o)
         return self._drain()
 
+    def _may_trade(self, o: SimOrder) -> bool:
+        """The market is open, or the order may work outside regular hours (a market order never)."""
+        return self.market_open is None or self.market_open() or (o.outside_rth and o.order_type != "MKT")
+
+    def open_session(self) -> list[Event]:
+        """The regular session opens: orders held for it go to the exchange and, like every working
+        order, meet the opening price (a gap past a stop fills it at the open, not at the stop)."""
+        for o in sorted(self._held_for_open.values(), key=lambda m: m.perm_id):
+            if o.status == PRE_SUBMITTED:
+                self._activate(o)
+                self._emit("activated", o, ("status",), reason="the session opened")
+        self._held_for_open.clear()
+        return self.match_all()
+
+    def expire_gtd(self, now: datetime) -> list[Event]:
+        """IB cancels every GTD order whose good-till date has come."""
+        for o in self._sorted():
+            if o.tif == "GTD" and o.good_till is not None and o.good_till <= now and not o.is_done:
+                self._cancel(o, GTD_END)
+        return self._drain()
+
     def _match(self, o: SimOrder) -> None:
+        if not self._may_trade(o):
+            return  # closed: nothing executes, no stop triggers
         price = self.prices[o.symbol]
         triggered_now, fills = rules.evaluate(o, price)
         if triggered_now:  # elected: the owner hears Submitted (it was PreSubmitted)

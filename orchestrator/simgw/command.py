@@ -20,7 +20,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import NoReturn
 
 from .control import ControlServer
@@ -105,6 +105,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        metavar="ROOT=USD", help="initial margin per contract, e.g. ES=13000 (repeatable)")
     money.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
                        help="the simulator's date, which decides the listed futures months (default today)")
+    t = p.add_argument_group("the session clock")
+    t.add_argument("--clock", type=_instant, default=None, metavar="ISO",
+                   help="the simulated start time, with its offset (default now)")
+    t.add_argument("--speed", type=_number(float, 0, "speed"), default=1.0, metavar="X",
+                   help="simulated seconds per real second (default 1; 0: only set_time/advance_time move it)")
+    t.add_argument("--calendar", type=_calendar, default=None, metavar="NAME",
+                   help="the exchange calendar whose regular hours the market keeps, e.g. XNYS (default none: "
+                        "the market never closes)")
     f = p.add_argument_group("faults")
     f.add_argument("--drop-at-tick", type=_number(int, 1, "tick"), action="append", default=[],
                    metavar="N", help="drop every connection at tick N (repeatable)")
@@ -148,6 +156,25 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
+def _instant(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time such as 2026-12-02T14:25:00Z") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset: write e.g. 2026-12-02T14:25:00Z")
+    return at
+
+
+def _calendar(text: str) -> str | None:
+    if text.lower() == "none":
+        return None
+    import exchange_calendars as xcals  # type: ignore[import-untyped]  # lazy: pandas loads only here
+    if text not in xcals.get_calendar_names(include_aliases=True):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exchange calendar (e.g. XNYS, XLON; or none)")
+    return text
+
+
 def faults_from_args(args: argparse.Namespace) -> Faults:
     faults = Faults()
     for tick in args.drop_at_tick:
@@ -177,7 +204,8 @@ def build_gateway(args: argparse.Namespace, path: PricePath) -> SimGateway:
         policy=OrderPolicy(read_only=args.read_only, precaution_percent=args.precaution_percent,
                            modify_processing_seconds=args.modify_processing),
         base_currency=args.base_currency, fx=dict(args.fx), futures_margin=dict(args.futures_margin),
-        sim_date=args.date,
+        sim_date=args.date, clock=args.clock, speed=args.speed,
+        calendar=args.calendar,
     )
 
 

@@ -31,6 +31,8 @@ One JSON object per line in, one JSON reply line out.  Every reply has
     {"cmd": "modify_processing", "seconds": 0.5}
     {"cmd": "cancel_race", "count": 1, "fill_first": true}
     {"cmd": "end_session"}
+    {"cmd": "set_time", "at": "2026-12-02T14:30:00Z"}   -> {"ok": true, "time": …, "open": true}
+    {"cmd": "advance_time", "seconds": 60}            -> the same
     {"cmd": "connectivity", "lost_seconds": 2, "restore": "1101|1102"}
     {"cmd": "slow_sync", "seconds": 6}
     {"cmd": "hold_client_id", "client_id": 7, "seconds": 10}
@@ -43,6 +45,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from .entitlement import MODES
@@ -105,6 +108,17 @@ def _connectivity(gw: SimGateway, cmd: dict[str, Any]) -> None:
     gw.connectivity.lose(seconds, restore)
 
 
+def _time(cmd: dict[str, Any]) -> datetime:
+    text = cmd.get("at")
+    try:
+        at = datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise CommandError("'at' must be an ISO time with its offset, e.g. \"2026-12-02T14:30:00Z\"")
+    return at
+
+
 def _nonnegative(cmd: dict[str, Any], key: str) -> float:
     value = _num(cmd, key)
     if value < 0:
@@ -161,6 +175,12 @@ async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
             raise CommandError("'pair' must be a currency pair such as \"EURUSD\"")
         gw.set_fx(pair, rate)
         return {"ok": True, "base_currency": gw.account.base, "fx": gw.account.fx}
+    if name in ("set_time", "advance_time"):
+        if name == "set_time":
+            gw.set_time(_time(cmd))
+        else:
+            gw.advance_time(_nonnegative(cmd, "seconds"))
+        return {"ok": True, "time": gw.clock().isoformat(), "open": gw.market_clock.is_open()}
     if name == "drop_connections":
         return {"ok": True, "dropped": f.drop_connections()}
     if name == "restart":

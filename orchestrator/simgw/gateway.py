@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from .faults import Faults
 from .feed import MarketFeed
 from .handlers import Handlers
 from .journal import Journal
+from .marketclock import MarketClock
 from .marketdata import Quotes
 from .orders import PortfolioEvent
 from .pacing import DEFAULT_LIMIT
@@ -67,6 +68,9 @@ class SimGateway(MarketActions, BrokerViews):
         fx: USD per unit of other currencies (``{"EUR": 1.08}`` is EURUSD = 1.08); EUR defaults to 1.08.
         futures_margin: initial margin per contract by futures root (``{"ES": 13000}``), in USD.
         sim_date: the simulator's date, which decides the listed futures months (default: today, UTC).
+        clock, speed, calendar: the session clock (``marketclock``): the simulated start time (default:
+            now), simulated seconds per real second (0: only ``set_time``/``advance_time`` move it), and
+            the exchange calendar whose regular hours the market keeps (None: it never closes).
 
     Raises:
         PricesError: a futures price of the path is off its tick.
@@ -95,6 +99,9 @@ class SimGateway(MarketActions, BrokerViews):
         fx: Mapping[str, float] | None = None,
         futures_margin: Mapping[str, float] | None = None,
         sim_date: date | None = None,
+        clock: datetime | None = None,
+        speed: float = 1.0,
+        calendar: str | None = None,
     ) -> None:
         self.path = prices
         self.host = host
@@ -106,9 +113,13 @@ class SimGateway(MarketActions, BrokerViews):
         pricing.check_currencies(self.catalog, self.account)
         initial = pricing.initial_prices(self.catalog, prices)
         self.policy = policy or OrderPolicy()
+        self.market_clock = MarketClock(clock, speed, calendar)
         self.book = Book(self.catalog, self.account, initial,
                          commission_per_share=commission_per_share, min_commission=min_commission,
-                         partial_fill_max=partial_fill_max, policy=self.policy)
+                         partial_fill_max=partial_fill_max, policy=self.policy, clock=self.market_clock.now)
+        if calendar is not None:
+            self.book.market_open = self.market_clock.is_open
+            self.book.next_open_text = self.market_clock.next_open_text
         self.faults = faults or Faults()
         self.faults.attach(self)
         self.journal = Journal(journal_path)
@@ -179,7 +190,8 @@ class SimGateway(MarketActions, BrokerViews):
 
     # ================================================================ time and prices
     def clock(self) -> datetime:
-        return datetime.now(UTC)
+        """The simulated time (reqCurrentTime answers it)."""
+        return self.market_clock.now()
 
     def sim_time(self) -> float:
         """Simulated epoch seconds: start + ticks × tick step (1 s when ticking manually)."""
@@ -201,6 +213,7 @@ class SimGateway(MarketActions, BrokerViews):
                 self._trade(key, price)
                 self.book.prices[key] = price
         self.apply(self.book.match_all())
+        self._session_moves()
         self.feed.advance()
         self._after_change()
 

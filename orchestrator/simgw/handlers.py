@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from . import details, margin, ticks
@@ -57,7 +56,7 @@ class Handlers:
             req.REQ_CONTRACT_DATA: self.req_contract_details,
             req.REQ_ALL_OPEN_ORDERS: self.req_all_open_orders,
             req.REQ_MANAGED_ACCTS: lambda c, f: c.send(msg.managed_accounts(self.gw.account_name)),
-            req.REQ_CURRENT_TIME: lambda c, f: c.send(msg.current_time(int(time.time()))),
+            req.REQ_CURRENT_TIME: lambda c, f: c.send(msg.current_time(int(self.gw.clock().timestamp()))),
             req.REQ_REAL_TIME_BARS: feed.req_real_time_bars,
             req.CANCEL_REAL_TIME_BARS: feed.cancel_real_time_bars,
             req.REQ_GLOBAL_CANCEL: self.global_cancel,

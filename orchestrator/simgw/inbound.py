@@ -120,7 +120,9 @@ def parse_place_order(fields: list[str]) -> tuple[OrderRequest, ContractSpec]:
         r.skip(r.int(0))
         r.skip(2 * r.int(0))
     r.skip(1)  # sharesAllocation
-    r.skip(7)  # discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage, faProfile
+    r.skip(2)  # discretionaryAmt, goodAfterTime
+    good_till = r.str().strip()
+    r.skip(4)  # faGroup, faMethod, faPercentage, faProfile
     r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
     oca_type = r.int(0)
     r.skip(17)  # rule80A … volatilityType
@@ -152,7 +154,7 @@ def parse_place_order(fields: list[str]) -> tuple[OrderRequest, ContractSpec]:
         order_type=order_type, lmt_price=lmt, aux_price=aux, tif=tif, oca_group=oca_group,
         oca_type=oca_type, account=account, order_ref=order_ref, transmit=transmit,
         parent_id=parent_id, outside_rth=outside_rth, trail_stop_price=trail_stop,
-        trailing_percent=trailing_percent, what_if=what_if,
+        trailing_percent=trailing_percent, what_if=what_if, good_till=good_till,
     )
     return req, c
 

@@ -124,8 +124,8 @@ def static_problem(
         return f"fractional quantity {qty:g} is not supported"
     if order_type not in ORDER_TYPES:
         return f"unsupported order type {order_type!r}"
-    if tif not in ("", "DAY", "GTC"):
-        return f"time in force {tif!r} is not supported (DAY or GTC)"
+    if tif not in ("", "DAY", "GTC", "GTD"):
+        return f"time in force {tif!r} is not supported (DAY, GTC or GTD)"
     if order_type in ("LMT", "STP LMT") and (lmt is None or lmt <= 0):
         return f"{order_type} order needs a positive limit price"
     if order_type in ("STP", "STP LMT") and (aux is None or aux <= 0):

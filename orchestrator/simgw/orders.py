@@ -52,6 +52,7 @@ class OrderRequest:
     trailing_percent: float | None = None
     what_if: bool = False
     contract: ContractSpec | None = None
+    good_till: str = ""    # goodTillDate as sent (tif GTD)
 
     def spec(self) -> ContractSpec:
         """The contract description the order names."""
@@ -90,6 +91,7 @@ class SimOrder:
     outside_rth: bool = False
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
+    good_till: datetime | None = None   # tif GTD: IB cancels the order then
     status: str = HELD
     filled: float = 0.0
     avg_fill_price: float = 0.0

@@ -1,13 +1,16 @@
 """What happens at IB besides the API clients: trades on the market, FX moves, the session's
-end, and a trader working in TWS by hand. A mixin of :class:`~.gateway.SimGateway`, which
-provides the parts declared here."""
+open and end (the session clock), and a trader working in TWS by hand. A mixin of
+:class:`~.gateway.SimGateway`, which provides the parts declared here."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from . import pricing
 from .account import Account
 from .book import Book, Event
 from .contracts import Catalog, ContractSpec
+from .marketclock import MarketClock
 from .orders import OrderRequest
 
 
@@ -17,6 +20,7 @@ class MarketActions:
     catalog: Catalog
     book: Book
     account: Account
+    market_clock: MarketClock
 
     def apply(self, events: list[Event]) -> None:
         raise NotImplementedError
@@ -72,6 +76,22 @@ class MarketActions:
         """The trading session ends: IB cancels every working DAY order (orderStatus Cancelled)."""
         self.apply(self.book.end_session())
         self._after_change()
+
+    def set_time(self, at: datetime) -> None:
+        """The simulated time jumps to ``at``: the sessions it passes open and close on the way."""
+        self.market_clock.set(at)
+        self._session_moves()
+        self._after_change()
+
+    def advance_time(self, seconds: float) -> None:
+        self.set_time(self.market_clock.now() + timedelta(seconds=float(seconds)))
+
+    def _session_moves(self) -> None:
+        """What the time passed: a close ends DAY orders, an open sends the orders held for it,
+        GTD orders whose date came are cancelled."""
+        for edge in self.market_clock.crossings():
+            self.apply(self.book.end_session() if edge == "close" else self.book.open_session())
+        self.apply(self.book.expire_gtd(self.market_clock.now()))
 
     def new_day(self) -> None:
         """A new trading day: reqExecutions answers with today's executions only (positions stay)."""

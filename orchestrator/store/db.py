@@ -99,9 +99,24 @@ def _migrate_5(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE plans ADD COLUMN entry_unseen INTEGER NOT NULL DEFAULT 0")
 
 
+def _migrate_6(conn: Connection) -> None:
+    """Reserved: version 6 is the instruments' migration (the contract columns of a plan)."""
+
+
+def _migrate_7(conn: Connection) -> None:
+    """Exchange sessions: a plan's session fields as written, and its flatten_at resolved to UTC.
+    Each column is added only if missing, so the order of 6 and 7 does not matter."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(plans)")}
+    for column in ("start VARCHAR", "expire VARCHAR", "flatten_at VARCHAR", "session_day VARCHAR",
+                   "on_closed_day VARCHAR", "outside_rth INTEGER NOT NULL DEFAULT 0", "tif VARCHAR",
+                   "flatten_due VARCHAR"):
+        if column.split()[0] not in have:
+            conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
-                                                       5: _migrate_5}
+                                                       5: _migrate_5, 6: _migrate_6, 7: _migrate_7}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

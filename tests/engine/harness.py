@@ -52,6 +52,7 @@ def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, ext
             '[store]\nurl = "sqlite:///state.db"\n'
             '[plans]\nfiles = ["plans/*.toml"]\nrescan_seconds = 0.2\n'
             '[maintenance]\nwindows = []\n'  # IB's reset windows would hold entries at some hours of the day
+            '[sessions]\nmarket_hours = false\n'  # so would a closed market: the clock here is real
             f"[trailing]\ninterval_seconds = {trailing_seconds}\n{extra}\n")
 
 
@@ -68,7 +69,7 @@ class World:
 
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
                  account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None,
-                 market_data: str = "live", clock: Any = None):
+                 market_data: str = "live", clock: Any = None, sim: dict[str, Any] | None = None):
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
@@ -77,7 +78,8 @@ class World:
         self.journal = tmp / "sim-journal.jsonl"
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
                              account_value=account_value, journal_path=self.journal,
-                             partial_fill_max=partial_fill_max, market_data=market_data)
+                             partial_fill_max=partial_fill_max, market_data=market_data,
+                             **(sim or {}))   # e.g. the session clock: clock, speed, calendar
         self.rt: bootstrap.Runtime | None = None
         self.out = io.StringIO()
         self.clock = clock   # the engine's clock (None: the system clock)

@@ -35,6 +35,8 @@ def _config(tmp: Path, port: int, *, client_id: int = 3, name: str = "config.tom
         interval_seconds = 0.2
         [maintenance]
         windows = []
+        [sessions]
+        market_hours = false
         """))
     return cfg
 

@@ -34,6 +34,8 @@ def _setup(tmp: Path, port: int, mode: str = "paper", plans: str | None = None) 
         files = ["plans/*.toml"]
         [maintenance]
         windows = []
+        [sessions]
+        market_hours = false
         """))
     return cfg
 

@@ -129,6 +129,7 @@ EXPECTED_ALL = sorted(EXPECTED_ALL + [
     "CONTINUOUS_FUTURE", "Instrument", "InstrumentPlanSpec", "MarketRule", "PriceLevel", "PriceRole", "SecType",
     "US_STOCK", "US_STOCK_RULE", "fx_rate", "known_rule", "pair_rate", "pnl_in_base", "risk_budget", "risk_in_base",
     "round_price", "size_in_base", "value_in_base",
+    "SESSION_FIELDS",  # exchange sessions: the spec's session fields and their defaults
 ])
 
 

@@ -12,6 +12,7 @@ import pytest
 from ib_async import IB, MarketOrder
 
 from orchestrator.simgw import GatewayThread, PricePath, main
+from orchestrator.simgw.command import build_gateway, build_parser
 
 from ..procs import Control, Proc
 from .helpers import ROWS, WAIT, LogGuard, qualified, until
@@ -94,6 +95,9 @@ async def test_sigint_exits_cleanly() -> None:
         (["--prices", "/nonexistent/prices.csv"], "/nonexistent/prices.csv: cannot read prices file"),
         (["--journal", "/nonexistent/dir/j.jsonl"], "cannot open journal /nonexistent/dir/j.jsonl"),
         (["--account", " "], "argument --account: must not be empty"),
+        (["--clock", "2026-12-02T14:30"], "'2026-12-02T14:30' has no UTC offset"),
+        (["--speed", "-1"], "speed must be >= 0"),
+        (["--calendar", "NOPE"], "'NOPE' is not an exchange calendar"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,3 +144,11 @@ async def test_gateway_thread_runner() -> None:
             assert gt.call(lambda gw: gw.tick) == 2
         finally:
             ib.disconnect()
+
+
+def test_the_session_clock_options() -> None:
+    args = build_parser().parse_args(["--clock", "2026-11-27T18:00:00Z", "--speed", "0", "--calendar", "XNYS"])
+    gw = build_gateway(args, PricePath.from_rows([("AAPL", 180.0)]))
+    assert gw.clock().isoformat() == "2026-11-27T18:00:00+00:00"
+    assert not gw.market_clock.is_open()       # 13:00 New York: the day after Thanksgiving closed early
+    assert build_gateway(build_parser().parse_args([]), PricePath.from_rows([("AAPL", 180.0)])).market_clock.is_open()
