@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import OrchestratorError, StoreError
 
 PROBE_RETRIES, PROBE_PAUSE = 20, 0.01
+HOLDER_RETRIES = 50   # a reader waits up to 0.5 s for a new holder to write its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,9 @@ class StoreLock:
                     raise StoreLocked(self.db, holder) from None
                 time.sleep(PROBE_PAUSE)  # a reader's probe holds a shared lock for microseconds
         me = Holder(os.getpid(), socket.gethostname(), now.isoformat(timespec="seconds"))
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": me.pid, "host": me.host, "started_at": me.started_at}).encode(), 0)
+        data = json.dumps({"pid": me.pid, "host": me.host, "started_at": me.started_at}).encode()
+        os.pwrite(fd, data, 0)      # written over the last holder's, then cut: never empty while locked
+        os.ftruncate(fd, len(data))
         self._fd = fd
 
     def release(self) -> None:
@@ -111,8 +113,12 @@ def holder_of(db: Path) -> Holder | None:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_holder(fd) or Holder(0, "?", "?")
+        except BlockingIOError:   # held: the holder writes who it is just after taking the lock
+            for _ in range(HOLDER_RETRIES):
+                if (holder := _read_holder(fd)) is not None:
+                    return holder
+                time.sleep(PROBE_PAUSE)
+            return Holder(0, "?", "?")
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
