@@ -190,7 +190,7 @@ def _protect(plan: Plan) -> None:
     if plan.open_qty <= 0:   # flat or reversed (error): nothing to protect, a human decides
         return
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
 
 
 def _flatten(plan: Plan, reason: str) -> None:
@@ -198,7 +198,7 @@ def _flatten(plan: Plan, reason: str) -> None:
     spec = plan.spec
     if not plan.entry_done:
         _emit(plan, fx.CancelEntry(plan.id, reason))
-    _emit(plan, fx.Flatten(plan.id, spec.symbol, spec.side, plan.open_qty, reason, plan.stop_price))
+    _emit(plan, fx.Flatten(plan.id, plan.key, spec.side, plan.open_qty, reason, plan.stop_price))
 
 
 def size_and_place(ed: EventData) -> None:
@@ -206,7 +206,7 @@ def size_and_place(ed: EventData) -> None:
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.sized_price = _reference(ed).price
     spec = plan.spec
-    _emit(plan, fx.PlaceBracket(plan.id, spec.symbol, spec.side, d.quantity, spec.entry_type,
+    _emit(plan, fx.PlaceBracket(plan.id, plan.key, spec.side, d.quantity, spec.entry_type,
                                 spec.entry_price, plan.stop_price, plan.target_price))
     _kind(plan, K.SIZED)
 
@@ -549,7 +549,7 @@ def trim_to_held(ed: EventData) -> None:
               f"the plan believes it owns; its exits are cut to {e.held} and nothing new is sent")
     _outside(plan, e.held, e.believed)
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
                            grow=False))
     if plan.reason != reason:
         plan.reason = reason
@@ -569,7 +569,7 @@ def yield_to_trader(ed: EventData) -> None:
     plan.flattening = False
     if keep:
         spec = plan.spec
-        _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
+        _emit(plan, fx.Protect(plan.id, plan.key, spec.side, keep, plan.stop_price, plan.target_price,
                                grow=False))
     else:
         _emit(plan, fx.CancelExits(plan.id))
@@ -580,7 +580,7 @@ def trim_excess(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
                            grow=False))
     _kind(plan, K.EXCESS_PROTECTION, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
 
