@@ -51,7 +51,9 @@ from .instruments import (
     PriceLevel,
     PriceRole,
     SecType,
+    contract_key,
     known_rule,
+    parse_contract_key,
     round_price,
 )
 from .machine import PlanMachine, build_machine
@@ -155,6 +157,7 @@ __all__ = [
     "US_STOCK_RULE",
     "US_STOCK_TICK",
     "build_machine",
+    "contract_key",
     "decide_size",
     "entry_reference",
     "fx_rate",
@@ -164,6 +167,7 @@ __all__ = [
     "open_risk",
     "order_ref",
     "pair_rate",
+    "parse_contract_key",
     "parse_order_ref",
     "plan_risk",
     "pnl_in_base",

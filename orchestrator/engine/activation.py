@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,8 +21,10 @@ from machines import EntryType, Plan, RiskLimits, Side, State
 
 from ..broker.port import Broker
 from ..clock import Clock
+from ..contractinfo import ContractDetails
 from ..errors import BrokerUnavailable, UnknownContract
 from ..scheduler import Jobs
+from .contracts import ContractBook, Terms, contract_terms, prices_on_tick
 from .gate import EntryGate
 from .marketwatch import MarketWatch
 from .registry import PlanRegistry
@@ -35,8 +38,9 @@ PRICE_RETRY = 0.5  # seconds between looks for a first live price
 
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
-                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch,
+                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch, book: ContractBook,
                  price_wait: float = 10.0, maintenance: tuple[Any, ...] = ()) -> None:
+        self.book = book
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
@@ -53,6 +57,7 @@ class Activation:
     def adopt(self, plan: Plan) -> None:
         """Hold a plan (restored or newly loaded) and schedule its start and expiry."""
         self.registry.add(plan)
+        self.book.restore(plan)
         spec = plan.spec
         if plan.state == State.PENDING:
             self.jobs.at(f"activate:{plan.id}", spec.start_at or self.clock.now(), ActivateRequest(plan.id))
@@ -76,7 +81,7 @@ class Activation:
             return  # retried after the next successful reconciliation
         if await self._in_maintenance(plan):
             return
-        held = self.gate.reason(plan.spec.symbol)
+        held = self.gate.reason(plan.key, plan.spec.symbol)
         if held is not None:
             if plan.reason != held:
                 await self.apply(plan_id, machines.Hold(self.clock.now(), held))
@@ -87,7 +92,8 @@ class Activation:
             log.warning("plan %s: account values not known yet; activation deferred", plan_id)
             return
         try:
-            await self.broker.qualify(plan.spec.symbol)
+            details = await self.book.qualify(plan)
+            terms = await self._terms(plan, details)
         except UnknownContract as exc:  # found before sizing: the plan is refused, nothing counts as risk
             await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
                                                         refused=str(exc), code=200))
@@ -95,10 +101,16 @@ class Activation:
         except BrokerUnavailable as exc:
             log.warning("plan %s: activation deferred (%s)", plan_id, exc)
             return
+        prices = prices_on_tick(plan, plan.price_rule) if not isinstance(terms, str) else terms
+        if isinstance(terms, str) or isinstance(prices, str):
+            refused = prices if isinstance(prices, str) else str(terms)
+            await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
+                                                        refused=refused))
+            return
         await self.subscribe(plan)
         market: Decimal | None = None
         if plan.spec.entry_type is not EntryType.LIMIT:  # sized on the live price (a stop entry: once crossed)
-            market, why = self.market.entry_price(plan.spec.symbol, buying=plan.spec.side is Side.LONG)
+            market, why = self.market.entry_price(plan.key, buying=plan.spec.side is Side.LONG)
             if market is None:
                 await self._wait_for_price(plan, why or "no price from IB yet")
                 return
@@ -106,8 +118,21 @@ class Activation:
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
             await self.apply(plan_id, machines.Hold(self.clock.now(), None))
         others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
-        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
-                                                    market_price=market))
+        entry, stop, target = prices
+        await self.apply(plan_id, machines.Activate(
+            self.clock.now(), net, funds, others, self.limits, market_price=market, multiplier=terms.multiplier,
+            fx_rate=terms.fx_rate, base_currency=terms.base_currency, margin_per_unit=terms.margin_per_unit,
+            entry_price=entry, stop_price=stop, target_price=target))
+
+    async def _terms(self, plan: Plan, details: ContractDetails) -> Terms | str:
+        """Multiplier, FX rate and (a future) IB's what-if margin per contract, or why not."""
+        terms = contract_terms(plan, details, self.broker.base_currency(), self.broker.exchange_rates())
+        if isinstance(terms, str) or not plan.spec.instrument.is_future:
+            return terms
+        margin = await self.broker.margin_per_unit(plan.key, plan.spec.side.entry_action)
+        if margin is None:
+            return f"IB gave no what-if margin for {plan.key}: refusing to size rather than guess the buying power"
+        return replace(terms, margin_per_unit=margin)
 
     async def _in_maintenance(self, plan: Plan) -> bool:
         """Inside one of IB's maintenance windows no entry is activated: the plan says until when,
@@ -133,7 +158,7 @@ class Activation:
         now = self.clock.now()
         since = self._waiting.setdefault(plan.id, now)
         if (now - since).total_seconds() >= self.price_wait:
-            reason = (f"waiting for a usable price of {plan.spec.symbol} ({why}): a {plan.spec.entry_type.value} "
+            reason = (f"waiting for a usable price of {plan.key} ({why}): a {plan.spec.entry_type.value} "
                       "entry is sized on the price it would get")
             if plan.reason != reason:
                 await self.apply(plan.id, machines.Hold(now, reason))
@@ -143,9 +168,10 @@ class Activation:
         await self.apply(plan_id, machines.Expire(self.clock.now()))
 
     async def subscribe(self, plan: Plan) -> None:
-        """Market data for the plan's symbol (trailing needs it); a failure only logs: the order
-        path reports an unknown symbol to the plan itself."""
+        """Market data for the plan's contract (trailing needs it), its details refreshed from IB
+        first; a failure only logs: the order path reports an unknown symbol to the plan itself."""
         try:
-            await self.broker.subscribe(plan.spec.symbol)
+            await self.book.qualify(plan)
+            await self.broker.subscribe(plan.key)
         except (BrokerUnavailable, UnknownContract) as exc:
             log.warning("plan %s: no market data: %s", plan.id, exc)

@@ -181,7 +181,7 @@ class Reconciler:
         """A position IB holds less of than its plan believes changed outside the orchestrator:
         the plan is told before anything is re-derived or sent for it."""
         for plan in self.registry.live():
-            if symbol is not None and plan.spec.symbol != symbol:
+            if symbol is not None and plan.key != symbol:
                 continue
             if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
                     and not self.fills.unapplied(plan):
@@ -202,7 +202,7 @@ class Reconciler:
             orders = self.broker.orders_of(plan.id)
             if not legs.own_exits_working(orders, me):
                 continue
-            copies = legs.others_exits(orders, me, plan.spec.symbol)
+            copies = legs.others_exits(orders, me, plan.key)
             if not copies and not snap.foreign_orders:
                 continue
             found = self.holdings.trader_exits(plan, [*snap.foreign_orders, *copies])

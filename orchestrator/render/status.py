@@ -42,6 +42,16 @@ def status_record(r: Row) -> dict[str, Any]:
     return {
         "id": r.id,
         "symbol": r.symbol,
+        # the contract (a US stock on SMART in USD when the plan names none) and its money
+        "sec_type": col(r, "sec_type") or "STK",
+        "exchange": col(r, "exchange") or "SMART",
+        "currency": col(r, "currency") or "USD",
+        "contract_month": col(r, "contract_month"),
+        "local_symbol": col(r, "local_symbol"),
+        "multiplier": num(col(r, "multiplier") or "1"),
+        "base_currency": col(r, "base_currency"),
+        "fx_rate": num(col(r, "fx_rate")),
+        "risk_base": num(r.risk_amount),
         "side": r.side,
         "state": r.state,
         "entry_type": r.entry_type,

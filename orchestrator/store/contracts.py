@@ -9,11 +9,9 @@ of the contract (``machines.instruments.contract_key``).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
+from ..contractinfo import ContractDetails
 from .codec import iso, parse_iso
 from .tx import Tables
 
@@ -23,37 +21,6 @@ CONTRACT_DDL = """CREATE TABLE contracts (
     details VARCHAR NOT NULL,
     fetched_at VARCHAR NOT NULL
 )"""
-
-
-@dataclass(frozen=True, slots=True)
-class ContractDetails:
-    """What the engine keeps of IB's contract details (prices and money as exact text)."""
-
-    con_id: int
-    symbol: str
-    sec_type: str
-    exchange: str
-    currency: str
-    local_symbol: str = ""
-    multiplier: str = "1"
-    min_tick: str = ""
-    market_rule_ids: str = ""
-    price_rule: list[tuple[str, str]] = field(default_factory=list)  # (low edge, increment), lowest first
-    long_name: str = ""
-    trading_hours: str = ""
-    liquid_hours: str = ""
-    time_zone: str = ""
-    contract_month: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> ContractDetails:
-        data: dict[str, Any] = json.loads(text)
-        data["price_rule"] = [tuple(level) for level in data.get("price_rule", [])]
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 class Contracts(Tables):

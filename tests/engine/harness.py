@@ -68,7 +68,7 @@ class World:
 
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
                  account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None,
-                 market_data: str = "live", clock: Any = None):
+                 market_data: str = "live", clock: Any = None, gateway: dict[str, Any] | None = None):
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
@@ -77,7 +77,7 @@ class World:
         self.journal = tmp / "sim-journal.jsonl"
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
                              account_value=account_value, journal_path=self.journal,
-                             partial_fill_max=partial_fill_max, market_data=market_data)
+                             partial_fill_max=partial_fill_max, market_data=market_data, **(gateway or {}))
         self.rt: bootstrap.Runtime | None = None
         self.out = io.StringIO()
         self.clock = clock   # the engine's clock (None: the system clock)

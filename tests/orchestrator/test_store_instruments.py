@@ -11,9 +11,9 @@ from pathlib import Path
 
 import machines
 from machines import Instrument, InstrumentPlanSpec, SecType
+from orchestrator.contractinfo import ContractDetails
 from orchestrator.engine.intake import spec_hash
 from orchestrator.store import SCHEMA_VERSION, Store
-from orchestrator.store.contracts import ContractDetails
 from orchestrator.store.db import MIGRATIONS, _engine
 
 from .factories import at, spec
