@@ -142,3 +142,29 @@ async def test_a_missing_rate_and_a_continuous_future_are_refused(tmp_path, log_
         await w.until(lambda: bool(refused()), "the continuous future refused")
         assert "plan ES-CONT: contract_month: a future needs contract_month" in refused()[0]
         assert "ES-CONT" not in w.engine.plans and not [o for o in w.gw.orders if o.symbol.startswith("ES")]
+
+
+async def test_es_and_mes_positions_stay_apart_across_a_restart(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """Two futures of one index, both filled: each plan owns its own contract's position at IB (4 ESZ6,
+    40 MESZ6), both are protected, nothing is held as unexplained; after a restart the cached conIds
+    map IB's positions to the same plans before anything is asked again (no shortfall, no hold)."""
+    prices = [("ES", 4999.00), ("MES", 4999.00)]
+    plans = (_plan("ES-F", "ES", ES, entry=5000.00, stop=4990.00, target=5020.00)
+             + _plan("MES-F", "MES", MES, entry=5000.00, stop=4990.00, target=5020.00))
+    async with World(tmp_path, plans, prices=prices, gateway={"sim_date": SIM_DATE}) as w:
+        es = await w.state("ES-F", "protected")
+        mes = await w.state("MES-F", "protected")
+        assert {k: int(p.qty) for k, p in w.gw.positions.items() if p.qty} == {"ESZ6": 4, "MESZ6": 40}
+        assert (es.open_qty, mes.open_qty) == (4, 40)
+        assert _at_ib(w, "ES-F")["stop"] == ("STP", 4, None, 4990.0)
+        assert _at_ib(w, "MES-F")["stop"] == ("STP", 40, None, 4990.0)
+        assert w.engine.gate.held == {}
+        await w.stop()
+        await w.start()
+        await w.reconciled()
+        for plan_id, qty in (("ES-F", 4), ("MES-F", 40)):
+            plan = w.plan(plan_id)
+            assert (plan.state, plan.open_qty, plan.outside_qty) == ("protected", qty, 0)
+            assert _at_ib(w, plan_id)["stop"] == ("STP", qty, None, 4990.0)
+        assert w.engine.gate.held == {}
+        assert {k: int(p.qty) for k, p in w.gw.positions.items() if p.qty} == {"ESZ6": 4, "MESZ6": 40}
