@@ -19,7 +19,7 @@ from orchestrator.store.read import open_readonly, plan_row
 from .harness import World, plan_toml
 
 SIM_DATE = date(2026, 12, 1)   # lists ESZ6 (the front month) and ESH7
-PRICES = [("AAPL", 185.00), ("ES", 5010.00), ("MES", 5010.00), ("SAP", 205.00)]
+PRICES = [("AAPL", 185.00), ("ES", 5010.00), ("MES", 5010.00), ("SAP", 205.00), ("SNDL", 0.4800)]
 
 
 def _plan(plan_id: str, symbol: str, contract: str, *, entry: float, stop: float, target: float,
@@ -62,25 +62,31 @@ async def test_futures_and_a_eur_stock_from_a_usd_account_are_sized_in_usd(tmp_p
     * ES: 10 points × 50 = 500 USD a contract; floor(2,000 / 500) = 4 contracts.
     * MES with an off-tick stop 4990.10: a long's stop rounds down to 4990.00 on the 0.25 tick;
       10 × 5 = 50 USD a contract; floor(2,000 / 50) = 40; the stop IB holds is 4990.00.
-    * SAP on IBIS in EUR: 10 EUR × 1.08 = 10.80 USD a share; floor(2,000 / 10.80) = 185 shares,
-      risk 185 × 10.80 = 1,998.00 USD.
+    * SAP on IBIS in EUR, a buy limit of 200.01 off Xetra's 0.05 tick at 200: it rounds down to
+      200.00; 10 EUR × 1.08 = 10.80 USD a share; floor(2,000 / 10.80) = 185 shares, risk 185 × 10.80
+      = 1,998.00 USD.
+    * SNDL, a US stock under $1 on its 0.0001 tick: 0.4500 − 0.4000 = 0.05 a share; floor(2,000 / 0.05)
+      = 40,000 shares (18,000 USD).
     * ZZZZ: IB has no such stock (error 200): rejected before sizing, with IB's words.
     """
     log_guard.expect(r"Error 200")
     plans = (_plan("ES-1", "ES", ES, entry=5000.00, stop=4990.00, target=5020.00)
              + _plan("MES-1", "MES", MES, entry=5000.00, stop=4990.10, target=5020.00)
-             + _plan("SAP-1", "SAP", SAP, entry=200.00, stop=190.00, target=220.00)
+             + _plan("SAP-1", "SAP", SAP, entry=200.01, stop=190.00, target=220.00)
+             + _plan("SNDL-1", "SNDL", "", entry=0.4500, stop=0.4000, target=0.5500)
              + plan_toml("ZZZZ-1", "ZZZZ", entry="limit", entry_price=180.0, stop=171.0, target=189.0))
     world = World(tmp_path, plans, account_value=98_920, prices=PRICES, gateway={"sim_date": SIM_DATE})
     world.gw.account.balances["EUR"] = 1_000.0   # the account holds some euros: IB reports their rate
     async with world as w:
-        for plan_id in ("ES-1", "MES-1", "SAP-1"):
+        for plan_id in ("ES-1", "MES-1", "SAP-1", "SNDL-1"):
             await _working(w, plan_id)
         assert _at_ib(w, "ES-1") == {"entry": ("LMT", 4, 5000.0, None), "stop": ("STP", 4, None, 4990.0),
                                      "target": ("LMT", 4, 5020.0, None)}
         assert _at_ib(w, "MES-1")["entry"][:2] == ("LMT", 40)
         assert _at_ib(w, "MES-1")["stop"] == ("STP", 40, None, 4990.0)
         assert _at_ib(w, "SAP-1")["entry"] == ("LMT", 185, 200.0, None)
+        assert _at_ib(w, "SNDL-1") == {"entry": ("LMT", 40_000, 0.45, None), "stop": ("STP", 40_000, None, 0.4),
+                                       "target": ("LMT", 40_000, 0.55, None)}
         es, mes, sap = w.plan("ES-1"), w.plan("MES-1"), w.plan("SAP-1")
         assert (es.quantity, es.multiplier, es.fx_rate, es.risk_amount) == (4, 50, 1, 2000)
         assert (mes.stop_price, mes.risk_amount) == (Decimal("4990.00"), 2000)

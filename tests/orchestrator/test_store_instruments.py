@@ -22,7 +22,7 @@ ES = Instrument(SecType.FUT, "CME", None, "USD", "202612", None)
 
 
 def _es_spec() -> InstrumentPlanSpec:
-    base = asdict(spec("ES-1", symbol="ES"))  # type: ignore[call-overload]
+    base = asdict(spec("ES-1", symbol="ES"))
     base.update(entry_price=Decimal("5000"), stop_loss=Decimal("4990"), take_profit=Decimal("5020"))
     return InstrumentPlanSpec(**base, instrument=ES)
 
@@ -73,7 +73,8 @@ def test_a_store_of_the_previous_schema_is_migrated_with_its_plans(tmp_path: Pat
         for version in range(1, SCHEMA_VERSION):
             MIGRATIONS[version](conn)
         conn.exec_driver_sql(f"INSERT INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION - 1}')")
-        given = {"id": "OLD", "symbol": "AAPL", "side": "long", "entry_type": "limit", "entry_price": "180",
+        given: dict[str, object] = {
+                 "id": "OLD", "symbol": "AAPL", "side": "long", "entry_type": "limit", "entry_price": "180",
                  "stop_loss": "171", "take_profit": "189", "risk": "normal", "state": "pending",
                  "created_at": "2026-12-01T00:00:00+00:00", "updated_at": "2026-12-01T00:00:00+00:00"}
         for _cid, name, kind, notnull, default, _pk in conn.exec_driver_sql("PRAGMA table_info(plans)").fetchall():
@@ -89,8 +90,8 @@ def test_a_store_of_the_previous_schema_is_migrated_with_its_plans(tmp_path: Pat
         assert (plan.multiplier, plan.fx_rate, plan.base_currency) == (Decimal(1), None, None)
     finally:
         store.close()
-    conn = sqlite3.connect(path)
+    raw = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     finally:
-        conn.close()
+        raw.close()
