@@ -82,6 +82,16 @@ def status_record(r: Row) -> dict[str, Any]:
     }
 
 
+def contract_text(r: Row) -> str:
+    """The symbol, and for any other contract than a US stock its month (or local symbol),
+    exchange and currency: ``ES ESZ6 CME USD``, ``SAP SMART/IBIS EUR``."""
+    if col(r, "sec_type") is None:
+        return str(r.symbol)
+    where = "/".join(x for x in (col(r, "exchange"), col(r, "primary_exchange")) if x)
+    parts = [r.symbol, col(r, "local_symbol") or col(r, "contract_month"), where, col(r, "currency")]
+    return " ".join(str(x) for x in parts if x)
+
+
 UNBOUNDED = 10_000  # a console this wide measures a table at its natural width
 
 _STATE_STYLE = {
@@ -145,7 +155,8 @@ def wide_table(rows: Sequence[Row]) -> Table:
     for r in rows:
         exited = int(r.exited_qty or 0) > 0
         paid = commissions(r)
-        t.add_row(r.id, r.symbol, r.side, _state(r), str(r.quantity or 0), str(r.filled_qty or 0), str(open_qty(r)),
+        t.add_row(r.id, contract_text(r), r.side, _state(r), str(r.quantity or 0), str(r.filled_qty or 0),
+                  str(open_qty(r)),
                   px(r.avg_entry_price or r.entry_price), stop_text(r), px(r.target_price), px(r.avg_exit_price),
                   px(r.realized_pnl) if exited else "", px(paid) if paid else "", _net(r), px(r.risk_amount),
                   px(col(r, "actual_risk")), reason_text(r), (r.updated_at or "")[:19].replace("T", " "))

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from orchestrator.render import status_record
+from orchestrator.render.status import contract_text
 from orchestrator.store.read import open_readonly, plan_row
 
 from .harness import World, plan_toml
@@ -39,7 +40,8 @@ def _at_ib(w: World, plan_id: str) -> dict[str, tuple[str, float, float | None, 
             for o in w.gw.orders if (o.order_ref or "").startswith(plan_id + ":") and not o.is_done}
 
 
-def _status(w: World, plan_id: str) -> dict[str, Any]:
+def _row(w: World, plan_id: str) -> Any:
+    """The plan's row as ``status`` reads it (read-only, plain sqlite3)."""
     assert w.rt is not None
     conn = open_readonly(w.rt.store.url)
     try:
@@ -47,7 +49,11 @@ def _status(w: World, plan_id: str) -> dict[str, Any]:
     finally:
         conn.close()
     assert row is not None
-    return status_record(row)
+    return row
+
+
+def _status(w: World, plan_id: str) -> dict[str, Any]:
+    return status_record(_row(w, plan_id))
 
 
 async def _working(w: World, plan_id: str) -> None:
@@ -100,6 +106,8 @@ async def test_futures_and_a_eur_stock_from_a_usd_account_are_sized_in_usd(tmp_p
             "sec_type": "FUT", "exchange": "CME", "currency": "USD", "contract_month": "202612", "multiplier": 50,
             "base_currency": "USD", "fx_rate": 1, "risk_base": 2000}
         assert (_status(w, "SAP-1")["currency"], _status(w, "SAP-1")["fx_rate"]) == ("EUR", 1.08)
+        assert [contract_text(_row(w, p)) for p in ("ES-1", "MES-1", "SAP-1", "SNDL-1")] == [
+            "ES 202612 CME USD", "MES MESZ6 CME USD", "SAP SMART/IBIS EUR", "SNDL"]
         details = w.rt.store.load_contract(es.key)   # type: ignore[union-attr]
         assert details is not None and (details[0].local_symbol, details[0].multiplier) == ("ESZ6", "50")
         assert details[0].price_rule == [("0.0", "0.25")] and details[0].time_zone
