@@ -13,8 +13,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from orchestrator.broker.ib import IBBroker
+from orchestrator.clock import SystemClock
+from orchestrator.errors import UnknownContract
 from orchestrator.render import status_record
 from orchestrator.render.status import contract_text
+from orchestrator.simgw import PricePath, SimGateway
 from orchestrator.store.read import open_readonly, plan_row
 
 from .harness import World, plan_toml
@@ -182,3 +188,26 @@ async def test_es_and_mes_positions_stay_apart_across_a_restart(tmp_path, log_gu
             assert _at_ib(w, plan_id)["stop"] == ("STP", qty, None, 4990.0)
         assert w.engine.gate.held == {}
         assert {k: int(p.qty) for k, p in w.gw.positions.items() if p.qty} == {"ESZ6": 4, "MESZ6": 40}
+
+
+async def test_an_ambiguous_or_unknown_contract_is_named_with_ibs_answer(log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The adapter over TCP: ES without a month matches two listed contracts (refused, both named);
+    a month IB does not list is IB's error 200; a listed one gives IB's details and market rule."""
+    log_guard.expect(r"Error 200")
+    gw = SimGateway(PricePath.from_rows(PRICES), port=0, tick_seconds=None, sim_date=SIM_DATE)
+    await gw.start()
+    broker = IBBroker("127.0.0.1", gw.port, 9, clock=SystemClock(), sink=lambda _item: None)
+    try:
+        await broker.connect()
+        with pytest.raises(UnknownContract) as ambiguous:
+            await broker.qualify("ES:FUT:CME::USD::")
+        assert "ambiguous: IB knows 2 contracts (ESH7, ESZ6)" in str(ambiguous.value)
+        with pytest.raises(UnknownContract) as unlisted:
+            await broker.qualify("ES:FUT:CME::USD:203012:")
+        assert str(unlisted.value) == ("IB knows no future ES 203012 on CME (USD): No security definition has been "
+                                       "found for the request")
+        sap = await broker.qualify("SAP:STK:SMART:IBIS:EUR::")
+        assert (sap.currency, sap.long_name, sap.price_rule[-1]) == ("EUR", "SAP SE", ("5000.0", "1.0"))
+    finally:
+        await broker.close()
+        await gw.stop()
