@@ -23,6 +23,7 @@ from .figures import (
     clip,
     col,
     commissions,
+    contract_text,
     net_pnl,
     num,
     open_qty,
@@ -80,16 +81,6 @@ def status_record(r: Row) -> dict[str, Any]:
         "source_file": col(r, "source_file"),
         "updated_at": r.updated_at,
     }
-
-
-def contract_text(r: Row) -> str:
-    """The symbol, and for any other contract than a US stock its month (or local symbol),
-    exchange and currency: ``ES ESZ6 CME USD``, ``SAP SMART/IBIS EUR``."""
-    if col(r, "sec_type") is None:
-        return str(r.symbol)
-    where = "/".join(x for x in (col(r, "exchange"), col(r, "primary_exchange")) if x)
-    parts = [r.symbol, col(r, "local_symbol") or col(r, "contract_month"), where, col(r, "currency")]
-    return " ".join(str(x) for x in parts if x)
 
 
 UNBOUNDED = 10_000  # a console this wide measures a table at its natural width

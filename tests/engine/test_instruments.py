@@ -19,7 +19,7 @@ from orchestrator.broker.ib import IBBroker
 from orchestrator.clock import SystemClock
 from orchestrator.errors import UnknownContract
 from orchestrator.render import status_record
-from orchestrator.render.status import contract_text
+from orchestrator.render.figures import contract_text
 from orchestrator.simgw import PricePath, SimGateway
 from orchestrator.store.read import open_readonly, plan_row
 
