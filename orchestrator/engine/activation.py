@@ -21,7 +21,6 @@ from machines import EntryType, Plan, RiskLimits, Side, State
 
 from ..broker.port import Broker
 from ..clock import Clock
-from ..contractinfo import ContractDetails
 from ..errors import BrokerUnavailable, UnknownContract
 from ..scheduler import Jobs
 from .contracts import ContractBook, Terms, contract_terms, prices_on_tick
@@ -93,7 +92,6 @@ class Activation:
             return
         try:
             details = await self.book.qualify(plan)
-            terms = await self._terms(plan, details)
         except UnknownContract as exc:  # found before sizing: the plan is refused, nothing counts as risk
             await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
                                                         refused=str(exc), code=200))
@@ -101,11 +99,10 @@ class Activation:
         except BrokerUnavailable as exc:
             log.warning("plan %s: activation deferred (%s)", plan_id, exc)
             return
+        terms = contract_terms(plan, details, self.broker.base_currency(), self.broker.exchange_rates())
         prices = prices_on_tick(plan, plan.price_rule) if not isinstance(terms, str) else terms
         if isinstance(terms, str) or isinstance(prices, str):
-            refused = prices if isinstance(prices, str) else str(terms)
-            await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
-                                                        refused=refused))
+            await self._refuse(plan, net, funds, prices if isinstance(prices, str) else str(terms))
             return
         await self.subscribe(plan)
         market: Decimal | None = None
@@ -115,6 +112,14 @@ class Activation:
                 await self._wait_for_price(plan, why or "no price from IB yet")
                 return
         self._waiting.pop(plan_id, None)
+        try:  # asked once the plan is about to be sized (not at every look for a price)
+            terms = await self._margin(plan, terms)
+        except BrokerUnavailable as exc:
+            log.warning("plan %s: activation deferred (%s)", plan_id, exc)
+            return
+        if isinstance(terms, str):
+            await self._refuse(plan, net, funds, terms)
+            return
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
             await self.apply(plan_id, machines.Hold(self.clock.now(), None))
         others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
@@ -124,10 +129,14 @@ class Activation:
             fx_rate=terms.fx_rate, base_currency=terms.base_currency, margin_per_unit=terms.margin_per_unit,
             entry_price=entry, stop_price=stop, target_price=target))
 
-    async def _terms(self, plan: Plan, details: ContractDetails) -> Terms | str:
-        """Multiplier, FX rate and (a future) IB's what-if margin per contract, or why not."""
-        terms = contract_terms(plan, details, self.broker.base_currency(), self.broker.exchange_rates())
-        if isinstance(terms, str) or not plan.spec.instrument.is_future:
+    async def _refuse(self, plan: Plan, net: Decimal, funds: Decimal, reason: str) -> None:
+        """The plan cannot be sized or priced at all: rejected, nothing counts as risk."""
+        await self.apply(plan.id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
+                                                    refused=reason))
+
+    async def _margin(self, plan: Plan, terms: Terms) -> Terms | str:
+        """A future's terms with IB's what-if margin per contract (or why there is none)."""
+        if not plan.spec.instrument.is_future:
             return terms
         margin = await self.broker.margin_per_unit(plan.key, plan.spec.side.entry_action)
         if margin is None:
