@@ -129,7 +129,10 @@ class Contracts:
                                   "name the contract_month or local_symbol", contract=what)
         cd = answers[0]
         contract: Contract = cd.contract
-        self.details[key] = await self._details(cd, instrument)
+        try:
+            self.details[key] = await self._details(cd, instrument)
+        except (ConnectionError, OSError) as exc:  # the link dropped while asking for the market rule
+            raise BrokerUnavailable(f"cannot look up the market rule of {what}: {exc or type(exc).__name__}") from None
         self.contracts[key] = contract
         self.key_by_con[int(contract.conId)] = key
         return contract
