@@ -52,7 +52,9 @@ from .instruments import (
     PriceLevel,
     PriceRole,
     SecType,
+    contract_key,
     known_rule,
+    parse_contract_key,
     round_price,
 )
 from .machine import PlanMachine, build_machine
@@ -158,6 +160,7 @@ __all__ = [
     "US_STOCK_RULE",
     "US_STOCK_TICK",
     "build_machine",
+    "contract_key",
     "decide_size",
     "entry_reference",
     "fx_rate",
@@ -167,6 +170,7 @@ __all__ = [
     "open_risk",
     "order_ref",
     "pair_rate",
+    "parse_contract_key",
     "parse_order_ref",
     "plan_risk",
     "pnl_in_base",

@@ -31,6 +31,15 @@ class Activate:
     market_price: Decimal | None = None  # the live price a market entry is sized on (ask to buy, bid to sell)
     refused: str = ""  # why the plan cannot be sized at all (IB knows no such instrument …); empty: it can
     code: int = 0      # IB's error code behind ``refused`` (200: no security definition)
+    # the contract, from IB's details (a US stock before instruments existed: 1, 1, no margin)
+    multiplier: Decimal = Decimal(1)      # the contract's multiplier (ES: 50)
+    fx_rate: Decimal = Decimal(1)         # base-currency units per unit of the contract's currency
+    base_currency: str = ""               # the account's base currency ("": not known, a US account)
+    margin_per_unit: Decimal | None = None  # a future: IB's what-if initial margin of one contract, base currency
+    # the plan's prices on the contract's tick, rounded the conservative way (None: as written)
+    entry_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    target_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,31 @@ class Instrument:
 
 US_STOCK = Instrument()
 
+_KEY_SEP = ":"
+
+
+def contract_key(symbol: str, instrument: Instrument) -> str:
+    """The one name the engine keys a contract by (positions, orders, market data, the entry
+    gate): the bare symbol for a US stock on SMART (as before instruments existed), else the
+    symbol with every contract field (``ES:FUT:CME::USD:202612:``), so that ES the future, MES and
+    a stock called ES never share a position."""
+    if instrument.is_default:
+        return symbol
+    i = instrument
+    return _KEY_SEP.join((symbol, i.sec_type.value, i.exchange, i.primary_exchange or "", i.currency,
+                          i.contract_month or "", i.local_symbol or ""))
+
+
+def parse_contract_key(key: str) -> tuple[str, Instrument]:
+    """The symbol and instrument of a :func:`contract_key` (raises ValueError on anything else)."""
+    if _KEY_SEP not in key:
+        return key, US_STOCK
+    parts = key.split(_KEY_SEP)
+    if len(parts) != 7:
+        raise ValueError(f"not a contract key: {key!r}")
+    symbol, sec_type, exchange, primary, currency, month, local = parts
+    return symbol, Instrument(SecType(sec_type), exchange, primary or None, currency, month or None, local or None)
+
 
 # --------------------------------------------------------------------------- market rules
 

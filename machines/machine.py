@@ -48,8 +48,15 @@ def _facts(plan: Plan, event: Any) -> dict[str, Any]:
         "at": event.at,
         "event": type(event).__name__,
     }
+    if not spec.instrument.is_default:  # the contract and the money it is sized in (a US stock: as before)
+        i = spec.instrument
+        facts.update(sec_type=i.sec_type.value, exchange=i.exchange, currency=i.currency,
+                     contract=i.local_symbol or i.contract_month, multiplier=plan.multiplier,
+                     base_currency=plan.base_currency, fx_rate=plan.fx_rate)
+    elif plan.base_currency not in (None, "USD"):  # a US stock from an account in another currency
+        facts.update(base_currency=plan.base_currency, fx_rate=plan.fx_rate)
     if plan.exited_qty and plan.avg_entry_price:
-        cost = plan.avg_entry_price * plan.exited_qty
+        cost = plan.avg_entry_price * plan.exited_qty * plan.money_factor   # in base currency, like the P&L
         facts["realized_pnl_pct"] = (plan.realized_pnl * 100 / cost).quantize(Decimal("0.01"))
     facts.update(plan.notify_extra)
     return facts

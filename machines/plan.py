@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .instruments import US_STOCK, Instrument
+from .instruments import US_STOCK, Instrument, MarketRule, contract_key
 from .rules import plan_risk
 from .values import TERMINAL_STATES, EntryType, NotifyKind, RiskCategory, Side, State
 
@@ -127,6 +127,10 @@ class Plan:
     error_code: int | None = _figure(None, "IB's error code behind the reason, if any")
     entry_unseen: bool = _figure(False, "in error because IB showed no trace of the entry sent (until it does)")
     updated_at: datetime | None = _figure(None, "the time of the last accepted event")
+    multiplier: Decimal = _figure(Decimal(1), "the contract's multiplier (IB's contract details; a stock: 1)")
+    fx_rate: Decimal | None = _figure(None, "base-currency units per unit of the contract's currency, at sizing")
+    base_currency: str | None = _figure(None, "the account's base currency at sizing (None: not recorded)")
+    price_rule: MarketRule | None = field(default=None, init=False, repr=False, compare=False)  # IB's market rule
     seen_exec_ids: set[str] = _scratch(set)
     seen_commission_ids: set[str] = _scratch(set)
     effects: list[Any] = _scratch(list)
@@ -144,6 +148,16 @@ class Plan:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def key(self) -> str:
+        """The contract this plan trades, as the engine keys it (a US stock: its symbol)."""
+        return contract_key(self.spec.symbol, self.spec.instrument)
+
+    @property
+    def money_factor(self) -> Decimal:
+        """What one unit of price move of one contract is worth in base currency: multiplier × FX."""
+        return self.multiplier * (self.fx_rate if self.fx_rate is not None else Decimal(1))
 
     @property
     def open_qty(self) -> int:
@@ -171,7 +185,7 @@ class Plan:
         if self.confirmed_stop_price is not None and \
                 (self.confirmed_stop_price - stop) * self.spec.side.sign < 0:
             stop = self.confirmed_stop_price  # IB still holds the looser stop: count that risk
-        return plan_risk(self.spec.side, entry, stop, at_risk)
+        return plan_risk(self.spec.side, entry, stop, at_risk) * self.money_factor
 
     def figures(self) -> dict[str, Any]:
         """The persisted figures as a dict (state excluded)."""

@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from .errors import SizingError
 from .instruments import US_STOCK_RULE, MarketRule
+from .money import risk_budget, risk_in_base, size_in_base, value_in_base
 from .values import US_STOCK_TICK, EntryType, RiskCategory, Side, round_to_tick
 
 ZERO = Decimal(0)
@@ -72,26 +73,46 @@ def decide_size(
     available_funds: Decimal,
     other_open_risk: Decimal,
     max_portfolio_risk_pct: Decimal,
+    multiplier: Decimal = Decimal(1),
+    fx: Decimal = Decimal(1),
+    margin_per_unit: Decimal | None = None,
 ) -> SizingDecision:
-    """Size a plan and check every limit: zero size, the portfolio risk cap, buying power."""
+    """Size a plan and check every limit: zero size, the portfolio risk cap, buying power.
+
+    Money is in the account's base currency: quantity = floor(budget ÷ (|entry − stop| ×
+    ``multiplier`` × ``fx``)) (``machines.money``). Buying power is the order's notional in base
+    currency, or with ``margin_per_unit`` (a future: IB's what-if initial margin of one contract,
+    in base currency) that margin × the quantity.
+    """
     if account_value <= 0:
         return SizingDecision(0, ZERO, ZERO, f"account value {account_value} is not positive", "account_value")
-    qty = position_size(account_value, risk_pct, entry, stop)
-    risk = plan_risk(side, entry, stop, qty)
+    budget = risk_budget(account_value, risk_pct)
+    qty = size_in_base(budget, entry, stop, multiplier, fx)
+    risk = risk_in_base(side, entry, stop, qty, multiplier, fx)
     exact_pct = (other_open_risk + risk) * HUNDRED / account_value
     total_pct = exact_pct.quantize(Decimal("0.01"))
     if qty <= 0:
+        per_unit = abs(entry - stop) * multiplier * fx
+        unit = "share" if multiplier == 1 else "contract"
         return SizingDecision(0, ZERO, total_pct, (
-            f"size rounds to zero: {risk_pct}% of {account_value} is less than one share's risk "
-            f"of {abs(entry - stop)}"), "size")
+            f"size rounds to zero: {risk_pct}% of {account_value} is less than one {unit}'s risk "
+            f"of {per_unit}"), "size")
     if exact_pct > max_portfolio_risk_pct:
         return SizingDecision(qty, risk, total_pct, (
             f"portfolio risk would be {total_pct:.2f}% (open {other_open_risk:.2f} + this plan "
             f"{risk:.2f}) > max_portfolio_risk_pct {max_portfolio_risk_pct}%"), "max_portfolio_risk_pct")
-    notional = entry * qty
+    if margin_per_unit is not None:
+        margin = margin_per_unit * qty
+        if margin > available_funds:
+            return SizingDecision(qty, risk, total_pct, (
+                f"initial margin {margin:.2f} ({qty} × {margin_per_unit:.2f}, IB's what-if) exceeds available funds "
+                f"{available_funds:.2f}"), "buying_power")
+        return SizingDecision(qty, risk, total_pct, None)
+    notional = value_in_base(entry, qty, multiplier, fx)
     if notional > available_funds:
+        shown = f"{qty} × {entry}" if multiplier == 1 and fx == 1 else f"{qty} × {entry} × {multiplier} × {fx}"
         return SizingDecision(qty, risk, total_pct, (
-            f"notional {notional:.2f} ({qty} × {entry}) exceeds available funds {available_funds:.2f}"),
+            f"notional {notional:.2f} ({shown}) exceeds available funds {available_funds:.2f}"),
             "buying_power")
     return SizingDecision(qty, risk, total_pct, None)
 

@@ -58,11 +58,21 @@ def _e(ed: EventData) -> Any:
 
 # --------------------------------------------------------------------------- guards
 
+def _prices(ed: EventData) -> tuple[Decimal, Decimal, Decimal]:
+    """Entry, stop and target as they go to IB: on the contract's tick (the Activate event's,
+    rounded by the shell the conservative way), else as written."""
+    spec, e = _p(ed).spec, _e(ed)
+    return (e.entry_price if e.entry_price is not None else spec.entry_price,
+            e.stop_price if e.stop_price is not None else spec.stop_loss,
+            e.target_price if e.target_price is not None else spec.take_profit)
+
+
 def _reference(ed: EventData) -> EntryPrice:
     plan, e = _p(ed), _e(ed)
     spec = plan.spec
-    return entry_reference(side=spec.side, entry_type=spec.entry_type, entry_price=spec.entry_price,
-                           stop=spec.stop_loss, target=spec.take_profit, market=e.market_price,
+    entry, stop, target = _prices(ed)
+    return entry_reference(side=spec.side, entry_type=spec.entry_type, entry_price=entry,
+                           stop=stop, target=target, market=e.market_price,
                            tolerance_r=e.limits.entry_tolerance_r)
 
 
@@ -70,10 +80,17 @@ def _sizing(ed: EventData) -> Any:
     plan, e = _p(ed), _e(ed)
     spec = plan.spec
     return decide_size(
-        side=spec.side, entry=_reference(ed).price, stop=spec.stop_loss,
+        side=spec.side, entry=_reference(ed).price, stop=_prices(ed)[1],
         risk_pct=e.limits.pct_for(spec.risk.value), account_value=e.account_value,
         available_funds=e.available_funds, other_open_risk=e.open_risk,
-        max_portfolio_risk_pct=e.limits.max_portfolio_risk_pct)
+        max_portfolio_risk_pct=e.limits.max_portfolio_risk_pct, multiplier=e.multiplier, fx=e.fx_rate,
+        margin_per_unit=e.margin_per_unit)
+
+
+def _contract_figures(ed: EventData) -> None:
+    """The money figures of the contract the plan is sized with (kept for P&L and open risk)."""
+    plan, e = _p(ed), _e(ed)
+    plan.multiplier, plan.fx_rate, plan.base_currency = e.multiplier, e.fx_rate, e.base_currency or None
 
 
 def activation_refused(ed: EventData) -> bool:
@@ -155,7 +172,8 @@ def _trail_candidate(ed: EventData) -> Decimal | None:
     return next_trailing_stop(
         side=spec.side, entry=plan.avg_entry_price, initial_stop=spec.stop_loss,
         current_stop=plan.stop_price, best_price=best, last_price=e.price,
-        trigger_r=spec.trail_trigger_r or Decimal(0), distance=spec.trail_distance or Decimal(0))
+        trigger_r=spec.trail_trigger_r or Decimal(0), distance=spec.trail_distance or Decimal(0),
+        rule=plan.price_rule)
 
 
 def adopts_closed(ed: EventData) -> bool:
@@ -190,7 +208,7 @@ def _protect(plan: Plan) -> None:
     if plan.open_qty <= 0:   # flat or reversed (error): nothing to protect, a human decides
         return
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price))
 
 
 def _flatten(plan: Plan, reason: str) -> None:
@@ -198,16 +216,18 @@ def _flatten(plan: Plan, reason: str) -> None:
     spec = plan.spec
     if not plan.entry_done:
         _emit(plan, fx.CancelEntry(plan.id, reason))
-    _emit(plan, fx.Flatten(plan.id, spec.symbol, spec.side, plan.open_qty, reason, plan.stop_price))
+    _emit(plan, fx.Flatten(plan.id, plan.key, spec.side, plan.open_qty, reason, plan.stop_price))
 
 
 def size_and_place(ed: EventData) -> None:
     plan, d = _p(ed), _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.sized_price = _reference(ed).price
+    _contract_figures(ed)
+    entry, plan.stop_price, plan.target_price = _prices(ed)
     spec = plan.spec
-    _emit(plan, fx.PlaceBracket(plan.id, spec.symbol, spec.side, d.quantity, spec.entry_type,
-                                spec.entry_price, plan.stop_price, plan.target_price))
+    _emit(plan, fx.PlaceBracket(plan.id, plan.key, spec.side, d.quantity, spec.entry_type,
+                                entry, plan.stop_price, plan.target_price))
     _kind(plan, K.SIZED)
 
 
@@ -229,6 +249,7 @@ def reject_risk(ed: EventData) -> None:
     d = _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.sized_price = ref.price
+    _contract_figures(ed)
     plan.reason = f"risk limit {d.limit}: {d.violation}"
     _kind(plan, K.REJECTED, limit=d.limit)
 
@@ -307,7 +328,8 @@ def record_entry_fill(ed: EventData) -> None:
         plan.best_price = e.price
     if plan.quantity and plan.filled_qty >= plan.quantity:
         plan.entry_done = True
-    plan.actual_risk = plan_risk(plan.spec.side, plan.avg_entry_price, plan.spec.stop_loss, plan.filled_qty)
+    plan.actual_risk = plan_risk(plan.spec.side, plan.avg_entry_price, plan.spec.stop_loss,
+                                 plan.filled_qty) * plan.money_factor
     _kind(plan, K.FILLED, fill_qty=e.quantity, fill_price=e.price)
 
 
@@ -341,7 +363,7 @@ def record_exit(ed: EventData) -> None:
     avg = plan.avg_exit_price or Decimal(0)
     plan.avg_exit_price = (avg * prev + e.price * e.quantity) / plan.exited_qty
     entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
-    plan.realized_pnl += (e.price - entry) * e.quantity * plan.spec.side.sign
+    plan.realized_pnl += (e.price - entry) * e.quantity * plan.spec.side.sign * plan.money_factor
     leg = Leg(e.leg)
     if leg is Leg.STOP:
         plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
@@ -557,7 +579,7 @@ def trim_to_held(ed: EventData) -> None:
               f"the plan believes it owns; its exits are cut to {e.held} and nothing new is sent")
     _outside(plan, e.held, e.believed)
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
                            grow=False))
     if plan.reason != reason:
         plan.reason = reason
@@ -579,7 +601,7 @@ def yield_to_trader(ed: EventData) -> None:
         _emit(plan, fx.CancelEntry(plan.id, "the trader's own exits: the plan stepped back"))
     if keep:
         spec = plan.spec
-        _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
+        _emit(plan, fx.Protect(plan.id, plan.key, spec.side, keep, plan.stop_price, plan.target_price,
                                grow=False))
     else:
         _emit(plan, fx.CancelExits(plan.id))
@@ -597,7 +619,7 @@ def trim_excess(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
                            grow=False))
     _kind(plan, K.EXCESS_PROTECTION, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
 

@@ -90,6 +90,7 @@ class BrokerUnavailable(OrchestratorError):
 class UnknownContract(OrchestratorError):
     """IB has no security definition for the plan's symbol (error 200): retrying cannot help."""
 
-    def __init__(self, symbol: str, detail: str = "") -> None:
+    def __init__(self, symbol: str, detail: str = "", contract: str | None = None) -> None:
         self.symbol = symbol
-        super().__init__(f"IB knows no US stock {symbol!r} (SMART/USD){': ' + detail if detail else ''}")
+        what = contract or f"US stock {symbol!r} (SMART/USD)"
+        super().__init__(f"IB knows no {what}{': ' + detail if detail else ''}")

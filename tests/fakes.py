@@ -20,6 +20,7 @@ from orchestrator.broker.port import (
     OrderState,
     Quote,
 )
+from orchestrator.contractinfo import ContractDetails
 from orchestrator.errors import BrokerUnavailable
 
 
@@ -66,9 +67,22 @@ class FakeBroker:
     async def close(self) -> None:
         self.connected = False
 
-    async def qualify(self, symbol: str) -> None:
+    async def qualify(self, symbol: str) -> ContractDetails:
         if not self.connected:
             raise BrokerUnavailable("not connected")
+        return ContractDetails(con_id=1, symbol=symbol, sec_type="STK", exchange="SMART", currency="USD")
+
+    def remember(self, key: str, con_id: int) -> None:
+        return None
+
+    async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
+        return None
+
+    def base_currency(self) -> str | None:
+        return "USD"
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        return {}
 
     def next_order_id(self) -> int:
         self._next_id += 1

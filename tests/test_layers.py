@@ -41,7 +41,7 @@ LAYERS: dict[str, int] = {
 }
 SIMGW = "orchestrator.simgw"
 # ib_async is the adapter's: no other module of the orchestrator may import it
-IB_ASYNC_ALLOWED = ("orchestrator.broker.ib", "orchestrator.broker.orders")
+IB_ASYNC_ALLOWED = ("orchestrator.broker.ib", "orchestrator.broker.orders", "orchestrator.broker.contracts")
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

@@ -154,20 +154,30 @@ def test_an_off_tick_future_price_is_a_warning_with_the_safe_rounding(tmp_path: 
     assert unknown.problems == [] and unknown.warnings == []                     # CL's tick is IB's to tell
 
 
-def test_until_the_engine_trades_instruments_only_us_stocks_load(tmp_path: Path) -> None:
-    """``run`` builds every contract as a US stock: an ES plan would trade the stock ES. So a plan
-    on any other contract is refused by default, on the first contract key it uses, after the
-    whole shape has been checked; ``plans check`` exits 2 with that line."""
+def test_a_scan_without_instruments_still_loads_only_us_stocks(tmp_path: Path) -> None:
+    """``scan(..., instruments=False)`` (a reader that only understands US stocks) refuses a plan on
+    any other contract, on the first contract key it uses, after the whole shape has been checked."""
     found = checked(tmp_path, ES, instruments=False)
     assert found.specs == [] and lines(found) == [f"plan ES-long-1: sec_type: {NOT_RUNNABLE}"]
     sap = checked(tmp_path, SAP, instruments=False)
     assert lines(sap) == [f"plan SAP-long-1: exchange: {NOT_RUNNABLE}"]
     broken = checked(tmp_path, edit(ES, "exchange", None), instruments=False)
     assert [p.field for p in broken.problems] == ["exchange"]                    # shape first
+
+
+def test_plans_check_takes_futures_and_prints_off_tick_prices_as_warnings(tmp_path: Path) -> None:
+    """``run`` trades instruments now: ``plans check`` passes an ES plan (exit 0), and a price off
+    ES's 0.25 tick is a ``warning:`` line on stderr (run rounds it the safe way), still exit 0."""
     out, err = io.StringIO(), io.StringIO()
     path = write(tmp_path, "es.toml", ES)
-    assert plans_check([path], out, CHECKED_AT, err=err) == 2
-    assert out.getvalue() == "" and err.getvalue() == f"{path}: plan ES-long-1: sec_type: {NOT_RUNNABLE}\n"
+    assert plans_check([path], out, CHECKED_AT, err=err) == 0
+    assert out.getvalue() == "ok: 1 plan in 1 file\n" and err.getvalue() == ""
+    out, err = io.StringIO(), io.StringIO()
+    off = write(tmp_path, "off.toml", ES.replace("4990.00", "4990.10"))
+    assert plans_check([off], out, CHECKED_AT, err=err) == 0
+    [warning] = err.getvalue().splitlines()
+    assert warning.startswith(f"warning: {off}: plan ES-long-1: stop_loss: 4990.10 is off the 0.25 tick of ES")
+    assert warning.endswith("rounded the safe way (down) it is 4990.00") and out.getvalue() == "ok: 1 plan in 1 file\n"
 
 
 def test_a_plan_using_the_contract_keys_has_a_hash_of_its_own(tmp_path: Path) -> None:

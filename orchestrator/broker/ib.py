@@ -15,12 +15,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ib_async import IB, Contract, Stock, Trade
-from ib_async.wrapper import RequestError
+from ib_async import IB, Trade
 
 from ..clock import Clock
-from ..errors import BrokerUnavailable, UnknownContract
+from ..contractinfo import ContractDetails
+from ..errors import BrokerUnavailable
 from . import evidence, orders
+from .account import AccountValues
+from .contracts import Contracts
 from .logs import RoutineNotices
 from .marketdata import MARKET_DATA_CODES, PriceFeed
 from .port import (
@@ -62,8 +64,9 @@ class IBBroker:
         self._sync_failures = 0
         self.ib = IB()
         self.ib.RaiseRequestErrors = True
-        self._contracts: dict[str, Contract] = {}
-        self.prices = PriceFeed(self.ib, sink, clock.now, market_data)
+        self.contracts = Contracts(self.ib, self._answer)
+        self.accounts = AccountValues(self.ib)
+        self.prices = PriceFeed(self.ib, sink, clock.now, market_data, key_of=self.contracts.key_of)
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
@@ -74,7 +77,7 @@ class IBBroker:
         # completed orders said of them (permId → state; absent from both: gone).
         self._foreign_open: set[int] = set()
         self._completed: dict[int, OrderState] = {}
-        # the order in which IB's position reports and our fills arrived, per symbol (``held``)
+        # the order in which IB's position reports and our fills arrived, per contract key (``held``)
         self._seq = 0
         self._position_seq: dict[str, int] = {}
         self._fill_seq: dict[str, int] = {}
@@ -113,9 +116,9 @@ class IBBroker:
         return self._seq
 
     def _on_position(self, position: Any) -> None:
-        symbol = position.contract.symbol
-        self._position_seq[symbol] = self._tick()
-        self.sink(PositionMoved(symbol))
+        key = self.contracts.key_of(position.contract)
+        self._position_seq[key] = self._tick()
+        self.sink(PositionMoved(key))
 
     def _view(self, trade: Trade) -> BrokerOrder | None:
         state = None
@@ -143,7 +146,7 @@ class IBBroker:
             self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_fill(self, trade: Trade, fill: Any) -> None:
-        self._fill_seq[trade.contract.symbol] = self._tick()
+        self._fill_seq[self.contracts.key_of(trade.contract)] = self._tick()
         view = self._fill_view(fill)
         if view is not None:
             self.sink(evidence.fill_event(view))
@@ -233,34 +236,16 @@ class IBBroker:
         self._routine.remove()
 
     # ------------------------------------------------------------------ contracts and data
-    async def qualify(self, symbol: str) -> None:
-        await self._contract(symbol)
+    async def qualify(self, symbol: str) -> ContractDetails:
+        """The contract ``symbol`` (a contract key) qualified with IB, and its details."""
+        await self.contracts.qualify(symbol)
+        return self.contracts.details[symbol]
 
-    def _cached(self, symbol: str) -> Contract:
-        found = self._contracts.get(symbol)
-        if found is None:  # the executor qualifies before it places; not yet: try again later
-            raise BrokerUnavailable(f"contract {symbol} not looked up yet")
-        return found
+    def remember(self, key: str, con_id: int) -> None:
+        self.contracts.remember(key, con_id)
 
-    async def _contract(self, symbol: str) -> Contract:
-        """The qualified US stock contract (SMART/USD), cached."""
-        found: Contract | None = self._contracts.get(symbol)
-        if found is not None:
-            return found
-        contract = Stock(symbol, "SMART", "USD")
-        try:
-            qualified = await self._answer(self.ib.qualifyContractsAsync(contract), f"qualify {symbol}")
-        except RequestError as exc:  # RaiseRequestErrors is on
-            if exc.code == 200:
-                raise UnknownContract(symbol, exc.message) from None
-            raise BrokerUnavailable(f"cannot qualify {symbol}: {exc}") from None
-        except (ConnectionError, OSError) as exc:  # the link dropped while asking
-            raise BrokerUnavailable(f"cannot qualify {symbol}: {exc or type(exc).__name__}") from None
-        if not qualified or qualified[0] is None or not qualified[0].conId:
-            raise UnknownContract(symbol)
-        found = qualified[0]
-        self._contracts[symbol] = found
-        return found
+    async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
+        return await self.contracts.margin_per_unit(key, action)
 
     async def _answer(self, request: Any, what: str) -> Any:
         """Await one IB request with a deadline. No answer means the link is not healthy: drop
@@ -277,7 +262,7 @@ class IBBroker:
     async def subscribe(self, symbol: str) -> None:
         if symbol in self.prices.tickers and symbol not in self.prices.refused:
             return
-        contract = await self._contract(symbol)
+        contract = await self.contracts.qualify(symbol)
         try:
             self.prices.subscribe(symbol, contract)
         except ConnectionError as exc:
@@ -297,25 +282,26 @@ class IBBroker:
         return self.prices.kinds()
 
     def held(self, symbol: str) -> Held:
-        quantity = sum(int(round(float(p.position))) for p in self.ib.positions() if p.contract.symbol == symbol)
+        key_of = self.contracts.key_of
+        quantity = sum(int(round(float(p.position))) for p in self.ib.positions() if key_of(p.contract) == symbol)
         reported = max(self._position_seq.get(symbol, 0), self._positions_synced)
         return Held(quantity, settled=self.is_connected() and reported > self._fill_seq.get(symbol, 0))
 
     def account_value(self, tag: str) -> Decimal | None:
-        for v in self.ib.accountValues():
-            if v.tag == tag and v.currency in ("USD", "BASE") and (not v.modelCode):
-                try:
-                    return Decimal(v.value)
-                except ArithmeticError:
-                    return None
-        return None
+        return self.accounts.value(tag)
+
+    def base_currency(self) -> str | None:
+        return self.accounts.base_currency()
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        return self.accounts.exchange_rates()
 
     # ------------------------------------------------------------------ orders
     def next_order_id(self) -> int:
         return int(self.ib.client.getReqId())
 
     def place(self, symbol: str, order: OrderRequest) -> None:
-        self.ib.placeOrder(self._cached(symbol), orders.build(order, self.namespace.to_ib(order.ref)))
+        self.ib.placeOrder(self.contracts.cached(symbol), orders.build(order, self.namespace.to_ib(order.ref)))
 
     def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
                limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
@@ -350,7 +336,7 @@ class IBBroker:
         Raises:
             BrokerUnavailable: not connected, or the group could not be built.
         """
-        contract = self._cached(symbol)
+        contract = self.contracts.cached(symbol)
         group = [orders.build(r, self.namespace.to_ib(r.ref)) for r in requests]
         client = self.ib.client
         while must_wait(client, len(group)):  # noqa: ASYNC110 - ib_async's throttle window has no event
@@ -406,14 +392,14 @@ class IBBroker:
             raise BrokerUnavailable(f"cannot read broker state: {exc}") from None
         positions: dict[str, int] = {}
         for p in self.ib.positions():
-            sym = p.contract.symbol
-            positions[sym] = positions.get(sym, 0) + int(round(float(p.position)))
+            key = self.contracts.key_of(p.contract)
+            positions[key] = positions.get(key, 0) + int(round(float(p.position)))
         self._foreign_open = {int(t.order.permId or 0) for t in open_trades
                               if int(getattr(t.order, "clientId", 0) or 0) != self.client_id}
         self._completed = {int(t.order.permId or 0): OrderState.of(str(t.orderStatus.status)) for t in completed}
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
                               _views(fills, self._fill_view), positions,
-                              _views(open_trades, lambda t: foreign_view(t, self.namespace)))
+                              _views(open_trades, lambda t: foreign_view(t, self.namespace, self.contracts.key_of)))
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

@@ -42,10 +42,12 @@ def _price(value: Any) -> Decimal | None:
 class PriceFeed:
     """The market-data subscriptions of one IB connection."""
 
-    def __init__(self, ib: Any, sink: Sink, now: Callable[[], datetime], data_type: str = "auto") -> None:
+    def __init__(self, ib: Any, sink: Sink, now: Callable[[], datetime], data_type: str = "auto",
+                 key_of: Callable[[Any], str] = lambda c: str(c.symbol)) -> None:
         if data_type not in TYPES:
             raise ValueError(f"market data type must be one of {', '.join(TYPES)} (got {data_type!r})")
         self.ib, self.sink, self.now, self.data_type = ib, sink, now, data_type
+        self.key_of = key_of   # IB's contract → the engine's key of it (a US stock: its symbol)
         self.requested = DELAYED_TYPE if data_type == "delayed" else LIVE_TYPE
         self.tickers: dict[str, Any] = {}
         self.refused: dict[str, str] = {}   # symbol → IB's refusal of its data (until data flows again)
@@ -82,7 +84,7 @@ class PriceFeed:
 
     # ------------------------------------------------------------------ IB's news
     def on_error(self, code: int, message: str, contract: Any) -> None:
-        symbol = getattr(contract, "symbol", None)
+        symbol = self.key_of(contract) if getattr(contract, "symbol", None) else None
         if code == FARM_BROKEN:
             self.farm_down = f"IB {code}: {message}"
         elif code == FARM_OK:
@@ -109,7 +111,7 @@ class PriceFeed:
     def _on_tickers(self, tickers: Any) -> None:
         at = self.now()
         for ticker in tickers:
-            symbol = ticker.contract.symbol
+            symbol = self.key_of(ticker.contract)
             fresh = any(_price(v) for v in (ticker.last, ticker.bid, ticker.ask))
             if fresh and self.tickers.get(symbol) is ticker:
                 self.updated[symbol] = at

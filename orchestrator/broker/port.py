@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from machines import Event, Leg
 
+from ..contractinfo import ContractDetails
+
 
 class OrderState(StrEnum):
     """An order's status as IB (or ib_async, for ``WARNED``) reports it."""
@@ -273,8 +275,15 @@ class Broker(Protocol):
 
     async def close(self) -> None: ...
 
-    async def qualify(self, symbol: str) -> None:
-        """Look the instrument up (cached): placing and market data need it first."""
+    async def qualify(self, symbol: str) -> ContractDetails:
+        """Look the contract (a ``machines.contract_key``) up with IB (cached): placing and market
+        data need it first; IB's details of it. Raises UnknownContract, BrokerUnavailable."""
+
+    def remember(self, key: str, con_id: int) -> None:
+        """A contract qualified in an earlier session: IB's reports of ``con_id`` are ``key``'s."""
+
+    async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
+        """IB's what-if initial margin of one unit, in base currency (None: IB gave none)."""
 
     def next_order_id(self) -> int: ...
 
@@ -312,4 +321,10 @@ class Broker(Protocol):
 
     def held(self, symbol: str) -> Held: ...
 
-    def account_value(self, tag: str) -> Decimal | None: ...
+    def account_value(self, tag: str) -> Decimal | None:
+        """``tag`` in the account's base currency."""
+
+    def base_currency(self) -> str | None: ...
+
+    def exchange_rates(self) -> dict[str, Decimal]:
+        """Base units per unit of each currency (IB's ExchangeRate values)."""

@@ -7,6 +7,7 @@ build them by hand. What the views *mean* for a plan is decided in ``evidence.py
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -123,13 +124,15 @@ def order_view(trade: Any, ns: Namespace = NO_NAMESPACE, state: OrderState | Non
 WORKING_STATUSES = ("PreSubmitted", "Submitted")
 
 
-def foreign_view(trade: Any, ns: Namespace = NO_NAMESPACE) -> ForeignOrder | None:
-    """A working order that is none of ours (no orderRef of our namespace); None otherwise."""
+def foreign_view(trade: Any, ns: Namespace = NO_NAMESPACE,
+                 key_of: Callable[[Any], str] = lambda c: str(c.symbol)) -> ForeignOrder | None:
+    """A working order that is none of ours (no orderRef of our namespace); None otherwise.
+    ``key_of`` names its contract as the engine does (a US stock: its symbol)."""
     order, status = trade.order, trade.orderStatus
     if ns.ours(getattr(order, "orderRef", "") or "") is not None or str(status.status) not in WORKING_STATUSES:
         return None
     remaining = shares(status.remaining) if status.remaining else shares(order.totalQuantity) - shares(status.filled)
-    return ForeignOrder(symbol=str(trade.contract.symbol), action=str(order.action), order_type=str(order.orderType),
+    return ForeignOrder(symbol=key_of(trade.contract), action=str(order.action), order_type=str(order.orderType),
                         remaining=remaining, client_id=int(getattr(order, "clientId", 0) or 0),
                         order_id=int(order.orderId or 0), perm_id=int(status.permId or order.permId or 0),
                         limit_price=price(order.lmtPrice), stop_price=price(order.auxPrice),

@@ -14,18 +14,21 @@ if TYPE_CHECKING:
 
 
 def plans_check(paths: list[str], out: TextIO, at: datetime | None = None, *, err: TextIO | None = None) -> int:
-    """One line per problem on stderr, exit 2; else ``ok: ...`` on stdout, exit 0. Plans are
-    checked against time as of ``at`` (default: now)."""
+    """One line per problem on stderr, exit 2; else ``ok: ...`` on stdout, exit 0. Warnings (a
+    future's price off its tick: run rounds it) are ``warning:`` lines on stderr and do not
+    change the exit code. Plans are checked against time as of ``at`` (default: now)."""
     from ..planfile import scan
     err = err or sys.stderr
     if not paths:
         print("plans check: no plan files given", file=err)
         return EXIT_BAD_INPUT
     now = at or datetime.now(UTC)
-    found = scan(paths, now=now)
+    found = scan(paths, now=now, instruments=True)
     times, problems = _session_times(found, now)
     for problem in found.problems + problems:
         print(problem.format(), file=err)
+    for warning in found.warnings:
+        print(f"warning: {warning.format()}", file=err)
     if found.problems or problems:
         return EXIT_BAD_INPUT
     for line in times:

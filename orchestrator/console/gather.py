@@ -14,6 +14,7 @@ from typing import Any
 from machines import State
 
 from ..render import history_record, status_record
+from ..render.figures import row_key
 from ..report import build_report
 from . import data
 from .chart import chart_data
@@ -67,7 +68,7 @@ def plan_detail(conn: sqlite3.Connection, plan_id: str) -> dict[str, Any] | None
     journal = data.journal(conn, plan_id)
     fills = data.fills(conn, plan_id)
     end = row.updated_at if row.state in data.TERMINAL else "9999-12-31T23:59:59+00:00"
-    series = data.price_series(conn, row.symbol, row.created_at, end)
+    series = data.price_series(conn, row_key(row), row.created_at, end)
     line = _lines(conn, [row], with_prices=True)[0]
     return {
         "plan": row, "line": line, "record": status_record(row),

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from ..render.figures import contract_text
+
 HEAD = ('<thead><tr><th>plan</th><th>symbol</th><th>side</th><th>state</th><th class="num">qty</th>'
         '<th class="num">position</th><th class="num">entry</th><th class="num">stop (IB)</th>'
         '<th class="num">target</th><th class="num">last</th><th class="num">unrealised</th>'
@@ -52,7 +54,7 @@ def _row(line: dict[str, Any]) -> str:
         realised += '<span class="muted" title="commissions not recorded for every fill">*</span>'
     state = escape(str(r.state))
     return (f'<tr data-plan="{pid}"><td><a href="/plan?id={escape(quote(str(r.id), safe=""))}">{pid}</a></td>'
-            f'<td>{escape(str(r.symbol))}</td><td>{escape(str(r.side))}</td>'
+            f'<td>{escape(contract_text(r))}</td><td>{escape(str(r.side))}</td>'
             f'<td class="state state-{state}">{state}</td><td class="num">{r.quantity}</td>'
             f'<td class="num">{line["open_qty"]}</td><td class="num">{px(r.avg_entry_price or r.entry_price)}</td>'
             f'<td class="num">{stop}</td><td class="num">{px(r.target_price)}</td>'

@@ -18,6 +18,7 @@ from typing import Any
 
 from machines import TERMINAL_STATES
 
+from ..render.figures import money_factor
 from ..store.read import daemon_running, heartbeat_age
 from . import data
 
@@ -62,7 +63,8 @@ def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) 
     sign = 1 if r.side == "long" else -1
     open_qty = data.open_qty(r)
     entry = _dec(r.avg_entry_price)
-    unrealised = (last - entry) * open_qty * sign if last is not None and entry is not None and open_qty else None
+    unrealised = ((last - entry) * open_qty * sign * money_factor(r)   # in base currency, like the realised
+                  if last is not None and entry is not None and open_qty else None)
     paid, complete = costs or (Decimal(0), True)
     pnl = _dec(r.realized_pnl)
     realised = pnl - paid if pnl is not None and int(r.exited_qty or 0) > 0 else None

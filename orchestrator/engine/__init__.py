@@ -50,6 +50,7 @@ from .activation import Activation
 from .commands import TraderCommands
 from .connection import AccountCheck, Connection, Verification
 from .consumer import Consumer
+from .contracts import ContractBook
 from .executor import Executor
 from .fills import FillsInFlight
 from .flatten import Flattener
@@ -136,9 +137,10 @@ class Engine:
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
         self.hours = MarketHours(clock, enforce=settings.market_hours)
+        self.contracts = ContractBook(broker, store, clock)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
-                                     settings.limits, self._apply, self.market, maintenance=settings.maintenance,
-                                     hours=self.hours)
+                                     settings.limits, self._apply, self.market, self.contracts,
+                                     maintenance=settings.maintenance, hours=self.hours)
         self.unit = UnitOfWork(self.registry, store, self.executor, clock, self.faults, self.changed,
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)

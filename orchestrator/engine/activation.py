@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from ..broker.port import Broker
 from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from ..scheduler import Jobs
+from .contracts import ContractBook, Terms, contract_terms, prices_on_tick
 from .gate import EntryGate
 from .markethours import MarketHours
 from .marketwatch import MarketWatch
@@ -41,9 +43,10 @@ PRICE_RETRY = 0.5  # seconds between looks for a first live price
 
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
-                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch,
+                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch, book: ContractBook,
                  price_wait: float = 10.0, maintenance: tuple[Any, ...] = (),
                  hours: MarketHours | None = None) -> None:
+        self.book = book
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
@@ -61,6 +64,7 @@ class Activation:
     def adopt(self, plan: Plan) -> None:
         """Hold a plan (restored or newly loaded) and schedule its start and expiry."""
         self.registry.add(plan)
+        self.book.restore(plan)
         spec = plan.spec
         if plan.state == State.PENDING:
             self.jobs.at(f"activate:{plan.id}", spec.start_at or self.clock.now(), ActivateRequest(plan.id))
@@ -98,7 +102,7 @@ class Activation:
             return
         if plan.spec.entry_type is EntryType.MARKET and await self._market_closed(plan):
             return
-        held = self.gate.reason(plan.spec.symbol)
+        held = self.gate.reason(plan.key, plan.spec.symbol)
         if held is not None:
             if plan.reason != held:
                 await self.apply(plan_id, machines.Hold(self.clock.now(), held))
@@ -109,7 +113,7 @@ class Activation:
             log.warning("plan %s: account values not known yet; activation deferred", plan_id)
             return
         try:
-            await self.broker.qualify(plan.spec.symbol)
+            details = await self.book.qualify(plan)
         except UnknownContract as exc:  # found before sizing: the plan is refused, nothing counts as risk
             await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
                                                         refused=str(exc), code=200))
@@ -117,19 +121,49 @@ class Activation:
         except BrokerUnavailable as exc:
             log.warning("plan %s: activation deferred (%s)", plan_id, exc)
             return
+        terms = contract_terms(plan, details, self.broker.base_currency(), self.broker.exchange_rates())
+        prices = prices_on_tick(plan, plan.price_rule) if not isinstance(terms, str) else terms
+        if isinstance(terms, str) or isinstance(prices, str):
+            await self._refuse(plan, net, funds, prices if isinstance(prices, str) else str(terms))
+            return
         await self.subscribe(plan)
         market: Decimal | None = None
         if plan.spec.entry_type is not EntryType.LIMIT:  # sized on the live price (a stop entry: once crossed)
-            market, why = self.market.entry_price(plan.spec.symbol, buying=plan.spec.side is Side.LONG)
+            market, why = self.market.entry_price(plan.key, buying=plan.spec.side is Side.LONG)
             if market is None:
                 await self._wait_for_price(plan, why or "no price from IB yet")
                 return
         self._waiting.pop(plan_id, None)
+        try:  # asked once the plan is about to be sized (not at every look for a price)
+            terms = await self._margin(plan, terms)
+        except BrokerUnavailable as exc:
+            log.warning("plan %s: activation deferred (%s)", plan_id, exc)
+            return
+        if isinstance(terms, str):
+            await self._refuse(plan, net, funds, terms)
+            return
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
             await self.apply(plan_id, machines.Hold(self.clock.now(), None))
         others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
-        await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
-                                                    market_price=market))
+        entry, stop, target = prices
+        await self.apply(plan_id, machines.Activate(
+            self.clock.now(), net, funds, others, self.limits, market_price=market, multiplier=terms.multiplier,
+            fx_rate=terms.fx_rate, base_currency=terms.base_currency, margin_per_unit=terms.margin_per_unit,
+            entry_price=entry, stop_price=stop, target_price=target))
+
+    async def _refuse(self, plan: Plan, net: Decimal, funds: Decimal, reason: str) -> None:
+        """The plan cannot be sized or priced at all: rejected, nothing counts as risk."""
+        await self.apply(plan.id, machines.Activate(self.clock.now(), net, funds, Decimal(0), self.limits,
+                                                    refused=reason))
+
+    async def _margin(self, plan: Plan, terms: Terms) -> Terms | str:
+        """A future's terms with IB's what-if margin per contract (or why there is none)."""
+        if not plan.spec.instrument.is_future:
+            return terms
+        margin = await self.broker.margin_per_unit(plan.key, plan.spec.side.entry_action)
+        if margin is None:
+            return f"IB gave no what-if margin for {plan.key}: refusing to size rather than guess the buying power"
+        return replace(terms, margin_per_unit=margin)
 
     async def _in_maintenance(self, plan: Plan) -> bool:
         """Inside one of IB's maintenance windows no entry is activated: the plan says until when,
@@ -178,7 +212,7 @@ class Activation:
         now = self.clock.now()
         since = self._waiting.setdefault(plan.id, now)
         if (now - since).total_seconds() >= self.price_wait:
-            reason = (f"waiting for a usable price of {plan.spec.symbol} ({why}): a {plan.spec.entry_type.value} "
+            reason = (f"waiting for a usable price of {plan.key} ({why}): a {plan.spec.entry_type.value} "
                       "entry is sized on the price it would get")
             if plan.reason != reason:
                 await self.apply(plan.id, machines.Hold(now, reason))
@@ -191,9 +225,10 @@ class Activation:
         await self.apply(plan_id, machines.Expire(self.clock.now()))
 
     async def subscribe(self, plan: Plan) -> None:
-        """Market data for the plan's symbol (trailing needs it); a failure only logs: the order
-        path reports an unknown symbol to the plan itself."""
+        """Market data for the plan's contract (trailing needs it), its details refreshed from IB
+        first; a failure only logs: the order path reports an unknown symbol to the plan itself."""
         try:
-            await self.broker.subscribe(plan.spec.symbol)
+            await self.book.qualify(plan)
+            await self.broker.subscribe(plan.key)
         except (BrokerUnavailable, UnknownContract) as exc:
             log.warning("plan %s: no market data: %s", plan.id, exc)

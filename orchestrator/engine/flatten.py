@@ -133,5 +133,5 @@ class Flattener:
         if self.exit_in_flight(plan) or any(isinstance(p, fx.Flatten) and p.plan_id == plan.id
                                             for p in pending_effects):
             return None
-        return fx.Flatten(plan.id, plan.spec.symbol, plan.spec.side, plan.open_qty, "no exit working at IB",
+        return fx.Flatten(plan.id, plan.key, plan.spec.side, plan.open_qty, "no exit working at IB",
                           plan.stop_price)

@@ -44,14 +44,16 @@ class EntryGate:
         self.accepted: dict[str, int] = json.loads(store.get_meta(ACCEPTED_KEY) or "{}")
 
     # ------------------------------------------------------------------ asking
-    def reason(self, symbol: str) -> str | None:
-        """Why a new entry in ``symbol`` may not be sent now (None: it may)."""
+    def reason(self, symbol: str, plain: str | None = None) -> str | None:
+        """Why a new entry in ``symbol`` (a contract key) may not be sent now (None: it may); a
+        pause of its ``plain`` symbol pauses it too (``pause ES`` pauses every ES contract)."""
         if self.blocked:
             return self.blocked
         if ALL in self.paused:
             return "new entries are paused (orchestrator pause); resume with orchestrator resume"
-        if symbol in self.paused:
-            return f"new entries in {symbol} are paused (orchestrator pause {symbol})"
+        for name in (symbol, plain):
+            if name is not None and name in self.paused:
+                return f"new entries in {name} are paused (orchestrator pause {name})"
         return self.held.get(symbol)
 
     def block(self, reason: str) -> None:
@@ -79,7 +81,13 @@ class EntryGate:
         return True
 
     def accept(self, symbol: str, plans: Iterable[Plan]) -> int:
-        """Take what IB holds in ``symbol`` beyond the plans as the trader's own; returns it."""
+        """Take what IB holds in ``symbol`` beyond the plans as the trader's own; returns it. A
+        plain symbol names the one held contract of that symbol (``ES`` for ``ES:FUT:…``)."""
+        plans = list(plans)
+        if symbol not in self.held and symbol not in self.positions:
+            named = {k for k in [*self.held, *self.positions] if k.startswith(symbol + ":")}
+            if len(named) == 1:
+                symbol = named.pop()
         own = self.positions.get(symbol, 0) - _expected(plans).get(symbol, 0)
         self.accepted[symbol] = own
         if not own:
@@ -97,8 +105,8 @@ class EntryGate:
         expected = _expected(plans)
         for symbol, own in self.accepted.items():
             expected[symbol] = expected.get(symbol, 0) + own
-        traded = {p.spec.symbol for p in plans if p.state not in machines.TERMINAL_STATES}
-        settling = {p.spec.symbol for p in plans
+        traded = {p.key for p in plans if p.state not in machines.TERMINAL_STATES}
+        settling = {p.key for p in plans
                     if p.state not in machines.TERMINAL_STATES and self.fills.unapplied(p)}
         for symbol in sorted(set(positions) | set(expected) | set(self.held)):
             if symbol in settling:
@@ -136,5 +144,5 @@ def _expected(plans: Iterable[Plan]) -> dict[str, int]:
     out: dict[str, int] = {}
     for p in plans:
         if p.open_qty:
-            out[p.spec.symbol] = out.get(p.spec.symbol, 0) + p.open_qty * p.spec.side.sign
+            out[p.key] = out.get(p.key, 0) + p.open_qty * p.spec.side.sign
     return out

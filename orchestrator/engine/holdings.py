@@ -33,11 +33,11 @@ class Holdings:
     def ownable(self, plan: Plan) -> int | None:
         """Shares in the plan's direction it can own of IB's settled position; None while the
         position is not settled (nothing can be judged yet)."""
-        symbol = plan.spec.symbol
+        symbol = plan.key
         held = self.broker.held(symbol)
         if not held.settled:
             return None
-        on_symbol = [p for p in self.registry if p.spec.symbol == symbol]
+        on_symbol = [p for p in self.registry if p.key == symbol]
         if any(self.fills.unapplied(p) for p in on_symbol if p.open_qty or p.id == plan.id):
             return None  # the plans' own fills are still arriving: nothing to judge yet
         others = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.id != plan.id and p.open_qty)
@@ -59,7 +59,7 @@ class Holdings:
                  and o.order_type != "MKT" and (o.client_id, o.parent_id) not in waiting]
         if not exits:
             return None
-        plans_hold = sum(p.open_qty * p.spec.side.sign for p in self.registry if p.spec.symbol == symbol)
+        plans_hold = sum(p.open_qty * p.spec.side.sign for p in self.registry if p.key == symbol)
         traders_own = max(0, (held.quantity - plans_hold) * side.sign)
         groups: dict[tuple[object, ...], int] = {}
         for o in exits:

@@ -34,7 +34,7 @@ class PriceHistory:
 
     def committed(self, plan: Plan, event: Any, _step: Any) -> None:
         """A commit hook: fills and newly confirmed stops become marks on the chart."""
-        symbol = plan.spec.symbol
+        symbol = plan.key
         if isinstance(event, (machines.EntryFilled, machines.ExitFilled)):
             self.recorder.mark(symbol, event.at, event.price, "fill", plan.id)
         stop = plan.confirmed_stop_price
@@ -45,7 +45,7 @@ class PriceHistory:
     def sample(self) -> None:
         """The last price of every symbol a live, started plan is on; then write it all."""
         now = self.clock.now()
-        symbols = {p.spec.symbol for p in self.registry.live() if p.state != State.PENDING}
+        symbols = {p.key for p in self.registry.live() if p.state != State.PENDING}
         for symbol in symbols:
             price = self.broker.last_price(symbol)
             if price is not None:

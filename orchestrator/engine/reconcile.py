@@ -186,7 +186,7 @@ class Reconciler:
         """A position IB holds less of than its plan believes changed outside the orchestrator:
         the plan is told before anything is re-derived or sent for it."""
         for plan in self.registry.live():
-            if symbol is not None and plan.spec.symbol != symbol:
+            if symbol is not None and plan.key != symbol:
                 continue
             if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
                     and not self.fills.unapplied(plan):
@@ -205,10 +205,10 @@ class Reconciler:
         holding: dict[tuple[str, Any], list[tuple[Plan, int]]] = {}
         for plan in self.registry.live():
             if (plan.state not in LIVE_POSITION and plan.state != State.ERROR) or plan.open_qty <= 0 \
-                    or self.fills.unapplied(plan) or (symbol is not None and plan.spec.symbol != symbol):
+                    or self.fills.unapplied(plan) or (symbol is not None and plan.key != symbol):
                 continue
             covered = legs.own_exit_quantity(self.broker.orders_of(plan.id), me)
-            holding.setdefault((plan.spec.symbol, plan.spec.side), []).append((plan, covered))
+            holding.setdefault((plan.key, plan.spec.side), []).append((plan, covered))
         for (sym, side), plans in holding.items():
             if not any(covered for _, covered in plans):
                 continue

@@ -49,6 +49,7 @@ class DaemonStatus:
             "accepted_positions": dict(sorted(self.gate.accepted.items())),
             "live_plans": len(live), "open_risk": str(open_risk),
             "account_value": None if net is None else str(net),
+            "base_currency": self.broker.base_currency(),
             "open_risk_cap": None if net is None else str(net * self.risk_cap_pct / 100),
             "market_data": self.broker.market_data(),
             "data_holds": dict(sorted(self.market.held.items())) if self.market is not None else {},

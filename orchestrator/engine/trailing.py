@@ -47,7 +47,7 @@ class Trailing:
                 continue  # no modifications on a closed market
             if self._unconfirmed(plan):
                 await self.apply(plan.id, machines.TrailRetry(self.clock.now(), self.max_attempts))
-            price = self.market.trail_price(plan.spec.symbol)   # None: no usable price, the stop stays
+            price = self.market.trail_price(plan.key)   # None: no usable price, the stop stays
             if price is None or self._last_price.get(plan.id) == price:
                 continue
             self._last_price[plan.id] = price

@@ -146,30 +146,40 @@ def _huge(d: Decimal) -> bool:
     return d != 0 and abs(d.adjusted()) > 18
 
 
-def money(v: Any) -> str:
-    """``$1,234.50``, ``-$12.00``; raw text when it is not a number."""
+def _in(amount_text: str, currency: Any) -> str:
+    """``$1.00`` as it is for USD (or no currency known), else ``1.00 EUR``."""
+    if not isinstance(currency, str) or currency in ("", "USD"):
+        return amount_text
+    return amount_text.replace("$", "", 1) + f" {currency}"
+
+
+def money(v: Any, currency: Any = None) -> str:
+    """``$1,234.50``, ``-$12.00`` (another currency: ``1,234.50 EUR``); raw text when it is not a number."""
     d = _dec(v)
     if d is None:
         return text(v)
     if _huge(d):
-        return f"${d:.4E}"
+        return _in(f"${d:.4E}", currency)
     sign = "-" if d < 0 else ""
-    return f"{sign}${abs(d):,.2f}"
+    return _in(f"{sign}${abs(d):,.2f}", currency)
 
 
-def price(v: Any) -> str:
-    """A price: at least 2 and at most 4 decimals (``$180.50``, ``$0.1234``)."""
+def price(v: Any, currency: Any = None) -> str:
+    """A price: at least 2 and at most 4 decimals (``$180.50``, ``$0.1234``; ``200.05 EUR``)."""
     d = _dec(v)
     if d is None:
         return text(v)
     if _huge(d):
-        return f"${d:.4E}"
+        return _in(f"${d:.4E}", currency)
     q = d.quantize(Decimal("0.0001"))
     s = f"{abs(q):,.4f}"
     s = s.rstrip("0")
     if len(s.partition(".")[2]) < 2:
         s = f"{abs(q):,.2f}"
-    return f"{'-' if q < 0 else ''}${s}"
+    return _in(f"{'-' if q < 0 else ''}${s}", currency)
+
+
+_price, _money = price, money   # ``describe`` shadows both with the plan's currencies
 
 
 def qty(v: Any) -> str:
@@ -244,6 +254,12 @@ def describe(payload: Any) -> Message:
     if not isinstance(f, dict):
         f = {"message": text(f)} if f is not None else {}
     g = f.get
+
+    def price(v: Any) -> str:   # the contract's currency (a future's, a EUR stock's; none: USD)
+        return _price(v, g("currency"))
+
+    def money(v: Any) -> str:   # the account's base currency
+        return _money(v, g("base_currency"))
     plan = text(payload.get("plan_id"))
     symbol = text(g("symbol"))
     side = text(g("side"))
@@ -355,7 +371,7 @@ def _pnl(f: dict[str, Any]) -> str:
         return text(f.get("realized_pnl"))
     share = pct(f.get("realized_pnl_pct"), signed=True) if f.get("realized_pnl_pct") is not None else ""
     if "commissions" not in f:
-        return f"{money(gross)}" + (f" ({share})" if share else "")
+        return f"{money(gross, f.get('base_currency'))}" + (f" ({share})" if share else "")
     pending = f.get("commissions_pending")
     return pnl_text(gross, amount(f.get("commissions")), pending=pending if isinstance(pending, int) else 0,
                     pct=share)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from machines import LIVE_POSITION, TERMINAL_STATES, State
+from machines import LIVE_POSITION, TERMINAL_STATES, Instrument, SecType, State, contract_key
 
 Row = Any
 
@@ -106,3 +106,28 @@ def clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return text[: max(width - 1, 0)] + "…"
+
+
+def row_key(r: Row) -> str:
+    """The engine's key of the row's contract (a US stock: its symbol): its price series' name."""
+    sec_type = col(r, "sec_type")
+    if sec_type is None:
+        return str(r.symbol)
+    return contract_key(str(r.symbol), Instrument(SecType(sec_type), col(r, "exchange") or "SMART",
+                                                  col(r, "primary_exchange"), col(r, "currency") or "USD",
+                                                  col(r, "contract_month"), col(r, "local_symbol")))
+
+
+def money_factor(r: Row) -> Decimal:
+    """What one point of price move of one unit is worth in base currency: multiplier × FX."""
+    return Decimal(str(col(r, "multiplier") or 1)) * Decimal(str(col(r, "fx_rate") or 1))
+
+
+def contract_text(r: Row) -> str:
+    """The symbol, and for any other contract than a US stock its month (or local symbol),
+    exchange and currency: ``ES ESZ6 CME USD``, ``SAP SMART/IBIS EUR``."""
+    if col(r, "sec_type") is None:
+        return str(r.symbol)
+    where = "/".join(x for x in (col(r, "exchange"), col(r, "primary_exchange")) if x)
+    parts = [r.symbol, col(r, "local_symbol") or col(r, "contract_month"), where, col(r, "currency")]
+    return " ".join(str(x) for x in parts if x)

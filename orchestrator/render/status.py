@@ -23,6 +23,7 @@ from .figures import (
     clip,
     col,
     commissions,
+    contract_text,
     net_pnl,
     num,
     open_qty,
@@ -42,6 +43,16 @@ def status_record(r: Row) -> dict[str, Any]:
     return {
         "id": r.id,
         "symbol": r.symbol,
+        # the contract (a US stock on SMART in USD when the plan names none) and its money
+        "sec_type": col(r, "sec_type") or "STK",
+        "exchange": col(r, "exchange") or "SMART",
+        "currency": col(r, "currency") or "USD",
+        "contract_month": col(r, "contract_month"),
+        "local_symbol": col(r, "local_symbol"),
+        "multiplier": num(col(r, "multiplier") or "1"),
+        "base_currency": col(r, "base_currency"),
+        "fx_rate": num(col(r, "fx_rate")),
+        "risk_base": num(r.risk_amount),
         "side": r.side,
         "state": r.state,
         "entry_type": r.entry_type,
@@ -140,7 +151,8 @@ def wide_table(rows: Sequence[Row]) -> Table:
     for r in rows:
         exited = int(r.exited_qty or 0) > 0
         paid = commissions(r)
-        t.add_row(r.id, r.symbol, r.side, _state(r), str(r.quantity or 0), str(r.filled_qty or 0), str(open_qty(r)),
+        t.add_row(r.id, contract_text(r), r.side, _state(r), str(r.quantity or 0), str(r.filled_qty or 0),
+                  str(open_qty(r)),
                   px(r.avg_entry_price or r.entry_price), stop_text(r), px(r.target_price), px(r.avg_exit_price),
                   px(r.realized_pnl) if exited else "", px(paid) if paid else "", _net(r), px(r.risk_amount),
                   px(col(r, "actual_risk")), reason_text(r), (r.updated_at or "")[:19].replace("T", " "))

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from ..errors import StoreError, StoreMissing
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .contracts import CONTRACT_DDL
 from .prices import PRICE_DDL
 from .schema import SCHEMA_VERSION, check_readable, refuse_empty, refuse_newer
 from .url import sqlite_path
@@ -100,7 +101,13 @@ def _migrate_5(conn: Connection) -> None:
 
 
 def _migrate_6(conn: Connection) -> None:
-    """Reserved: version 6 is the instruments' migration (the contract columns of a plan)."""
+    """Instruments: the contract a plan names (NULL for a US stock on SMART, as every plan was
+    before), the money figures it was sized with, and IB's contract details per contract."""
+    for column in ("sec_type VARCHAR", "exchange VARCHAR", "primary_exchange VARCHAR", "currency VARCHAR",
+                   "contract_month VARCHAR", "local_symbol VARCHAR", "multiplier VARCHAR NOT NULL DEFAULT '1'",
+                   "fx_rate VARCHAR", "base_currency VARCHAR"):
+        conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
+    conn.exec_driver_sql(CONTRACT_DDL)
 
 
 def _migrate_7(conn: Connection) -> None:

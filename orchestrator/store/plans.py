@@ -86,8 +86,27 @@ def _changed_update(plan: Plan, before: dict[str, Any]) -> tuple[str, list[Any]]
     return sql, values
 
 
+# a plan's contract besides its symbol: NULL columns for a US stock on SMART (a plain PlanSpec)
+_INSTRUMENT_COLUMNS = ("sec_type", "exchange", "primary_exchange", "currency", "contract_month", "local_symbol")
+
+
+def _instrument_columns(spec: PlanSpec) -> list[Any]:
+    i = spec.instrument
+    if i.is_default:
+        return [None] * len(_INSTRUMENT_COLUMNS)
+    return [i.sec_type.value, i.exchange, i.primary_exchange, i.currency, i.contract_month, i.local_symbol]
+
+
 def spec_from_row(r: sqlite3.Row | dict[str, Any]) -> PlanSpec:
-    return PlanSpec(**{name: r[name] if frm is None else frm(r[name]) for name, _, frm in _SPEC_CODECS})
+    """The spec as it was stored: an ``InstrumentPlanSpec`` when the row names a contract, so a
+    stock plan's spec (and its hash) is what it was before instruments existed."""
+    values = {name: r[name] if frm is None else frm(r[name]) for name, _, frm in _SPEC_CODECS}
+    sec_type = r["sec_type"] if "sec_type" in r.keys() else None
+    if sec_type is None:
+        return PlanSpec(**values)
+    instrument = machines.Instrument(machines.SecType(sec_type), r["exchange"], r["primary_exchange"],
+                                     r["currency"], r["contract_month"], r["local_symbol"])
+    return machines.InstrumentPlanSpec(**values, instrument=instrument)
 
 
 def plan_from_row(r: sqlite3.Row | dict[str, Any]) -> Plan:
@@ -116,10 +135,10 @@ class PlanRows(Tables):
         """Store a new plan in ``pending`` with journal row 0. Raises StoreError if the id exists."""
         plan = Plan(spec)
         plan.updated_at = at
-        cols = [c[0] for c in _SPEC_CODECS] + ["source_file", "spec_hash", "state", "version", "created_at",
-                                              "updated_at", *_FIGURE_NAMES]
-        vals = [*_to_columns(spec, _SPEC_CODECS), source_file, spec_hash, plan.state, 0, iso(at), iso(at),
-                *_to_columns(plan, _FIGURE_CODECS)]
+        cols = [c[0] for c in _SPEC_CODECS] + [*_INSTRUMENT_COLUMNS, "source_file", "spec_hash", "state", "version",
+                                              "created_at", "updated_at", *_FIGURE_NAMES]
+        vals = [*_to_columns(spec, _SPEC_CODECS), *_instrument_columns(spec), source_file, spec_hash, plan.state, 0,
+                iso(at), iso(at), *_to_columns(plan, _FIGURE_CODECS)]
         with self._tx():
             try:
                 self.db.execute(f"INSERT INTO plans({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", vals)

@@ -2,8 +2,8 @@
 
 One Store is the only writer in a process; other processes may read at any time (WAL). Each
 family lives in its own module: plans, journal, fills and the step commit (``plans.py``), order
-intents (``orders.py``), the effect log (``effectlog.py``), the outbox (``outbox.py``) and the
-trader's commands (``commands.py``).
+intents (``orders.py``), the effect log (``effectlog.py``), the outbox (``outbox.py``), the
+trader's commands (``commands.py``) and IB's contract details (``contracts.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from .checkpoint import Checkpointer
 from .commands import Commands
+from .contracts import Contracts
 from .db import open_engine
 from .effectlog import EffectLog
 from .orders import OrderIntents
@@ -24,7 +25,7 @@ from .tx import Tx
 from .url import sqlite_path
 
 
-class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands):
+class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands, Contracts):
     """state.db for one orchestrator process (the single writer)."""
 
     def __init__(self, url: str, engine: Engine | None = None) -> None:

@@ -69,7 +69,8 @@ class World:
 
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
                  account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None,
-                 market_data: str = "live", clock: Any = None, sim: dict[str, Any] | None = None):
+                 market_data: str = "live", clock: Any = None, sim: dict[str, Any] | None = None,
+                 gateway: dict[str, Any] | None = None):
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
@@ -79,7 +80,7 @@ class World:
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
                              account_value=account_value, journal_path=self.journal,
                              partial_fill_max=partial_fill_max, market_data=market_data,
-                             **(sim or {}))   # e.g. the session clock: clock, speed, calendar
+                             **(sim or {}), **(gateway or {}))   # e.g. the session clock; base currency, fx
         self.rt: bootstrap.Runtime | None = None
         self.out = io.StringIO()
         self.clock = clock   # the engine's clock (None: the system clock)

@@ -127,7 +127,8 @@ EXPECTED_ALL = [
 # instruments and money (machines/instruments.py, machines/money.py)
 EXPECTED_ALL = sorted(EXPECTED_ALL + [
     "CONTINUOUS_FUTURE", "Instrument", "InstrumentPlanSpec", "MarketRule", "PriceLevel", "PriceRole", "SecType",
-    "US_STOCK", "US_STOCK_RULE", "fx_rate", "known_rule", "pair_rate", "pnl_in_base", "risk_budget", "risk_in_base",
+    "US_STOCK", "US_STOCK_RULE", "contract_key", "fx_rate", "known_rule", "pair_rate", "parse_contract_key",
+    "pnl_in_base", "risk_budget", "risk_in_base",
     "round_price", "size_in_base", "value_in_base",
     "SESSION_FIELDS",  # exchange sessions: the spec's session fields and their defaults
 ])

@@ -246,3 +246,19 @@ def test_every_payload_fits_discords_limits(kind: Any, plan: Any, seq: Any, frm:
 @pytest.mark.parametrize("payload", [None, "text", 12, [], {"facts": "x"}, {"facts": [1]}, {"kind": 5}])
 def test_garbage_rows_still_make_a_valid_message(payload: Any) -> None:
     validate_discord_payload(build_payload(payload))
+
+
+def test_prices_are_in_the_contracts_currency_and_money_in_the_accounts() -> None:
+    """A EUR stock from a USD account: its prices in EUR, its risk in USD; a US stock is as before."""
+    from orchestrator.notify.format import lines
+
+    sap = {"kind": "sized", "plan_id": "SAP-1", "facts": {
+        "symbol": "SAP", "side": "long", "entry_type": "limit", "entry_price": "200.00", "quantity": 185,
+        "stop_price": "190.00", "target_price": "220.00", "risk_amount": "1998.00", "currency": "EUR",
+        "base_currency": "USD", "at": "2026-12-01T15:00:00+00:00"}}
+    text = "\n".join(lines(sap))
+    assert "200.00 EUR" in text and "190.00 EUR" in text and "$1,998.00" in text and "$200" not in text
+    eur_account = {**sap, "facts": {**sap["facts"], "base_currency": "EUR", "risk_amount": "1850.00"}}
+    assert "1,850.00 EUR" in "\n".join(lines(eur_account))
+    aapl = {**sap, "facts": {k: v for k, v in sap["facts"].items() if k not in ("currency", "base_currency")}}
+    assert "$200.00" in "\n".join(lines(aapl))
