@@ -161,8 +161,10 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
             last[key] = f"{e['status']}" + (f" ({e['reason']})" if e.get("reason") else "")
     out = []
     for plan_id, row in db.plans.items():
-        sized = any(r["to_state"] == "sized" for r in db.journal.get(plan_id, []))
-        want = 1 if sized else 0
+        rows = db.journal.get(plan_id, [])
+        again = max((i for i, r in enumerate(rows) if r.get("event") == "SizedAgain"), default=-1)
+        # sized since it was last sized again (a bracket never sent is sized anew, and may be refused then)
+        want = 1 if any(r["to_state"] == "sized" for r in rows[again + 1:]) else 0
         n, sent = len(attempts.get(plan_id, ())), len(transmitted.get(plan_id, ()))
         held = sorted(last.get(k, "?") for k in attempts.get(plan_id, set()) - transmitted.get(plan_id, set()))
         if sent == 0 and n == 0 and _escalated_lost_entry(db, plan_id):
