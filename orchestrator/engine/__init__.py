@@ -132,7 +132,7 @@ class Engine:
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
-        self.trailing = Trailing(self.registry, broker, clock, self.unit.apply,
+        self.trailing = Trailing(self.registry, broker, clock, self.unit.apply_many,
                                  confirm_seconds=settings.trail_confirm_seconds,
                                  max_attempts=settings.trail_max_attempts)
         self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
@@ -149,6 +149,7 @@ class Engine:
         self.prices = PriceHistory(PriceRecorder(store.db), self.registry, broker, clock,
                                    settings.price_retention_days)
         self.unit.commit_hooks.append(self.prices.committed)
+        self.unit.commit_hooks.append(self.registry.risk.committed)  # activation's open-risk total
         self.consumer = Consumer(queue, self._handlers(), self.changed)
         self._task: asyncio.Task[None] | None = None
 

@@ -99,7 +99,7 @@ class Activation:
         self._waiting.pop(plan_id, None)
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
             await self.apply(plan_id, machines.Hold(self.clock.now(), None))
-        others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
+        others = self.registry.risk.total(excluding=plan_id)  # a running total, not a sum over every plan
         await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
                                                     market_price=market))
 

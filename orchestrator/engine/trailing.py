@@ -1,10 +1,16 @@
 """The trailing job: feeds each trailing plan the last price (the machine decides the stop), and
 sends again a stop IB has not confirmed within ``confirm_seconds`` (or refused): the plan keeps
-the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends."""
+the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends.
+
+One pass computes every wanted stop and commits them in one transaction; the stop moves then go
+to the broker most urgent first (the pacer keeps them in that order, coalesced, under IB's
+pacing limit). The confirmation clock of a stop starts when its request actually left: a move
+still waiting for pacing room is not late."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,36 +21,44 @@ from ..broker.port import Broker
 from ..clock import Clock
 from .registry import PlanRegistry
 
-Apply = Callable[[str, Any], Awaitable[bool]]
+ApplyMany = Callable[[list[tuple[str, Any]]], Awaitable[int]]
 
 
 class Trailing:
-    def __init__(self, registry: PlanRegistry, broker: Broker, clock: Clock, apply: Apply, *,
+    def __init__(self, registry: PlanRegistry, broker: Broker, clock: Clock, apply_many: ApplyMany, *,
                  confirm_seconds: float = 5.0, max_attempts: int = 5) -> None:
         self.registry = registry
         self.broker = broker
         self.clock = clock
-        self.apply = apply
+        self.apply_many = apply_many
         self.confirm_seconds = confirm_seconds
         self.max_attempts = max_attempts
         self._last_price: dict[str, Decimal] = {}
 
     async def tick(self) -> None:
         """One price per trailing plan with a position, when it changed since the last tick."""
+        now = self.clock.now()
+        events: list[tuple[str, Any]] = []
         for plan in self.registry.live():
             if plan.state not in LIVE_POSITION or not plan.spec.trails:
                 continue
-            if self._unconfirmed(plan):
-                await self.apply(plan.id, machines.TrailRetry(self.clock.now(), self.max_attempts))
+            if self._unconfirmed(plan, now):
+                events.append((plan.id, machines.TrailRetry(now, self.max_attempts)))
             price = self.broker.last_price(plan.spec.symbol)
             if price is None or self._last_price.get(plan.id) == price:
                 continue
             self._last_price[plan.id] = price
-            await self.apply(plan.id, machines.PriceUpdate(self.clock.now(), price))
+            events.append((plan.id, machines.PriceUpdate(now, price)))
+        if events:
+            await self.apply_many(events)
 
-    def _unconfirmed(self, plan: Plan) -> bool:
+    def _unconfirmed(self, plan: Plan, now: datetime) -> bool:
         """The wanted stop was sent and IB has not confirmed it in time."""
         sent = plan.stop_sent_at
-        return (sent is not None and plan.stop_price != plan.confirmed_stop_price
-                and 0 < plan.stop_attempts <= self.max_attempts
-                and (self.clock.now() - sent).total_seconds() >= self.confirm_seconds)
+        if (sent is None or plan.stop_price == plan.confirmed_stop_price
+                or not 0 < plan.stop_attempts <= self.max_attempts):
+            return False
+        left = self.broker.last_sent(plan.id)  # later than the step while it waited for pacing room
+        if left is not None and left > sent:
+            sent = left
+        return (now - sent).total_seconds() >= self.confirm_seconds
