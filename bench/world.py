@@ -60,6 +60,8 @@ class World:
             url = "sqlite:///state.db"
             [plans]
             files = ["plans/*.toml"]
+            [maintenance]
+            windows = []
             [risk]
             small_pct = 0.01
             max_portfolio_risk_pct = 50

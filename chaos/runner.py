@@ -195,6 +195,8 @@ url = "sqlite:///state.db"
 [plans]
 files = ["plans/*.toml"]
 rescan_seconds = 0.2
+[maintenance]
+windows = []
 [risk]
 small_pct = 0.1
 normal_pct = 0.2

@@ -182,6 +182,17 @@ class PositionShortfall:
 
 
 @dataclass(frozen=True, slots=True)
+class TraderExits:
+    """Exit orders that are not the orchestrator's (the trader's own stop in TWS, another
+    program's) could sell ``quantity`` of the plan's shares: two sets of exits would sell twice."""
+
+    TRIGGER: ClassVar[str] = "trader_exits"
+    at: datetime
+    orders: str      # what they are, for the reason and the notification
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
 class TrailRetry:
     """The wanted stop was sent but IB has not confirmed it within the deadline (or refused it)."""
 
@@ -228,6 +239,15 @@ class Adopt:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryUnseen:
+    """The entry was sent but IB shows no trace of it (open orders, completed orders, the day's
+    executions). It is not sent again; if IB shows it later after all, the plan carries on."""
+
+    TRIGGER: ClassVar[str] = "entry_unseen"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -252,10 +272,12 @@ Event = Union[
     Expire,
     FlattenFailed,
     PositionShortfall,
+    TraderExits,
     TrailRetry,
     CommissionCharged,
     Hold,
     Adopt,
+    EntryUnseen,
     Fault,
 ]
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .instruments import US_STOCK, Instrument
 from .rules import plan_risk
 from .values import TERMINAL_STATES, EntryType, NotifyKind, RiskCategory, Side, State
 
@@ -38,6 +39,20 @@ class PlanSpec:
     @property
     def trails(self) -> bool:
         return self.trail_distance is not None
+
+    @property
+    def instrument(self) -> Instrument:
+        """The contract besides the symbol: a plain ``PlanSpec`` is a US stock on SMART in USD."""
+        return US_STOCK
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentPlanSpec(PlanSpec):
+    """A plan on any other instrument (a future, a stock in another currency or with a primary
+    exchange). A class of its own so that a plain stock plan keeps exactly the fields, the stored
+    columns and the serialized form (hence the ``spec_hash``) it had before instruments existed."""
+
+    instrument: Instrument = field(default=US_STOCK)
 
 
 def _figure(default: Any, doc: str) -> Any:
@@ -89,6 +104,7 @@ class Plan:
     exit_reason: str | None = _figure(None, "target | stop | trailing_stop | flatten")
     reason: str | None = _figure(None, "why the plan is rejected / cancelled / in error")
     error_code: int | None = _figure(None, "IB's error code behind the reason, if any")
+    entry_unseen: bool = _figure(False, "in error because IB showed no trace of the entry sent (until it does)")
     updated_at: datetime | None = _figure(None, "the time of the last accepted event")
     seen_exec_ids: set[str] = _scratch(set)
     seen_commission_ids: set[str] = _scratch(set)

@@ -99,7 +99,7 @@ def flattening(ed: EventData) -> bool:
 def overshoots(ed: EventData) -> bool:
     """This exit fill takes more shares out than went in: the position at IB is reversed."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity > plan.filled_qty)
+    return bool(_e(ed).quantity > plan.open_qty)
 
 
 def cancel_pending(ed: EventData) -> bool:
@@ -110,7 +110,7 @@ def cancel_pending(ed: EventData) -> bool:
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity >= plan.filled_qty)
+    return bool(_e(ed).quantity >= plan.open_qty)
 
 
 def protection_matches(ed: EventData) -> bool:
@@ -237,6 +237,28 @@ def record_accept(ed: EventData) -> None:
     _kind(_p(ed), K.SUBMITTED)
 
 
+UNSEEN = ("the entry was sent but IB shows no trace of it (open orders, completed orders, today's executions): "
+          "check TWS before anything else; it is not sent again")
+
+
+def record_unseen(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.reason, plan.entry_unseen = UNSEEN, True
+    _kind(plan, K.ERROR)
+
+
+def entry_unseen(ed: EventData) -> bool:
+    """The plan is in error only because IB had shown no trace of its entry."""
+    return _p(ed).entry_unseen
+
+
+def entry_found(ed: EventData) -> None:
+    """IB shows the entry after all (it reached IB late): the error was only its absence."""
+    plan = _p(ed)
+    plan.entry_unseen, plan.reason = False, None
+    _kind(plan, K.ENTRY_FOUND)
+
+
 def record_reject(ed: EventData) -> None:
     """IB refused the entry. Cancels are still sent: an ``Inactive`` order can come back to life
     at IB (ib_insync#363), and a rejected plan must leave nothing working."""
@@ -357,9 +379,10 @@ def record_protection(ed: EventData) -> None:
 
 
 def reprotect(ed: EventData) -> None:
-    plan = _p(ed)
+    plan, e = _p(ed), _e(ed)
     _protect(plan)
-    _kind(plan, K.PROTECTION_LOST)
+    # what IB showed: the trader is told why, not only that
+    _kind(plan, K.PROTECTION_LOST, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
 
 
 def cancel_leftovers(ed: EventData) -> None:
@@ -399,11 +422,17 @@ def move_stop(ed: EventData) -> None:
     plan.trail_active = True
     plan.stop_sent_at, plan.stop_attempts = _e(ed).at, 1
     _emit(plan, fx.ModifyStop(plan.id, new_stop, plan.open_qty))
-    _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop)
+    if _source(ed) == S.PROTECTED:  # the transition to trailing is told at once; later moves once IB confirms
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop, confirmed=False)
 
 
 def record_stop(ed: EventData) -> None:
-    _confirmed(_p(ed), _e(ed).stop_price)
+    """IB confirms a stop price: the trader hears of the stop IB holds, not the one wanted."""
+    plan, e = _p(ed), _e(ed)
+    old = plan.confirmed_stop_price
+    _confirmed(plan, e.stop_price)
+    if old is not None and old != e.stop_price and plan.state in LIVE_POSITION:
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=e.stop_price, confirmed=True)
 
 
 def modify_rejected_keep(ed: EventData) -> None:
@@ -527,6 +556,26 @@ def trim_to_held(ed: EventData) -> None:
         _kind(plan, K.POSITION_CHANGED, held=e.held, believed=e.believed)
 
 
+def yield_to_trader(ed: EventData) -> None:
+    """Someone else's exit orders could sell ``quantity`` of the plan's shares: the orchestrator
+    cuts its own exits by as much (all of them if they cover the position), so that every exit at
+    IB together never sells more than IB holds, and leaves the position to a human."""
+    plan, e = _p(ed), _e(ed)
+    keep = max(0, plan.open_qty - e.quantity)
+    kept = f"cut to {keep} shares" if keep else "cancelled"
+    plan.reason = (f"exit orders that are not the orchestrator's ({e.orders}) could sell {e.quantity} of its "
+                   f"{plan.open_qty} shares: its own stop and take-profit are {kept} so nothing sells twice; "
+                   "a human decides what happens next")
+    plan.flattening = False
+    if keep:
+        spec = plan.spec
+        _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
+                               grow=False))
+    else:
+        _emit(plan, fx.CancelExits(plan.id))
+    _kind(plan, K.YIELDED_TO_TRADER, orders=e.orders, quantity=e.quantity, kept=keep)
+
+
 def trim_excess(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
@@ -638,6 +687,14 @@ TRANSITIONS: list[Row] = [
 
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
+    row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
+    row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
+    # the entry reaches IB after all: an error that was only its absence is over
+    row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),
+    row("entry_rejected", S.ERROR, S.REJECTED, (entry_found, record_reject), entry_unseen),
+    row("entry_cancelled", S.ERROR, S.CANCELLED, (entry_found, record_cancelled), entry_unseen),
+    row("entry_filled", S.ERROR, S.FILLED, (entry_found, record_entry_fill, protect_fill), entry_unseen,
+        unless=(duplicate_fill,)),
     row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # duplicate/late ack
     row("entry_rejected", UNFILLED_WORKING, S.REJECTED, record_reject),
     row("entry_rejected", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
@@ -685,6 +742,8 @@ TRANSITIONS: list[Row] = [
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.CLOSED, close_outside, position_gone),
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.ERROR, trim_to_held),
     row("shortfall", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+    row("trader_exits", [*LIVE_POSITION, S.ERROR], S.ERROR, yield_to_trader),
+    row("trader_exits", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
 
     # trailing: modify the same stop in place, only ever tighter; an unconfirmed stop is sent again
     row("price_update", [S.PROTECTED, S.TRAILING], S.TRAILING, move_stop, trail_moves),

@@ -60,6 +60,8 @@ class NotifyKind(StrEnum):
     CLOSED_OUTSIDE = "closed_outside"
     POSITION_CHANGED = "position_changed"
     EXCESS_PROTECTION = "excess_protection"
+    YIELDED_TO_TRADER = "yielded_to_trader"
+    ENTRY_FOUND = "entry_found"
     TRAIL_STUCK = "trail_stuck"
     # notices of the shell, not of a transition
     PLAN_FILE_INVALID = "plan_file_invalid"
@@ -67,6 +69,10 @@ class NotifyKind(StrEnum):
     UNEXPLAINED_POSITION = "unexplained_position"
     POSITION_EXPLAINED = "position_explained"
     FOREIGN_POSITIONS = "foreign_positions"
+    MARKET_DATA_LOST = "market_data_lost"
+    MARKET_DATA_RESTORED = "market_data_restored"
+    MARKET_DATA_DELAYED = "market_data_delayed"
+    MAINTENANCE_DISCONNECT = "maintenance_disconnect"
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
     START_REFUSED = "start_refused"
@@ -74,6 +80,7 @@ class NotifyKind(StrEnum):
     CONNECTION_RESTORED = "connection_restored"
     ENTRIES_PAUSED = "entries_paused"
     ENTRIES_RESUMED = "entries_resumed"
+    PLAN_FILES_MISSING = "plan_files_missing"
 
 
 class Side(StrEnum):

@@ -79,6 +79,14 @@ class Report:
         return sum((t.net_pnl for t in self.trades), ZERO)
 
     @property
+    def gross_pnl(self) -> Decimal:
+        return sum((t.gross_pnl for t in self.trades), ZERO)
+
+    @property
+    def commissions(self) -> Decimal:
+        return sum((t.commissions for t in self.trades), ZERO)
+
+    @property
     def win_rate(self) -> Decimal | None:
         return Decimal(len(self.wins)) / len(self.trades) if self.trades else None
 
@@ -179,7 +187,8 @@ def report_record(r: Report) -> dict[str, Any]:
         "since": r.since.isoformat() if r.since else None,
         "trades": [trade_record(t) for t in r.trades],
         "totals": {"trades": len(r.trades), "wins": len(r.wins), "losses": len(r.losses),
-                   "net_pnl": _n(r.net_pnl), "win_rate": _n(r.win_rate, 4), "average_r": _n(r.average_r),
+                   "gross_pnl": _n(r.gross_pnl), "commissions": _n(r.commissions), "net_pnl": _n(r.net_pnl),
+                   "win_rate": _n(r.win_rate, 4), "average_r": _n(r.average_r),
                    "expectancy": _n(r.expectancy), "profit_factor": _n(r.profit_factor),
                    "max_drawdown": _n(r.max_drawdown), "commissions_complete": r.commissions_complete},
         "equity_curve": [{"at": at.isoformat(), "equity": _n(eq)} for at, eq in r.equity_curve],
@@ -207,15 +216,17 @@ def _fmt(value: Decimal | None, spec: str = ",.2f") -> str:
 
 def report_text(r: Report) -> str:
     """The report as plain text lines for the terminal."""
-    head = f"{'plan':<22} {'symbol':<7} {'side':<5} {'qty':>6} {'entry':>10} {'exit':>10} {'net P&L':>12} " \
-           f"{'R':>6} {'held':>8}  exit"
+    head = f"{'plan':<22} {'symbol':<7} {'side':<5} {'qty':>6} {'entry':>10} {'exit':>10} {'gross P&L':>12} " \
+           f"{'commissions':>11} {'net P&L':>12} {'R':>6} {'held':>8}  exit"
     lines = [f"report{' since ' + r.since.isoformat() if r.since else ''}: {len(r.trades)} closed trades", head]
     for t in r.trades:
         lines.append(f"{t.plan_id:<22} {t.symbol:<7} {t.side:<5} {t.quantity:>6} {_fmt(t.entry_price):>10} "
-                     f"{_fmt(t.exit_price):>10} {_fmt(t.net_pnl):>12} {_fmt(t.r_multiple):>6} "
-                     f"{holding_text(t.holding_seconds):>8}  {t.exit_reason or ''}")
+                     f"{_fmt(t.exit_price):>10} {_fmt(t.gross_pnl):>12} {_fmt(t.commissions):>11} "
+                     f"{_fmt(t.net_pnl):>12} {_fmt(t.r_multiple):>6} {holding_text(t.holding_seconds):>8}  "
+                     f"{t.exit_reason or ''}")
     win_rate = None if r.win_rate is None else r.win_rate * 100
-    lines.append(f"net P&L {_fmt(r.net_pnl)} · win rate {_fmt(win_rate, '.1f')} % · average R {_fmt(r.average_r)} · "
+    lines.append(f"P&L {_fmt(r.gross_pnl)} gross · {_fmt(r.net_pnl)} net (commissions {_fmt(r.commissions)}) · "
+                 f"win rate {_fmt(win_rate, '.1f')} % · average R {_fmt(r.average_r)} · "
                  f"expectancy {_fmt(r.expectancy)} · profit factor {_fmt(r.profit_factor)} · "
                  f"max drawdown {_fmt(r.max_drawdown)}")
     if not r.commissions_complete:

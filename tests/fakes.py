@@ -114,6 +114,9 @@ class FakeBroker:
     def quote(self, symbol: str) -> Quote:
         return Quote()
 
+    def market_data(self) -> dict[str, str]:
+        return {}
+
     def held(self, symbol: str) -> Held:
         return Held(self.positions.get(symbol, 0), settled=symbol in self.positions)
 

@@ -115,11 +115,16 @@ class BrokerFill:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """The last prices IB sent for a symbol (None: not known)."""
+    """The last prices IB sent for a symbol (None: not known), where they come from (``live``,
+    ``delayed``, ``frozen``; None before any data), how old they are (seconds), and IB's refusal
+    of the symbol's data if it sent one."""
 
     bid: Decimal | None = None
     ask: Decimal | None = None
     last: Decimal | None = None
+    source: str | None = None
+    age: float | None = None
+    problem: str | None = None
 
     def to_trade(self, buying: bool) -> Decimal | None:
         """What a market order would pay (buying: the ask) or get (the bid); else the last trade."""
@@ -136,13 +141,42 @@ class Held:
 
 
 @dataclass(frozen=True, slots=True)
+class ForeignOrder:
+    """A working order at IB that is none of ours (the trader's in TWS, another program's):
+    never touched, but counted when it could sell (or buy back) the shares our plans hold."""
+
+    symbol: str
+    action: str                  # BUY | SELL
+    order_type: str              # LMT | STP | STP LMT | TRAIL ...
+    remaining: int
+    client_id: int
+    order_id: int
+    perm_id: int
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    parent_id: int = 0
+
+    @property
+    def is_stop(self) -> bool:
+        """Triggered by a price moving against a position (a stop, a trailing stop)."""
+        return self.order_type.startswith(("STP", "TRAIL"))
+
+    def describe(self) -> str:
+        price = self.stop_price if self.is_stop else self.limit_price
+        at = f" @ {price}" if price is not None else ""
+        return f"order {self.order_id} of client {self.client_id}: {self.action} {self.remaining} {self.order_type}{at}"
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerSnapshot:
-    """Broker truth read in one go: open and completed orders, today's fills, positions."""
+    """Broker truth read in one go: open and completed orders, today's fills, positions, and the
+    working orders that are not ours."""
 
     open_orders: list[BrokerOrder] = field(default_factory=list)
     completed_orders: list[BrokerOrder] = field(default_factory=list)
     fills: list[BrokerFill] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)
+    foreign_orders: list[ForeignOrder] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +223,13 @@ class ProtectionMayHaveChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionMoved:
+    """IB reported a position in ``symbol``: the plans on it are checked against what IB holds."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerNotice:
     """Connection-level news (not a plan event)."""
 
@@ -197,7 +238,7 @@ class BrokerNotice:
     message: str = ""
 
 
-BrokerItem = PlanEvent | Verify | ProtectionMayHaveChanged | BrokerNotice
+BrokerItem = PlanEvent | Verify | ProtectionMayHaveChanged | PositionMoved | BrokerNotice
 Sink = Callable[[BrokerItem], None]
 
 
@@ -262,6 +303,10 @@ class Broker(Protocol):
     def last_price(self, symbol: str) -> Decimal | None: ...
 
     def quote(self, symbol: str) -> Quote: ...
+
+    def market_data(self) -> dict[str, str]:
+        """Per subscribed symbol: ``live``, ``delayed``, ``frozen`` or ``none``."""
+        ...
 
     def held(self, symbol: str) -> Held: ...
 

@@ -28,9 +28,14 @@ open_readonly = readside.open_readonly
 TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
 _TERMINAL_SQL = "(" + ",".join(f"'{s}'" for s in TERMINAL) + ")"
 _LIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in sorted(LIVE_STATES)) + ")"  # IN, not NOT IN: the state index
-PLAN_COLUMNS = ("id, symbol, side, state, entry_type, quantity, filled_qty, exited_qty, entry_price, "
+PLAN_COLUMNS = ("id, symbol, side, state, entry_type, quantity, filled_qty, exited_qty, outside_qty, entry_price, "
                 "avg_entry_price, stop_loss, stop_price, confirmed_stop_price, take_profit, target_price, "
                 "avg_exit_price, realized_pnl, risk_amount, exit_reason, reason, created_at, updated_at")
+
+
+def open_qty(plan: Row) -> int:
+    """Shares the plan holds now: entry fills less exit fills and what left outside the orchestrator."""
+    return int(plan.filled_qty or 0) - int(plan.exited_qty or 0) - int(getattr(plan, "outside_qty", 0) or 0)
 
 
 def rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list[Row]:

@@ -29,7 +29,7 @@ def _lines(conn: sqlite3.Connection, plans: list[Any], with_prices: bool) -> lis
     costs = data.commissions(conn, [p.id for p in plans if int(p.filled_qty or 0) > 0])
     out = []
     for p in plans:
-        open_qty = int(p.filled_qty or 0) - int(p.exited_qty or 0)
+        open_qty = data.open_qty(p)
         last = data.last_price(conn, p.id) if with_prices and open_qty else None
         out.append(plan_line(p, last, costs.get(p.id)))
     return out

@@ -18,24 +18,19 @@ from typing import Any
 
 from machines import TERMINAL_STATES
 
-HEARTBEAT_SECONDS = 15
+from ..store.read import daemon_running, heartbeat_age
+from . import data
+
 UNKNOWN = "unknown"
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
 Row = Any
 
 
-def _age(text: Any, now: datetime) -> float | None:
-    try:
-        return (now - datetime.fromisoformat(str(text))).total_seconds()
-    except (TypeError, ValueError):
-        return None
-
-
 def daemon_view(doc: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     if doc is None:
         return {"known": False, "running": None, "doc": {}}
-    age = _age(doc.get("heartbeat_at"), now)
-    running = doc.get("stopped_at") is None and age is not None and age <= HEARTBEAT_SECONDS
+    age = heartbeat_age(doc, now)
+    running = daemon_running(doc, now)
     risk, cap = doc.get("open_risk"), doc.get("open_risk_cap")
     try:
         share = float(Decimal(str(risk)) / Decimal(str(cap)) * 100) if risk is not None and cap else None
@@ -65,7 +60,7 @@ def _dec(text: Any) -> Decimal | None:
 def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) -> dict[str, Any]:
     """The figures of one plan row for the overview and list tables."""
     sign = 1 if r.side == "long" else -1
-    open_qty = int(r.filled_qty or 0) - int(r.exited_qty or 0)
+    open_qty = data.open_qty(r)
     entry = _dec(r.avg_entry_price)
     unrealised = (last - entry) * open_qty * sign if last is not None and entry is not None and open_qty else None
     paid, complete = costs or (Decimal(0), True)
@@ -79,7 +74,7 @@ def plan_line(r: Row, last: Decimal | None, costs: tuple[Decimal, bool] | None) 
 def _expected(plan: Row) -> dict[str, dict[str, Any]]:
     long = plan.side == "long"
     entry_action, exit_action = ("BUY", "SELL") if long else ("SELL", "BUY")
-    open_qty = int(plan.filled_qty or 0) - int(plan.exited_qty or 0)
+    open_qty = data.open_qty(plan)
     exit_qty = open_qty if int(plan.filled_qty or 0) else int(plan.quantity or 0)
     etype = {"market": "MKT", "limit": "LMT", "stop": "STP"}.get(plan.entry_type, plan.entry_type)
     entry: dict[str, Any] = {"action": entry_action, "order_type": etype, "quantity": int(plan.quantity or 0)}

@@ -23,6 +23,7 @@ from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from ..scheduler import Jobs
 from .gate import EntryGate
+from .marketwatch import MarketWatch
 from .registry import PlanRegistry
 from .work import ActivateRequest, ExpireRequest
 
@@ -34,13 +35,16 @@ PRICE_RETRY = 0.5  # seconds between looks for a first live price
 
 class Activation:
     def __init__(self, registry: PlanRegistry, broker: Broker, jobs: Jobs, clock: Clock, gate: EntryGate,
-                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, price_wait: float = 10.0) -> None:
+                 reconciled: asyncio.Event, limits: RiskLimits, apply: Apply, market: MarketWatch,
+                 price_wait: float = 10.0, maintenance: tuple[Any, ...] = ()) -> None:
         self.registry = registry
         self.broker = broker
         self.jobs = jobs
         self.clock = clock
         self.gate = gate
         self.reconciled = reconciled
+        self.market = market
+        self.maintenance = maintenance
         self.limits = limits
         self.apply = apply
         self.price_wait = price_wait
@@ -70,6 +74,8 @@ class Activation:
             return
         if not self.broker.is_connected() or not self.reconciled.is_set():
             return  # retried after the next successful reconciliation
+        if await self._in_maintenance(plan):
+            return
         held = self.gate.reason(plan.spec.symbol)
         if held is not None:
             if plan.reason != held:
@@ -92,9 +98,9 @@ class Activation:
         await self.subscribe(plan)
         market: Decimal | None = None
         if plan.spec.entry_type is not EntryType.LIMIT:  # sized on the live price (a stop entry: once crossed)
-            market = self.broker.quote(plan.spec.symbol).to_trade(buying=plan.spec.side is Side.LONG)
+            market, why = self.market.entry_price(plan.spec.symbol, buying=plan.spec.side is Side.LONG)
             if market is None:
-                await self._wait_for_price(plan)
+                await self._wait_for_price(plan, why or "no price from IB yet")
                 return
         self._waiting.pop(plan_id, None)
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
@@ -103,14 +109,32 @@ class Activation:
         await self.apply(plan_id, machines.Activate(self.clock.now(), net, funds, others, self.limits,
                                                     market_price=market))
 
-    async def _wait_for_price(self, plan: Plan) -> None:
-        """No live price yet (a subscription's first quote takes a moment): try again shortly, and
-        after ``price_wait`` seconds without one, say so on the plan."""
+    async def _in_maintenance(self, plan: Plan) -> bool:
+        """Inside one of IB's maintenance windows no entry is activated: the plan says until when,
+        and is tried again at the window's end."""
+        if not self.maintenance:
+            return False
+        from ..sessions.maintenance import window_at  # lazy: the sessions package loads only when used
+        now = self.clock.now()
+        span = window_at(now, self.maintenance)
+        if span is None:
+            return False
+        reason = (f"inside {span.name} until {span.end:%Y-%m-%d %H:%M} UTC: new entries wait for it to end "
+                  "(IB may disconnect meanwhile)")
+        if plan.reason != reason:
+            await self.apply(plan.id, machines.Hold(now, reason))
+        self.jobs.at(f"activate:{plan.id}", span.end + timedelta(seconds=1), ActivateRequest(plan.id))
+        return True
+
+    async def _wait_for_price(self, plan: Plan, why: str) -> None:
+        """No usable price yet (a subscription's first quote takes a moment; the data may be
+        refused, delayed or stale): try again shortly, and after ``price_wait`` seconds say why
+        on the plan."""
         now = self.clock.now()
         since = self._waiting.setdefault(plan.id, now)
         if (now - since).total_seconds() >= self.price_wait:
-            reason = (f"waiting for a live price of {plan.spec.symbol}: a {plan.spec.entry_type.value} entry is "
-                      "sized on the price it would get")
+            reason = (f"waiting for a usable price of {plan.spec.symbol} ({why}): a {plan.spec.entry_type.value} "
+                      "entry is sized on the price it would get")
             if plan.reason != reason:
                 await self.apply(plan.id, machines.Hold(now, reason))
         self.jobs.at(f"activate:{plan.id}", now + timedelta(seconds=PRICE_RETRY), ActivateRequest(plan.id))

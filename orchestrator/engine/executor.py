@@ -222,10 +222,15 @@ class Executor:
         return f"modified stop {o.order_id} to {e.stop_price}"
 
     def _cancel_legs(self, plan_id: str, which: tuple[Leg, ...]) -> str:
+        """Cancel the plan's orders of these legs that this connection placed. Another client's
+        (the trader's copy with the plan's orderRef) cannot be cancelled from here: it is named in
+        the result, and the plan's reason already says whose it is."""
         orders = self.broker.orders_of(plan_id)
         done = []
         for leg in which:
             for o in legs.live(orders, leg):
-                if self.changes.cancel(o):
+                if legs.foreign(o, self.broker.client_id) is not None:
+                    done.append(f"left {leg.value} {o.order_id} of client {o.client_id}")
+                elif self.changes.cancel(o):
                     done.append(f"cancel {leg.value} {o.order_id}")
         return "; ".join(done) or "nothing working"

@@ -8,10 +8,13 @@ last complete scan is kept in state.db).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from machines import NotifyKind, Plan, PlanSpec
 from machines.rules import window_over
 
 from ..clock import Clock
-from ..planfile import Problem, Scan, scan
+from ..planfile import Problem, Scan, by_file, file_report, scan
 from ..store import Store
 from ..store.codec import dumps
 from ..tomlread import MAX_BYTES
@@ -50,13 +53,30 @@ def files_fingerprint(paths: list[Any]) -> bytes | None:
     return digest.digest()
 
 
+def changed_message(stored: PlanSpec | None, new: PlanSpec) -> str:
+    """What changed in a running plan's file, and what the trader can do instead."""
+    pairs = [(f.name, getattr(stored, f.name), getattr(new, f.name)) for f in dataclasses.fields(new)] if stored else []
+    changes = [f"{name} {_shown(old)} → {_shown(now)}" for name, old, now in pairs if old != now]
+    what = f" ({', '.join(changes)})" if changes else ""
+    return (f"plan {new.id} changed on disk{what}; the stored plan is kept: a plan id runs once, with the values it "
+            f"was loaded with. To trade the new values, cancel it (orchestrator cancel {new.id}) and give the "
+            "changed plan a new id")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 class Intake:
     """``rescan()`` reads the plan files and hands each new plan to ``adopt``."""
 
     def __init__(self, plan_files: Callable[[], list[Path]], store: Store, clock: Clock, notices: Notices,
-                 adopt: Callable[[Plan], None], load: Loader = scan) -> None:
+                 adopt: Callable[[Plan], None], load: Loader | None = None) -> None:
         self.plan_files = plan_files
-        self.load = load
+        # the store names the file each running plan came from: a file reusing its id is at fault, not that one
+        self.load: Loader = load or functools.partial(scan, running=store.plan_source)
         self.store = store
         self.clock = clock
         self.notices = notices
@@ -86,13 +106,12 @@ class Intake:
                 if stored_hashes[s.id] is None and (over := window_over(s.expire_at, now)) is not None]
         late_files = {p.file for p in late}
         problems = found.problems + late
-        digests: dict[str, str] = {}
-        for p in problems:  # once per problem until its own file changes
-            if p.file not in digests:
-                own = files_fingerprint([p.file])
-                digests[p.file] = own.hex() if own is not None else "unreadable"
-            self.notices.report_once(f"planfile:{digests[p.file]}:{p.format()}",
-                                     NotifyKind.PLAN_FILE_INVALID, {"message": p.format()})
+        for file, theirs in by_file(problems).items():  # one message per file, once until it (or its problems) change
+            own = files_fingerprint([file])
+            message = file_report(file, theirs)
+            said = hashlib.sha256(message.encode()).hexdigest()[:16]
+            self.notices.report_once(f"planfile:{own.hex() if own is not None else 'unreadable'}:{said}",
+                                     NotifyKind.PLAN_FILE_INVALID, {"message": message})
         for spec in found.specs:
             if found.sources.get(spec.id) in late_files:
                 continue  # the whole file waits until it is fixed
@@ -108,8 +127,7 @@ class Intake:
                 self.adopt(plan)
             elif stored != h:
                 self.notices.report_once(f"conflict:{spec.id}:{h}", NotifyKind.PLAN_CONFLICT, {
-                    "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
-                    plan_id=spec.id)
+                    "message": changed_message(self.store.load_spec(spec.id), spec)}, plan_id=spec.id)
         if fingerprint is not None and fingerprint != self.scanned:
             self.store.set_meta(SCAN_KEY, fingerprint.hex())  # a restart need not parse them again
         self.scanned = fingerprint

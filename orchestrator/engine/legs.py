@@ -10,7 +10,7 @@ from typing import Any
 import machines
 from machines import Leg, order_ref
 
-from ..broker.port import Broker, BrokerOrder, OrderRequest, OrderState
+from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderRequest, OrderState
 from ..clock import Clock
 
 
@@ -42,6 +42,21 @@ def working_stop(orders: list[BrokerOrder]) -> BrokerOrder | None:
     still works)."""
     stops = [o for o in active(orders, Leg.STOP) if o.state.protecting]
     return stops[-1] if stops else None
+
+
+def own_exits_working(orders: list[BrokerOrder], client_id: int) -> bool:
+    """This connection has a stop, take-profit or flatten of the plan that can still execute."""
+    return any(o.client_id == client_id and o.state.protecting and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)
+               for o in orders)
+
+
+def others_exits(orders: list[BrokerOrder], client_id: int, symbol: str) -> list[ForeignOrder]:
+    """Exit orders carrying the plan's orderRef that another client placed (the trader copied
+    the plan's stop in TWS): they sell the plan's shares like any foreign exit."""
+    return [ForeignOrder(symbol, o.action, o.order_type, o.remaining, o.client_id, o.order_id, o.perm_id,
+                         o.limit_price, o.stop_price, o.parent_id)
+            for o in orders if o.client_id != client_id and o.state.protecting
+            and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)]
 
 
 def entry_filled(orders: list[BrokerOrder]) -> bool:

@@ -1,4 +1,5 @@
-"""The trailing job: feeds each trailing plan the last price (the machine decides the stop), and
+"""The trailing job: feeds each trailing plan the last price it may act on (``marketwatch``: there,
+fresh, live unless delayed is allowed; the machine decides the stop), and
 sends again a stop IB has not confirmed within ``confirm_seconds`` (or refused): the plan keeps
 the stop IB confirmed apart from the one it wants, and says so after ``max_attempts`` sends.
 
@@ -9,6 +10,7 @@ still waiting for pacing room is not late."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -17,26 +19,29 @@ from typing import Any
 import machines
 from machines import LIVE_POSITION, Plan
 
-from ..broker.port import Broker
 from ..clock import Clock
+from .marketwatch import MarketWatch
 from .registry import PlanRegistry
 
 ApplyMany = Callable[[list[tuple[str, Any]]], Awaitable[int]]
 
 
 class Trailing:
-    def __init__(self, registry: PlanRegistry, broker: Broker, clock: Clock, apply_many: ApplyMany, *,
-                 confirm_seconds: float = 5.0, max_attempts: int = 5) -> None:
+    def __init__(self, registry: PlanRegistry, market: MarketWatch, clock: Clock, apply_many: ApplyMany, *,
+                 confirm_seconds: float = 5.0, max_attempts: int = 5, reconciled: asyncio.Event | None = None) -> None:
         self.registry = registry
-        self.broker = broker
+        self.market = market
         self.clock = clock
         self.apply_many = apply_many
         self.confirm_seconds = confirm_seconds
         self.max_attempts = max_attempts
+        self.reconciled = reconciled  # trailing waits for a reconciled connection (not during IB's 1100)
         self._last_price: dict[str, Decimal] = {}
 
     async def tick(self) -> None:
         """One price per trailing plan with a position, when it changed since the last tick."""
+        if self.reconciled is not None and not self.reconciled.is_set():
+            return
         now = self.clock.now()
         events: list[tuple[str, Any]] = []
         for plan in self.registry.live():
@@ -44,7 +49,7 @@ class Trailing:
                 continue
             if self._unconfirmed(plan, now):
                 events.append((plan.id, machines.TrailRetry(now, self.max_attempts)))
-            price = self.broker.last_price(plan.spec.symbol)
+            price = self.market.trail_price(plan.spec.symbol)   # None: no usable price, the stop stays
             if price is None or self._last_price.get(plan.id) == price:
                 continue
             self._last_price[plan.id] = price
@@ -58,7 +63,7 @@ class Trailing:
         if (sent is None or plan.stop_price == plan.confirmed_stop_price
                 or not 0 < plan.stop_attempts <= self.max_attempts):
             return False
-        left = self.broker.last_sent(plan.id)  # later than the step while it waited for pacing room
+        left = self.market.broker.last_sent(plan.id)  # later than the step while it waited for pacing room
         if left is not None and left > sent:
             sent = left
         return (now - sent).total_seconds() >= self.confirm_seconds

@@ -11,10 +11,11 @@ import asyncio
 import time
 
 from . import inbound as req
+from . import ledger
 from . import messages as msg
-from .account import Position
-from .contracts import Stock
+from .contracts import SimContract
 from .ports import GatewayOps, Link
+from .positions import Position
 from .wire import FieldReader
 
 
@@ -40,7 +41,7 @@ class AccountFeed:
         for conn in self.gw.links():
             if symbol is not None and conn.session.positions_sub:
                 for pos in pos_list:
-                    if (stock := self.gw.catalog.by_symbol(pos.symbol)) is not None:
+                    if (stock := self.gw.catalog.by_key(pos.symbol)) is not None:
                         conn.send(msg.position(self.gw.account_name, stock, pos))
             if conn.session.account_updates or conn.session.account_multi:
                 rows = rows or self.gw.account.value_rows(self.gw.book.prices)
@@ -75,7 +76,7 @@ class AccountFeed:
             for tag, value, currency in rows:
                 conn.send(msg.account_value(tag, value, currency, name))
             for p in positions:
-                stock = self.gw.catalog.by_symbol(p.symbol)
+                stock = self.gw.catalog.by_key(p.symbol)
                 if stock is not None:
                     conn.send(msg.portfolio(stock, p, self.gw.book.prices[p.symbol], name))
             conn.send(msg.account_time(self.gw.clock()))
@@ -84,10 +85,10 @@ class AccountFeed:
                 conn.send(msg.account_update_multi(req_id, name, tag, value, currency))
 
     # ------------------------------------------------------------ requests
-    def _positions(self) -> list[tuple[Stock, Position]]:
+    def _positions(self) -> list[tuple[SimContract, Position]]:
         out = []
         for p in self.gw.account.positions.values():
-            stock = self.gw.catalog.by_symbol(p.symbol)
+            stock = self.gw.catalog.by_key(p.symbol)
             if p.qty and stock is not None:
                 out.append((stock, p))
         return out
@@ -117,14 +118,23 @@ class AccountFeed:
         conn.session.account_multi.discard(req.parse_req_id(fields))
 
     def req_account_summary(self, conn: Link, fields: list[str]) -> None:
+        """The requested tags in the base currency; ``$LEDGER`` the ledger in BASE,
+        ``$LEDGER:CCY`` that currency's, ``$LEDGER:ALL`` every currency's and BASE (IB's tags)."""
         req_id, tags = req.parse_account_summary(fields)
+        account = self.gw.account
         values = self.gw.account_values()
+        book = account.ledger(self.gw.book.prices)
         name = self.gw.account_name
         for tag in tags:
             if tag == "AccountType":
                 conn.send(msg.account_summary(req_id, name, tag, "INDIVIDUAL", ""))
+            elif tag.startswith("$LEDGER"):
+                which = tag.partition(":")[2]
+                currencies = list(book) if which == "ALL" else [which or "BASE"]
+                for key, value, currency in ledger.ledger_rows(book, currencies):
+                    conn.send(msg.account_summary(req_id, name, key, value, currency))
             elif tag in values:
-                conn.send(msg.account_summary(req_id, name, tag, f"{values[tag]:.2f}", "USD"))
+                conn.send(msg.account_summary(req_id, name, tag, ledger.fmt(tag, values[tag]), account.base))
         conn.send(msg.account_summary_end(req_id))
 
     def req_positions(self, conn: Link, fields: list[str]) -> None:

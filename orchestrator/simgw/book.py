@@ -36,8 +36,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import matching as rules
-from .account import Account, order_commission
-from .contracts import Catalog, Stock
+from .account import Account, commission_of
+from .contracts import NO_SECDEF, Catalog, Refusal, SimContract
 from .orders import (
     CANCELLED,
     FILLED,
@@ -53,10 +53,11 @@ from .orders import (
     SimOrder,
 )
 from .policy import READ_ONLY_TEXT, STILL_PROCESSING_TEXT, OrderPolicy
+from .ticks import OFF_TICK_CODE, OFF_TICK_TEXT
 
 Event = OrderEvent | PortfolioEvent
 
-NO_SECDEF = "No security definition has been found for the request"
+__all__ = ["NO_SECDEF", "Book", "Event"]
 CANCEL_TEXT = "Order Canceled - reason:"
 TIF_PRESET_TEXT = "Order TIF was set to DAY based on order preset."
 SESSION_END = "DAY order expired at the end of the session"
@@ -139,10 +140,10 @@ class Book:
         the same for a modification (the reject-next-modify fault): the modification is
         refused with 201 and the order keeps working unchanged, as at IB.
         """
-        stock = self.catalog.resolve(req.con_id, req.symbol, req.sec_type, req.exchange, req.currency)
+        stock = self.catalog.resolve(req.spec())
         existing = self.orders.get((client_id, req.order_id))
-        if stock is None:
-            self._refuse(client_id, req, 200, NO_SECDEF)
+        if isinstance(stock, Refusal):
+            self._refuse(client_id, req, stock.code, stock.text)
         elif existing is not None:
             if existing.status == FILLED:
                 self._emit("rejected", existing, ("error",), code=104, text="Can't modify a filled order")
@@ -159,7 +160,7 @@ class Book:
                            text=f"Order rejected - reason:{reason}")
             else:
                 self._modify(existing, req, stock)
-        elif self._foreign(client_id, req) is not None:
+        elif self._foreign(client_id, req, stock.key) is not None:
             # only the client that placed an order may modify it; that order keeps working
             self._refuse(client_id, req, 135, f"Can't find order with id = {req.order_id}")
         elif req.order_id <= self._highest.get(client_id, 0):
@@ -167,6 +168,9 @@ class Book:
         elif self.policy.read_only:
             self._highest[client_id] = req.order_id
             self._refuse(client_id, req, 321, READ_ONLY_TEXT)
+        elif self._off_tick(stock, req.order_type, req.lmt_price, req.aux_price, req.trail_stop_price):
+            self._highest[client_id] = req.order_id  # the id is used: IB saw the order and refused it
+            self._refuse(client_id, req, OFF_TICK_CODE, OFF_TICK_TEXT)
         else:
             self._highest[client_id] = req.order_id
             self._new(client_id, req, stock, reject() if reject else None)
@@ -176,12 +180,12 @@ class Book:
         parent = self.orders.get((o.client_id, req.parent_id)) if req.parent_id else None
         return parent is not None and parent.is_done
 
-    def _foreign(self, client_id: int, req: OrderRequest) -> SimOrder | None:
+    def _foreign(self, client_id: int, req: OrderRequest, key: str) -> SimOrder | None:
         """Another client's working order that this placeOrder tries to modify (same id, orderRef and terms)."""
         for other in self._highest:  # the clients that placed orders (a handful)
             o = self.orders.get((other, req.order_id)) if other != client_id else None
             if (o is not None and not o.is_done and o.status != HELD and o.order_ref == req.order_ref
-                    and o.symbol == req.symbol and o.action == req.action and o.order_type == req.order_type):
+                    and o.symbol == key and o.action == req.action and o.order_type == req.order_type):
                 return o
         return None
 
@@ -197,9 +201,13 @@ class Book:
         )
         self._emit("rejected", ghost, ("error",), code=code, text=text)
 
-    def _new(self, client_id: int, req: OrderRequest, stock: Stock, reject_reason: str | None) -> None:
+    def _off_tick(self, c: SimContract, order_type: str, lmt: float | None, aux: float | None,
+                  trail_stop: float | None) -> bool:
+        return rules.off_tick(c.rule, order_type, lmt, aux, trail_stop, self.prices[c.key])
+
+    def _new(self, client_id: int, req: OrderRequest, stock: SimContract, reject_reason: str | None) -> None:
         o = SimOrder(
-            client_id=client_id, order_id=req.order_id, perm_id=self._next_perm, symbol=stock.symbol,
+            client_id=client_id, order_id=req.order_id, perm_id=self._next_perm, symbol=stock.key,
             con_id=stock.con_id, action=req.action, total_qty=req.quantity, order_type=req.order_type,
             requested_qty=req.quantity, lmt_price=req.lmt_price, aux_price=req.aux_price,
             tif=req.tif or "DAY", preset_tif=not req.tif, oca_group=req.oca_group, oca_type=req.oca_type,
@@ -279,10 +287,14 @@ class Book:
                 self._reject(child, f"parent order {o.order_id} rejected")
 
     # ------------------------------------------------------------ modifying
-    def _modify(self, o: SimOrder, req: OrderRequest, stock: Stock) -> None:
-        if stock.symbol != o.symbol or req.action != o.action or req.order_type != o.order_type:
+    def _modify(self, o: SimOrder, req: OrderRequest, stock: SimContract) -> None:
+        if stock.key != o.symbol or req.action != o.action or req.order_type != o.order_type:
             self._emit("rejected", o, ("error", "open", "status"), code=105,
                        text="Order being modified does not match the original order")
+            return
+        if self._off_tick(stock, o.order_type, req.lmt_price, req.aux_price, req.trail_stop_price):
+            # refused; the order keeps working at its old price (ib_async: ValidationError)
+            self._emit("rejected", o, ("error",), code=OFF_TICK_CODE, text=OFF_TICK_TEXT)
             return
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
         requested = req.quantity
@@ -435,10 +447,13 @@ class Book:
         value = value_before + qty * price
         o.avg_fill_price = value / o.filled
         o.last_fill_price = price
-        total_commission = order_commission(o.filled, value, self.commission_per_share, self.min_commission)
+        contract = self.catalog.by_key(o.symbol)
+        assert contract is not None  # orders exist only for known contracts
+        total_commission = commission_of(contract, o.filled, value, self.commission_per_share, self.min_commission)
         commission = round(total_commission - o.commission_paid, 4)
         o.commission_paid = total_commission
-        realized = self.account.apply_fill(o.symbol, o.con_id, o.is_buy, qty, price, commission)
+        realized = self.account.apply_fill(o.symbol, o.con_id, o.is_buy, qty, price, commission,
+                                           contract=contract)
         self._exec_seq += 1
         now = self.clock()
         execution = Execution(
@@ -446,7 +461,7 @@ class Book:
             order_id=o.order_id, perm_id=o.perm_id, symbol=o.symbol, con_id=o.con_id,
             side="BOT" if o.is_buy else "SLD", shares=qty, price=price, cum_qty=o.filled,
             avg_price=o.avg_fill_price, order_ref=o.order_ref, time=now, commission=commission,
-            realized_pnl=realized, account=o.account,
+            realized_pnl=realized, account=o.account, venue=contract.venue,
         )
         self.executions.append(execution)
         if o.remaining <= 0:
@@ -478,7 +493,23 @@ class Book:
         if self._children(o):
             self._sync_children(o)
         if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
-            self._sync_children(parent)
+            if parent.is_done and parent.filled > 0:
+                self._reduce_siblings(parent, o, qty)
+            else:
+                self._sync_children(parent)
+
+    def _reduce_siblings(self, parent: SimOrder, o: SimOrder, qty: float) -> None:
+        """The children of a filled parent are one OCA group that reduces: a fill of one takes
+        the same quantity off the others (their own quantities, however they were modified)."""
+        for sib in self._children(parent):
+            if sib is o or sib.is_done or sib.status == HELD:
+                continue
+            sib.total_qty = max(sib.filled, sib.total_qty - qty)
+            sib.requested_qty = sib.total_qty
+            if sib.remaining <= 0:
+                self._cancel(sib, "bracket closed (OCA)")
+            else:
+                self._emit("resized", sib, ("open", "status"), reason="OCA reduce")
 
     # ------------------------------------------------------------ brackets
     def _children(self, parent: SimOrder) -> list[SimOrder]:

@@ -16,9 +16,11 @@ import argparse
 import asyncio
 import logging
 import math
+import re
 import signal
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import NoReturn
 
 from .control import ControlServer
@@ -72,7 +74,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="seconds per price row; 0 = no automatic ticking (default 0.25)")
     p.add_argument("--account-value", type=_number(float, 0, "amount", allow_equal=False), default=100_000,
                    metavar="V",
-                   help="starting cash in USD (default 100000)")
+                   help="starting cash in the base currency (default 100000)")
     p.add_argument("--account", default="DU1234567", metavar="ACCT", help="account code (default DU1234567)")
     p.add_argument("--journal", default=None, metavar="FILE", help="append the order journal (JSON lines) to FILE")
     p.add_argument("--partial-fill-max", type=_number(int, 1, "share count"), default=None, metavar="N",
@@ -94,6 +96,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     metavar="P", help="refuse (201) a marketable limit more than P %% through the market")
     ib.add_argument("--modify-processing", type=_number(float, 0, "number of seconds"), default=0.0,
                     metavar="SECONDS", help="a modify within SECONDS of the previous one of that order gets 2102")
+    money = p.add_argument_group("currencies and instruments")
+    money.add_argument("--base-currency", type=_currency, default="USD", metavar="CCY",
+                       help="the account's base currency (default USD; its rate comes from --fx or a default)")
+    money.add_argument("--fx", type=_pair("CCYUSD", 3), action="append", default=[], metavar="CCYUSD=RATE",
+                       help="USD per unit of CCY, e.g. EURUSD=1.08 (repeatable; EUR defaults to 1.08)")
+    money.add_argument("--futures-margin", type=_pair("ROOT", 0), action="append", default=[],
+                       metavar="ROOT=USD", help="initial margin per contract, e.g. ES=13000 (repeatable)")
+    money.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
+                       help="the simulator's date, which decides the listed futures months (default today)")
     f = p.add_argument_group("faults")
     f.add_argument("--drop-at-tick", type=_number(int, 1, "tick"), action="append", default=[],
                    metavar="N", help="drop every connection at tick N (repeatable)")
@@ -110,6 +121,31 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     f.add_argument("--slow-sync", type=_number(float, 0, "number of seconds"), default=0.0, metavar="SECONDS",
                    help="answer reqOpenOrders, reqAllOpenOrders and reqExecutions SECONDS late")
     return p
+
+
+def _currency(text: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a currency code such as USD or EUR")
+    return text
+
+
+def _pair(form: str, code_length: int) -> Callable[[str], tuple[str, float]]:
+    """``NAME=NUMBER`` with a positive number; ``code_length`` 3: NAME is CCYUSD, the code is CCY."""
+    def parse(text: str) -> tuple[str, float]:
+        name, _, value = text.partition("=")
+        pattern = r"[A-Z]{3}USD" if code_length else r"[A-Z][A-Z0-9]{0,7}"
+        if not re.fullmatch(pattern, name):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {form}=NUMBER")
+        rate = _number(float, 0, "positive number", allow_equal=False)(value)
+        return (name[:code_length] if code_length else name), rate
+    return parse
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -140,6 +176,8 @@ def build_gateway(args: argparse.Namespace, path: PricePath) -> SimGateway:
         pacing_limit=args.pacing_limit,
         policy=OrderPolicy(read_only=args.read_only, precaution_percent=args.precaution_percent,
                            modify_processing_seconds=args.modify_processing),
+        base_currency=args.base_currency, fx=dict(args.fx), futures_margin=dict(args.futures_margin),
+        sim_date=args.date,
     )
 
 
@@ -189,7 +227,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         return 2
     try:
         gw = build_gateway(args, PricePath.from_csv(args.prices))
-    except PricesError as exc:
+    except (PricesError, ValueError) as exc:  # PricesError is a ValueError; ValueError: a currency without a rate
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -7,7 +7,8 @@ One JSON object per line in, one JSON reply line out.  Every reply has
     {"cmd": "state"}                                  -> {"ok": true, "state": {...}}
     {"cmd": "journal", "since": 0}                    -> {"ok": true, "entries": [...]}
     {"cmd": "advance", "n": 1}
-    {"cmd": "set_price", "symbol": "AAPL", "price": 181}
+    {"cmd": "set_price", "symbol": "AAPL", "price": 181}     (a futures root, ES, moves every month)
+    {"cmd": "fx", "pair": "EURUSD", "rate": 1.1}              -> {"ok": true, "base_currency": …, "fx": {…}}
     {"cmd": "drop_connections"}                       -> {"ok": true, "dropped": 2}
     {"cmd": "restart", "refuse_seconds": 0}
     {"cmd": "reject_next", "count": 1, "reason": "..."}
@@ -72,7 +73,7 @@ def _symbol(gw: SimGateway, cmd: dict[str, Any], required: bool = True) -> str |
     symbol = cmd.get("symbol")
     if symbol is None and not required:
         return None
-    if not isinstance(symbol, str) or gw.catalog.by_symbol(symbol) is None:
+    if not isinstance(symbol, str) or gw.catalog.by_key(symbol) is None:
         raise CommandError(f"unknown symbol {symbol!r}")
     return symbol
 
@@ -148,12 +149,18 @@ async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
     if name == "set_price":
         symbol = cmd.get("symbol")
         price = _num(cmd, "price")
-        if not isinstance(symbol, str) or gw.catalog.by_symbol(symbol) is None:
+        if not isinstance(symbol, str) or not gw.catalog.keys_of(symbol):
             raise CommandError(f"unknown symbol {symbol!r}")
         if price <= 0:
             raise CommandError("'price' must be positive")
         gw.set_price(symbol, price)
         return {"ok": True}
+    if name == "fx":
+        pair, rate = cmd.get("pair"), _num(cmd, "rate")
+        if not isinstance(pair, str):
+            raise CommandError("'pair' must be a currency pair such as \"EURUSD\"")
+        gw.set_fx(pair, rate)
+        return {"ok": True, "base_currency": gw.account.base, "fx": gw.account.fx}
     if name == "drop_connections":
         return {"ok": True, "dropped": f.drop_connections()}
     if name == "restart":

@@ -59,7 +59,7 @@ class Delivery:
             snapshot = replace(ev, wire=later, order=replace(ev.order))
             asyncio.get_running_loop().call_later(late, self._deliver_late, snapshot)
             return
-        stock = self.catalog.by_symbol(ev.order.symbol)
+        stock = self.catalog.by_key(ev.order.symbol)
         for part in ev.wire:
             if part == "error":
                 conn.send(msg.error(ev.order_id, ev.code, ev.text))
@@ -76,15 +76,15 @@ class Delivery:
             elif part == "exec" and ev.execution is not None:
                 conn.send(msg.exec_details(-1, ev.execution, stock))
             elif part == "commission" and ev.execution is not None:
-                conn.send(msg.commission_report(ev.execution))
+                conn.send(msg.commission_report(ev.execution, stock.currency))
 
     def _deliver_late(self, ev: OrderEvent) -> None:
         conn = self.owner(ev.client_id)
-        stock = self.catalog.by_symbol(ev.order.symbol) if ev.order is not None else None
+        stock = self.catalog.by_key(ev.order.symbol) if ev.order is not None else None
         if conn is None or stock is None or ev.execution is None:
             return
         for part in ev.wire:
             if part == "exec":
                 conn.send(msg.exec_details(-1, ev.execution, stock))
             elif part == "commission":
-                conn.send(msg.commission_report(ev.execution))
+                conn.send(msg.commission_report(ev.execution, stock.currency))

@@ -16,20 +16,21 @@ from collections.abc import Callable
 
 from . import inbound as req
 from . import messages as msg
-from .book import NO_SECDEF
-from .contracts import Catalog, Stock
+from .contracts import Catalog, ContractSpec, Refusal, SimContract
 from .entitlement import COMPETING, FARM_BROKEN, FARM_NOTICES, FARM_OK, Entitlement
 from .marketdata import Bar, Quotes
 from .ports import Link
 from .session import QuoteSub, Sink, Subscriptions
 
 
-def lookup(catalog: Catalog, conn: Sink, req_id: int, spec: req.ContractSpec) -> Stock | None:
-    """The stock a request names, or ``None`` after answering error 200."""
-    stock = catalog.resolve(spec.con_id, spec.symbol, spec.sec_type, spec.exchange, spec.currency)
-    if stock is None:
-        conn.send(msg.error(req_id, 200, NO_SECDEF))
-    return stock
+def lookup(catalog: Catalog, conn: Sink, req_id: int, spec: ContractSpec) -> SimContract | None:
+    """The contract a request names, or ``None`` after answering IB's error (200, or 321 for a
+    continuous future)."""
+    found = catalog.resolve(spec)
+    if isinstance(found, Refusal):
+        conn.send(msg.error(req_id, found.code, found.text))
+        return None
+    return found
 
 
 class MarketFeed:
@@ -97,7 +98,7 @@ class MarketFeed:
         self.entitlement.set(mode, symbol)
         was_competing, self.competing = self.competing, False
         for sub in self.subscriptions.quote_subscribers(symbol):
-            stock = self.catalog.by_symbol(sub.symbol)
+            stock = self.catalog.by_key(sub.symbol)
             answer = self.entitlement.answer(sub.symbol, stock.primary_exchange if stock else "", sub.requested)
             if not answer.data_type:
                 sub.sink.send(msg.error(sub.req_id, answer.code, answer.text))
@@ -178,7 +179,7 @@ class MarketFeed:
         stock = lookup(self.catalog, conn, req_id, spec)
         if stock is None:
             return
-        answer = self.entitlement.answer(stock.symbol, stock.primary_exchange, conn.session.market_data_type)
+        answer = self.entitlement.answer(stock.key, stock.primary_exchange, conn.session.market_data_type)
         self.subscriptions.remove_quotes(conn, conn.session, req_id)
         if not answer.data_type:
             conn.send(msg.error(req_id, answer.code, answer.text))
@@ -186,7 +187,7 @@ class MarketFeed:
         if answer.code:
             conn.send(msg.error(req_id, answer.code, answer.text))
         conn.send(msg.market_data_type(req_id, answer.data_type))
-        sub = QuoteSub(conn, req_id, stock.symbol, conn.session.market_data_type, answer.data_type)
+        sub = QuoteSub(conn, req_id, stock.key, conn.session.market_data_type, answer.data_type)
         if self.competing and sub.data_type == 1:
             conn.send(msg.error(req_id, *COMPETING))
         if self._flowing(sub):
@@ -194,7 +195,7 @@ class MarketFeed:
         if snapshot:
             conn.send(msg.tick_snapshot_end(req_id))
         else:
-            self.subscriptions.add_quotes(conn, conn.session, req_id, stock.symbol, answer.data_type)
+            self.subscriptions.add_quotes(conn, conn.session, req_id, stock.key, answer.data_type)
 
     def cancel_mkt_data(self, conn: Link, fields: list[str]) -> None:
         self.subscriptions.remove_quotes(conn, conn.session, req.parse_req_id(fields))
@@ -204,11 +205,11 @@ class MarketFeed:
         stock = lookup(self.catalog, conn, req_id, spec)
         if stock is None:
             return
-        if self.entitlement.of(stock.symbol) != "live":  # real-time bars need a live subscription
+        if self.entitlement.of(stock.key) != "live":  # real-time bars need a live subscription
             conn.send(msg.error(req_id, 354, f"Requested market data is not subscribed.{stock.symbol}"))
             return
-        self.subscriptions.add_bars(conn, conn.session, req_id, stock.symbol, self.sim_time(),
-                                    self.prices[stock.symbol])
+        self.subscriptions.add_bars(conn, conn.session, req_id, stock.key, self.sim_time(),
+                                    self.prices[stock.key])
 
     def cancel_real_time_bars(self, conn: Link, fields: list[str]) -> None:
         self.subscriptions.remove_bars(conn, conn.session, req.parse_req_id(fields))

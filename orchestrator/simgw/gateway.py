@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from . import messages as msg
+from . import pricing
 from .account import Account
 from .account_feed import AccountFeed
 from .book import Book, Event
@@ -33,26 +34,27 @@ from .feed import MarketFeed
 from .handlers import Handlers
 from .journal import Journal
 from .marketdata import Quotes
-from .orders import OrderRequest, PortfolioEvent
+from .orders import PortfolioEvent
 from .pacing import DEFAULT_LIMIT
 from .policy import OrderPolicy
 from .ports import Link
 from .prices import PricePath
 from .ticking import tick_forever
+from .tws import MarketActions
 from .views import BrokerViews
 from .waiters import Waiters
 
 log = logging.getLogger("orchestrator.simgw")
 
 
-class SimGateway(BrokerViews):
+class SimGateway(MarketActions, BrokerViews):
     """A simulated IB Gateway serving the TWS API (server version 157).
 
     Args:
         prices: the price path; one row is applied per tick.
         host, port: where to listen; port 0 picks a free port (see ``port``).
         tick_seconds: seconds between automatic ticks; ``None``/0: manual ticking only (``advance``).
-        account_value, account: starting cash in USD; the account code reported in managedAccounts.
+        account_value, account: starting cash in the base currency; the account code in managedAccounts.
         journal_path: JSONL journal file (appended to), or ``None``.
         partial_fill_max: at most this many shares per fill (one fill per order per tick).
         commission_per_share, min_commission: IB fixed-rate style commissions.
@@ -61,6 +63,14 @@ class SimGateway(BrokerViews):
         pacing_limit: messages per second a client may send (IB: 50); more get error 100.
         policy: read-only API, precautionary percentage, modify processing window (all off by default).
         monotonic: the clock of pacing and held client ids (a seam for tests).
+        base_currency: the account's base currency (its rate must be known: ``fx`` or a default).
+        fx: USD per unit of other currencies (``{"EUR": 1.08}`` is EURUSD = 1.08); EUR defaults to 1.08.
+        futures_margin: initial margin per contract by futures root (``{"ES": 13000}``), in USD.
+        sim_date: the simulator's date, which decides the listed futures months (default: today, UTC).
+
+    Raises:
+        PricesError: a futures price of the path is off its tick.
+        ValueError: a currency (the base, or a contract's) has no rate, or a rate is not positive.
     """
 
     def __init__(
@@ -81,16 +91,22 @@ class SimGateway(BrokerViews):
         pacing_limit: int = DEFAULT_LIMIT,
         policy: OrderPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        base_currency: str = "USD",
+        fx: Mapping[str, float] | None = None,
+        futures_margin: Mapping[str, float] | None = None,
+        sim_date: date | None = None,
     ) -> None:
         self.path = prices
         self.host = host
         self.port = port
         self.tick_seconds = tick_seconds or None
         self.account_name = account
-        self.catalog = Catalog(prices.symbols())
-        self.account = Account(account, account_value)
+        self.catalog = Catalog(prices.symbols(), prices.initial_prices(), sim_date, futures_margin)
+        self.account = Account(account, account_value, base_currency, fx)
+        pricing.check_currencies(self.catalog, self.account)
+        initial = pricing.initial_prices(self.catalog, prices)
         self.policy = policy or OrderPolicy()
-        self.book = Book(self.catalog, self.account, prices.initial_prices(),
+        self.book = Book(self.catalog, self.account, initial,
                          commission_per_share=commission_per_share, min_commission=min_commission,
                          partial_fill_max=partial_fill_max, policy=self.policy)
         self.faults = faults or Faults()
@@ -99,8 +115,9 @@ class SimGateway(BrokerViews):
         self.tick = 0
         self._tick_step = self.tick_seconds or 1.0
         self._sim_epoch = int(time.time() // 5) * 5
-        self.feed = MarketFeed(self.catalog, Quotes(prices.initial_prices()), self.book.prices, self.sim_time,
-                               self.links, Entitlement(market_data))
+        quotes = Quotes(initial, pricing.increment_of(self.catalog))
+        self.feed = MarketFeed(self.catalog, quotes, self.book.prices, self.sim_time, self.links,
+                               Entitlement(market_data))
         self._accounts = AccountFeed(self, account_push_seconds)
         self._handlers = Handlers(self, self._accounts, self.feed)
         self._waiters = Waiters()
@@ -174,46 +191,15 @@ class SimGateway(BrokerViews):
             self._step()
         await asyncio.sleep(0)
 
-    def set_price(self, symbol: str, price: float) -> None:
-        """A trade of ``symbol`` at ``price`` now: quotes, bars, stops and limits react."""
-        if self.catalog.by_symbol(symbol) is None:
-            raise KeyError(f"unknown symbol {symbol!r}")
-        self._trade(symbol, float(price))
-        self.apply(self.book.set_price(symbol, float(price)))
-        self._after_change()
-
-    def cancel_in_tws(self, order_ref: str) -> None:
-        """Someone cancels the working order ``order_ref`` in TWS (or IB does): the owner hears
-        an orderStatus Cancelled it did not ask for."""
-        for o in self.book.orders.values():
-            if o.order_ref == order_ref and not o.is_done:
-                self.apply(self.book.cancel(o.client_id, o.order_id))
-        self._after_change()
-
-    def end_session(self) -> None:
-        """The trading session ends: IB cancels every working DAY order (orderStatus Cancelled)."""
-        self.apply(self.book.end_session())
-        self._after_change()
-
-    def trade_in_tws(self, symbol: str, action: str, quantity: float) -> None:
-        """Someone trades ``symbol`` by hand in TWS: a market order of client 0, no orderRef."""
-        stock = self.catalog.by_symbol(symbol)
-        if stock is None:
-            raise KeyError(f"unknown symbol {symbol!r}")
-        order_id = self.book.next_valid_id(0)
-        self.apply(self.book.place(0, OrderRequest(order_id=order_id, con_id=stock.con_id, symbol=stock.symbol,
-                                                     action=action, quantity=float(quantity), order_type="MKT",
-                                                     tif="DAY")))
-        self._after_change()
-
     def _step(self) -> None:
         self.tick += 1
         if self.faults.take_drop_tick(self.tick):
             self._clients.drop_all(f"fault: drop_at_tick {self.tick}")
         if self.tick <= len(self.path.rows):
             symbol, price = self.path.rows[self.tick - 1]
-            self._trade(symbol, price)
-            self.book.prices[symbol] = price
+            for key in self.catalog.keys_of(symbol):
+                self._trade(key, price)
+                self.book.prices[key] = price
         self.apply(self.book.match_all())
         self.feed.advance()
         self._after_change()
@@ -221,6 +207,9 @@ class SimGateway(BrokerViews):
     def _trade(self, symbol: str, price: float) -> None:
         self.feed.trade(symbol, price)
         self._accounts.price_changed()
+
+    def _push_account(self) -> None:
+        self._accounts.push(None)
 
     # ================================================================ book events → wire
     def apply(self, events: list[Event]) -> None:

@@ -13,12 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from . import details, margin, ticks
 from . import inbound as req
 from . import messages as msg
-from .account import MARGIN_RATE, order_commission
 from .account_feed import AccountFeed
-from .book import NO_SECDEF
-from .feed import MarketFeed, lookup
+from .contracts import NO_SECDEF, Refusal
+from .feed import MarketFeed
 from .orders import PRE_SUBMITTED, OrderRequest, SimOrder
 from .ports import GatewayOps, Link
 from .wire import FieldReader, ProtocolError, encode
@@ -34,7 +34,6 @@ _EMPTY_ANSWERS: dict[int, Callable[[list[str]], bytes]] = {
     82: lambda f: encode([80, 0]),  # reqMktDepthExchanges
     83: lambda f: encode([82, req.parse_req_id(f, 1), 0]),  # reqSmartComponents
     85: lambda f: encode([85, 0]),  # reqNewsProviders
-    91: lambda f: encode([93, req.parse_req_id(f, 1), 1, 0, 0.01]),  # reqMarketRule
 }
 _IGNORED = frozenset({11, 12, 13, 14, 15, 23, 25, 51, 53, 56, 57, 63, 75, 89, 90, 93, 95, 98, 101, 103})
 
@@ -70,6 +69,7 @@ class Handlers:
             req.CANCEL_ACCOUNT_UPDATES_MULTI: acc.cancel_account_updates_multi,
             req.REQ_MATCHING_SYMBOLS: self.req_matching_symbols,
             req.REQ_COMPLETED_ORDERS: self.req_completed_orders,
+            req.REQ_MARKET_RULE: self.req_market_rule,
         }
 
     # ------------------------------------------------------------ dispatch
@@ -129,16 +129,27 @@ class Handlers:
 
     # ------------------------------------------------------------ contracts
     def req_contract_details(self, conn: Link, fields: list[str]) -> None:
+        """Every contract the description fits (a future without a month: each listed month);
+        CONTFUT: the front month under secType CONTFUT; none: error 200."""
         req_id, spec = req.parse_contract_request(fields)
-        stock = lookup(self.gw.catalog, conn, req_id, spec)
-        if stock is not None:
-            conn.send(msg.contract_details(req_id, stock, self.gw.clock()))
-            conn.send(msg.contract_details_end(req_id))
+        found = self.gw.catalog.details(spec)
+        if not found:
+            conn.send(msg.error(req_id, 200, NO_SECDEF))
+            return
+        now = self.gw.clock()
+        for c in found:
+            conn.send(details.contract_details(req_id, c, now, spec.sec_type if details.is_continuous(spec.sec_type)
+                                               else None))
+        conn.send(details.contract_details_end(req_id))
 
     def req_matching_symbols(self, conn: Link, fields: list[str]) -> None:
         r = FieldReader(fields, 1)
         req_id = r.int()
-        conn.send(msg.symbol_samples(req_id, self.gw.catalog.matching(r.str_or(""))))
+        conn.send(details.symbol_samples(req_id, self.gw.catalog.matching(r.str_or(""))))
+
+    def req_market_rule(self, conn: Link, fields: list[str]) -> None:
+        rule_id = req.parse_req_id(fields, 1)
+        conn.send(details.market_rule(rule_id, ticks.market_rule(rule_id)))
 
     # ------------------------------------------------------------ orders
     def place_order(self, conn: Link, fields: list[str]) -> None:
@@ -150,27 +161,21 @@ class Handlers:
                                            reject_modify=self.gw.faults.take_reject_modify))
 
     def _what_if(self, conn: Link, r: OrderRequest) -> None:
-        stock = self.gw.catalog.resolve(r.con_id, r.symbol, r.sec_type, r.exchange, r.currency)
-        if stock is None:
-            conn.send(msg.error(r.order_id, 200, NO_SECDEF))
+        """A margin preview (never placed): IB's answer to the same order, or its refusal."""
+        found = self.gw.catalog.resolve(r.spec())
+        if isinstance(found, Refusal):
+            conn.send(msg.error(r.order_id, found.code, found.text))
             return
-        price = self.gw.book.prices[stock.symbol]
-        value = r.quantity * price
-        values = self.gw.account_values()
-        init = values["InitMarginReq"]
-        change = MARGIN_RATE * value
-        info = {
-            "init_before": init, "maint_before": init, "equity_before": values["EquityWithLoanValue"],
-            "init_change": change, "maint_change": change, "equity_change": 0.0,
-            "init_after": init + change, "maint_after": init + change,
-            "equity_after": values["EquityWithLoanValue"],
-            "commission": order_commission(r.quantity, value, self.gw.book.commission_per_share,
-                                           self.gw.book.min_commission),
-        }
-        o = SimOrder(conn.cid, r.order_id, 0, stock.symbol, stock.con_id, r.action, r.quantity,
+        book = self.gw.book
+        if margin.off_tick(found, r, book.prices[found.key]):
+            conn.send(msg.error(r.order_id, ticks.OFF_TICK_CODE, ticks.OFF_TICK_TEXT))
+            return
+        info = margin.what_if(self.gw.account, book.prices, found, r, book.commission_per_share,
+                              book.min_commission)
+        o = SimOrder(conn.cid, r.order_id, 0, found.key, found.con_id, r.action, r.quantity,
                      r.order_type, r.quantity, r.lmt_price, r.aux_price, account=self.gw.account_name,
                      order_ref=r.order_ref, status=PRE_SUBMITTED)
-        conn.send(msg.open_order(o, stock, what_if=info))
+        conn.send(msg.open_order(o, found, what_if=info))
 
     def cancel_order(self, conn: Link, fields: list[str]) -> None:
         order_id = req.parse_cancel_order(fields)
@@ -181,7 +186,7 @@ class Handlers:
 
     def _send_open(self, conn: Link, orders: list[SimOrder]) -> None:
         for o in orders:
-            stock = self.gw.catalog.by_symbol(o.symbol)
+            stock = self.gw.catalog.by_key(o.symbol)
             if stock is not None:
                 conn.send(msg.open_order(o, stock))
                 conn.send(msg.order_status(o))
@@ -210,7 +215,7 @@ class Handlers:
 
     def req_completed_orders(self, conn: Link, fields: list[str]) -> None:
         for o in self.gw.book.completed_orders():
-            stock = self.gw.catalog.by_symbol(o.symbol)
+            stock = self.gw.catalog.by_key(o.symbol)
             if stock is not None:
                 conn.send(msg.completed_order(o, stock))
         conn.send(msg.completed_orders_end())
@@ -223,12 +228,12 @@ class Handlers:
         """The day's executions of every client the filter accepts (clientId 0 = every client)."""
         times = 2 if self.gw.faults.replay_executions_twice else 1
         for e in self.gw.book.executions:
-            stock = self.gw.catalog.by_symbol(e.symbol)
-            if stock is None or not flt.accepts(e.client_id, e.symbol, e.side):
+            stock = self.gw.catalog.by_key(e.symbol)
+            if stock is None or not flt.accepts(e.client_id, stock.symbol, e.side):
                 continue
             for _ in range(times):
                 conn.send(msg.exec_details(req_id, e, stock))
-                conn.send(msg.commission_report(e))
+                conn.send(msg.commission_report(e, stock.currency))
         conn.send(msg.exec_details_end(req_id))
 
     def req_ids(self, conn: Link, fields: list[str]) -> None:

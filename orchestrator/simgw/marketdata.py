@@ -1,8 +1,9 @@
 """Quotes and 5-second bars built from the price path (no I/O).
 
-Each price-path row is a trade at that price.  Bid and ask sit one cent either
-side of the last trade.  Sizes are deterministic pseudo-random round lots
-derived from the symbol and the trade number, so runs are reproducible.
+Each price-path row is a trade at that price.  Bid and ask sit one tick (the
+contract's increment at that price) either side of the last trade.  Sizes are
+deterministic pseudo-random round lots derived from the symbol and the trade
+number, so runs are reproducible.
 
 Bars use *simulated time*: ``sim_epoch + ticks × tick_step`` where
 ``tick_step`` is the gateway's ``tick_seconds`` (or 1 s with manual ticking),
@@ -12,6 +13,7 @@ so a bar closes every 5 simulated seconds whether or not the symbol traded.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import messages as msg
@@ -38,27 +40,31 @@ class Quote:
     bid_size: int = 500
     ask_size: int = 500
     trades: int = 0
+    tick: float = 0.01  # the contract's increment at the last price: bid and ask sit one away
 
     @property
     def bid(self) -> float:
-        return round(max(self.last - 0.01, 0.01), 4)
+        return round(max(self.last - self.tick, self.tick), 6)
 
     @property
     def ask(self) -> float:
-        return round(self.last + 0.01, 4)
+        return round(self.last + self.tick, 6)
 
 
 class Quotes:
-    """The current quote of every symbol."""
+    """The current quote of every symbol; ``increment(symbol, price)`` is its tick there."""
 
-    def __init__(self, initial: dict[str, float]) -> None:
-        self.quotes = {s: Quote(s, p, p, p, p) for s, p in initial.items()}
+    def __init__(self, initial: dict[str, float],
+                 increment: Callable[[str, float], float] = lambda symbol, price: 0.01) -> None:
+        self.increment = increment
+        self.quotes = {s: Quote(s, p, p, p, p, tick=increment(s, p)) for s, p in initial.items()}
 
     def trade(self, symbol: str, price: float) -> Quote:
         q = self.quotes[symbol]
         q.trades += 1
         h = _hash(symbol, q.trades)
         q.last = price
+        q.tick = self.increment(symbol, price)
         q.high = max(q.high, price)
         q.low = min(q.low, price)
         q.last_size = (h % 9 + 1) * 100

@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .contracts import ContractSpec
+
 # IB order status strings.  HELD is internal: a transmit=0 order the gateway
 # keeps without telling anyone, like TWS does, until its group is transmitted.
 HELD = "Held"
@@ -24,7 +26,8 @@ STOP_TYPES = frozenset({"STP", "STP LMT", "TRAIL"})
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """The fields of a client's placeOrder message that the gateway uses."""
+    """The fields of a client's placeOrder message that the gateway uses. ``contract`` is the
+    whole contract description when it came off the wire; else it is built from the fields here."""
 
     order_id: int
     con_id: int
@@ -48,6 +51,13 @@ class OrderRequest:
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
     what_if: bool = False
+    contract: ContractSpec | None = None
+
+    def spec(self) -> ContractSpec:
+        """The contract description the order names."""
+        if self.contract is not None:
+            return self.contract
+        return ContractSpec(self.con_id, self.symbol, self.sec_type, self.exchange, currency=self.currency)
 
 
 @dataclass(slots=True)

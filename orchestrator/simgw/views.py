@@ -46,8 +46,7 @@ class BrokerViews:
     @property
     def positions(self) -> dict[str, Position]:
         """Nonzero positions by symbol (copies)."""
-        return {s: Position(p.symbol, p.con_id, p.qty, p.avg_cost, p.realized_pnl)
-                for s, p in self.account.positions.items() if p.qty}
+        return self.account.copies()
 
     @property
     def executions(self) -> list[Execution]:
@@ -73,6 +72,10 @@ class BrokerViews:
             "positions": [p.to_json() for p in self.positions.values()],
             "executions": [e.to_json() for e in self.book.executions],
             "account": {k: round(v, 2) for k, v in self.account_values().items()},
+            "base_currency": self.account.base,
+            "fx": dict(self.account.fx),
+            "ledger": {ccy: {k: round(v, 8) for k, v in row.items()}
+                       for ccy, row in self.account.ledger(self.book.prices).items()},
             "faults": self.faults.to_json(),
             "market_data": self.feed.to_json(),
             "policy": self.policy.to_json(),

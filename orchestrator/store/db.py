@@ -93,8 +93,15 @@ def _migrate_4(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
 
 
+def _migrate_5(conn: Connection) -> None:
+    """A plan in error only because IB showed no trace of its entry says so (it carries on if the
+    entry turns up)."""
+    conn.exec_driver_sql("ALTER TABLE plans ADD COLUMN entry_unseen INTEGER NOT NULL DEFAULT 0")
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
+                                                       5: _migrate_5}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

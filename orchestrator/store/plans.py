@@ -106,6 +106,11 @@ class PlanRows(Tables):
         row = self.db.execute("SELECT spec_hash FROM plans WHERE id=?", (plan_id,)).fetchone()
         return None if row is None else row[0]
 
+    def plan_source(self, plan_id: str) -> str | None:
+        """The plan file a stored plan was loaded from (None: unknown plan, or not recorded)."""
+        row = self.db.execute("SELECT source_file FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else row[0]
+
     def insert_plan(self, spec: PlanSpec, *, at: datetime, source_file: str | None = None,
                     spec_hash: str = "") -> Plan:
         """Store a new plan in ``pending`` with journal row 0. Raises StoreError if the id exists."""
@@ -148,6 +153,11 @@ class PlanRows(Tables):
                     if commission is not None:
                         p.seen_commission_ids.add(exec_id)
         return plans
+
+    def load_spec(self, plan_id: str) -> PlanSpec | None:
+        """The plan as it was loaded (its spec only), or None if the plan is unknown."""
+        row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else spec_from_row(row)
 
     def load_plan(self, plan_id: str) -> Plan | None:
         row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()

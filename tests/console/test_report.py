@@ -70,7 +70,8 @@ def test_totals_equity_curve_and_drawdown() -> None:
     assert r.max_drawdown == D("50.00")
     assert not r.commissions_complete
     totals = report_record(r)["totals"]
-    assert totals == {"trades": 3, "wins": 2, "losses": 1, "net_pnl": 247.5, "win_rate": 0.6667, "average_r": 0.99,
+    assert totals == {"trades": 3, "wins": 2, "losses": 1, "gross_pnl": 250.0, "commissions": 2.5, "net_pnl": 247.5,
+                      "win_rate": 0.6667, "average_r": 0.99,
                       "expectancy": 82.5, "profit_factor": 5.95, "max_drawdown": 50.0, "commissions_complete": False}
 
 

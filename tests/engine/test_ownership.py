@@ -33,6 +33,8 @@ def _config(tmp: Path, port: int, *, client_id: int = 3, name: str = "config.tom
         rescan_seconds = 0.2
         [trailing]
         interval_seconds = 0.2
+        [maintenance]
+        windows = []
         """))
     return cfg
 

@@ -17,7 +17,10 @@ from hypothesis import strategies as st
 
 import machines
 from machines import Plan, PlanMachine, State
+from orchestrator.broker.port import Quote
 from orchestrator.clock import FixedClock
+from orchestrator.engine.marketwatch import MarketWatch
+from orchestrator.engine.notices import Notices
 from orchestrator.engine.openrisk import OpenRisk
 from orchestrator.engine.registry import PlanRegistry
 from orchestrator.engine.step import apply_events
@@ -90,6 +93,9 @@ class Paced(FakeBroker):
     def last_price(self, symbol: str) -> D | None:
         return self.price
 
+    def quote(self, symbol: str) -> Quote:
+        return Quote(last=self.price, source="live", age=0.0)
+
 
 def test_an_unconfirmed_stop_is_sent_again_confirm_seconds_after_its_request_left(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
@@ -104,7 +110,8 @@ def test_an_unconfirmed_stop_is_sent_again_confirm_seconds_after_its_request_lef
         apply_events(registry.machine, store, [(registry.plans[i], e) for i, e in items], now=clock.now())
         return len(items)
 
-    job = Trailing(registry, broker, clock, apply_many, confirm_seconds=5.0, max_attempts=3)
+    job = Trailing(registry, MarketWatch(broker, Notices(store, clock), clock), clock, apply_many,
+                   confirm_seconds=5.0, max_attempts=3)
     asyncio.run(job.tick())   # the price moves the stop: sent at 10 s (by the machine's clock)
     assert [type(e).__name__ for _i, e in passes[-1]] == ["PriceUpdate"] and plan.stop_attempts == 1
     broker.sent["T0"] = at(10)

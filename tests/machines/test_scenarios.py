@@ -136,7 +136,7 @@ def test_short_plan_trails_and_is_stopped_out_by_the_trailed_stop() -> None:
     fx = s.price("97.90")                        # 1R (2.00) reached at 98: stop to 97.90 + 1.50
     assert s.state == S.TRAILING
     assert only(fx, ModifyStop).stop_price == D("99.40")
-    assert s(StopModified, stop_price=D("99.40")) == []
+    assert notify_kinds(s(StopModified, stop_price=D("99.40"))) == ["trailing"]   # the stop IB now holds
     assert s.plan.confirmed_stop_price == D("99.40")
 
     assert s.price("98.50") == []                # moved against us: the stop stays

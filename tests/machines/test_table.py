@@ -32,6 +32,7 @@ from machines import (
     EntryCancelled,
     EntryFilled,
     EntryRejected,
+    EntryUnseen,
     ExitFilled,
     Expire,
     Fault,
@@ -53,6 +54,7 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TraderExits,
     TrailRetry,
     guard_names,
     triggers,
@@ -180,6 +182,47 @@ def _accepted(src: State) -> Given:
 @case(EntryAccepted, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR))
 def _accepted_again(src: State) -> Given:
     return Given(plan_in(src), event(EntryAccepted), [])
+
+
+def _unseen() -> Plan:
+    """In error only because IB showed no trace of the entry sent."""
+    return plan_in(S.ERROR, filled_qty=0, entry_unseen=True, entry_done=False, reason="no trace")
+
+
+@case(EntryUnseen, S.ERROR, (), "record_unseen", S.SIZED)
+def _entry_unseen(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [notify("error")],
+                 lambda p: _assert(p.entry_unseen and "shows no trace" in (p.reason or "")))
+
+
+@case(EntryUnseen, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR, S.PENDING))
+def _entry_unseen_later(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [])
+
+
+@case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
+def _accepted_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryAccepted), [notify("entry_found")],
+                 lambda p: _assert(not p.entry_unseen and p.reason is None))
+
+
+@case(EntryRejected, S.REJECTED, "entry_unseen", ("entry_found", "record_reject"), S.ERROR)
+def _rejected_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryRejected), [(CancelEntry, {}), (CancelExits, {}),
+                                                    notify("rejected", code=201)])
+
+
+@case(EntryCancelled, S.CANCELLED, "entry_unseen", ("entry_found", "record_cancelled"), S.ERROR)
+def _cancelled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryCancelled), [notify("cancelled")],
+                 lambda p: _assert(p.entry_done and p.reason == "entry cancelled at IB"))
+
+
+@case(EntryFilled, S.FILLED, ("entry_unseen", "!duplicate_fill"), ("entry_found", "record_entry_fill", "protect_fill"),
+      S.ERROR)
+def _filled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryFilled, quantity=100), [(Protect, {"quantity": 100}), notify("filled")],
+        lambda p: _assert(p.open_qty == 100 and not p.entry_unseen and p.reason is None))
 
 
 @case(EntryRejected, S.REJECTED, (), "record_reject", UNFILLED)
@@ -406,8 +449,10 @@ def _status_while_flattening(src: State) -> Given:
 @case(ProtectionStatus, S.FILLED, (), "reprotect", (S.PROTECTED, S.TRAILING))
 def _status_protection_lost(src: State) -> Given:
     plan = plan_in(src)
+    # the message says what IB showed: no stop, the take-profit still for the whole position
     return Given(plan, _status(0, target=QTY), [
-        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}), notify("protection_lost")])
+        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}),
+        notify("protection_lost", stop_quantity=0, target_quantity=QTY, open_qty=QTY)])
 
 
 @case(ProtectionStatus, None, "has_leftovers", "cancel_leftovers", S.CLOSED)
@@ -457,9 +502,9 @@ def _trail_moves(src: State) -> Given:
     def check(p: Plan) -> None:
         assert p.stop_price == D("101.10") and p.trail_active and p.best_price == D("102.60")
         assert p.confirmed_stop_price == old   # not confirmed until IB says so
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=False)] if src is S.PROTECTED else []
     return Given(plan, event(PriceUpdate, price=D("102.60")), [
-        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}),
-        notify("trailing", old_stop=old, new_stop=D("101.10"))], check)
+        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}), *told], check)   # later moves: once confirmed
 
 
 _TRACK = {S.SIZED: (D("101"), None), S.SUBMITTED: (D("101"), None), S.FILLED: (D("103"), D("103")),
@@ -479,7 +524,10 @@ def _price_tracked(src: State) -> Given:
 
 @case(StopModified, None, (), "record_stop", (*LIVE, S.CLOSED, S.ERROR))
 def _stop_modified(src: State) -> Given:
-    return Given(plan_in(src), event(StopModified, stop_price=D("101.10")), [],
+    plan = plan_in(src)
+    old = plan.confirmed_stop_price
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=True)] if src in LIVE and old else []
+    return Given(plan, event(StopModified, stop_price=D("101.10")), told,   # the stop IB holds is what is told
                  lambda p: _assert(p.confirmed_stop_price == D("101.10")))
 
 
@@ -649,6 +697,27 @@ def _position_changed(src: State) -> Given:
 @case(PositionShortfall, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
 def _shortfall_without_a_position(src: State) -> Given:
     return Given(plan_in(src), event(PositionShortfall), [])
+
+
+@case(TraderExits, S.ERROR, (), "yield_to_trader", (*LIVE, S.ERROR))
+def _yielded_to_trader(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [(CancelExits, {}), notify("yielded_to_trader")],
+                 lambda p: _assert(p.open_qty == QTY and not p.flattening and "order 12 of client 0" in p.reason
+                                   and "are cancelled so nothing sells twice" in p.reason))
+
+
+def test_exits_of_others_for_part_of_the_position_cut_ours_to_the_rest() -> None:
+    """The trader's stop for 30 of the 100 shares: ours are cut to 70 (together they sell 100)."""
+    m, plan = bound(plan_in(S.PROTECTED))
+    effects = m.step(plan, event(TraderExits, quantity=30))
+    assert plan.state == S.ERROR and "cut to 70 shares" in plan.reason
+    assert [(type(e).__name__, getattr(e, "quantity", None), getattr(e, "grow", None)) for e in effects
+            if not isinstance(e, Notify)] == [("Protect", 70, False)]
+
+
+@case(TraderExits, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
+def _trader_exits_without_a_position(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [])
 
 
 @case(ProtectionStatus, None, ("over_protected", "!flattening"), "trim_excess", LIVE)
@@ -906,7 +975,8 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
-        PositionShortfall.TRIGGER, TrailRetry.TRIGGER, CommissionCharged.TRIGGER}
+        PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
+        CommissionCharged.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 

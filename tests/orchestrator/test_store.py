@@ -80,7 +80,8 @@ def test_lifecycle_commits_state_journal_fills_effects_and_outbox(store: Store) 
     kinds = [r[0] for r in store.db.execute("SELECT kind FROM effects ORDER BY id")]
     assert kinds == ["PlaceBracket", "Protect", "Protect", "ModifyStop", "CancelExits"]
     notices = [r[0] for r in store.db.execute("SELECT kind FROM outbox ORDER BY id")]
-    assert notices == ["sized", "submitted", "filled", "filled", "protected", "trailing", "trailing_stop"]
+    # the trail sent, then the stop IB confirmed
+    assert notices == ["sized", "submitted", "filled", "filled", "protected", "trailing", "trailing", "trailing_stop"]
     keys = [r[0] for r in store.db.execute("SELECT dedupe_key FROM outbox")]
     assert len(keys) == len(set(keys))
 

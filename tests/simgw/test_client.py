@@ -303,7 +303,7 @@ async def test_unsupported_requests_do_not_hang(log_guard: LogGuard) -> None:
         assert await ib.reqMktDepthExchangesAsync() == []
         assert await ib.reqNewsProvidersAsync() == []
         assert await ib.reqScannerParametersAsync() == "<ScanParameterResponse/>"
-        assert [r.increment for r in await ib.reqMarketRuleAsync(26)] == [0.01]
+        assert [(r.lowEdge, r.increment) for r in await ib.reqMarketRuleAsync(26)] == [(0, 0.0001), (1, 0.01)]
         assert [d.contract.symbol for d in await ib.reqMatchingSymbolsAsync("MS")] == ["MSFT"]
         ib.client.send(230, 1, 5)  # an unknown message id: ignored
         ib.reqMarketDataType(3)

@@ -41,7 +41,8 @@ async def test_command_serves_ib_async_and_the_control_port(tmp_path: Path, log_
         assert trade.fills[0].execution.price == 181.5
         state = (await ctl("state"))["state"]
         assert state["positions"] == [{"symbol": "AAPL", "con_id": 265598, "quantity": 10.0,
-                                       "avg_cost": 181.6, "realized_pnl": 0.0}]
+                                       "avg_cost": 181.6, "realized_pnl": 0.0, "currency": "USD",
+                                       "multiplier": 1.0}]
         assert [(o["order_ref"], o["status"]) for o in state["orders"]] == [("c:entry", "Filled")]
         assert state["executions"][0]["exec_id"] == trade.fills[0].execution.execId
         assert (await ctl("advance", n=2))["tick"] == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -33,6 +34,8 @@ CALLBACKS = (
     "updateAccountTime", "accountDownloadEnd", "accountSummary", "accountSummaryEnd", "positionMulti",
     "positionMultiEnd", "accountUpdateMulti", "accountUpdateMultiEnd",
 )
+
+INSTRUMENT_CALLBACKS = ("marketRule",)  # heard only in the instruments' exercise
 
 Seen = list[tuple[str, tuple[Any, ...]]]
 
@@ -79,7 +82,7 @@ class Recorder(EWrapper, EClient):  # type: ignore[misc]
             self.crash = exc
 
 
-for _name in CALLBACKS:
+for _name in CALLBACKS + INSTRUMENT_CALLBACKS:
     setattr(Recorder, _name, lambda self, *args, _n=_name: self.record(_n, *args))
 
 
@@ -118,21 +121,87 @@ def order(action: str, qty: int, kind: str, tif: str = "GTC", **fields: Any) -> 
     return o
 
 
+def run_app(gt: GatewayThread, exercise: Callable[[Recorder, GatewayThread], None]) -> Recorder:
+    """Connect an ibapi app to ``gt``, run ``exercise`` on it, disconnect; its message loop must live."""
+    app = Recorder()
+    app.connect("127.0.0.1", gt.port, 11)
+    thread = threading.Thread(target=app.loop, name="ibapi", daemon=True)
+    thread.start()
+    try:
+        exercise(app, gt)
+    finally:
+        app.disconnect()
+        thread.join(WAIT)
+    assert app.crash is None, f"ibapi's message loop died: {app.crash!r}"
+    return app
+
+
 def test_ibapi_decodes_every_message(ibapi_errors: list[str]) -> None:
     with GatewayThread(PricePath.from_rows(ROWS), tick_seconds=None, market_data="delayed") as gt:
-        app = Recorder()
-        app.connect("127.0.0.1", gt.port, 11)
-        thread = threading.Thread(target=app.loop, name="ibapi", daemon=True)
-        thread.start()
-        try:
-            exercise(app, gt)
-        finally:
-            app.disconnect()
-            thread.join(WAIT)
-        assert app.crash is None, f"ibapi's message loop died: {app.crash!r}"
+        app = run_app(gt, exercise)
         assert ibapi_errors == []
         names = {n for n, _ in app.seen}
         assert names >= set(CALLBACKS) - {"symbolSamples"}, sorted(set(CALLBACKS) - names)
+
+
+def test_ibapi_decodes_futures_market_rules_what_if_and_currencies(ibapi_errors: list[str]) -> None:
+    rows = [("ES", 5000.0), ("SAP", 200.0), ("AAPL", 180.0)]
+    with GatewayThread(PricePath.from_rows(rows), tick_seconds=None, base_currency="EUR", fx={"EUR": 1.08},
+                       sim_date=date(2026, 11, 27)) as gt:
+        app = run_app(gt, exercise_instruments)
+        assert ibapi_errors == []
+        rows_seen = {(a[0], a[2]) for n, a in app.seen if n == "updateAccountValue"}
+        assert {("NetLiquidation", "EUR"), ("ExchangeRate", "USD"), ("CashBalance", "EUR"), ("CashBalance", "USD"),
+                ("NetLiquidationByCurrency", "BASE"), ("ExchangeRate", "BASE")} <= rows_seen
+        assert ("NetLiquidation", "USD") not in rows_seen
+
+
+def future(month: str = "202612") -> Contract:
+    c = Contract()
+    c.symbol, c.secType, c.exchange, c.currency, c.lastTradeDateOrContractMonth = "ES", "FUT", "CME", "USD", month
+    return c
+
+
+def exercise_instruments(app: Recorder, gt: GatewayThread) -> None:
+    app.wait(app.got("nextValidId"), "nextValidId")
+    app.reqContractDetails(1, future())
+    app.wait(app.got("contractDetailsEnd", a0=1), "futures contract details")
+    (_, (_, details)) = next(x for x in app.seen if x[0] == "contractDetails" and x[1][0] == 1)
+    assert (details.contract.multiplier, details.contract.localSymbol, details.minTick, details.marketRuleIds) == (
+        "50", "ESZ6", 0.25, "67")
+    cont = future("")
+    cont.secType = "CONTFUT"
+    app.reqContractDetails(2, cont)
+    app.wait(app.got("contractDetailsEnd", a0=2), "continuous future details")
+    sap = stock("SAP")
+    sap.currency = "EUR"
+    app.reqContractDetails(3, sap)
+    app.wait(app.got("contractDetailsEnd", a0=3), "EUR stock details")
+    for rule in (67, 1741, 26):
+        app.reqMarketRule(rule)
+    app.wait(lambda seen: sum(1 for n, _ in seen if n == "marketRule") == 3, "three market rules")
+    ladder = next(a[1] for n, a in app.seen if n == "marketRule" and a[0] == 1741)
+    assert len(ladder) == 13 and (ladder[8].lowEdge, ladder[8].increment) == (200.0, 0.05)
+
+    app.reqAccountUpdates(True, "")
+    app.reqPositions()
+    app.reqAccountSummary(4, "All", "NetLiquidation,$LEDGER:ALL")
+    app.wait(app.got("accountSummaryEnd", a0=4), "accountSummaryEnd")
+    assert app.got("accountSummary", a0=4, a2="ExchangeRate", a4="EUR")(app.seen)
+    assert app.got("accountSummary", a0=4, a2="NetLiquidation", a4="EUR")(app.seen)
+    app.placeOrder(200, future(), order("BUY", 1, "MKT", whatIf=True))
+    app.wait(app.got("openOrder", a0=200), "a futures what-if answer")
+    state = next(a[3] for n, a in app.seen if n == "openOrder" and a[0] == 200)
+    assert float(state.initMarginChange) == pytest.approx(13_000 / 1.08, abs=0.01)
+    app.placeOrder(201, future(), order("BUY", 1, "LMT", lmtPrice=4990.1))
+    app.wait(app.got("error", a0=201, a1=110), "110 for an off-tick price")
+    app.placeOrder(202, future(), order("BUY", 2, "MKT"))
+    app.placeOrder(203, sap, order("BUY", 10, "MKT"))
+    app.wait(lambda seen: sum(1 for n, _ in seen if n == "commissionReport") == 2, "two fills' commissions")
+    app.wait(app.got("updatePortfolio"), "a portfolio push")
+    app.wait(lambda seen: any(n == "position" and a[1].secType == "FUT" for n, a in seen), "a futures position")
+    report = next(a[0] for n, a in app.seen if n == "commissionReport" and a[0].currency == "EUR")
+    assert report.commission == 3.0
 
 
 def exercise(app: Recorder, gt: GatewayThread) -> None:
