@@ -441,7 +441,8 @@ timeout_seconds = 2
                                      name=f"cancel-{plan_id}")
         self.cli_outputs[f"cancel {plan_id}"] = out + err
         self.tally.cancels += 1
-        if rc != 0:
+        ended = rc == 2 and f"plan {plan_id} is " in err and "nothing to cancel" in err  # it ended first: refused
+        if rc != 0 and not ended:
             self.violate("orchestrator_healthy", plan_id, f"orchestrator cancel exited {rc}: {err.strip()}")
 
     # ------------------------------------------------------------------ the episode
