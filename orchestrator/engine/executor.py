@@ -117,10 +117,10 @@ class Executor:
                 return None
             return replace(effect, quantity=self.fills.live_open_qty(plan),
                            price=plan.stop_price if effect.price is not None else None)
-        if isinstance(effect, fx.ModifyStop):
+        if isinstance(effect, fx.ModifyStop):   # only the price moves (the quantity is Protect's)
             if plan.state not in holding or plan.flattening:
                 return None
-            return replace(effect, stop_price=plan.stop_price, quantity=self.fills.live_open_qty(plan))
+            return replace(effect, stop_price=plan.stop_price)
         return effect
 
     async def _place_bracket(self, e: fx.PlaceBracket) -> str:
