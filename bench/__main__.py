@@ -27,6 +27,8 @@ FULL = {"plans": 1000, "baseline": 100, "rounds": 10, "p2_plans": 1000, "p2_roun
         "runs": 3, "sizes": scaling.SIZES, "active": 40}
 QUICK = {"plans": 100, "baseline": 20, "rounds": 3, "p2_plans": 200, "p2_rounds": 1, "restart_plans": 1_000,
          "runs": 1, "sizes": (100, 1_000), "active": 10}
+SMOKE = {"plans": 25, "baseline": 3, "rounds": 1, "p2_plans": 20, "p2_rounds": 1, "restart_plans": 100,
+         "runs": 1, "sizes": (100,), "active": 5}   # the test suite's check that every figure is written
 
 
 def machine() -> str:
@@ -64,16 +66,18 @@ def draw(p1_ms: list[float], p1: Figure, curve: dict[str, list[dict[str, Any]]],
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a smaller version (under 40 s)")
+    p.add_argument("--smoke", action="store_true", help="the smallest version: checks the code runs, measures nothing")
     p.add_argument("--out", type=Path, help="results file (default bench/results.json; --quick: a temp dir)")
     p.add_argument("--plots", type=Path, help="directory of the PNGs (default docs/; --quick: next to --out)")
     args = p.parse_args(argv)
-    size = QUICK if args.quick else FULL
-    scratch = Path(tempfile.mkdtemp(prefix="bench-quick-")) if args.quick else None
+    size = SMOKE if args.smoke else QUICK if args.quick else FULL
+    small = args.quick or args.smoke
+    scratch = Path(tempfile.mkdtemp(prefix="bench-quick-")) if small and args.out is None else None
     out = args.out or (scratch / "results.json" if scratch else REPO / "bench" / "results.json")
     plots = args.plots or (out.parent if scratch or args.out else REPO / "docs")
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)   # IB's codes are counted, not printed
     started = time.perf_counter()
-    print(f"bench: {machine()}{' (quick)' if args.quick else ''}", flush=True)
+    print(f"bench: {machine()}{' (smoke)' if args.smoke else ' (quick)' if args.quick else ''}", flush=True)
     figures: list[Figure] = []
     details: dict[str, Any] = {}
 

@@ -45,9 +45,9 @@ class Figure:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["ratio"] = None if self.ratio is None else round(self.ratio, 3)
-        out["value"] = round(self.value, 4)
+        out["value"] = float(f"{self.value:.6g}")   # six significant digits, whatever the unit
         if self.baseline is not None:
-            out["baseline"] = round(self.baseline, 4)
+            out["baseline"] = float(f"{self.baseline:.6g}")
         order = ["name", "value", "unit", "baseline", "ratio", "target", "met", "note"]
         return {k: out[k] for k in order}
 
