@@ -44,12 +44,16 @@ class Trailing:
             return
         now = self.clock.now()
         events: list[tuple[str, Any]] = []
+        prices: dict[str, Decimal | None] = {}   # one look at each symbol's price per pass, not one per plan
         for plan in self.registry.live():
             if plan.state not in LIVE_POSITION or not plan.spec.trails:
                 continue
             if self._unconfirmed(plan, now):
                 events.append((plan.id, machines.TrailRetry(now, self.max_attempts)))
-            price = self.market.trail_price(plan.spec.symbol)   # None: no usable price, the stop stays
+            symbol = plan.spec.symbol
+            if symbol not in prices:
+                prices[symbol] = self.market.trail_price(symbol)   # None: no usable price, the stop stays
+            price = prices[symbol]
             if price is None or self._last_price.get(plan.id) == price:
                 continue
             self._last_price[plan.id] = price
