@@ -67,7 +67,9 @@ class World:
             max_portfolio_risk_pct = 50
             [trailing]
             interval_seconds = {trailing_interval}
-            """))
+            [market_data]
+            max_age_seconds = 86400
+            """))   # the gateway sends a price only when the bench sets one: an old price is still the price
         self.config = load_config(tmp / "config.toml", {})
         self.gw = Gateway()
         self.rt: bootstrap.Runtime | None = None
