@@ -1,15 +1,17 @@
-"""``./dev bench``: every benchmark, a table, bench/results.json and docs/p1-latency.png.
+"""``./dev bench``: every benchmark, each headline figure as a ratio to a baseline measured in the
+same run, a table, bench/results.json, docs/p1-latency.png and docs/scaling.png.
 
-Run: ``.venv/bin/python -m bench`` (about 1.5 minutes on 2 cores). Each figure is compared
-with a baseline measured in the same run where one makes sense (see docs/benchmarks.md).
+Run: ``.venv/bin/python -m bench`` (about 3 minutes on 2 cores) or ``--quick`` (a smaller
+version, under 40 s; its results go to a temporary directory unless ``--out`` is given). The
+gateway enforces IB's pacing (50 messages/s) and the orchestrator runs as in production (its
+pacer at 45/s). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -17,10 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import latency, memory, plot, restart, simgw_bench, throughput, trailing
-from .common import Figure
+from . import latency, plot, scaling, throughput
+from .common import Figure, pct
 
 REPO = Path(__file__).resolve().parents[1]
+FULL = {"plans": 1000, "baseline": 100, "rounds": 10, "p2_plans": 1000, "p2_rounds": 3, "restart_plans": 10_000,
+        "runs": 3, "sizes": scaling.SIZES, "active": 40}
+QUICK = {"plans": 100, "baseline": 20, "rounds": 3, "p2_plans": 200, "p2_rounds": 1, "restart_plans": 1_000,
+         "runs": 1, "sizes": (100, 1_000), "active": 10}
+SMOKE = {"plans": 25, "baseline": 3, "rounds": 1, "p2_plans": 20, "p2_rounds": 1, "restart_plans": 100,
+         "runs": 1, "sizes": (100,), "active": 5}   # the test suite's check that every figure is written
 
 
 def machine() -> str:
@@ -30,63 +38,72 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}, load {load}"
 
 
-def simgw_figures() -> list[Figure]:
-    with contextlib.redirect_stdout(io.StringIO()):
-        r = simgw_bench.main([])
-    return [
-        Figure("sim-gateway ticks to ib_async", r["ticks_ib_async"]["per_second"], "/s",
-               note="tick messages/s, gateway in its own process").check(">=", 20_000),
-        Figure("sim-gateway ticks to a raw client", r["ticks_raw"]["per_second"], "/s"),
-        Figure("sim-gateway order ack (ib_async), median", r["ack_ib_async"]["median_ms"], "ms").check("<=", 1),
-        Figure("sim-gateway order ack (ib_async), p99", r["ack_ib_async"]["p99_ms"], "ms"),
-    ]
-
-
 def table(figures: list[Figure]) -> str:
-    lines = [f"{'figure':56} {'value':>10} {'unit':5} {'baseline':>10} {'ratio':>7}  {'target':16} met"]
+    lines = [f"{'figure':62} {'value':>10} {'unit':5} {'baseline':>10} {'ratio':>7}  {'target':12} met"]
     for f in figures:
         base = "" if f.baseline is None else f"{f.baseline:10.4g}"
         ratio = "" if f.ratio is None else f"{f.ratio:7.3g}"
         met = "" if f.met is None else ("yes" if f.met else "NO")
-        lines.append(f"{f.name:56} {f.value:10.4g} {f.unit:5} {base:>10} {ratio:>7}  {f.target:16} {met}")
+        lines.append(f"{f.name:62} {f.value:10.4g} {f.unit:5} {base:>10} {ratio:>7}  {f.target:12} {met}")
     return "\n".join(lines)
+
+
+def draw(p1_ms: list[float], p1: Figure, curve: dict[str, list[dict[str, Any]]], plots: Path, plans: int) -> None:
+    plot.histogram(p1_ms, plots / "p1-latency.png", title=f"P1 FILL TO COMMITTED, {len(p1_ms)} FILLS, "
+                   f"{plans} LIVE PLANS (MS)", p50=pct(p1_ms, 50), p99=p1.value,
+                   target=5 * (p1.baseline or 0))
+    xs = [float(p["plans"]) for p in curve["p1"]]
+    plot.curves(plots / "scaling.png", xs, [
+        ("P1 FILL TO COMMIT, P99", "MS", [("P99", [p["p99_ms"] for p in curve["p1"]], plot.BLUE),
+                                          ("P50", [p["p50_ms"] for p in curve["p1"]], plot.ORANGE)]),
+        ("P3 RESTART TO READY", "S", [("READY", [p["ready"] for p in curve["p3"]], plot.BLUE),
+                                      ("RAW FETCH", [p["raw"] for p in curve["p3"]], plot.GREY)]),
+        ("P4 PEAK RSS", "MB", [("PEAK", [p["peak_mb"] for p in curve["p4"]], plot.BLUE),
+                               ("AFTER IMPORTS", [p["imports_mb"] for p in curve["p4"]], plot.GREY)]),
+    ], title=f"COST PER PLAN: {int(xs[0])} TO {int(xs[-1]) // 1000}K LIVE PLANS")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
-    p.add_argument("--plot", type=Path, default=REPO / "docs" / "p1-latency.png")
+    p.add_argument("--quick", action="store_true", help="a smaller version (under 40 s)")
+    p.add_argument("--smoke", action="store_true", help="the smallest version: checks the code runs, measures nothing")
+    p.add_argument("--out", type=Path, help="results file (default bench/results.json; --quick: a temp dir)")
+    p.add_argument("--plots", type=Path, help="directory of the PNGs (default docs/; --quick: next to --out)")
     args = p.parse_args(argv)
+    size = SMOKE if args.smoke else QUICK if args.quick else FULL
+    small = args.quick or args.smoke
+    scratch = Path(tempfile.mkdtemp(prefix="bench-quick-")) if small and args.out is None else None
+    out = args.out or (scratch / "results.json" if scratch else REPO / "bench" / "results.json")
+    plots = args.plots or (out.parent if scratch or args.out else REPO / "docs")
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)   # IB's codes are counted, not printed
     started = time.perf_counter()
-    print(f"bench: {machine()}", flush=True)
+    print(f"bench: {machine()}{' (smoke)' if args.smoke else ' (quick)' if args.quick else ''}", flush=True)
     figures: list[Figure] = []
     details: dict[str, Any] = {}
 
-    def step(name: str, result: tuple[list[Figure], dict[str, Any]] | list[Figure]) -> None:
-        found, extra = result if isinstance(result, tuple) else (result, {})
+    def step(name: str, result: tuple[list[Figure], Any]) -> None:
+        found, extra = result
         figures.extend(found)
         details[name] = extra
         print(f"bench: {name} done at {time.perf_counter() - started:.0f} s", flush=True)
 
-    step("sim-gateway", simgw_figures())
-    step("P1/P5 latency", latency.run())
-    step("P2 throughput", throughput.run())
-    step("P6 trailing", trailing.run())
-    with tempfile.TemporaryDirectory(prefix="bench-restart-") as tmp:
-        config = restart.build(Path(tmp))
-        step("P3 restart", restart.run(config))
-        step("P4 memory", memory.run(config))
-
-    p1 = [s * 1000 for s in details["P1/P5 latency"]["p1"]]
-    p50, p99 = (next(f.value for f in figures if f.name.startswith(f"P1 fill -> committed, p{q}")) for q in (50, 99))
-    plot.histogram(p1, args.plot, title=f"P1 FILL TO COMMITTED, {len(p1)} FILLS, 1000 LIVE PLANS (MS)",
-                   p50=p50, p99=p99, target=5)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps([f.to_json() for f in figures], indent=2) + "\n")
-    os.replace(tmp, args.out)
+    step("P1/P5/P6 live", latency.run(size["plans"], size["baseline"], size["rounds"]))
+    step("P2 throughput", throughput.run(size["p2_plans"], size["p2_rounds"]))
+    p1 = next(f for f in figures if f.name == "P1 fill -> committed, p99")
+    step("P3/P4 and the scaling curves", scaling.run(size["sizes"], size["active"], raw_p99_ms=p1.baseline,
+                                                     headline=size["restart_plans"], runs=size["runs"]))
+    curve = details["P3/P4 and the scaling curves"]
+    draw([s * 1000 for s in details["P1/P5/P6 live"]["p1"]], p1, curve, plots, size["plans"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_name(out.name + ".tmp")
+    tmp_out.write_text(json.dumps([f.to_json() for f in figures], indent=2) + "\n")
+    os.replace(tmp_out, out)
+    (out.parent / "breakdown.json").write_text(json.dumps(curve["p1"], indent=1) + "\n")
     print()
     print(table(figures))
-    print(f"\nbench: {machine()}; {time.perf_counter() - started:.0f} s; wrote {args.out} and {args.plot}")
+    missed = [f.name for f in figures if f.met is False]
+    print(f"\nbench: {machine()}; {time.perf_counter() - started:.0f} s; wrote {out}, {plots}/p1-latency.png "
+          f"and {plots}/scaling.png; targets missed: {len(missed)}")
     return 0
 
 

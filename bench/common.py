@@ -45,9 +45,9 @@ class Figure:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["ratio"] = None if self.ratio is None else round(self.ratio, 3)
-        out["value"] = round(self.value, 4)
+        out["value"] = float(f"{self.value:.6g}")   # six significant digits, whatever the unit
         if self.baseline is not None:
-            out["baseline"] = round(self.baseline, 4)
+            out["baseline"] = float(f"{self.baseline:.6g}")
         order = ["name", "value", "unit", "baseline", "ratio", "target", "met", "note"]
         return {k: out[k] for k in order}
 
@@ -87,10 +87,10 @@ def parse_ts(text: str) -> float:
 class RawCommits:
     """The cheapest possible commit of the rows a transition writes, on the store's own schema.
 
-    One transaction = the plan row UPDATE (every figure column, optimistic version check), one
-    journal INSERT and one outbox INSERT, with payloads the size the store writes, through the
-    sqlite3 module with the store's settings: WAL, synchronous=NORMAL, BEGIN IMMEDIATE, the same
-    backstop wal_autocheckpoint and the same background checkpointer.
+    One transaction = the plan row UPDATE (the columns an entry fill changes, optimistic version
+    check), one journal INSERT and one outbox INSERT, with payloads the size the store writes,
+    through the sqlite3 module with the store's settings: WAL, synchronous=NORMAL, BEGIN
+    IMMEDIATE, the same backstop wal_autocheckpoint and the same background checkpointer.
     """
 
     def __init__(self, path: Path, plans: int = 100) -> None:
@@ -98,7 +98,7 @@ class RawCommits:
         from orchestrator.store import Store
         from orchestrator.store.checkpoint import Checkpointer
         from orchestrator.store.db import WAL_AUTOCHECKPOINT_PAGES
-        from orchestrator.store.repo import _UPDATE_SQL, _figure_values
+        from orchestrator.store.plans import _changed_update
 
         store = Store(f"sqlite:///{path}")  # the real schema, migrations and indexes
         now = utc()
@@ -112,10 +112,13 @@ class RawCommits:
                   "busy_timeout=5000", "foreign_keys=ON"):
             self.db.execute(f"PRAGMA {p}")
         self.checkpointer = Checkpointer(str(path))
-        self.update_sql = _UPDATE_SQL
+        submitted = Plan(spec("RAW"), "submitted", quantity=1250, risk_amount=Decimal("62500.00"),
+                         portfolio_risk_pct=Decimal("0.01"))
         filled = Plan(spec("RAW"), "filled", quantity=1250, filled_qty=1250, avg_entry_price=Decimal("100.00"),
-                      risk_amount=Decimal("62500.00"), portfolio_risk_pct=Decimal("0.01"))
-        self.figures = _figure_values(filled)  # what the store binds for a filled plan
+                      best_price=Decimal("100.00"), risk_amount=Decimal("62500.00"),
+                      portfolio_risk_pct=Decimal("0.01"))
+        # what the store writes for a fill: only the figures that changed
+        self.update_sql, self.figures = _changed_update(filled, submitted.figures())
         now = now.isoformat()
         self.event_payload = json.dumps({"type": "EntryFilled", "at": now, "exec_id": "0001f4e8.65a1b2c3.01.01",
                                          "quantity": 1250, "price": "100.00"})

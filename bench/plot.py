@@ -1,4 +1,5 @@
-"""A histogram as a PNG, with nothing but zlib: the P1 latency distribution (docs/p1-latency.png).
+"""Charts as PNG, with nothing but zlib: the P1 latency histogram (docs/p1-latency.png) and the
+scaling curves (docs/scaling.png).
 
 A tiny RGB canvas (rectangles and a 3×5 pixel font for upper-case letters, digits and a few
 signs) written as one PNG IDAT chunk; enough for bars, markers and axis labels.
@@ -6,6 +7,7 @@ signs) written as one PNG IDAT chunk; enough for bars, markers and axis labels.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -22,7 +24,8 @@ _GLYPHS = {
     "V": "#.#/#.#/#.#/#.#/.#.", "W": "#.#/#.#/###/###/#.#", "X": "#.#/#.#/.#./#.#/#.#", "Y": "#.#/#.#/.#./.#./.#.",
     ".": ".../.../.../.../.#.", "-": ".../.../###/.../...", ">": "#../.#./..#/.#./#..", "=": ".../###/.../###/...",
     "(": ".#./#../#../#../.#.", ")": ".#./..#/..#/..#/.#.", ",": ".../.../.../.#./#..", ":": ".../.#./.../.#./...",
-    " ": ".../.../.../.../...",
+    " ": ".../.../.../.../...", "K": "#.#/#.#/##./#.#/#.#", "J": "..#/..#/..#/#.#/.#.", "Q": ".#./#.#/#.#/##./.##",
+    "Z": "###/..#/.#./#../###", "/": "..#/..#/.#./#../#..", "+": ".../.#./###/.#./...", "<": "..#/.#./#../.#./..#",
 }
 _FONT = {ch: rows.replace("/", "") for ch, rows in _GLYPHS.items()}
 WHITE, BLACK, GREY = (255, 255, 255), (40, 40, 40), (200, 200, 200)
@@ -96,5 +99,59 @@ def histogram(samples_ms: list[float], path: Path, *, title: str, p50: float, p9
         x = round(left + min(value, hi) / hi * (right - left))
         c.rect(x, top, x + 2, bottom, color)
         c.text(min(x + 6, right - 110), top + 16 * row, label, color)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(c.png())
+
+
+def _line(c: Canvas, x0: int, y0: int, x1: int, y1: int, color: tuple[int, int, int], width: int = 2) -> None:
+    steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+    for k in range(steps + 1):
+        x, y = round(x0 + (x1 - x0) * k / steps), round(y0 + (y1 - y0) * k / steps)
+        c.rect(x - width // 2, y - width // 2, x - width // 2 + width, y - width // 2 + width, color)
+
+
+def _panel(c: Canvas, box: tuple[int, int, int, int], title: str, unit: str, xs: list[float],
+           series: list[tuple[str, list[float], tuple[int, int, int]]]) -> None:
+    """One chart: x on a log scale (plans), each series a polyline with dots, y from 0."""
+    left, top, right, bottom = box
+    c.text(left, top - 30, title, scale=2)
+    hi = max(v for _n, values, _c in series for v in values) * 1.15 or 1.0
+    lo_x, hi_x = math.log10(min(xs)), math.log10(max(xs))
+
+    def px(x: float) -> int:
+        return round(left + (math.log10(x) - lo_x) / ((hi_x - lo_x) or 1) * (right - left))
+
+    def py(y: float) -> int:
+        return round(bottom - y / hi * (bottom - top))
+    c.rect(left, bottom, right, bottom + 2, BLACK)
+    c.rect(left - 2, top, left, bottom, BLACK)
+    for x in xs:
+        c.rect(px(x), bottom, px(x) + 1, bottom + 6, BLACK)
+        label = f"{x / 1000:g}K" if x >= 1000 else f"{x:g}"
+        c.text(px(x) - 4 * len(label), bottom + 10, label)
+    for frac in (0.5, 1.0):
+        y = hi / 1.15 * frac
+        c.rect(left - 6, py(y), left, py(y) + 1, BLACK)
+        c.text(left - 66, py(y) - 4, f"{y:.3g}")
+    c.text(right - 8 * len(unit), top - 12, unit, GREY)
+    for row, (name, values, color) in enumerate(series):
+        points = [(px(x), py(v)) for x, v in zip(xs, values, strict=True)]
+        for (a, b), (d, e) in zip(points, points[1:], strict=False):
+            _line(c, a, b, d, e, color)
+        for a, b in points:
+            c.rect(a - 3, b - 3, a + 4, b + 4, color)
+        c.text(left + 10, top + 4 + 16 * row, name, color)
+
+
+def curves(path: Path, xs: list[float], panels: list[tuple[str, str, list[tuple[str, list[float],
+                                                                               tuple[int, int, int]]]]],
+           *, title: str, width: int = 1200, height: int = 440) -> None:
+    """Side-by-side panels sharing the x values (live plans)."""
+    c = Canvas(width, height)
+    c.text(20, 12, title, scale=3)
+    n = len(panels)
+    span = (width - 40) // n
+    for i, (name, unit, series) in enumerate(panels):
+        _panel(c, (20 + i * span + 70, 90, 20 + (i + 1) * span - 20, height - 50), name, unit, xs, series)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(c.png())

@@ -1,20 +1,20 @@
-"""P3: restart with 10,000 live plans, and ``orchestrator status --json`` on them.
+"""P3: restart with many live plans, and ``orchestrator status --json`` on them.
 
-The world (``build``): 10,000 plans written as ten plan files of 1,000, stored through the store
-API (``Store.insert_plan`` with the engine's spec hash, then ``apply_event`` with the real
-machine) into mixed live states: pending (start in 2099: an activation job each), sized,
-submitted, filled, protected and trailing; half carry an ``expire_at`` (an expiry job each).
+The world (``build``): a state.db of ``plans`` live plans in mixed states (bench/stores.py:
+pending with a start in 2099, an activation job each; sized, submitted, filled, protected and
+trailing; half with an ``expire_at``, an expiry job each). No plan files are left (plans run
+once; their files may be archived: a restart with unchanged files does not parse them again,
+the fingerprint of the last scan is kept in state.db).
 
 * **restore**: a fresh process (imports done) loads the config, builds the runtime with
   ``bootstrap.build`` (store, ib_async adapter, scheduler, sender, engine; mode paper, nothing
   connects) and runs ``Engine.restore()``: every live plan loaded, bound to the machine and its
   jobs rebuilt, the plan files scanned and the scheduler started: what ``Engine.start`` does
-  before it connects. Measured twice: with no plan files left (plans run once; their files may
-  be gone), and with all ten files still there (all 10,000 specs parsed again and checked
-  against state.db). Baseline: raw sqlite3 fetch of the same plan rows.
+  before it connects. Baseline: a fresh process's raw sqlite3 fetch of the same plan rows.
 * **status**: ``orchestrator status --json`` as a subprocess (wall time, Python start and
-  imports included) and in-process (``cli.main`` in a fresh process, modules imported).
-  Baselines: the same rows as JSON through raw sqlite3, as a subprocess and in-process.
+  imports included); baseline: a bare ``python`` that reads the same rows with sqlite3 and
+  prints them as JSON. And in-process (``cli.main`` in a fresh process, modules imported)
+  against the same read in-process.
 
 Every figure is the median of ``runs`` fresh processes.
 """
@@ -28,74 +28,29 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import timedelta
-from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from .common import FAR_FUTURE, Figure, median
+from . import stores
+from .common import Figure, median
 
 REPO = Path(__file__).resolve().parents[1]
-SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "SPY")
-STATES = ("pending", "sized", "submitted", "filled", "protected", "trailing")
 
 
-def _plan_text(i: int) -> str:
-    state = STATES[i % len(STATES)]
-    text = (f'[[plans]]\nid = "R{i:05d}"\nsymbol = "{SYMBOLS[i % len(SYMBOLS)]}"\nside = "long"\n'
-            f'entry = "limit"\nentry_price = 100.00\nstop_loss = 90.00\ntake_profit = 130.00\nrisk = "small"\n')
-    if state == "pending":
-        text += f'start_at = "{FAR_FUTURE.isoformat()}"\n'
-    if i % 2:
-        text += f'expire_at = "{(FAR_FUTURE + timedelta(hours=1)).isoformat()}"\n'
-    return text + "[plans.trail]\ntrigger_r = 1.0\ndistance = 1.00\n"
-
-
-def build(tmp: Path, plans: int = 10_000, per_file: int = 1_000) -> Path:
-    """Plan files, state.db and config.toml in ``tmp``; returns the config path."""
-    import machines
-    from orchestrator.clock import SystemClock
-    from orchestrator.engine import spec_hash
-    from orchestrator.engine.step import apply_event
-    from orchestrator.planfile import load_plan_files
-    from orchestrator.store import Store
-
-    (tmp / "plans").mkdir(parents=True, exist_ok=True)
-    for f in range(0, plans, per_file):
-        (tmp / "plans" / f"plans-{f // per_file:02d}.toml").write_text(
-            "".join(_plan_text(i) for i in range(f, min(plans, f + per_file))))
+def build(tmp: Path, plans: int = 10_000) -> Path:
+    """state.db and config.toml in ``tmp``; returns the config path."""
+    tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "config.toml"
-    for path, files in ((config, "plans/*.toml"), (tmp / "config-no-files.toml", "no-plans/*.toml")):
-        path.write_text(textwrap.dedent(f"""\
-            [broker]
-            mode = "paper"
-            port = 1
-            [store]
-            url = "sqlite:///state.db"
-            [plans]
-            files = ["{files}"]
-            """))
-    specs, problems = load_plan_files(sorted((tmp / "plans").glob("*.toml")))
-    assert not problems, problems[:3]
-    store = Store(f"sqlite:///{tmp / 'state.db'}")
-    machine = machines.PlanMachine()
-    now = SystemClock().now()
-    for i, spec in enumerate(specs):
-        plan = machine.bind(store.insert_plan(spec, at=now, spec_hash=spec_hash(spec)))
-        target = STATES.index(STATES[int(spec.id[1:]) % len(STATES)])
-        events = [
-            machines.Activate(now, D(100_000), D(100_000), D(0)),
-            machines.EntryAccepted(now, 10 + i, 1000 + i),
-            machines.EntryFilled(now, f"e{i}", 40, D("100.00")),
-            machines.EntryFilled(now, f"f{i}", 60, D("100.00")),
-            machines.ProtectionStatus(now, 100, 100, D("90.00"), D("130.00")),
-            machines.PriceUpdate(now, D("111.00")),
-        ]
-        steps = {0: 0, 1: 1, 2: 2, 3: 3, 4: 5, 5: 6}[target]
-        for event in events[:steps]:
-            apply_event(machine, store, plan, event, now=now)
-        assert plan.state == STATES[target], (plan.id, plan.state)
-    store.close()
+    config.write_text(textwrap.dedent("""\
+        [broker]
+        mode = "paper"
+        port = 1
+        [store]
+        url = "sqlite:///state.db"
+        [plans]
+        files = ["plans/*.toml"]
+        """))
+    stores.mixed(tmp / "state.db", plans)
     return config
 
 
@@ -125,7 +80,7 @@ async def _restore(config_path: str) -> dict[str, float]:
     t2 = time.perf_counter()
     out = {"ready": t2 - t0, "build": t1 - t0, "restore": t2 - t1, **phases,
            "plans": len(engine.plans), "jobs": len(engine.jobs.ids())}
-    engine.jobs.shutdown()
+    await engine.jobs.shutdown()
     rt.store.close()
     return out
 
@@ -180,34 +135,39 @@ RAW_STATUS = ("import json, sqlite3, sys; db = sqlite3.connect('file:' + sys.arg
               "json.dump(db.execute('SELECT * FROM plans ORDER BY created_at, id').fetchall(), sys.stdout)")
 
 
+def restore_point(config: Path, runs: int = 1) -> dict[str, float]:
+    """Restart to ready and the raw fetch of the same rows (medians of ``runs``), for the curve."""
+    restores = [_in_child("restore", config) for _ in range(runs)]
+    raw = [_in_child("raw-load", config)["seconds"] for _ in range(runs)]
+    return {"ready": median([r["ready"] for r in restores]), "raw": median(raw), "plans": restores[0]["plans"],
+            "jobs": restores[0]["jobs"], **{k: median([r[k] for r in restores])
+                                          for k in ("build", "load_plans", "restore")}}
+
+
 def run(config: Path, runs: int = 3) -> tuple[list[Figure], dict[str, Any]]:
     orchestrator = str(Path(sys.executable).parent / "orchestrator")
     db = str(config.parent / "state.db")
     _wall([orchestrator, "status", "--json", "--config", str(config)])  # warm the page cache and .pyc files
-    restores = [_in_child("restore", config) for _ in range(runs)]
-    bare = [_in_child("restore", config.parent / "config-no-files.toml") for _ in range(runs)]
-    raw_loads = [_in_child("raw-load", config)["seconds"] for _ in range(runs)]
+    point = restore_point(config, runs)
     status_in = [_in_child("status", config)["seconds"] for _ in range(runs)]
     raw_status_in = [_in_child("raw-status", config)["seconds"] for _ in range(runs)]
-    status_wall = [_wall([orchestrator, "status", "--json", "--config", str(config)]) for _ in range(runs)]
-    raw_wall = [_wall([sys.executable, "-c", RAW_STATUS, db]) for _ in range(runs)]
-    def phases(runs: list[dict[str, Any]]) -> str:
-        return ", ".join(f"{k} {median([r[k] for r in runs]) * 1000:.0f}"
-                         for k in ("build", "load_plans", "rescan plan files", "restore"))
-    n = restores[0]["plans"]
+    status_wall, raw_wall = [], []
+    for _ in range(runs):   # alternated: a load spike hits both sides alike
+        status_wall.append(_wall([orchestrator, "status", "--json", "--config", str(config)]))
+        raw_wall.append(_wall([sys.executable, "-c", RAW_STATUS, db]))
+    n = point["plans"]
     figures = [
-        Figure("P3 restart to ready, 10,000 live plans", median([r["ready"] for r in bare]), "s",
-               median(raw_loads), note=f"{n} plans, {bare[0]['jobs']} jobs; ms: {phases(bare)}").check("<=", 1),
-        Figure("P3 same, with their 10 plan files still there", median([r["ready"] for r in restores]), "s",
-               median(raw_loads), note=f"ms: {phases(restores)}").check("<=", 1),
+        Figure(f"P3 restart to ready, {n:,} live plans", point["ready"], "s", point["raw"],
+               note=f"{point['jobs']} jobs; ms: build {point['build'] * 1000:.0f}, load_plans "
+                    f"{point['load_plans'] * 1000:.0f}, restore {point['restore'] * 1000:.0f}; "
+                    "baseline: raw sqlite3 fetch of the rows").check("<=", 5, on="ratio"),
         Figure("P3 status --json, subprocess wall", median(status_wall), "s", median(raw_wall),
-               note=f"{n} plans; baseline: python + sqlite3 + json").check("<=", 0.5),
+               note=f"{n} plans; baseline: python + sqlite3 + json of the same rows").check("<=", 1.2, on="ratio"),
         Figure("P3 status --json, in-process", median(status_in), "s", median(raw_status_in),
-               note="cli.main in a fresh process, modules imported").check("<=", 0.5),
+               note="cli.main in a fresh process, modules imported; baseline: the same read in-process"),
     ]
-    return figures, {"restores": restores, "restores_no_files": bare, "status_wall": status_wall,
-                     "status_in": status_in,
-                     "raw_wall": raw_wall, "raw_status_in": raw_status_in, "raw_loads": raw_loads}
+    return figures, {"restore": point, "status_wall": status_wall, "status_in": status_in,
+                     "raw_wall": raw_wall, "raw_status_in": raw_status_in}
 
 
 if __name__ == "__main__":

@@ -86,4 +86,4 @@ def run(plans: int = 1000, rounds: int = 3) -> tuple[list[Figure], dict[str, Any
             store_rates.append(rate)
     figure = Figure("P2 persisted transitions/s (apply_event + Store)", median(store_rates), "/s",
                     median(raw_rates), note=f"{n} transitions over {plans} plans, median of {rounds}")
-    return [figure.check(">=", 0.5, on="ratio")], {"store": store_rates, "raw": raw_rates}
+    return [figure.check(">=", 0.6, on="ratio")], {"store": store_rates, "raw": raw_rates}

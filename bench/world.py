@@ -1,6 +1,8 @@
 """A live world for the latency benchmarks: the simulated gateway in its own process (the real
-``sim-gateway`` command, journal on, driven through its control port) and the real orchestrator
-runtime (``bootstrap.build``/``start``, mode paper, a real state.db, plan files) in this process.
+``sim-gateway`` command at its default pacing limit of 50 messages/s, journal on, driven through
+its control port) and the real orchestrator runtime (``bootstrap.build``/``start``, mode paper,
+a real state.db, plan files) in this process, exactly as in production: every request goes
+through the adapter's pacer (45/s), nothing is switched off.
 """
 
 from __future__ import annotations
@@ -9,16 +11,18 @@ import asyncio
 import json
 import os
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from orchestrator import bootstrap
+from orchestrator.broker.port import BrokerNotice
 from orchestrator.config import load_config
 
 from .simgw_bench import Gateway
 
-SYMBOLS = {"AAPL": 110.0, "MSFT": 110.0, "NVDA": 110.0, "TSLA": 110.0, "SPY": 110.0}
+SYMBOLS = {"AAPL": 110.0, "MSFT": 110.0, "NVDA": 110.0, "TSLA": 110.0, "SPY": 110.0, "QQQ": 110.0, "IBM": 110.0}
 
 
 def plan_toml(plan_id: str, symbol: str, *, entry: str = "limit", entry_price: float, stop: float, target: float,
@@ -33,14 +37,19 @@ def plan_toml(plan_id: str, symbol: str, *, entry: str = "limit", entry_price: f
 
 
 class World:
-    """Gateway process + orchestrator runtime in ``tmp``. Use as ``async with World(...) as w``."""
+    """Gateway process + orchestrator runtime in ``tmp``. ``async with World(...) as w``; with
+    ``runtime=False`` the orchestrator is started later by ``start_runtime()`` (a baseline
+    client can use the gateway first)."""
 
-    def __init__(self, tmp: Path, plans: str, *, trailing_interval: float = 1.0, account_value: float = 1e9) -> None:
+    def __init__(self, tmp: Path, plans: str, *, trailing_interval: float = 1.0, account_value: float = 1e9,
+                 runtime: bool = True) -> None:
         self.tmp = tmp
+        self.auto_runtime = runtime
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
         (tmp / "prices.csv").write_text("symbol,price\n" + "".join(f"{s},{p:.2f}\n" for s, p in SYMBOLS.items()))
         self.journal = tmp / "gw-journal.jsonl"
+        self._journal_at = 0
         self.account_value = account_value
         (tmp / "config.toml").write_text(textwrap.dedent(f"""\
             [broker]
@@ -60,10 +69,14 @@ class World:
             max_portfolio_risk_pct = 50
             [trailing]
             interval_seconds = {trailing_interval}
-            """))
+            [market_data]
+            max_age_seconds = 86400
+            """))   # the gateway sends a price only when the bench sets one: an old price is still the price
         self.config = load_config(tmp / "config.toml", {})
         self.gw = Gateway()
         self.rt: bootstrap.Runtime | None = None
+        self.errors: list[int] = []        # IB error codes the orchestrator received
+        self.disconnects = 0               # connection losses the engine was told of
         self._drains: list[asyncio.Task[None]] = []
         self._devnull = open(os.devnull, "w")  # noqa: SIM115 - notifications go to the console deliverer
 
@@ -73,13 +86,19 @@ class World:
         assert self.gw.proc and self.gw.proc.stdout and self.gw.proc.stderr
         self._drains = [asyncio.get_running_loop().create_task(_drain(s))
                         for s in (self.gw.proc.stdout, self.gw.proc.stderr)]
-        self.rt = await bootstrap.build(self.config, out=self._devnull, port=self.gw.port, host="127.0.0.1")
-        # ib_async paces requests to IB's 45/s by default; the benchmark's gateway is started with a
-        # pacing limit far above IB's, and the figures are about the orchestrator, so the pacing is
-        # off (see docs/benchmarks.md).
-        self.rt.broker.ib.client.MaxRequests = 0
-        await bootstrap.start(self.rt)
+        if self.auto_runtime:
+            await self.start_runtime()
         return self
+
+    async def start_runtime(self) -> None:
+        self.rt = await bootstrap.build(self.config, out=self._devnull, port=self.gw.port, host="127.0.0.1")
+        self.rt.broker.ib.errorEvent += lambda _req, code, _msg, _contract: self.errors.append(code)
+
+        def notice(item: Any) -> None:
+            if isinstance(item, BrokerNotice) and item.kind == "disconnected":
+                self.disconnects += 1
+        self.rt.engine.queue.observers.append(notice)
+        await bootstrap.start(self.rt)
 
     async def __aexit__(self, *exc: object) -> None:
         if self.rt is not None:
@@ -95,7 +114,12 @@ class World:
         assert self.rt is not None
         return self.rt.engine
 
-    async def until(self, predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    @property
+    def pacer(self) -> Any:
+        assert self.rt is not None
+        return self.rt.broker.pacer
+
+    async def until(self, predicate: Callable[[], bool], what: str, within: float = 60.0) -> None:
         """Wait until ``predicate()`` holds, re-checked after every work item the engine handles."""
         engine = self.engine
 
@@ -106,9 +130,19 @@ class World:
                     return
                 await engine.changed.wait()
         try:
-            await asyncio.wait_for(loop(), timeout)
+            await asyncio.wait_for(loop(), within)
         except TimeoutError:
-            raise RuntimeError(f"bench: timed out waiting for {what}") from None
+            states = {p.id: (p.state, p.reason) for p in list(engine.plans.values())[:3]}
+            raise RuntimeError(f"bench: timed out waiting for {what}; first plans: {states}") from None
+
+    async def poll(self, predicate: Callable[[], bool], what: str, within: float = 60.0,
+                   every: float = 0.002) -> None:
+        """Wait for something the engine is not told about (a price reaching ib_async, the pacer)."""
+        deadline = time.monotonic() + within
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"bench: timed out waiting for {what}")
+            await asyncio.sleep(every)
 
     async def settled(self) -> None:
         """The engine's queue is empty and stays empty for a moment (stray IB messages handled)."""
@@ -118,14 +152,26 @@ class World:
             if self.engine.queue.empty():
                 return
 
+    async def pacer_free(self, room: int) -> None:
+        """Nothing waits in the pacer and ``room`` messages may go now (a sample that starts then
+        measures the orchestrator, not a queue at IB's pacing limit)."""
+        pacer = self.pacer
+        await self.poll(lambda: pacer.backlog() == 0 and pacer.room() >= room, "room in the pacer", every=0.005)
+
     async def control(self, **cmd: Any) -> dict[str, Any]:
         reply = await self.gw.command(**cmd)
         if not reply.get("ok"):
             raise RuntimeError(f"gateway refused {cmd}: {reply}")
         return reply
 
-    def journal_rows(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
+    def new_journal_rows(self) -> list[dict[str, Any]]:
+        """The gateway journal's lines since the last call."""
+        with self.journal.open("rb") as f:
+            f.seek(self._journal_at)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self._journal_at += end
+        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,7 @@ class Modified:
     quantity: int | None
     limit_price: Decimal | None
     stop_price: Decimal | None
+    urgency: float | None = None
 
 
 @dataclass
@@ -95,11 +97,15 @@ class FakeBroker:
         self.placed.append(order)
 
     def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
-               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
-        self.modified.append(Modified(order, parent_filled, quantity, limit_price, stop_price))
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None,
+               urgency: float | None = None) -> None:
+        self.modified.append(Modified(order, parent_filled, quantity, limit_price, stop_price, urgency))
 
     def cancel(self, order: BrokerOrder) -> None:
         self.cancelled.append(order)
+
+    def last_sent(self, plan_id: str) -> datetime | None:
+        return None
 
     def orders_of(self, plan_id: str) -> list[BrokerOrder]:
         return [o for o in self.orders if o.plan_id == plan_id]

@@ -16,10 +16,13 @@ from __future__ import annotations
 import copy
 from datetime import UTC
 from decimal import Decimal
+from typing import Any
 
 from ib_async import Order
 
-from .port import OrderRequest
+from machines import parse_order_ref
+
+from .port import OrderRequest, OrderState
 
 OCA_REDUCE_WITH_BLOCK = 2
 
@@ -56,3 +59,15 @@ def amended(confirmed: Order, *, filled: int, parent_filled: bool, quantity: int
     if order.parentId and parent_filled:
         order.parentId = 0
     return order
+
+
+def plan_of(ref: str) -> str | None:
+    """The plan an orderRef of ours names."""
+    parsed = parse_order_ref(ref)
+    return None if parsed is None else parsed[0]
+
+
+def still_working(trade: Any) -> bool:
+    """ib_async's trade can still be changed: not done and not being cancelled."""
+    state = OrderState.of(str(trade.orderStatus.status))
+    return not state.done and state is not OrderState.PENDING_CANCEL

@@ -294,10 +294,20 @@ class Broker(Protocol):
         """Send one order (the contract must have been qualified)."""
 
     def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
-               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> None:
-        """Change a working order in place (same orderId). Raises OrderGone."""
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None,
+               urgency: float | None = None) -> None:
+        """Change a working order in place (same orderId). Raises OrderGone.
+
+        ``urgency`` None: an exit's change, sent before anything else waiting. A number: a
+        trailing stop move, sent after exits, entries and other requests when IB's pacing limit
+        makes requests wait, the smallest urgency first; it replaces a move of the same order
+        still waiting."""
 
     def cancel(self, order: BrokerOrder) -> None: ...
+
+    def last_sent(self, plan_id: str) -> datetime | None:
+        """When the newest request for the plan left for IB: now while one still waits for
+        pacing room; None if this session sent none."""
 
     def orders_of(self, plan_id: str) -> list[BrokerOrder]:
         """Every order of the plan this session knows, oldest first."""

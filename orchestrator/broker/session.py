@@ -3,22 +3,10 @@ finding a plan's trades and fills without scanning every order at each look-up."
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-
-def sent_recently(client: Any) -> int:
-    """How many requests ib_async's throttle counts in its current window."""
-    now = asyncio.get_running_loop().time()
-    return sum(1 for t in client._timeQ if now - t <= client.RequestsInterval)
-
-
-def must_wait(client: Any, n: int) -> bool:
-    """Sending ``n`` messages now would be deferred by ib_async's throttle (IB allows ~50/s)."""
-    return bool(client.MaxRequests and (client._msgQ or sent_recently(client) + n > client.MaxRequests))
 
 
 class Batch:
@@ -43,16 +31,15 @@ class Batch:
 
 @contextmanager
 def one_write(client: Any) -> Iterator[Batch]:
-    """Everything ib_async sends inside the block is collected (with its throttle off, so none
-    of it is deferred) and written at once by ``batch.flush()``; the connection and the throttle
-    are put back whatever happens."""
+    """Everything ib_async writes inside the block is collected and written at once by
+    ``batch.flush()`` (the pacer has already let the whole group go); the connection is put back
+    whatever happens."""
     batch = Batch(client.conn)
-    limit = client.MaxRequests
-    client.conn, client.MaxRequests = batch, 0
+    client.conn = batch
     try:
         yield batch
     finally:
-        client.conn, client.MaxRequests = batch.conn, limit
+        client.conn = batch.conn
 
 
 class ByPlan:

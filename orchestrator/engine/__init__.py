@@ -146,7 +146,7 @@ class Engine:
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt,
                              resolve=self.hours.resolve)
-        self.trailing = Trailing(self.registry, self.market, clock, self.unit.apply,
+        self.trailing = Trailing(self.registry, self.market, clock, self.unit.apply_many,
                                  confirm_seconds=settings.trail_confirm_seconds,
                                  max_attempts=settings.trail_max_attempts, reconciled=self.reconciled,
                                  hours=self.hours)
@@ -164,6 +164,7 @@ class Engine:
         self.prices = PriceHistory(PriceRecorder(store.db), self.registry, broker, clock,
                                    settings.price_retention_days)
         self.unit.commit_hooks.append(self.prices.committed)
+        self.unit.commit_hooks.append(self.registry.risk.committed)  # activation's open-risk total
         self.consumer = Consumer(queue, self._handlers(), self.changed)
         self._task: asyncio.Task[None] | None = None
 
@@ -181,7 +182,7 @@ class Engine:
             Verify: self.verification.verify,
             PositionMoved: lambda i: self.reconciler.position_moved(i.symbol),
             BrokerNotice: self._notice,
-            ActivateRequest: lambda i: self.activation.activate(i.plan_id),
+            ActivateRequest: lambda i: self.activation.activate(i.plan_id, early=i.now),
             ExpireRequest: lambda i: self.activation.expire(i.plan_id),
             FlattenAtRequest: lambda i: self.activation.flatten_at(i.plan_id),
             TrailTick: lambda i: self.trailing.tick(),

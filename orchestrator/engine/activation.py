@@ -90,11 +90,11 @@ class Activation:
         self.jobs.at(job, when, item)
         return True
 
-    async def activate(self, plan_id: str) -> None:
+    async def activate(self, plan_id: str, *, early: bool = False) -> None:
         plan = self.registry.known(plan_id)
         if plan is None or plan.state != State.PENDING:
             return
-        if self._early(f"activate:{plan_id}", plan.spec.start_at, ActivateRequest(plan_id)):
+        if not early and self._early(f"activate:{plan_id}", plan.spec.start_at, ActivateRequest(plan_id)):
             return
         if not self.broker.is_connected() or not self.reconciled.is_set():
             return  # retried after the next successful reconciliation
@@ -144,7 +144,7 @@ class Activation:
             return
         if plan.reason is not None:  # a pending plan's reason is always a hold that has lifted
             await self.apply(plan_id, machines.Hold(self.clock.now(), None))
-        others = sum((p.open_risk() for p in self.registry.live() if p.id != plan_id), Decimal(0))
+        others = self.registry.risk.total(excluding=plan_id)  # a running total, not a sum over every plan
         entry, stop, target = prices
         await self.apply(plan_id, machines.Activate(
             self.clock.now(), net, funds, others, self.limits, market_price=market, multiplier=terms.multiplier,

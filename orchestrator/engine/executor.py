@@ -9,6 +9,7 @@ orderId) are written to state.db before an order is sent. Exits of the whole pos
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -82,7 +83,7 @@ class Executor:
         if isinstance(effect, fx.PlaceBracket):
             return await self._place_bracket(effect, terms)
         if isinstance(effect, fx.ModifyStop):
-            return self._modify_stop(effect)
+            return self._modify_stop(effect, 0.0 if plan is None else self.urgency(effect, plan))
         if isinstance(effect, fx.CancelEntry):
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY,))
         if isinstance(effect, fx.CancelExits):
@@ -118,10 +119,10 @@ class Executor:
                 return None
             return replace(effect, quantity=self.fills.live_open_qty(plan),
                            price=plan.stop_price if effect.price is not None else None)
-        if isinstance(effect, fx.ModifyStop):
+        if isinstance(effect, fx.ModifyStop):   # only the price moves (the quantity is Protect's)
             if plan.state not in holding or plan.flattening:
                 return None
-            return replace(effect, stop_price=plan.stop_price, quantity=self.fills.live_open_qty(plan))
+            return replace(effect, stop_price=plan.stop_price)
         return effect
 
     async def _place_bracket(self, e: fx.PlaceBracket, terms: legs.Terms) -> str:
@@ -200,7 +201,20 @@ class Executor:
             done.append(f"placed {leg.value} {order.order_id} for {e.quantity}")
         return "; ".join(done) or "protection already matches"
 
-    def _modify_stop(self, e: fx.ModifyStop) -> str:
+    def urgency(self, effect: Any, plan: Plan) -> float:
+        """How soon an effect must reach IB, smallest first: every effect but a stop move comes
+        first (−inf); a stop move by the distance from the last price to the new stop, in R (the
+        stop the price is about to reach moves first)."""
+        if not isinstance(effect, fx.ModifyStop):
+            return -math.inf
+        entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
+        r = abs(machines.risk_per_share(plan.spec.side, entry, plan.spec.stop_loss))
+        price = self.broker.last_price(plan.key) or plan.best_price
+        if price is None or not r:
+            return 0.0
+        return float((price - effect.stop_price) * plan.spec.side.sign / r)
+
+    def _modify_stop(self, e: fx.ModifyStop, urgency: float) -> str:
         orders = self.broker.orders_of(e.plan_id)
         working = legs.active(orders, Leg.STOP)
         if not working:
@@ -209,7 +223,8 @@ class Executor:
         if o.stop_price == e.stop_price:
             return f"stop {o.order_id} already at {e.stop_price}"
         try:
-            if not self.changes.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price):
+            if not self.changes.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price,
+                                       urgency=urgency):
                 return f"refused: stop {o.order_id} is held by client {o.client_id}"
         except OrderGone:  # the adapter believes the order is done: its status will say why
             return "skipped: ib_async reports the stop done"

@@ -145,10 +145,11 @@ class OrderChanges:
         return True
 
     def modify(self, o: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
-               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> bool:
-        """Raises OrderGone like the broker's own ``modify``."""
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None,
+               urgency: float | None = None) -> bool:
+        """Raises OrderGone like the broker's own ``modify`` (``urgency``: see the port's)."""
         if not self._allowed(o):
             return False
         self.broker.modify(o, parent_filled=parent_filled, quantity=quantity, limit_price=limit_price,
-                           stop_price=stop_price)
+                           stop_price=stop_price, urgency=urgency)
         return True

@@ -185,16 +185,20 @@ class Reconciler:
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:
         the plan is told before anything is re-derived or sent for it."""
-        for plan in self.registry.live():
-            if symbol is not None and plan.key != symbol:
-                continue
-            if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
-                    and not self.fills.unapplied(plan):
-                ownable = self.holdings.ownable(plan)
+        rest = [plan for plan in self.registry.live() if symbol is None or plan.key == symbol]
+        while rest:  # plan by plan, in one pass per symbol until a shortfall changes what is held
+            holding = [plan for plan in rest if (plan.state in LIVE_POSITION or plan.state == State.ERROR)
+                       and plan.open_qty > 0 and not self.fills.unapplied(plan)]
+            ownables = self.holdings.ownable_each(holding)
+            rest = []
+            for i, plan in enumerate(holding):
+                ownable = ownables[plan.id]
                 if ownable is not None and ownable < plan.open_qty:
                     log.warning("%s: IB holds %d of the %d shares the plan believes it owns", plan.id,
                                 max(ownable, 0), plan.open_qty)
                     await self.apply(plan.id, machines.PositionShortfall(now, max(ownable, 0), plan.open_qty))
+                    rest = holding[i + 1:]   # judged again with the plan's new figures
+                    break
 
     async def _trader_exits(self, foreign: list[ForeignOrder], now: Any, symbol: str | None = None) -> None:
         """Exit orders that are not ours could sell the plans' shares: plans step back (their own

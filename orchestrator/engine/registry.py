@@ -8,6 +8,7 @@ import machines
 from machines import Plan, PlanMachine
 
 from ..store import Store
+from .openrisk import OpenRisk
 
 
 class PlanRegistry:
@@ -18,10 +19,12 @@ class PlanRegistry:
         self.store = store
         self.machine = machine
         self.plans: dict[str, Plan] = {}
+        self.risk = OpenRisk()  # kept up to date by ``add`` and a commit hook (engine wiring)
 
     def add(self, plan: Plan) -> Plan:
         self.machine.bind(plan)
         self.plans[plan.id] = plan
+        self.risk.update(plan)
         return plan
 
     def get(self, plan_id: str) -> Plan | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import machines
 from machines import Plan, PlanMachine
+from machines import effects as fx
 
 from ..clock import Clock
 from ..errors import BrokerUnavailable
@@ -76,7 +77,36 @@ def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, n
     return Step(effects, list(zip(ids, broker, strict=True)))
 
 
+def apply_events(machine: PlanMachine, store: Store, pairs: list[tuple[Plan, Any]], *,
+                 now: datetime) -> list[tuple[Plan, Any, Step]]:
+    """Step every ``(plan, event)`` in order and commit them all in one transaction (a plan may
+    appear more than once). An event the table refuses is logged and skipped.
+
+    Raises:
+        StoreError / sqlite3.Error: the commit failed; every plan is rolled back to what it was
+        before the batch, nothing was written.
+    """
+    before: dict[str, tuple[Plan, dict[str, Any], int]] = {}
+    done: list[tuple[Plan, Any, Step]] = []
+    try:
+        with store.batch():
+            for plan, event in pairs:
+                if plan.id not in before:
+                    before[plan.id] = (plan, plan.snapshot(), plan.version)
+                try:
+                    done.append((plan, event, apply_event(machine, store, plan, event, now=now)))
+                except machines.InvalidEvent as exc:
+                    log.warning("%s", exc)
+    except BaseException:
+        for plan, snapshot, version in before.values():
+            plan.restore(snapshot)
+            plan.version = version
+        raise
+    return done
+
+
 CommitHook = Callable[[Plan, Any, Step], None]
+YIELD_EVERY = 32  # effects of one pass carried out between two turns of the event loop
 
 
 class UnitOfWork:
@@ -120,22 +150,72 @@ class UnitOfWork:
             self.on_ended(plan)
         return True
 
+    async def apply_many(self, items: list[tuple[str, Any]]) -> int:
+        """Step many plans (``(plan_id, event)`` in order) and commit every step in one
+        transaction, then carry out their broker effects, most urgent first, and mark them done
+        in one more. A plan's stop moved more than once keeps only its newest move. Returns the
+        number of steps applied."""
+        pairs = [(plan, event) for plan_id, event in items if (plan := self.registry.get(plan_id)) is not None]
+        steps = apply_events(self.registry.machine, self.store, pairs, now=self.clock.now())
+        for plan, event, step in steps:
+            for hook in self.commit_hooks:
+                hook(plan, event, step)
+        if steps:
+            self.changed.set()
+            for wake in self.on_commit:
+                wake()
+        work = [(plan, effect_id, effect) for plan, _e, step in steps for effect_id, effect in step.broker]
+        newest = {plan.id: effect_id for plan, effect_id, effect in work if isinstance(effect, fx.ModifyStop)}
+        done: list[tuple[int, str]] = []
+        ordered: list[tuple[float, int, int, Any]] = []
+        for n, (plan, effect_id, effect) in enumerate(work):
+            if isinstance(effect, fx.ModifyStop) and newest[plan.id] != effect_id:
+                done.append((effect_id, "superseded by a newer stop of the same plan"))
+            else:
+                ordered.append((self.executor.urgency(effect, plan), n, effect_id, effect))
+        ordered.sort()
+        if ordered:
+            self.faults.hit("after_commit", [type(e).__name__ for *_x, e in ordered])
+        for k, (_u, _n, effect_id, effect) in enumerate(ordered, 1):
+            result = await self._carry(effect)
+            if result is not None:
+                done.append((effect_id, result))
+            if k % YIELD_EVERY == 0:
+                # let the loop run: IB's socket (and a gateway in this process) gets the first stop
+                # moves while the rest are prepared; nothing else writes plan state meanwhile
+                await asyncio.sleep(0)
+        if done:
+            now = self.clock.now()
+            with self.store.batch():
+                for effect_id, result in done:
+                    self.store.mark_effect_done(effect_id, at=now, result=result)
+        for plan, _e, _s in steps:
+            if plan.state in machines.TERMINAL_STATES:
+                self.on_ended(plan)
+        return len(steps)
+
     async def carry_out(self, effect_id: int, effect: Any) -> None:
         """Carry out one committed effect and mark it done; on any failure it stays pending."""
+        result = await self._carry(effect)
+        if result is not None:
+            self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)
+
+    async def _carry(self, effect: Any) -> str | None:
+        """Carry out one committed effect; its result, or None when it stays pending."""
         plan = self.registry.get(effect.plan_id)
         try:
             self.faults.hit("before_broker", [type(effect).__name__])
             result = await self.executor.run(effect, plan)
         except BrokerUnavailable as exc:
             log.warning("effect %s left pending (broker unavailable: %s)", type(effect).__name__, exc)
-            return
+            return None
         except ConnectionError as exc:
             log.warning("effect %s left pending (not connected: %s)", type(effect).__name__, exc)
-            return
+            return None
         except Exception:  # the step is committed: never fail it (or a command) over its effect
             log.exception("effect %s of %s failed; left pending for the next reconciliation",
                           type(effect).__name__, effect.plan_id)
-            return
+            return None
         self.faults.hit("after_broker", [type(effect).__name__])
-        self.store.mark_effect_done(effect_id, at=self.clock.now(), result=result)
         log.info("%s %s: %s", effect.plan_id, type(effect).__name__, result)
+        return result

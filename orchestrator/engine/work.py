@@ -20,9 +20,11 @@ from ..broker.port import PlanEvent
 
 @dataclass(frozen=True, slots=True)
 class ActivateRequest:
-    """A pending plan's start time has come."""
+    """A pending plan's start time has come (``now``: a start asked for at once, before its
+    ``start_at``; every other check of activation still applies)."""
 
     plan_id: str
+    now: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ trader's commands (``commands.py``) and IB's contract details (``contracts.py``)
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -35,13 +37,28 @@ class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands, Contracts):
         self.db: sqlite3.Connection = self._raw.driver_connection  # type: ignore[assignment]
         self.db.row_factory = sqlite3.Row
         self.checkpointer = Checkpointer(self.db.execute("PRAGMA database_list").fetchone()[2])
+        self._batch = False  # inside ``batch()``: writes join its transaction
 
     @property
     def path(self) -> Path:
         return sqlite_path(self.url)
 
     def _tx(self) -> Tx:
-        return Tx(self.db, self.checkpointer.committed)
+        return Tx(self.db, self.checkpointer.committed, joined=self._batch)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside the block is one transaction: all committed at its end, or none
+        (any exception rolls the whole block back). Nested batches join the outer one."""
+        if self._batch:
+            yield
+            return
+        with self._tx():
+            self._batch = True
+            try:
+                yield
+            finally:
+                self._batch = False
 
     def holds_nothing(self) -> bool:
         """No plan, journal row, order, command or notification has been written."""
