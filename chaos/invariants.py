@@ -22,6 +22,8 @@ from machines import Leg, Plan, PlanMachine, parse_order_ref
 from orchestrator.store.codec import event_from_json
 from orchestrator.store.plans import spec_from_row
 
+from .hand import CLOSE_REF, TRADER_CLIENT, Hand
+
 WORKING = ("PreSubmitted", "Submitted")
 
 # The invariants, in report order, with the one line the summary shows for each.
@@ -37,6 +39,17 @@ INVARIANTS: dict[str, str] = {
     "orchestrator_healthy": "SIGTERM exits 0; no traceback, no unexpected ERROR line, no unexpected exit",
     "owner_only_files": "state.db (+ -wal, -shm), the sim journal and logs are 0600",
     "no_secret_in_output": "the webhook token is in no log, output, status/outbox/history text or state.db",
+    # with the second actor (the trader at the shared account): chaos/exposure.py, chaos/owners.py
+    "one_stop_one_target": "at most one working stop and one target per plan across all clients (a trader's "
+                           "duplicate resolved within the grace)",
+    "exits_within_position": "exit quantity working for a plan (all clients) never above what IB holds for it for "
+                             "longer than the grace",
+    "never_reversed_by_us": "no execution of an orchestrator's exit order reverses the plan's share of IB's position",
+    "market_entry_risk": "a market entry's actual risk (fill vs stop) <= its risk budget x (1 + tolerance)",
+    "owner_refusals": "a second daemon / a client-id change with orders working exits 2 at once, nothing reaches IB; "
+                      "a restart after SIGKILL is never refused for the lock",
+    "holds_only_for_hand_positions": "entries are held only in a symbol whose position the trader's hand trades "
+                                     "leave unexplained, and released once explained",
 }
 
 
@@ -118,6 +131,10 @@ class Broker:
     def position(self, symbol: str) -> int:
         return sum(int(round(p["quantity"])) for p in self.state["positions"] if p["symbol"] == symbol)
 
+    @property
+    def hand(self) -> Hand:
+        return Hand.from_executions(self.state["executions"])
+
 
 def _leg(ref: str | None) -> Leg | None:
     parsed = parse_order_ref(ref or "")
@@ -177,12 +194,15 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
 
 
 def never_two_stops(broker: Broker) -> list[Violation]:
+    """The orchestrator's own stops (every client id but the trader's); a duplicate the trader
+    places with the plan's orderRef is one_stop_one_target's business."""
     status: dict[Any, tuple[str, str]] = {}   # perm id -> (plan, status)
     worst: dict[str, tuple[int, str]] = {}
     for i, e in enumerate(broker.journal):
         ref = parse_order_ref(e.get("order_ref") or "")
         perm = e.get("perm_id")
-        if ref is None or not perm or ref[1] is not Leg.STOP or not e.get("status"):
+        if (ref is None or not perm or ref[1] is not Leg.STOP or not e.get("status")
+                or e.get("client_id") == TRADER_CLIENT):
             continue
         status[perm] = (ref[0], e["status"])
         working = sum(1 for p, s in status.values() if p == ref[0] and s in WORKING)
@@ -192,31 +212,45 @@ def never_two_stops(broker: Broker) -> list[Violation]:
             for p, (n, where) in sorted(worst.items())]
 
 
-def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str]) -> dict[str, tuple[int, str]]:
-    """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}."""
+def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: Hand | None = None,
+                  sides: dict[str, int] | None = None) -> dict[str, tuple[int, str]]:
+    """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}.
+
+    The trader's own shares need no stop of ours; what is left is the plan's. Where the trader
+    traded by hand, a stop the trader placed on the plan's shares (``TWS-close``) covers too, a
+    share the trader's hand trades reversed is theirs, and only too little cover is a gap (too
+    much is exits_within_position's, with its grace). Elsewhere the stops must match exactly."""
+    hand = hand or Hand()
     gaps: dict[str, tuple[int, str]] = {}
     for pos in state["positions"]:
-        qty = int(round(pos["quantity"]))
+        sym = pos["symbol"]
+        qty = hand.plan_share(sym, int(round(pos["quantity"])))
         if qty == 0:
             continue
-        sym = pos["symbol"]
         plan = plan_of_symbol.get(sym)
         if plan is None:
             gaps[sym] = (qty, f"{sym}: position {qty} belongs to no plan")
             continue
+        if hand.traded(sym) and sides is not None and qty * sides.get(plan, 1) < 0:
+            continue
         exit_action = "SELL" if qty > 0 else "BUY"
-        covered = flattening = 0
+        ours = theirs = flattening = 0
         for o in state["orders"]:
-            ref = parse_order_ref(o.get("order_ref") or "")
-            if (ref is None or ref[0] != plan or o["status"] != "Submitted" or o["action"] != exit_action
-                    or o["symbol"] != sym):
+            if o["status"] != "Submitted" or o["action"] != exit_action or o["symbol"] != sym:
                 continue
-            if ref[1] is Leg.STOP:
-                covered += int(round(o["remaining"]))
-            elif ref[1] is Leg.FLATTEN:
+            ref = parse_order_ref(o.get("order_ref") or "")
+            mine = ref is not None and ref[0] == plan
+            if o.get("client_id") == TRADER_CLIENT:   # a stop of the trader's on the plan's shares
+                if (mine or o.get("order_ref") == CLOSE_REF) and o.get("order_type") in ("STP", "TRAIL"):
+                    theirs += int(round(o["remaining"]))
+            elif ref is not None and mine and ref[1] is Leg.STOP:
+                ours += int(round(o["remaining"]))
+            elif ref is not None and mine and ref[1] is Leg.FLATTEN:
                 flattening += int(round(o["remaining"]))
-        if covered != abs(qty):
-            gaps[plan] = (qty, f"position {qty}, working stop quantity {covered}" + (
+        trader_in = hand.traded(sym) or theirs > 0
+        if ours + theirs < abs(qty) or (ours != abs(qty) and not trader_in):
+            gaps[plan] = (qty, f"position {qty}, working stop quantity {ours}" + (
+                f" (and {theirs} of the trader's)" if theirs else "") + (
                 f" (a flatten order for {flattening} is working)" if flattening else ""))
     return gaps
 
@@ -276,7 +310,11 @@ def journal_replays(db: Db) -> list[Violation]:
 
 
 def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> list[Violation]:
+    """The trader's hand trades count apart: IB's position = the plan's open quantity + the
+    trader's own shares + what the trader traded of the plan's; an ended plan leaves nothing of
+    its own at IB (position minus the trader's own shares) and no working order of an orchestrator."""
     out = []
+    hand = broker.hand
     for plan_id, row in db.plans.items():
         ex = broker.executions.get(plan_id, [])
         entry = sum(int(round(e["shares"])) for e in ex if _leg(e["order_ref"]) is Leg.ENTRY)
@@ -287,13 +325,15 @@ def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> l
                                  f"executions {entry}/{exits}"))
         sign = 1 if row["side"] == "long" else -1
         symbol = symbol_of.get(plan_id, row["symbol"])
-        pos = broker.position(symbol)
-        if pos != (row["filled_qty"] - row["exited_qty"]) * sign:
+        own, closed = hand.own.get(symbol, 0), hand.close.get(symbol, 0)
+        pos = broker.position(symbol) - own
+        if pos - closed != (row["filled_qty"] - row["exited_qty"]) * sign:
+            by_hand = f" (besides the trader's own {own} and {closed} traded by hand)" if own or closed else ""
             out.append(Violation("final_matches_broker", plan_id,
-                                 f"IB position {pos} != plan's open quantity {row['filled_qty'] - row['exited_qty']} "
-                                 f"({row['state']})"))
+                                 f"IB position {pos}{by_hand} != plan's open quantity "
+                                 f"{row['filled_qty'] - row['exited_qty']} ({row['state']})"))
         if row["state"] in ("closed", "cancelled", "rejected"):
-            mine = broker.orders.get(plan_id, [])
+            mine = [o for o in broker.orders.get(plan_id, []) if o.get("client_id") != TRADER_CLIENT]
             working = [o for o in mine if o["status"] in WORKING + ("PendingCancel",)]
             held = [o for o in mine if o["status"] in ("Held", "PendingSubmit")]
             for what, left in (("working", working), ("untransmitted (held)", held)):
@@ -302,7 +342,10 @@ def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> l
                                          + ", ".join(f"{o['order_ref']} {o['order_type']} {o['status']}"
                                                      for o in left)))
             if pos != 0:
-                out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"))
+                out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"
+                                     + (f" besides the trader's own {own}" if own else "")
+                                     + (f" (the trader's own {own}, traded by hand of the plan's {closed})"
+                                        if closed else "")))
     return out
 
 
@@ -376,9 +419,13 @@ def transitions_notified(db: Db, delivered: set[tuple[str, int]] | None) -> list
     return out
 
 
-def plans_finish(db: Db) -> list[Violation]:
+def plans_finish(db: Db, touched: Iterable[str] = ()) -> list[Violation]:
+    """Every plan ended; a plan the trader traded or placed orders on by hand (``touched``) may
+    also be left in ``error`` for a human (what it did to IB is judged by the other invariants)."""
+    touched = set(touched)
     out = [Violation("plans_finish", pid, f"still {r['state']} ({r['reason'] or 'no reason'})")
-           for pid, r in db.plans.items() if r["state"] not in ("closed", "cancelled", "rejected")]
+           for pid, r in db.plans.items() if r["state"] not in ("closed", "cancelled", "rejected")
+           and not (r["state"] == "error" and pid in touched)]
     out += [Violation("plans_finish", r["plan_id"], f"effect #{r['id']} {r['kind']} never carried out")
             for r in db.pending_effects]
     return out

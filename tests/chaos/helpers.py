@@ -40,10 +40,11 @@ def plan_toml(plan_id: str = "P", *, symbol: str = "AAPL", side: str = "long", e
 
 class Bench:
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
-                 prices: dict[str, float] | None = None) -> None:
+                 prices: dict[str, float] | None = None, window: bool = False) -> None:
         self.tmp = tmp
         self.plans = plans
         self.partial_fill_max = partial_fill_max
+        self.window = window   # the gateway with its TWS window (chaos/tws_gateway.py)
         self.prices = prices or {"AAPL": 180.0, "MSFT": 420.0}
         self.gw: Gateway | None = None
         self.runs = 0
@@ -63,7 +64,8 @@ class Bench:
         prices = self.tmp / "prices.csv"
         prices.write_text("symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.prices.items()))
         self.gw = await Gateway.start(self.tmp, prices=prices, journal=self.tmp / "journal.jsonl",
-                                      account_value=100_000, partial_fill_max=self.partial_fill_max)
+                                      account_value=100_000, partial_fill_max=self.partial_fill_max,
+                                      window=self.window)
         self.config.write_text(paper_config(port=self.gw.port, trailing_seconds=0.1))
         return self
 
