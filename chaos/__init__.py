@@ -3,7 +3,8 @@ its own process, under seeded crashes, disconnects, outages and clock jumps, wit
 checked from broker truth and state.db after every episode. ``python -m chaos --help``."""
 
 from .invariants import INVARIANTS, Violation
-from .runner import ALL_KINDS, Budget, Run, Tally
+from .runner import Run
+from .tally import ALL_KINDS, Budget, Tally
 
 __all__ = ["ALL_KINDS", "Budget", "INVARIANTS", "Run", "Tally", "Violation", "run"]
 

@@ -4,6 +4,8 @@ and on the same world with one thing broken (exactly that violation)."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,10 @@ import pytest
 
 import machines
 from chaos import invariants as inv
+from chaos.exposure import GRACE, market_entry_risk, timeline
+from chaos.hand import Hand
 from chaos.known import classify
+from chaos.owners import LOCKED, judge_refusal, unexplained_holds
 from machines import PlanMachine
 from orchestrator.engine.step import apply_event
 from orchestrator.store import Store
@@ -243,3 +248,162 @@ def test_a_bracket_lost_with_the_connection_is_one_escalation_not_a_missing_entr
     twice = _journal(("placed", f"{PLAN}:entry", 1, "Submitted"), ("placed", f"{PLAN}:entry:2", 9, "Submitted"))
     [v] = inv.one_entry_per_plan(db, _broker(twice))
     assert "2 entry orders reached the market (want 1)" in v.detail
+
+
+# --------------------------------------------------------------------------- the second actor's invariants
+# A long plan P on AAPL: 500 bought at t=0, its bracket's stop and target (one OCA group) working.
+
+T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def _at(t: float) -> float:
+    return (T0 + timedelta(seconds=t)).timestamp()
+
+
+def _ev(t: float, event: str, ref: str, perm: int, status: str, *, client: int = 7, qty: int = 500, filled: int = 0,
+        action: str = "SELL", kind: str = "STP", oca: str | None = "P:oca", fill: int = 0) -> dict[str, Any]:
+    e: dict[str, Any] = {"event": event, "ts": (T0 + timedelta(seconds=t)).isoformat(), "client_id": client,
+                         "order_id": perm, "perm_id": perm, "order_ref": ref, "symbol": "AAPL", "action": action,
+                         "order_type": kind, "quantity": qty, "status": status, "filled": filled, "oca_group": oca}
+    if fill:
+        e.update(fill_qty=fill, side="BOT" if action == "BUY" else "SLD", exec_id=f"x{perm}-{t}")
+    return e
+
+
+BOUGHT = [_ev(0, "filled", "P:entry", 1, "Filled", action="BUY", kind="MKT", filled=500, fill=500, oca=None),
+          _ev(0, "activated", "P:stop", 2, "Submitted"), _ev(0, "activated", "P:target", 3, "Submitted", kind="LMT")]
+STOPPED = [_ev(20, "filled", "P:stop", 2, "Filled", filled=500, fill=500), _ev(20, "cancelled", "P:target", 3,
+                                                                                 "Cancelled", kind="LMT")]
+PLANS = {"P": ("AAPL", 1)}
+
+
+def _timeline(*events: dict[str, Any], down: list[tuple[float, float | None]] | None = None) -> list[inv.Violation]:
+    return timeline([*BOUGHT, *events], PLANS, down or [], now=_at(30))
+
+
+def test_a_clean_timeline_has_no_violation() -> None:
+    assert _timeline(*STOPPED) == []
+
+
+def test_two_stops_of_the_orchestrator_at_once_are_found_at_once() -> None:
+    [v] = _timeline(_ev(5, "placed", "P:stop:2", 4, "Submitted", oca=None),
+                    _ev(5.1, "cancelled", "P:stop:2", 4, "Cancelled", oca=None), *STOPPED)
+    assert v.invariant == "one_stop_one_target" and "2 stop orders of the orchestrator working at once" in v.detail
+
+
+def test_a_duplicate_stop_of_the_trader_must_be_resolved_within_the_grace() -> None:
+    dup = _ev(5, "placed", "P:stop", 4, "Submitted", client=0, oca=None)
+    # resolved: the orchestrator cancels its own exits (it cannot cancel the trader's); one stop is left
+    resolved = [_ev(5 + GRACE - 1, "cancelled", "P:stop", 2, "Cancelled"),
+                _ev(5 + GRACE - 1, "cancelled", "P:target", 3, "Cancelled", kind="LMT")]
+    assert _timeline(dup, *resolved, _ev(20, "filled", "P:stop", 4, "Filled", client=0, filled=500, fill=500,
+                                         oca=None)) == []
+    late = _timeline(dup, _ev(19, "cancelled", "P:stop", 4, "Cancelled", client=0, oca=None), *STOPPED)
+    assert _names(late) == ["exits_within_position", "one_stop_one_target"]
+    [two] = [v.detail for v in late if v.invariant == "one_stop_one_target"]
+    assert "2 stop orders working across clients" in two
+    # the orchestrator was down for most of it (killed and restarting): the grace counts only time it was up
+    assert _timeline(dup, _ev(19, "cancelled", "P:stop", 4, "Cancelled", client=0, oca=None), *STOPPED,
+                     down=[(_at(6), _at(16))]) == []
+
+
+def test_exits_for_shares_the_trader_sold_are_found_after_the_grace() -> None:
+    sold = _ev(5, "filled", "TWS-close", 9, "Filled", client=0, action="SELL", kind="MKT", filled=500, fill=500,
+               oca=None)
+    cancelled = [_ev(6, "cancelled", "P:stop", 2, "Cancelled"), _ev(6, "cancelled", "P:target", 3, "Cancelled",
+                                                                    kind="LMT")]
+    assert _timeline(sold, *cancelled) == []
+    [v] = _timeline(sold, _ev(25, "cancelled", "P:stop", 2, "Cancelled"),
+                    _ev(25, "cancelled", "P:target", 3, "Cancelled", kind="LMT"))
+    assert v.invariant == "exits_within_position"
+    assert "exit orders for 500 working while IB holds 0 for the plan" in v.detail and "20.0 s" in v.detail
+
+
+def test_the_traders_own_shares_are_not_the_plans() -> None:
+    own = _ev(1, "filled", "TWS-own", 9, "Filled", client=0, action="BUY", kind="MKT", qty=100, filled=100, fill=100,
+              oca=None)
+    assert _timeline(own, *STOPPED) == []   # IB holds 600: 500 the plan's, 100 the trader's
+    grown = _ev(2, "modified", "P:stop", 2, "Submitted", qty=600)   # the stop grown to IB's position
+    found = _timeline(own, grown, _ev(20, "filled", "P:stop", 2, "Filled", qty=600, filled=600, fill=600))
+    assert _names(found) == ["exits_within_position", "never_reversed_by_us"]
+
+
+def test_a_position_reversed_by_an_exit_of_ours_is_found() -> None:
+    sold = _ev(5, "filled", "TWS-close", 9, "Filled", client=0, kind="MKT", filled=500, fill=500, oca=None)
+    [v, *_] = [v for v in _timeline(sold, *STOPPED) if v.invariant == "never_reversed_by_us"]
+    assert "took IB's position in AAPL to -500" in v.detail and "P:stop (client 7" in v.detail
+    # the trader's own stop selling after ours is the trader's doing, not ours
+    theirs = _ev(21, "filled", "TWS-close", 9, "Filled", client=0, kind="STP", filled=500, fill=500, oca=None)
+    assert [v for v in _timeline(*STOPPED, theirs) if v.invariant == "never_reversed_by_us"] == []
+
+
+def test_market_entry_risk(db_path: Path) -> None:
+    db = inv.Db.read(db_path)   # 500 bought at 180.06 on average, stop 176: actual risk 2,030
+    executions = _broker().state["executions"]
+    pct = {"small": Decimal(1), "normal": Decimal(2), "large": Decimal(3)}
+    assert market_entry_risk(db, executions, 0.02, Decimal(100_000), pct) == []   # budget 2,000 x 1.02
+    [v] = market_entry_risk(db, executions, 0.0, Decimal(100_000), pct)
+    assert v.invariant == "market_entry_risk" and "actual risk 2030.00 > budget 2000.00" in v.detail
+
+
+def test_holds_only_where_the_trader_left_a_position_unexplained() -> None:
+    hand = Hand(own={"AAPL": 20})
+    held = {"blocked": None, "blocked_symbols": {"AAPL": "new entries in AAPL are held"}, "accepted_positions": {}}
+    assert unexplained_holds(held, hand, ["SPY"], {}, _at(0), _at(30), []) == []    # 20 not explained yet
+    accepted = {**held, "accepted_positions": {"AAPL": 20}}
+    assert unexplained_holds(accepted, hand, ["SPY"], {"AAPL": _at(25)}, _at(0), _at(30), []) == []   # just now
+    [v] = unexplained_holds(accepted, hand, ["SPY"], {"AAPL": _at(10)}, _at(0), _at(30), [])
+    assert "AAPL still held 20.0 s after IB's position was explained" in v.detail
+    [v] = unexplained_holds({**held, "blocked_symbols": {"MSFT": "held"}}, hand, ["SPY"], {}, _at(0), _at(30), [])
+    assert "MSFT still held" in v.detail   # nobody traded MSFT by hand
+    [v] = unexplained_holds({**held, "blocked_symbols": {"SPY": "held"}}, Hand(own={"SPY": 10}), ["SPY"], {},
+                            _at(0), _at(30), [])
+    assert "SPY, which no plan trades, holds entries" in v.detail
+    assert _names(unexplained_holds({**held, "blocked": "account"}, hand, [], {}, _at(0), _at(1), [])) == [
+        "holds_only_for_hand_positions"]
+
+
+def test_owner_refusals() -> None:
+    other = [_ev(1, "placed", "P:stop:2", 7, "Submitted", client=57)]
+    locked = "orchestrator: state.db is in use by another orchestrator (pid 1 on h); one daemon per store"
+    assert judge_refusal("second", 2, 0.8, locked, LOCKED, BOUGHT, 57) == []
+    assert [v.detail for v in judge_refusal("second", None, 20, "", LOCKED, BOUGHT, 57)] == [
+        "second: still running 20.0 s after its start"]
+    assert "exit code 0, not 2" in judge_refusal("second", 0, 1, "", LOCKED, BOUGHT, 57)[0].detail
+    assert "exit 2 without saying why" in judge_refusal("second", 2, 1, "boom", LOCKED, BOUGHT, 57)[0].detail
+    [v] = judge_refusal("second", 2, 1, locked, LOCKED, [*BOUGHT, *other], 57)
+    assert v.invariant == "owner_refusals" and "client 57 reached IB: placed P:stop:2" in v.detail
+
+
+def test_the_trader_in_coverage_and_in_the_final_positions(db_path: Path) -> None:
+    own = {"client_id": 0, "order_ref": "TWS-own", "symbol": "AAPL", "side": "BOT", "shares": 20.0}
+    state = {"positions": [{"symbol": "AAPL", "quantity": 320.0}, {"symbol": "SPY", "quantity": 10.0}],
+             "orders": [_order("P:stop", "Submitted", remaining=300)],
+             "executions": [own, {**own, "symbol": "SPY", "shares": 10.0}]}
+    hand = Hand.from_executions(state["executions"])
+    assert inv.coverage_gaps(state, {"AAPL": "P"}, hand, {"P": 1}) == {}   # the trader's 20 and 10 need no stop of ours
+    assert set(inv.coverage_gaps(state, {"AAPL": "P"})) == {"P", "SPY"}
+    mine = {**_order("TWS-close", "Submitted", remaining=300), "client_id": 0}
+    assert inv.coverage_gaps({**state, "orders": [mine]}, {"AAPL": "P"}, hand, {"P": 1}) == {}  # the trader's stop
+    broker = _broker(positions=[{"symbol": "AAPL", "quantity": 20.0}])
+    broker.state["executions"].append({**own, "exec_id": "t-1"})
+    assert inv.final_matches_broker(inv.Db.read(db_path), broker, {PLAN: "AAPL"}) == []   # closed; 20 are the trader's
+
+
+def test_known_issues_of_the_second_actor_are_recognised() -> None:
+    hand_sold = inv.Violation("never_reversed_by_us", "P", "execution x of P:target (client 7, 500 at t) took IB's "
+                              "position in AAPL to -200 (the trader's own 0, traded by hand of the plan's -200): ...")
+    duplicate = inv.Violation("exits_within_position", "P", "exit orders for 444 working while IB holds 222 (AAPL: "
+                              "position 222, the trader's own 0, traded by hand of the plan's 0): P:target SELL LMT "
+                              "222 Submitted (client 7, perm 3), P:stop SELL STP 222 Submitted (client 0, perm 9)")
+    ours = inv.Violation("exits_within_position", "P", "exit orders for 444 working while IB holds 222 (AAPL: "
+                         "position 222, the trader's own 0, traded by hand of the plan's 0): P:stop SELL STP 222 "
+                         "Submitted (client 7, perm 3), P:stop:2 SELL STP 222 Submitted (client 7, perm 9)")
+    assert [v.known for v in classify([hand_sold, duplicate, ours])] == [
+        "exits-not-gated-by-position", "duplicate-exit-with-our-ref", None]
+
+
+def test_a_plan_the_trader_traded_by_hand_may_be_left_in_error(db_path: Path) -> None:
+    _sql(db_path, "UPDATE plans SET state='error', reason='reversed' WHERE id=?", PLAN)
+    assert _names(inv.plans_finish(inv.Db.read(db_path))) == ["plans_finish"]
+    assert inv.plans_finish(inv.Db.read(db_path), touched={PLAN}) == []
