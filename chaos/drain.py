@@ -8,8 +8,9 @@ import time
 from decimal import Decimal
 
 from . import invariants as inv
-from .episode import ENDED, Episode
+from .episode import Episode
 from .scenario import cents
+from .world import ENDED
 
 ERROR_PATIENCE = 3.0   # s after its cancel: the daemon applies commands every 0.5 s
 

@@ -9,7 +9,9 @@ gateway's journal (every order event of every client, in order, timestamped) rep
   the largest) never exceeds what IB holds for the plan (IB's position minus the trader's own
   shares, ``chaos/hand.py``) for longer than the grace.
 - ``never_reversed_by_us``: no execution of an orchestrator's exit order takes the plan's share of
-  IB's position past zero (a long plan's share negative, a short one's positive).
+  IB's position past zero (a long plan's share negative, a short one's positive) — counted from
+  the grace after the trader last traded the plan's shares by hand (a sale, a duplicate's fill):
+  an exit already working when the trader sold under it cannot have been shrunk in time.
 - ``market_entry_risk``: a market entry's actual risk (average fill vs the plan's stop) stays
   within the plan's risk budget × (1 + tolerance).
 
@@ -29,7 +31,7 @@ from typing import Any
 from machines import Leg, parse_order_ref
 
 from .hand import CLOSE_REF, OWN_REF, TRADER_CLIENT, Hand, signed
-from .invariants import WORKING, Db, Violation
+from .invariants import WORKING, Db, Violation, leg_of
 
 RECONCILE_SECONDS = 5.0
 GRACE = RECONCILE_SECONDS + 3.0
@@ -71,8 +73,10 @@ class Replay:
         self.pos: dict[str, int] = defaultdict(int)
         self.own: dict[str, int] = defaultdict(int)
         self.close: dict[str, int] = defaultdict(int)     # the plan's shares the trader traded by hand
+        self.last_hand: dict[str, float] = {}             # symbol -> when the trader last traded a plan's shares
         self.spells: dict[tuple[str, str, str], _Spell] = {}   # (invariant, plan, what) -> since when
         self.found: dict[tuple[str, str], Violation] = {}
+        self.excused: set[str] = set()    # plans reversed by an exit of ours within the grace of a trade by hand
 
     # ------------------------------------------------------------------ replay
     def run(self, journal: Iterable[dict[str, Any]], now: float) -> list[Violation]:
@@ -98,6 +102,8 @@ class Replay:
                 self.own[symbol] += signed(e)
             if e.get("client_id") == TRADER_CLIENT and e.get("order_ref") == CLOSE_REF:
                 self.close[symbol] += signed(e)
+            if e.get("client_id") == TRADER_CLIENT and e.get("order_ref") != OWN_REF:   # a sale, a duplicate
+                self.last_hand[symbol] = epoch(e["ts"])
             if ref is not None and ref[1] in EXIT_LEGS and e.get("client_id") != TRADER_CLIENT:
                 self._reversal(ref[0], e)
         affected = set(self.by_symbol.get(symbol or "", ()))
@@ -112,9 +118,15 @@ class Replay:
         return sign * (self.pos[symbol] - self.own[symbol])
 
     def _reversal(self, plan: str, e: dict[str, Any]) -> None:
+        """An exit of ours reversed the plan's share — unless the trader traded the plan's shares
+        under it less than the grace before (no orchestrator can have shrunk its exits by then)."""
         if plan not in self.plans or self._share(plan) >= 0:
             return
         symbol, _ = self.plans[plan]
+        hand = self.last_hand.get(symbol)
+        if hand is not None and up_time(hand, epoch(e["ts"]), self.down) <= self.grace:
+            self.excused.add(plan)
+            return
         self._found("never_reversed_by_us", plan, (
             f"execution {e.get('exec_id')} of {e.get('order_ref')} (client {e.get('client_id')}, {e.get('fill_qty')} "
             f"at {e.get('ts')}) took IB's position in {symbol} to {self.pos[symbol]} ({self.by_hand(symbol)}): the "
@@ -128,7 +140,7 @@ class Replay:
         symbol, sign = self.plans[plan]
         mine = list(self.orders[plan].values())
         for leg in (Leg.STOP, Leg.TARGET):
-            working = [o for o in mine if _leg(o) is leg and o["status"] in WORKING]
+            working = [o for o in mine if leg_of(o.get("order_ref")) is leg and o["status"] in WORKING]
             ours = [o for o in working if o.get("client_id") != TRADER_CLIENT]
             if len(ours) > 1:
                 self._found("one_stop_one_target", plan, f"{len(ours)} {leg.value} orders of the orchestrator working "
@@ -139,7 +151,8 @@ class Replay:
         self._spell("exits_within_position", plan, "", exposure > held, e, lambda: (
             f"exit orders for {exposure} working while IB holds {held} for the plan ({symbol}: position "
             f"{self.pos[symbol]}, {self.by_hand(symbol)}): "
-            + ", ".join(_describe(o) for o in mine if o["status"] == "Submitted" and _leg(o) in EXIT_LEGS)))
+            + ", ".join(_describe(o) for o in mine
+                        if o["status"] == "Submitted" and leg_of(o.get("order_ref")) in EXIT_LEGS)))
 
     def _spell(self, invariant: str, plan: str, what: str, bad: bool, e: dict[str, Any], detail: Any) -> None:
         key = (invariant, plan, what)
@@ -167,7 +180,7 @@ def exit_quantity(orders: Iterable[dict[str, Any]], sign: int) -> int:
     exit_action = "SELL" if sign > 0 else "BUY"
     groups: dict[Any, int] = defaultdict(int)
     for o in orders:
-        if _leg(o) in EXIT_LEGS and o["status"] == "Submitted" and o.get("action") == exit_action:
+        if leg_of(o.get("order_ref")) in EXIT_LEGS and o["status"] == "Submitted" and o.get("action") == exit_action:
             key = (o.get("client_id"), o["oca_group"]) if o.get("oca_group") else ("order", o.get("perm_id"))
             groups[key] = max(groups[key], _remaining(o))
     return sum(groups.values())
@@ -178,11 +191,6 @@ def exposure_now(state: dict[str, Any], plan: str, symbol: str, sign: int) -> tu
     mine = [o for o in state["orders"] if (r := parse_order_ref(o.get("order_ref") or "")) and r[0] == plan]
     pos = sum(int(round(p["quantity"])) for p in state["positions"] if p["symbol"] == symbol)
     return exit_quantity(mine, sign), max(0, sign * Hand.from_executions(state["executions"]).plan_share(symbol, pos))
-
-
-def _leg(o: dict[str, Any]) -> Leg | None:
-    parsed = parse_order_ref(o.get("order_ref") or "")
-    return parsed[1] if parsed else None
 
 
 def _remaining(o: dict[str, Any]) -> int:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from . import invariants as inv
 from . import known as known_issues
-from .episode import ACCOUNT_VALUE, RISK_PCT, Episode
+from . import records
+from .episode import Episode
 from .exposure import market_entry_risk
 from .hand import OWN_REF, TRADER_CLIENT
 from .procs import run_cli
+from .scenario import ACCOUNT_VALUE, RISK_PCT
 
 # ERROR lines the orchestrator may log under these faults without anything being wrong.
 EXPECTED_ERRORS = (
@@ -51,14 +53,15 @@ async def judge(ep: Episode) -> None:
     delivered = ep.discord.delivered()
     if any(not s.path_ok for s in ep.discord.seen):
         ep.violate("transitions_notified", None, "a notification went to the wrong webhook path")
+    touched = touched_by_hand(ep, broker)
     checks: list[tuple[str, Callable[[], list[inv.Violation]]]] = [
         ("one_entry_per_plan", lambda: inv.one_entry_per_plan(db, broker)),
         ("never_two_stops", lambda: inv.never_two_stops(broker)),
-        ("journal_replays", lambda: inv.journal_replays(db)),
+        ("journal_replays", lambda: records.journal_replays(db)),
         ("final_matches_broker", lambda: inv.final_matches_broker(db, broker, ep.symbol_of)),
-        ("fills_exactly_once", lambda: inv.fills_exactly_once(db, broker)),
-        ("transitions_notified", lambda: inv.transitions_notified(db, delivered)),
-        ("plans_finish", lambda: inv.plans_finish(db, touched_by_hand(ep, broker))),
+        ("fills_exactly_once", lambda: records.fills_exactly_once(db, broker)),
+        ("transitions_notified", lambda: records.transitions_notified(db, delivered)),
+        ("plans_finish", lambda: records.plans_finish(db, touched)),
     ]
     tolerance = entry_tolerance(ep.config)
     if tolerance is None:
@@ -73,13 +76,18 @@ async def judge(ep: Episode) -> None:
         ep.tally.checks[name] += 1
     for r in db.plans.values():
         ep.tally.plans[r["state"]] += 1
+    ep.tally.notes["plans the trader traded by hand"] += len(touched)
+    ep.tally.notes["... of them left in error for a human"] += sum(
+        1 for p in touched if p in db.plans and db.plans[p]["state"] == "error")
+    ep.tally.notes["reversed by an exit of ours within the grace of the trader's sale under it"] += len(
+        ep.replay.excused)
     _healthy_output(ep)
     await _read_side(ep, db)
     ep.tally.checks["owner_only_files"] += 1
     files = [ep.db_path, Path(f"{ep.db_path}-wal"), Path(f"{ep.db_path}-shm"), ep.journal_path, *ep.dir.glob("*.log")]
-    ep.found(inv.owner_only(files))
+    ep.found(records.owner_only(files))
     ep.tally.checks["no_secret_in_output"] += 1
-    ep.found(inv.no_secret(ep.discord.token, [p for p in ep.dir.rglob("*") if p.is_file()], ep.cli_outputs))
+    ep.found(records.no_secret(ep.discord.token, [p for p in ep.dir.rglob("*") if p.is_file()], ep.cli_outputs))
     ep.violations = known_issues.classify(ep.violations)
 
 

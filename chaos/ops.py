@@ -9,9 +9,10 @@ import time
 
 from machines import parse_order_ref
 
-from .episode import CONNECT_TIMEOUT, STARTED, Episode
+from .episode import Episode
 from .owners import CLIENT_ID_REFUSAL, LOCKED, REFUSE_WITHIN, daemon_status, judge_refusal
 from .procs import Child
+from .world import CONNECT_TIMEOUT, STARTED
 
 OPEN = ("PreSubmitted", "Submitted", "PendingCancel")   # what reqAllOpenOrders returns (transmitted, not done)
 

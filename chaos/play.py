@@ -9,9 +9,10 @@ import signal
 from . import faults
 from .actor import Actor
 from .drain import drain
-from .episode import COVER_SECONDS, Episode
+from .episode import Episode
 from .exposure import GRACE
 from .judge import judge
+from .world import COVER_SECONDS
 
 
 async def play(ep: Episode) -> None:

@@ -43,6 +43,8 @@ def summary(t: Tally, command: str = "") -> str:
     lines += _table(rows, ["invariant", "checked", "violations", "known", "what"], (0, 4))
     for name, why in sorted(t.skipped.items()):
         lines.append(f"{name}: {why}")
+    for note, n in t.notes.items():
+        lines.append(f"seen and allowed: {note}: {n}")
     if t.cover_seconds:
         c = sorted(t.cover_seconds)
         lines.append(f"checkpoints: {t.checkpoints}; time from connected to every position covered: median "

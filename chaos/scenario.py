@@ -156,3 +156,33 @@ def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int 
         for step in steps:
             price = step[symbol] = max(cents(float(price) * (1 + walk.gauss(0, 0.0005))), CENT)
     return Scenario(drafts, extra, base, steps, foreign)
+
+
+# the orchestrator's config in an episode (paper mode against the episode's gateway)
+_CONFIG = """\
+[broker]
+mode = "paper"
+host = "127.0.0.1"
+port = {port}
+client_id = {client_id}
+[store]
+url = "sqlite:///{db}"
+[plans]
+files = ["{plans}/*.toml"]
+rescan_seconds = 0.2
+[risk]
+small_pct = 0.1
+normal_pct = 0.2
+large_pct = 0.3
+max_portfolio_risk_pct = 10
+[trailing]
+interval_seconds = 0.1
+[discord]
+timeout_seconds = 2
+"""
+RISK_PCT = {"small": Decimal("0.1"), "normal": Decimal("0.2"), "large": Decimal("0.3")}
+ACCOUNT_VALUE = 2_000_000
+
+
+def config_toml(port: int, client_id: int, *, db: str = "state.db", plans: str = "plans") -> str:
+    return _CONFIG.format(port=port, client_id=client_id, db=db, plans=plans)
