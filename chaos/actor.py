@@ -105,11 +105,12 @@ class Actor:
         for at in sorted(k for k in self.due if k <= step):
             for kind in self.due.pop(at):
                 await self.ep.ensure_running()
-                self.ep.log(f"actor {kind}")
                 took = await self.handlers[kind]()
                 if took is None and step < last:   # nothing to act on yet: try again at the next step
                     self.due.setdefault(step + 1, []).append(kind)
                     continue
+                self.ep.log(f"actor {kind}: " + {True: "took effect", False: "no effect", None: "nothing to act on"}[
+                    took])
                 self.ep.tally.injected[kind] += 1
                 self.ep.tally.fired[kind] += bool(took)
                 await self.ep.observe()

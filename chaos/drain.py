@@ -7,8 +7,12 @@ import asyncio
 import time
 from decimal import Decimal
 
+from machines import parse_order_ref
+
 from . import invariants as inv
 from .episode import Episode
+from .exposure import GRACE
+from .hand import TRADER_CLIENT
 from .scenario import cents
 from .world import ENDED
 
@@ -56,6 +60,17 @@ async def drain(ep: Episode, cover: float) -> None:
                 cancelled[pid] = time.monotonic()
                 await ep.cancel_plan(pid)
         await asyncio.sleep(0.25)   # bounded poll of state.db (another process's file)
+
+    async def applied() -> bool:
+        """The trader's executions carrying a plan's orderRef are in state.db: the orchestrator hears of
+        another client's executions only when it reconciles."""
+        await ep.ensure_running()
+        state = await ep.gw.state() if ep.gw is not None else {"executions": []}
+        theirs = {e["exec_id"] for e in state["executions"] if e.get("client_id") == TRADER_CLIENT
+                  and parse_order_ref(e.get("order_ref") or "") is not None}
+        return theirs <= {f["exec_id"] for fills in inv.Db.read(ep.db_path).fills.values() for f in fills}
+    if ep.replay.duplicated and not await ep.bounded(applied, GRACE):
+        ep.log(f"the trader's executions with a plan's orderRef not applied {GRACE:.0f} s after the drain")
 
     async def delivered() -> bool:
         if ep.orch is not None and not ep.orch.alive():

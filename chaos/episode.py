@@ -9,7 +9,7 @@ import asyncio
 import time
 
 from . import invariants as inv
-from .exposure import GRACE
+from .exposure import DUPLICATED, GRACE
 from .hand import Hand
 from .owners import daemon_status, unexplained_holds
 from .world import CONNECT_TIMEOUT, COVER_SECONDS, POLL, World
@@ -56,21 +56,30 @@ class Episode(World):
             return False   # it died (KILL_AT) while we looked: restart and look again
         took = time.monotonic() - t0
         self.tally.cover_seconds.append(took)
+        if gaps:
+            await self.feed()
         for plan, (qty, what) in gaps.items():
             if self.gaps_reported.get(plan) != qty:   # the same gap is reported once
                 self.gaps_reported[plan] = qty
-                self.violate("protected_after_connect", plan, f"after {why}: {what} ({took:.2f} s after connecting)")
+                dup = f" ({DUPLICATED})" if plan in self.replay.duplicated else ""
+                self.violate("protected_after_connect", plan,
+                             f"after {why}: {what} ({took:.2f} s after connecting){dup}")
         if not gaps and took > cover:
             self.violate("protected_after_connect", None, f"after {why}: covered only {took:.2f} s after connecting")
         return True
 
-    async def observe(self) -> None:
-        """The invariants that hold at every moment: the journal so far, and the daemon's holds."""
+    async def feed(self) -> None:
+        """The gateway's journal since the last look, into the replay."""
         assert self.gw is not None
         entries = (await self.gw("journal", since=self._journal_seen))["entries"]
         self._journal_seen += len(entries)
         for e in entries:
             self.replay.step(e)
+
+    async def observe(self) -> None:
+        """The invariants that hold at every moment: the journal so far, and the daemon's holds."""
+        assert self.gw is not None
+        await self.feed()
         now = time.time()
         self.replay.check_open(now)
         self.found(list(self.replay.found.values()))

@@ -37,6 +37,7 @@ RECONCILE_SECONDS = 5.0
 GRACE = RECONCILE_SECONDS + 3.0
 EXIT_LEGS = (Leg.STOP, Leg.TARGET, Leg.FLATTEN)
 BY_HAND = "traded by hand of the plan's"
+DUPLICATED = "the trader placed an order with the plan's orderRef before"   # the known-issue classifier reads these
 
 
 def epoch(ts: str) -> float:
@@ -77,6 +78,7 @@ class Replay:
         self.spells: dict[tuple[str, str, str], _Spell] = {}   # (invariant, plan, what) -> since when
         self.found: dict[tuple[str, str], Violation] = {}
         self.excused: set[str] = set()    # plans reversed by an exit of ours within the grace of a trade by hand
+        self.duplicated: set[str] = set()  # plans the trader placed an order with the plan's orderRef for
 
     # ------------------------------------------------------------------ replay
     def run(self, journal: Iterable[dict[str, Any]], now: float) -> list[Violation]:
@@ -95,6 +97,8 @@ class Replay:
         perm = e.get("perm_id")
         if perm and e.get("status") and ref is not None:
             self.orders[ref[0]][perm] = e
+            if e.get("client_id") == TRADER_CLIENT:
+                self.duplicated.add(ref[0])
         symbol = e.get("symbol")
         if e["event"] == "filled" and symbol:
             self.pos[symbol] += signed(e)

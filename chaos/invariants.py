@@ -212,10 +212,11 @@ def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: H
                   sides: dict[str, int] | None = None) -> dict[str, tuple[int, str]]:
     """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}.
 
-    The trader's own shares need no stop of ours; what is left is the plan's. Where the trader
-    traded by hand, a stop the trader placed on the plan's shares (``TWS-close``) covers too, a
-    share the trader's hand trades reversed is theirs, and only too little cover is a gap (too
-    much is exits_within_position's, with its grace). Elsewhere the stops must match exactly."""
+    The trader's own shares need no stop of ours; what is left is the plan's. A stop of the
+    trader's on the plan's shares (``TWS-close``, or one carrying the plan's orderRef) covers too.
+    Where the trader is in the symbol (a trade by hand, a stop of theirs) only too little cover
+    is a gap — too much is exits_within_position's, with its grace — and a share the trader's
+    hand trades reversed is theirs. Elsewhere the orchestrator's stops must match exactly."""
     hand = hand or Hand()
     gaps: dict[str, tuple[int, str]] = {}
     for pos in state["positions"]:

@@ -76,3 +76,4 @@ async def test_a_stop_the_trader_placed_with_our_order_ref_is_not_a_second_exit(
         placed = await trader("stop", symbol="AAPL", action="SELL", qty=QTY, stop=171.0, ref="P:stop")
         assert placed["status"] == "Submitted", placed
         await exits_within_position(b)
+
