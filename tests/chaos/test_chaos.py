@@ -1,9 +1,9 @@
 """The chaos harness in the default suite: a quick pass with a fixed seed (the same library code as
 ``python -m chaos``, with a small budget), and the long run behind ``CHAOS_LONG=1``.
 
-The quick pass injects 45 faults into real processes — SIGKILLs at random moments and at step
+The quick pass injects 31 faults into real processes — SIGKILLs at random moments and at step
 boundaries, gateway drops, refusals, restarts, replays, dropped statuses, rejections, Discord
-storms, a suspension — and ten interventions of the second actor, every kind at least once (the
+storms, a suspension — and nine interventions of the second actor, every kind once (the
 trader at the shared account: a second daemon, a client-id change, positions of the trader's
 own, SIGKILL and restart, global cancel and a sale by hand, our stop cancelled in TWS, a partial
 sale, a duplicate stop with our orderRef). It fails on any invariant violation that is not an
@@ -25,7 +25,7 @@ from chaos.tally import ACTOR_KINDS
 pytestmark = pytest.mark.chaos
 
 QUICK_SEED = 20261127
-QUICK = Budget(kills=18, gateway_faults=14, discord_faults=2, suspends=1, interventions=10)
+QUICK = Budget(kills=16, gateway_faults=12, discord_faults=2, suspends=1, interventions=9)
 
 
 @pytest.mark.timeout(300)
@@ -38,7 +38,7 @@ def test_quick_chaos_pass(tmp_path: Path) -> None:
     print(text)
     assert tally.kills >= QUICK.kills and tally.gateway_faults >= QUICK.gateway_faults, text
     assert tally.interventions == QUICK.interventions and all(tally.injected[k] for k in ACTOR_KINDS), text
-    assert sum(tally.fired[k] for k in ACTOR_KINDS) >= 6, text
+    assert sum(tally.fired[k] for k in ACTOR_KINDS) >= 5, text
     assert sum(tally.checks.values()) > 0 and tally.checkpoints >= 20, text
     assert not tally.violations, text + "\n\nrun log:\n" + "\n".join(lines[-60:])
 
