@@ -149,6 +149,10 @@ class Actor:
                 out.append(Candidate(plan_id, symbol, sign, share, stops[0] if stops else None))
         return out
 
+    async def pick(self, min_share: int = 1, with_stop: bool = False) -> Candidate | None:
+        found = await self.candidates(min_share, with_stop)
+        return self.rng.choice(found) if found else None
+
     async def share(self, c: Candidate) -> int:
         assert self.ep.gw is not None
         state = await self.ep.gw.state()
@@ -205,10 +209,9 @@ class Actor:
 
     # ------------------------------------------------------------------ issue 13: the trader acts on a plan's position
     async def global_cancel_and_close(self) -> bool | None:
-        found = await self.candidates()
-        if not found:
+        c = await self.pick()
+        if c is None:
             return None
-        c = self.rng.choice(found)
         await (await self.ep.trader_session())("global_cancel")
         await self.think()
         share = await self.share(c)
@@ -217,10 +220,9 @@ class Actor:
         return sold > 0
 
     async def cancel_our_stop(self) -> bool | None:
-        found = await self.candidates(with_stop=True)
-        if not found:
+        c = await self.pick(with_stop=True)
+        if c is None:
             return None
-        c = self.rng.choice(found)
         assert c.stop is not None and self.ep.gw is not None
         clicked = await self.ep.gw.click("cancel", order_ref=c.stop["order_ref"])
         self.ep.log(f"trader cancels {c.stop['order_ref']} in TWS: {clicked}")
@@ -234,19 +236,17 @@ class Actor:
         return bool(clicked.get("cancelled"))
 
     async def partial_sell(self) -> bool | None:
-        found = await self.candidates(min_share=2)
-        if not found:
+        c = await self.pick(min_share=2)
+        if c is None:
             return None
-        c = self.rng.choice(found)
         sold = await self.trade(c.symbol, c.exit_action, self.rng.randint(1, c.share - 1), CLOSE_REF)
         await self.ep.checkpoint("actor.partial_sell")
         return sold > 0
 
     async def manual_stop_with_our_ref(self) -> bool | None:
-        found = await self.candidates(with_stop=True)
-        if not found:
+        c = await self.pick(with_stop=True)
+        if c is None:
             return None
-        c = self.rng.choice(found)
         assert c.stop is not None
         qty = max(1, int(round(c.stop["remaining"])))
         placed = await self.place_stop(c, qty, float(c.stop.get("aux_price") or 0), c.stop["order_ref"])

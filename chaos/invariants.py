@@ -144,12 +144,15 @@ def dec(v: Any) -> Decimal:
 # --------------------------------------------------------------------------- broker-side checks
 
 LOST_ENTRY = "the entry was sent but IB shows no trace of it"
+LOST_CANCELLED = "cancelled before the entry reached IB"
 
 
 def _escalated_lost_entry(db: Db, plan_id: str) -> bool:
     """The plan went to ``error`` because IB never saw its entry (the gateway dropped the
-    connection before it read the bracket, as IB can lose the last orders before a reset)."""
-    return any(r["to_state"] == "error" and LOST_ENTRY in str(r["payload"] or "")
+    connection before it read the bracket, as IB can lose the last orders before a reset) — or
+    to ``cancelled``, when a cancel or its expiry had been asked for meanwhile."""
+    return any((r["to_state"] == "error" and LOST_ENTRY in str(r["payload"] or ""))
+               or (r["to_state"] == "cancelled" and LOST_CANCELLED in str(r["payload"] or ""))
                for r in db.journal.get(plan_id, []))
 
 

@@ -38,15 +38,26 @@ KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
     KnownIssue("duplicate-exit-with-our-ref",
                "a stop the trader placed in TWS with the plan's own orderRef is taken for the plan's stop: at the next "
                "reconciliation the orchestrator cancels its own (trailing) stop as the 'extra' one and keeps the "
-               "trader's next to its target, so exits for twice the position stay working (and a resize of the "
-               "trader's order under its own client id gets IB's 103); it hears nothing when the trader's order is "
-               "cancelled (another client's), so the position is left without a stop until the next "
-               "reconciliation",
-               "orchestrator/engine/protection.py (issue 13, deliverable 2: cancel down to the position, and "
-               "report)",
+               "trader's next to its target (exits for twice the position); it then trails and resizes the trader's "
+               "order by its order id on its own connection, where that id is one of its own (IB: 103 duplicate id, "
+               "104 when it is one of its filled orders — another plan's target in a run); and it hears nothing when "
+               "the trader's order is cancelled (another client's), so the position is left without a stop until "
+               "the next reconciliation",
+               "orchestrator/engine/executor.py _protect (keeps working[-1]), broker/ib.py cancel/modify (another "
+               "client's order) (issue 13, deliverable 2)",
                "tests/chaos/test_trader_findings.py::test_a_stop_the_trader_placed_with_our_order_ref_is_not_a_"
-               "second_exit (the stop left bare is not reproduced deterministically: it needs the trader's order "
-               "cancelled before the orchestrator places its own again)"),
+               "second_exit, ::test_the_orchestrator_never_modifies_an_order_of_another_client (the stop left bare "
+               "needs the trader's order gone before the orchestrator places its own again: not reproduced "
+               "deterministically)"),
+    KnownIssue("accept-uses-stale-positions",
+               "orchestrator positions accept SYMBOL takes what IB held at the last reconciliation, not now: "
+               "accepted right after the trade (before the next periodic reconciliation, 5 s) it accepted -222 "
+               "(the plan's own shares, negated, from a snapshot before the plan's fill) instead of the trader's "
+               "20, and entries in the symbol stayed held until the trader accepted again. The harness's trader "
+               "accepts after the hold alert (a fresh snapshot), so runs do not show it",
+               "orchestrator/engine/gate.py EntryGate.accept (self.positions is the last check's)",
+               "tests/chaos/test_trader_findings.py::test_positions_accept_right_after_the_trade_accepts_the_"
+               "traders_shares"),
     KnownIssue("scheduler-job-cancelled-at-exit",
                "rarely, SIGTERM lands while an APScheduler job (only ever an enqueue) is in flight: APScheduler "
                "logs 'Error running job …' with a CancelledError at ERROR. Noise, nothing is lost",

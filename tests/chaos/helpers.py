@@ -9,12 +9,13 @@ import io
 import sqlite3
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from chaos import invariants as inv
-from chaos.procs import Child, Gateway
+from chaos.procs import Child, Gateway, TraderProcess
 from orchestrator.cli import main as cli
 
 from ..engine.harness import paper_config
@@ -135,9 +136,36 @@ class Bench:
     def cancel(self, plan_id: str) -> None:
         assert cli(["cancel", plan_id, "--config", str(self.config)], out=io.StringIO()) == 0
 
+    def accept(self, symbol: str) -> None:
+        assert cli(["positions", "accept", symbol, "--config", str(self.config)], out=io.StringIO()) == 0
+
+    def command_result(self) -> str | None:
+        """The result of the last trader command the daemon applied (None until it is applied)."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT result FROM commands ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+        return None if row is None else row[0]
+
     async def broker(self) -> inv.Broker:
         assert self.gw is not None
         return inv.Broker(await self.gw.state(), await self.gw.journal())
 
     async def position(self, symbol: str) -> int:
         return (await self.broker()).position(symbol)
+
+
+@asynccontextmanager
+async def protected(tmp_path: Path, plans: str | None = None) -> AsyncIterator[tuple[Bench, TraderProcess]]:
+    """A long plan P in AAPL (by default stop 171, target 189), bought and protected, and the
+    trader's clientId-0 session."""
+    async with Bench(tmp_path, plans or plan_toml("P"), window=True) as b:
+        assert b.gw is not None
+        await b.start()
+        await b.plan_state("P", "protected")
+        trader = await TraderProcess.start(tmp_path, b.gw.port)
+        try:
+            yield b, trader
+        finally:
+            await trader.stop()

@@ -252,6 +252,28 @@ def test_a_bracket_lost_with_the_connection_is_one_escalation_not_a_missing_entr
     assert "2 entry orders reached the market (want 1)" in v.detail
 
 
+def test_a_lost_bracket_of_a_plan_that_expired_meanwhile_is_not_a_missing_entry(tmp_path: Path) -> None:
+    """The same loss, with the plan's expiry (or a cancel) asked for before the reconciliation
+    found IB without a trace: the plan is cancelled, nothing re-sent."""
+    path = tmp_path / "state.db"
+    store = Store(f"sqlite:///{path}")
+    m = PlanMachine()
+    events = lifecycle_events()
+    plan = m.bind(store.insert_plan(spec(PLAN), at=events[0].at))
+    apply_event(m, store, plan, events[0], now=events[0].at)          # activated: sized, bracket sent
+    apply_event(m, store, plan, machines.Expire(events[0].at), now=events[0].at)
+    apply_event(m, store, plan, machines.EntryCancelled(events[0].at, inv.LOST_CANCELLED), now=events[0].at)
+    assert plan.state == "cancelled"
+    store.close()
+    db = inv.Db.read(path)
+    assert inv.one_entry_per_plan(db, _broker([])) == []
+    arrived = _journal(("placed", f"{PLAN}:entry", 1, "Submitted"))
+    assert inv.one_entry_per_plan(db, _broker(arrived)) == []   # late after all: one entry (final_matches_broker
+    twice = _journal(("placed", f"{PLAN}:entry", 1, "Submitted"), ("placed", f"{PLAN}:entry:2", 9, "Submitted"))
+    [v] = inv.one_entry_per_plan(db, _broker(twice))            # then finds it working for a cancelled plan)
+    assert "2 entry orders reached the market (want 1)" in v.detail
+
+
 # --------------------------------------------------------------------------- the second actor's invariants
 # A long plan P on AAPL: 500 bought at t=0, its bracket's stop and target (one OCA group) working.
 
