@@ -37,6 +37,7 @@ from machines import Leg, parse_order_ref
 
 from . import ops
 from .episode import Episode
+from .exposure import GRACE, exposure_now
 from .hand import CLOSE_REF, OWN_REF, TRADER_CLIENT, Hand
 
 POSITION_KINDS = ("actor.global_cancel_and_close", "actor.cancel_our_stop", "actor.partial_sell",
@@ -159,6 +160,23 @@ class Actor:
         pos = sum(int(round(p["quantity"])) for p in state["positions"] if p["symbol"] == c.symbol)
         return c.sign * Hand.from_executions(state["executions"]).plan_share(c.symbol, pos)
 
+    async def settle(self, c: Candidate, why: str) -> None:
+        """After the trader traded the plan's shares (or doubled its exit), the market holds (the
+        trader watches) until the plan's exits fit what IB holds — at most the grace, so that what
+        the orchestrator does about it within one reconciliation, or fails to do, is what the
+        timeline invariants judge rather than the next price step. Off in the quick pass (time)."""
+        if not self.ep.run.settle:
+            return
+        assert self.ep.gw is not None
+        gw = self.ep.gw
+
+        async def fits() -> bool:
+            exits, held = exposure_now(await gw.state(), c.plan, c.symbol, c.sign)
+            return exits <= held or self.ep.orch is None or not self.ep.orch.alive()
+        took = await self.ep.bounded(fits, GRACE + 0.5)
+        self.ep.log(f"{why}: {c.plan}'s exits " + ("fit IB's position" if took else f"still above IB's position "
+                                                                                      f"after {GRACE + 0.5:.1f} s"))
+
     async def think(self) -> None:
         await asyncio.sleep(self.rng.uniform(0.05, 0.6))   # the trader's own think-time
 
@@ -217,6 +235,7 @@ class Actor:
         share = await self.share(c)
         sold = await self.trade(c.symbol, c.exit_action, share, CLOSE_REF) if share > 0 else 0
         await self.ep.checkpoint("actor.global_cancel_and_close")
+        await self.settle(c, "actor.global_cancel_and_close")
         return sold > 0
 
     async def cancel_our_stop(self) -> bool | None:
@@ -241,6 +260,7 @@ class Actor:
             return None
         sold = await self.trade(c.symbol, c.exit_action, self.rng.randint(1, c.share - 1), CLOSE_REF)
         await self.ep.checkpoint("actor.partial_sell")
+        await self.settle(c, "actor.partial_sell")
         return sold > 0
 
     async def manual_stop_with_our_ref(self) -> bool | None:
@@ -251,4 +271,5 @@ class Actor:
         qty = max(1, int(round(c.stop["remaining"])))
         placed = await self.place_stop(c, qty, float(c.stop.get("aux_price") or 0), c.stop["order_ref"])
         await self.ep.checkpoint("actor.manual_stop_with_our_ref")
+        await self.settle(c, "actor.manual_stop_with_our_ref")
         return placed

@@ -29,8 +29,9 @@ __all__ = ["ALL_KINDS", "Budget", "Run", "Tally"]
 class Run:
     def __init__(self, seed: int, budget: Budget, *, base: Path | None = None, plans_per_episode: int = 6,
                  per_episode: Budget | None = None, tick: float = 0.04, keep: bool = False, strict: bool = False,
-                 log: Callable[[str], None] = print) -> None:
+                 settle: bool = True, log: Callable[[str], None] = print) -> None:
         self.seed = seed
+        self.settle = settle   # after the trader trades a plan's shares, hold the market until its exits fit
         self.tag = seed % 10_000
         self.budget = budget
         self.rng = random.Random(seed)

@@ -50,6 +50,7 @@ class RunContext(Protocol):
     plans_per_episode: int
     tick: float
     t0: float
+    settle: bool
 
     def log(self, text: str) -> None: ...
 

@@ -31,7 +31,7 @@ QUICK = Budget(kills=16, gateway_faults=12, discord_faults=2, suspends=1, interv
 @pytest.mark.timeout(300)
 def test_quick_chaos_pass(tmp_path: Path) -> None:
     lines: list[str] = []
-    tally = asyncio.run(Run(QUICK_SEED, QUICK, base=tmp_path, log=lines.append).run())
+    tally = asyncio.run(Run(QUICK_SEED, QUICK, base=tmp_path, settle=False, log=lines.append).run())
     text = summary(tally, f"python -m chaos --seed {QUICK_SEED} --kills {QUICK.kills} --gateway-faults "
                           f"{QUICK.gateway_faults} --discord-faults {QUICK.discord_faults} --suspends {QUICK.suspends} "
                           f"--interventions {QUICK.interventions}")
