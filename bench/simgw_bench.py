@@ -59,7 +59,9 @@ class Gateway:
     async def start(self, prices: Path, *extra: str) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "orchestrator.simgw", "--port", "0", "--prices", str(prices),
-            "--tick-seconds", "0", "--control-port", "0", *extra, cwd=REPO,
+            "--tick-seconds", "0", "--control-port", "0",
+            # these figures are the gateway's and the orchestrator's speed, not IB's 50 messages/s
+            "--pacing-limit", "1000000", *extra, cwd=REPO,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -156,7 +158,7 @@ def place_order_template() -> list[str]:
     client.conn.transport = Transport()  # type: ignore[assignment]
     contract = Contract(secType="STK", conId=265598, symbol="AAPL", exchange="SMART",
                         primaryExchange="NASDAQ", currency="USD", localSymbol="AAPL", tradingClass="NMS")
-    client.placeOrder(0, contract, LimitOrder("BUY", 1, 100.0, orderRef="bench"))
+    client.placeOrder(0, contract, LimitOrder("BUY", 1, 100.0, orderRef="bench", tif="GTC"))
     return sent[0][4:].decode().split("\0")[:-1]
 
 
@@ -199,7 +201,7 @@ async def ib_ack_latency(gw: Gateway, orders: int) -> dict[str, float]:
     for _ in range(orders):
         acked = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        trade = ib.placeOrder(aapl, LimitOrder("BUY", 1, 100.0))
+        trade = ib.placeOrder(aapl, LimitOrder("BUY", 1, 100.0, tif="GTC"))
         trade.statusEvent += lambda t, f=acked: f.done() or f.set_result(time.perf_counter())
         samples.append(await asyncio.wait_for(acked, 5) - started)
     ib.disconnect()

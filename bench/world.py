@@ -51,6 +51,8 @@ class World:
             url = "sqlite:///state.db"
             [plans]
             files = ["plans/*.toml"]
+            [maintenance]
+            windows = []
             [risk]
             small_pct = 0.01
             max_portfolio_risk_pct = 50
@@ -70,8 +72,9 @@ class World:
         self._drains = [asyncio.get_running_loop().create_task(_drain(s))
                         for s in (self.gw.proc.stdout, self.gw.proc.stderr)]
         self.rt = await bootstrap.build(self.config, out=self._devnull, port=self.gw.port, host="127.0.0.1")
-        # ib_async paces requests to IB's 45/s by default; the simulated gateway has no pacing limit,
-        # and the figures are about the orchestrator, so the pacing is off (see docs/benchmarks.md).
+        # ib_async paces requests to IB's 45/s by default; the benchmark's gateway is started with a
+        # pacing limit far above IB's, and the figures are about the orchestrator, so the pacing is
+        # off (see docs/benchmarks.md).
         self.rt.broker.ib.client.MaxRequests = 0
         await bootstrap.start(self.rt)
         return self

@@ -6,9 +6,11 @@ clients, the daemon's entry holds) judged on what has happened since the last on
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 
 from . import invariants as inv
+from . import records
 from .exposure import DUPLICATED, GRACE
 from .hand import Hand
 from .owners import daemon_status, unexplained_holds
@@ -46,6 +48,8 @@ class Episode(World):
             state = await self.gw.state()
             gaps = inv.coverage_gaps(state, self.plan_of_symbol, Hand.from_executions(state["executions"]),
                                      self.side_of)
+            if gaps:
+                gaps = self._owed(gaps)
             if not gaps or (self.orch is not None and not self.orch.alive()):
                 break
             seen_before = all(self.gaps_reported.get(p) == q for p, (q, _) in gaps.items())
@@ -67,6 +71,19 @@ class Episode(World):
         if not gaps and took > cover:
             self.violate("protected_after_connect", None, f"after {why}: covered only {took:.2f} s after connecting")
         return True
+
+    def _owed(self, gaps: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+        """The gaps a stop of ours is owed for. A plan that stepped back for the trader's exit
+        orders (TraderExits → error, its own exits cancelled) left its position to a human: the
+        trader's orders protect it, or nobody's once the trader takes them away."""
+        try:
+            yielded = records.left_to_the_trader(inv.Db.read(self.db_path)) if self.db_path.exists() else set()
+        except sqlite3.Error:
+            yielded = set()
+        for plan in set(gaps) & yielded - set(self.gaps_reported):
+            self.gaps_reported[plan] = gaps[plan][0]
+            self.tally.notes["bare positions of plans left to the trader (stepped back for the trader's exits)"] += 1
+        return {p: g for p, g in gaps.items() if p not in yielded}
 
     async def feed(self) -> None:
         """The gateway's journal since the last look, into the replay."""

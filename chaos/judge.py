@@ -11,6 +11,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from orchestrator.config import RiskConfig
+
 from . import invariants as inv
 from . import known as known_issues
 from . import records
@@ -28,15 +30,14 @@ EXPECTED_ERRORS = (
     r"ERROR orchestrator\.engine\.reconcile: reconcile \(.*\): \S+ was sent but IB shows no trace of its entry",
 )
 TIMELINE = ("one_stop_one_target", "exits_within_position", "never_reversed_by_us")
-NO_TOLERANCE = "the engine has no market-entry tolerance in its config yet (issue 13): not checked"
 
 
-def entry_tolerance(config: Path) -> float | None:
-    """The market-entry tolerance of the episode's config, when the engine has one (a number
-    under ``[risk]`` whose key names a tolerance); None until then."""
+def entry_tolerance(config: Path) -> float:
+    """The engine's market-entry tolerance in R (``[risk] market_entry_tolerance_r``, else its
+    default): a market entry is sized on the live price and refused beyond it, so its actual risk
+    stays within the budget × (1 + tolerance) — a loose bound, slippage past the sized price only."""
     risk = tomllib.loads(config.read_text()).get("risk", {})
-    found = [v for k, v in risk.items() if "tolerance" in k and isinstance(v, int | float)]
-    return float(found[0]) if found else None
+    return float(risk.get("market_entry_tolerance_r", RiskConfig().market_entry_tolerance_r))
 
 
 async def judge(ep: Episode) -> None:
@@ -58,17 +59,15 @@ async def judge(ep: Episode) -> None:
         ("one_entry_per_plan", lambda: inv.one_entry_per_plan(db, broker)),
         ("never_two_stops", lambda: inv.never_two_stops(broker)),
         ("journal_replays", lambda: records.journal_replays(db)),
-        ("final_matches_broker", lambda: inv.final_matches_broker(db, broker, ep.symbol_of)),
+        ("final_matches_broker", lambda: inv.final_matches_broker(db, broker, ep.symbol_of)
+         + records.reversal_claims(db, broker, ep.symbol_of)),
         ("fills_exactly_once", lambda: records.fills_exactly_once(db, broker)),
         ("transitions_notified", lambda: records.transitions_notified(db, delivered)),
         ("plans_finish", lambda: records.plans_finish(db, touched)),
     ]
     tolerance = entry_tolerance(ep.config)
-    if tolerance is None:
-        ep.tally.skipped["market_entry_risk"] = NO_TOLERANCE
-    else:
-        checks.append(("market_entry_risk", lambda: market_entry_risk(
-            db, state["executions"], tolerance, Decimal(ACCOUNT_VALUE), RISK_PCT)))
+    checks.append(("market_entry_risk", lambda: market_entry_risk(
+        db, state["executions"], tolerance, Decimal(ACCOUNT_VALUE), RISK_PCT)))
     for name, check in checks:
         ep.tally.checks[name] += 1
         ep.found(check())

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .exposure import BY_HAND, DUPLICATED
 from .invariants import Violation
+from .records import REVERSED, TRADERS_WITH_OUR_REF
 
 
 @dataclass(frozen=True)
@@ -26,32 +26,19 @@ class KnownIssue:
 
 
 KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
-    KnownIssue("exits-not-gated-by-position",
-               "after the trader sells (or buys back) a plan's shares by hand — a partial sale, or reqGlobalCancel "
-               "and a sale of the whole position — the plan's stop and target stay sized to what the plan believes "
-               "(a global cancel is answered by re-protecting the full quantity); when one fills, IB's position is "
-               "reversed (field report M2)",
-               "orchestrator/engine/protection.py, reconcile.py: exits gated by IB's position (issue 13, "
-               "deliverables 1 and 2)",
-               "tests/chaos/test_trader_findings.py::test_a_partial_sale_by_hand_shrinks_the_exits, "
-               "::test_a_global_cancel_and_a_sale_by_hand_leave_no_exit"),
-    KnownIssue("duplicate-exit-with-our-ref",
-               "a stop the trader placed in TWS with the plan's own orderRef is taken for the plan's stop: at the next "
-               "reconciliation the orchestrator cancels its own (trailing) stop as the 'extra' one and keeps the "
-               "trader's next to its target (exits for twice the position); it then trails and resizes the trader's "
-               "order by its order id on its own connection, where that id is one of its own (IB: 103 duplicate id, "
-               "104 when it is one of its filled orders — another plan's target in a run); and it hears nothing when "
-               "the trader's order is cancelled (another client's), so the position is left without a stop until "
-               "the next reconciliation",
-               "orchestrator/engine/executor.py _protect (keeps working[-1]), broker/ib.py cancel/modify (another "
-               "client's order) (issue 13, deliverable 2)",
-               "tests/chaos/test_trader_findings.py::test_a_stop_the_trader_placed_with_our_order_ref_is_not_a_"
-               "second_exit, ::test_the_orchestrator_never_modifies_an_order_of_another_client (the stop left bare "
-               "needs the trader's order gone before the orchestrator places its own again: not reproduced "
-               "deterministically)"),
+    KnownIssue("trader-fill-after-closed-outside",
+               "the trader's stop carrying the plan's orderRef fills after the plan stepped back for it (error, "
+               "its own exits cancelled): IB's position report closes the plan outside at once (outside_qty); the "
+               "execution, another client's, is heard at the next reconciliation and, by its orderRef, applied as "
+               "an exit of the plan's too — closed → error, 'exit fills exceed entry fills by N shares: the "
+               "position at IB is reversed, a human must flatten it', while IB is flat",
+               "machines/table.py: exit_filled in closed (over_exit) counts shares outside_qty already holds; "
+               "orchestrator/engine/reconcile.py applies another client's execution by its orderRef",
+               "tests/chaos/test_trader_findings.py::test_the_trader_s_fill_with_our_order_ref_after_closed_"
+               "outside_is_no_reversal"),
     KnownIssue("accept-uses-stale-positions",
                "orchestrator positions accept SYMBOL takes what IB held at the last reconciliation, not now: "
-               "accepted right after the trade (before the next periodic reconciliation, 5 s) it accepted -222 "
+               "accepted right after the trade (before the next periodic reconciliation, 5 s) it accepted -221 "
                "(the plan's own shares, negated, from a snapshot before the plan's fill) instead of the trader's "
                "20, and entries in the symbol stayed held until the trader accepted again. The harness's trader "
                "accepts after the hold alert (a fresh snapshot), so runs do not show it",
@@ -67,8 +54,7 @@ KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
 ]}
 
 
-_BY_HAND = re.compile(re.escape(BY_HAND) + r" (-?\d+)")
-_DUPLICATE = re.compile(r":(stop|target)(:\d+)? \w+ \w+ \d+ \w+ \(client 0, ")   # a client-0 order with a plan's ref
+_THEIRS = re.compile(re.escape(TRADERS_WITH_OUR_REF) + r": (-?\d+)")
 
 
 def classify(violations: Iterable[Violation]) -> list[Violation]:
@@ -76,16 +62,12 @@ def classify(violations: Iterable[Violation]) -> list[Violation]:
     out = []
     for v in violations:
         known: str | None = None
-        by_hand = _BY_HAND.search(v.detail)
+        theirs = _THEIRS.search(v.detail)
         if (v.invariant == "orchestrator_healthy" and "ERROR apscheduler.executors.default: Error running job"
               in v.detail and v.detail.endswith("CancelledError")):
             known = "scheduler-job-cancelled-at-exit"
-        elif ((v.invariant in ("exits_within_position", "one_stop_one_target") and _DUPLICATE.search(v.detail))
-              or (v.invariant == "protected_after_connect" and DUPLICATED in v.detail)):
-            known = "duplicate-exit-with-our-ref"
-        elif (v.invariant in ("never_reversed_by_us", "exits_within_position", "final_matches_broker")
-              and by_hand and int(by_hand.group(1))):
-            known = "exits-not-gated-by-position"
+        elif v.invariant == "final_matches_broker" and REVERSED in v.detail and theirs and int(theirs.group(1)):
+            known = "trader-fill-after-closed-outside"
         out.append(replace(v, known=known) if known else v)
     return out
 

@@ -10,14 +10,21 @@ from pathlib import Path
 
 import machines
 from machines import Leg, Plan, PlanMachine
+from orchestrator.engine.step import QUIET
 from orchestrator.store.codec import event_from_json
-from orchestrator.store.plans import spec_from_row
+from orchestrator.store.plans import plan_from_row, spec_from_row
 
 from .invariants import Broker, Db, Violation, dec, leg_of
 
+# Every figure of the plan row must be what its journal replays to, except the quiet ones a step
+# may change without a journal row (the best price of a price tick, the time of a status echo).
+REPLAYED = tuple(name for name in machines.FIGURES if name not in QUIET)
+
 
 def journal_replays(db: Db) -> list[Violation]:
-    """Replay every plan's journal through a fresh machine; states and figures must agree."""
+    """Replay every plan's journal through a fresh machine; states and figures must agree (the
+    quiet figures apart). ``outside_qty`` (shares that left outside the orchestrator) is a
+    journaled figure like the others: a step that changes it is a transition of its own."""
     out = []
     machine = PlanMachine()
     for plan_id, row in db.plans.items():
@@ -55,17 +62,42 @@ def journal_replays(db: Db) -> list[Violation]:
                 if plan.state != row["state"]:
                     out.append(Violation("journal_replays", plan_id,
                                          f"replay ends in {plan.state}, the plan row says {row['state']}"))
-                for name in ("filled_qty", "exited_qty", "quantity", "realized_pnl", "avg_entry_price",
-                             "avg_exit_price", "stop_price"):
-                    stored, replayed = row[name], getattr(plan, name)
-                    if stored is None and replayed is None:
-                        continue
-                    if stored is None or replayed is None or dec(stored) != dec(replayed):
+                stored_plan = plan_from_row(row)
+                for name in REPLAYED:
+                    stored, replayed = getattr(stored_plan, name), getattr(plan, name)
+                    if stored != replayed:
                         out.append(Violation("journal_replays", plan_id,
                                              f"{name}: stored {stored}, replayed {replayed}"))
         finally:
             machine.release(plan)
     return out
+
+
+REVERSED = "the position at IB is reversed"
+TRADERS_WITH_OUR_REF = "the trader's executions with a plan's orderRef"   # the known-issue classifier reads this
+
+
+def reversal_claims(db: Db, broker: Broker, symbol_of: dict[str, str]) -> list[Violation]:
+    """A plan left in error saying IB's position is reversed sends a human to flatten it: IB must
+    show it — the plan's share (IB's position less the trader's own shares) past zero."""
+    out = []
+    hand = broker.hand
+    for plan_id, row in db.plans.items():
+        if row["state"] != "error" or REVERSED not in (row["reason"] or ""):
+            continue
+        symbol = symbol_of.get(plan_id, row["symbol"])
+        share = hand.plan_share(symbol, broker.position(symbol))
+        if share * (1 if row["side"] == "long" else -1) >= 0:
+            out.append(Violation("final_matches_broker", plan_id, f"in error saying '{REVERSED}', but IB holds "
+                                 f"{share} {symbol} for it ({TRADERS_WITH_OUR_REF}: {hand.other.get(symbol, 0)})"))
+    return out
+
+
+def left_to_the_trader(db: Db) -> set[str]:
+    """Plans in error that stepped back for the trader's exit orders (TraderExits): their own exits
+    cancelled, the position is a human's from then on."""
+    return {p for p, r in db.plans.items()
+            if r["state"] == "error" and any(j["event"] == "TraderExits" for j in db.journal.get(p, []))}
 
 
 def fills_exactly_once(db: Db, broker: Broker) -> list[Violation]:

@@ -170,6 +170,8 @@ url = "sqlite:///{db}"
 [plans]
 files = ["{plans}/*.toml"]
 rescan_seconds = 0.2
+[maintenance]
+windows = []
 [risk]
 small_pct = 0.1
 normal_pct = 0.2

@@ -37,6 +37,7 @@ CONNECT_TIMEOUT = 30.0
 POLL = 0.05                  # poll interval when observing another process's files or state
 STARTED = re.compile(r"orchestrator\.startup: connected to IB at ")   # once per process, after its ownership checks
 ENDED = ("closed", "cancelled", "rejected")
+_CANCEL_ENDED = re.compile(r"plan (\S+) is (\w+)\b.*; nothing to cancel")
 
 
 
@@ -291,5 +292,9 @@ class World:
     async def cancel_plan(self, plan_id: str) -> None:
         rc, _out, err = await self.cli(f"cancel {plan_id}", "cancel", plan_id)
         self.tally.cancels += 1
-        if rc != 0:
+        said = _CANCEL_ENDED.search(err) if rc == 2 else None   # refused: the plan, picked live, ended meanwhile
+        row = self.plans_now().get(plan_id) if said else None
+        if said and row is not None and said.groups() == (plan_id, row["state"]) and row["state"] in ENDED:
+            self.tally.notes["cancels refused because the plan had ended meanwhile"] += 1
+        elif rc != 0:
             self.violate("orchestrator_healthy", plan_id, f"orchestrator cancel exited {rc}: {err.strip()}")

@@ -31,7 +31,8 @@ class PlaceBracket:
 @dataclass(frozen=True, slots=True)
 class Protect:
     """Make the working stop and target cover exactly ``quantity`` shares: resize the existing
-    orders in place, or place them (one OCA group) if IB has none working."""
+    orders in place, or place them (one OCA group) if IB has none working. With ``grow`` false
+    nothing new is placed and nothing grows: exits beyond ``quantity`` are only cut down."""
 
     plan_id: str
     symbol: str
@@ -39,6 +40,7 @@ class Protect:
     quantity: int
     stop_price: Decimal
     target_price: Decimal
+    grow: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,9 @@ class Activate:
     available_funds: Decimal
     open_risk: Decimal
     limits: RiskLimits = RiskLimits()
+    market_price: Decimal | None = None  # the live price a market entry is sized on (ask to buy, bid to sell)
+    refused: str = ""  # why the plan cannot be sized at all (IB knows no such instrument …); empty: it can
+    code: int = 0      # IB's error code behind ``refused`` (200: no security definition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,48 @@ class FlattenFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionShortfall:
+    """IB holds fewer shares than the plan believes it owns (``held`` of ``believed``, both in the
+    plan's direction): the trader closed it in TWS, a stop filled while the orchestrator was away
+    and the execution is not visible, another client traded it."""
+
+    TRIGGER: ClassVar[str] = "shortfall"
+    at: datetime
+    held: int
+    believed: int
+
+
+@dataclass(frozen=True, slots=True)
+class TraderExits:
+    """Exit orders that are not the orchestrator's (the trader's own stop in TWS, another
+    program's) could sell ``quantity`` of the plan's shares: two sets of exits would sell twice."""
+
+    TRIGGER: ClassVar[str] = "trader_exits"
+    at: datetime
+    orders: str      # what they are, for the reason and the notification
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrailRetry:
+    """The wanted stop was sent but IB has not confirmed it within the deadline (or refused it)."""
+
+    TRIGGER: ClassVar[str] = "trail_retry"
+    at: datetime
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionCharged:
+    """IB's commission report for one execution of the plan's orders."""
+
+    TRIGGER: ClassVar[str] = "commission"
+    at: datetime
+    exec_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     """New entries in the plan's symbol are held (``reason``), or no longer (``reason`` None):
     a pending plan says why it waits."""
@@ -194,6 +239,15 @@ class Adopt:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryUnseen:
+    """The entry was sent but IB shows no trace of it (open orders, completed orders, the day's
+    executions). It is not sent again; if IB shows it later after all, the plan carries on."""
+
+    TRIGGER: ClassVar[str] = "entry_unseen"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -217,8 +271,13 @@ Event = Union[
     CancelRequested,
     Expire,
     FlattenFailed,
+    PositionShortfall,
+    TraderExits,
+    TrailRetry,
+    CommissionCharged,
     Hold,
     Adopt,
+    EntryUnseen,
     Fault,
 ]
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .instruments import US_STOCK, Instrument
 from .rules import plan_risk
 from .values import TERMINAL_STATES, EntryType, NotifyKind, RiskCategory, Side, State
 
@@ -38,6 +39,20 @@ class PlanSpec:
     @property
     def trails(self) -> bool:
         return self.trail_distance is not None
+
+    @property
+    def instrument(self) -> Instrument:
+        """The contract besides the symbol: a plain ``PlanSpec`` is a US stock on SMART in USD."""
+        return US_STOCK
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentPlanSpec(PlanSpec):
+    """A plan on any other instrument (a future, a stock in another currency or with a primary
+    exchange). A class of its own so that a plain stock plan keeps exactly the fields, the stored
+    columns and the serialized form (hence the ``spec_hash``) it had before instruments existed."""
+
+    instrument: Instrument = field(default=US_STOCK)
 
 
 def _figure(default: Any, doc: str) -> Any:
@@ -70,8 +85,14 @@ class Plan:
     exited_qty: int = _figure(0, "exit shares filled (stop, target, flatten)")
     avg_exit_price: Decimal | None = _figure(None, "average exit fill price")
     realized_pnl: Decimal = _figure(ZERO, "gross, before commissions")
+    commissions: Decimal = _figure(ZERO, "commissions IB charged on the plan's fills")
+    outside_qty: int = _figure(0, "shares that left the position outside the orchestrator (sold in TWS …)")
+    sized_price: Decimal | None = _figure(None, "the price sizing used (the live price for a market entry)")
+    actual_risk: Decimal | None = _figure(None, "risk from the average fill price and the stop, once filled")
     stop_price: Decimal = _figure(None, "the stop we want working (moves when trailing)")
     confirmed_stop_price: Decimal | None = _figure(None, "the stop IB last confirmed")
+    stop_sent_at: datetime | None = _figure(None, "when the wanted stop was last sent and not yet confirmed")
+    stop_attempts: int = _figure(0, "sends of the wanted stop IB has not confirmed")
     target_price: Decimal = _figure(None, "the take-profit we want working")
     protected_stop_qty: int = _figure(0, "stop quantity IB last reported working")
     protected_target_qty: int = _figure(0, "target quantity IB last reported working")
@@ -83,8 +104,10 @@ class Plan:
     exit_reason: str | None = _figure(None, "target | stop | trailing_stop | flatten")
     reason: str | None = _figure(None, "why the plan is rejected / cancelled / in error")
     error_code: int | None = _figure(None, "IB's error code behind the reason, if any")
+    entry_unseen: bool = _figure(False, "in error because IB showed no trace of the entry sent (until it does)")
     updated_at: datetime | None = _figure(None, "the time of the last accepted event")
     seen_exec_ids: set[str] = _scratch(set)
+    seen_commission_ids: set[str] = _scratch(set)
     effects: list[Any] = _scratch(list)
     notify_kind: NotifyKind | None = field(default=None, init=False, repr=False, compare=False)
     notify_extra: dict[str, Any] = _scratch(dict)
@@ -103,8 +126,13 @@ class Plan:
 
     @property
     def open_qty(self) -> int:
-        """Shares held now: entry fills minus exit fills."""
-        return self.filled_qty - self.exited_qty
+        """Shares held now: entry fills minus exit fills, less what left outside the orchestrator."""
+        return self.filled_qty - self.exited_qty - self.outside_qty
+
+    @property
+    def net_pnl(self) -> Decimal:
+        """Realized P&L less the commissions IB charged."""
+        return self.realized_pnl - self.commissions
 
     def open_risk(self) -> Decimal:
         """Dollar risk this plan holds now: shares at risk × distance from entry to the stop.
@@ -133,6 +161,7 @@ class Plan:
         snap = self.figures()
         snap["state"] = self.state
         snap["seen_exec_ids"] = set(self.seen_exec_ids)
+        snap["seen_commission_ids"] = set(self.seen_commission_ids)
         return snap
 
     def restore(self, snap: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from .errors import SizingError
+from .instruments import US_STOCK_RULE, MarketRule
 from .values import US_STOCK_TICK, EntryType, RiskCategory, Side, round_to_tick
 
 ZERO = Decimal(0)
@@ -95,6 +96,39 @@ def decide_size(
     return SizingDecision(qty, risk, total_pct, None)
 
 
+@dataclass(frozen=True, slots=True)
+class EntryPrice:
+    """The price a plan is sized on, and why it must not be sent at all (``problem``)."""
+
+    price: Decimal
+    market: bool            # sized on the live price (a market entry, or a stop entry already triggered)
+    problem: str | None = None
+
+
+def entry_reference(*, side: Side, entry_type: EntryType, entry_price: Decimal, stop: Decimal, target: Decimal,
+                    market: Decimal | None, tolerance_r: Decimal) -> EntryPrice:
+    """What sizing uses: a limit entry its limit (the worst fill it allows), a stop entry its
+    trigger until the market has crossed it, a market entry (and a crossed stop entry) the live
+    price — refused when there is none, when it is already at or beyond the stop or the target,
+    or when it is further than ``tolerance_r`` × R from ``entry_price``."""
+    crossed = entry_type is EntryType.STOP and market is not None and (market - entry_price) * side.sign >= 0
+    if entry_type is EntryType.LIMIT or (entry_type is EntryType.STOP and not crossed):
+        return EntryPrice(entry_price, market=False)
+    if market is None or market <= 0:
+        return EntryPrice(entry_price, market=True, problem="no live price to size a market entry on")
+    what = "stop entry's trigger is already crossed: the" if crossed else ""
+    if (market - stop) * side.sign <= 0:
+        return EntryPrice(market, True, f"the {what}market {market} is already at or beyond the stop {stop}")
+    if (target - market) * side.sign <= 0:
+        return EntryPrice(market, True, f"the {what}market {market} is already at or beyond the target {target}")
+    r = abs(entry_price - stop)
+    if abs(market - entry_price) > tolerance_r * r:
+        return EntryPrice(market, True, (
+            f"the {what}market {market} is {abs(market - entry_price)} from entry_price {entry_price}, more than "
+            f"{tolerance_r}R ({tolerance_r * r}) allows"))
+    return EntryPrice(market, market=True)
+
+
 def next_trailing_stop(
     *,
     side: Side,
@@ -106,13 +140,15 @@ def next_trailing_stop(
     trigger_r: Decimal,
     distance: Decimal,
     tick: Decimal = US_STOCK_TICK,
+    rule: MarketRule | None = None,
 ) -> Decimal | None:
     """The new stop for a trailing plan, or None when the stop should not move.
 
     Trailing starts once the best price has moved ``trigger_r`` × R in the plan's favour
     (R = |entry − initial stop|). The candidate is ``best ∓ distance`` rounded to the tick on
-    the conservative side; it is returned only if it is strictly tighter than the current stop
-    and still on the right side of the last price (else IB would refuse it).
+    the conservative side (with ``rule``: to the increment of the candidate's price level, else
+    to ``tick``); it is returned only if it is strictly tighter than the current stop and still
+    on the right side of the last price (else IB would refuse it).
     """
     r = abs(entry - initial_stop)
     if distance <= 0 or r <= 0:
@@ -121,16 +157,26 @@ def next_trailing_stop(
     if moved < trigger_r * r:
         return None
     if side is Side.LONG:
-        candidate = round_to_tick(best_price - distance, tick, "down")
+        raw = best_price - distance
+        candidate = rule.round_down(raw) if rule is not None else round_to_tick(raw, tick, "down")
         if candidate <= current_stop or candidate >= last_price:
             return None
     else:
-        candidate = round_to_tick(best_price + distance, tick, "up")
+        raw = best_price + distance
+        candidate = rule.round_up(raw) if rule is not None else round_to_tick(raw, tick, "up")
         if candidate >= current_stop or candidate <= last_price:
             return None
     if candidate <= 0:
         return None
     return candidate
+
+
+def window_over(expire_at: datetime | None, at: datetime) -> str | None:
+    """Why a plan whose ``expire_at`` is at or before ``at`` must not be loaded (None: it may)."""
+    if expire_at is None or expire_at > at:
+        return None
+    return (f"has already passed ({expire_at.isoformat()} <= now {at.isoformat(timespec='seconds')}): the plan "
+            "would never trade; remove it or give it a later time")
 
 
 def validate_plan_fields(
@@ -145,9 +191,19 @@ def validate_plan_fields(
     expire_at: datetime | None,
     trail_trigger_r: Decimal | None = None,
     trail_distance: Decimal | None = None,
+    at: datetime | None = None,
+    price_rule: MarketRule | None = US_STOCK_RULE,
 ) -> list[tuple[str, str]]:
-    """Check a plan's trading logic. Returns (field, message) pairs; empty means valid."""
+    """Check a plan's trading logic. Returns (field, message) pairs; empty means valid.
+
+    With ``at``, a window already over (``expire_at`` at or before ``at``) is a problem too: the
+    plan could never trade, or worse, a market entry would go out and be flattened at once.
+    Every price must be on ``price_rule``'s grid (default: a US stock's, 0.0001 below $1 and 0.01
+    from $1; the prices are sent as written); ``None`` leaves the grid to IB's contract details.
+    """
     problems: list[tuple[str, str]] = []
+    if at is not None and (over := window_over(expire_at, at)) is not None:
+        problems.append(("expire_at", over))
     if side not in {s.value for s in Side}:
         problems.append(("side", f"must be one of long, short (got {side!r})"))
     if entry_type not in {e.value for e in EntryType}:
@@ -171,8 +227,9 @@ def validate_plan_fields(
             problems.append(("take_profit",
                              f"a short plan's target {take_profit} must be below its entry {entry_price}"))
     for name, value in (("entry_price", entry_price), ("stop_loss", stop_loss), ("take_profit", take_profit)):
-        if value.is_finite() and value > 0 and round_to_tick(value) != value:
-            problems.append((name, f"must be a multiple of the tick {US_STOCK_TICK} (got {value})"))
+        if price_rule is not None and value.is_finite() and value > 0 and not price_rule.on_tick(value):
+            problems.append((name, f"must be a multiple of the tick {price_rule.increment_at(value)} at that price "
+                                   f"(got {value})"))
     if start_at is not None and expire_at is not None and expire_at <= start_at:
         problems.append(("expire_at", f"must be after start_at ({expire_at.isoformat()} <= {start_at.isoformat()})"))
     if trail_trigger_r is not None and (not trail_trigger_r.is_finite() or trail_trigger_r < 0):

@@ -30,7 +30,7 @@ from transitions import EventData
 from . import effects as fx
 from . import events as ev
 from .plan import Plan
-from .rules import decide_size, next_trailing_stop, plan_risk
+from .rules import EntryPrice, decide_size, entry_reference, next_trailing_stop, plan_risk
 from .values import LIVE_POSITION, UNFILLED_WORKING, Leg, NotifyKind, State
 
 S = State
@@ -58,19 +58,33 @@ def _e(ed: EventData) -> Any:
 
 # --------------------------------------------------------------------------- guards
 
+def _reference(ed: EventData) -> EntryPrice:
+    plan, e = _p(ed), _e(ed)
+    spec = plan.spec
+    return entry_reference(side=spec.side, entry_type=spec.entry_type, entry_price=spec.entry_price,
+                           stop=spec.stop_loss, target=spec.take_profit, market=e.market_price,
+                           tolerance_r=e.limits.entry_tolerance_r)
+
+
 def _sizing(ed: EventData) -> Any:
     plan, e = _p(ed), _e(ed)
     spec = plan.spec
     return decide_size(
-        side=spec.side, entry=spec.entry_price, stop=spec.stop_loss,
+        side=spec.side, entry=_reference(ed).price, stop=spec.stop_loss,
         risk_pct=e.limits.pct_for(spec.risk.value), account_value=e.account_value,
         available_funds=e.available_funds, other_open_risk=e.open_risk,
         max_portfolio_risk_pct=e.limits.max_portfolio_risk_pct)
 
 
+def activation_refused(ed: EventData) -> bool:
+    """The shell found, before sizing, that the plan cannot trade (an instrument IB does not know)."""
+    return bool(_e(ed).refused)
+
+
 def risk_ok(ed: EventData) -> bool:
-    """Sizing passes every limit (non-zero size, portfolio cap, buying power)."""
-    return _sizing(ed).violation is None
+    """The entry may go out at the price it would get, and sizing on that price passes every
+    limit (non-zero size, portfolio cap, buying power)."""
+    return _reference(ed).problem is None and _sizing(ed).violation is None
 
 
 def duplicate_fill(ed: EventData) -> bool:
@@ -85,7 +99,7 @@ def flattening(ed: EventData) -> bool:
 def overshoots(ed: EventData) -> bool:
     """This exit fill takes more shares out than went in: the position at IB is reversed."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity > plan.filled_qty)
+    return bool(_e(ed).quantity > plan.open_qty)
 
 
 def cancel_pending(ed: EventData) -> bool:
@@ -96,7 +110,7 @@ def cancel_pending(ed: EventData) -> bool:
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
-    return bool(plan.exited_qty + _e(ed).quantity >= plan.filled_qty)
+    return bool(_e(ed).quantity >= plan.open_qty)
 
 
 def protection_matches(ed: EventData) -> bool:
@@ -190,21 +204,59 @@ def _flatten(plan: Plan, reason: str) -> None:
 def size_and_place(ed: EventData) -> None:
     plan, d = _p(ed), _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
+    plan.sized_price = _reference(ed).price
     spec = plan.spec
     _emit(plan, fx.PlaceBracket(plan.id, spec.symbol, spec.side, d.quantity, spec.entry_type,
                                 spec.entry_price, plan.stop_price, plan.target_price))
     _kind(plan, K.SIZED)
 
 
+def reject_unsized(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.reason = _e(ed).refused
+    plan.error_code = _e(ed).code or None
+    plan.entry_done = True
+    _kind(plan, K.REJECTED, limit="instrument")
+
+
 def reject_risk(ed: EventData) -> None:
-    plan, d = _p(ed), _sizing(ed)
+    plan, ref = _p(ed), _reference(ed)
+    if ref.problem is not None:
+        plan.sized_price = ref.price
+        plan.reason = f"market entry refused: {ref.problem}"
+        _kind(plan, K.REJECTED, limit="market_price")
+        return
+    d = _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
+    plan.sized_price = ref.price
     plan.reason = f"risk limit {d.limit}: {d.violation}"
     _kind(plan, K.REJECTED, limit=d.limit)
 
 
 def record_accept(ed: EventData) -> None:
     _kind(_p(ed), K.SUBMITTED)
+
+
+UNSEEN = ("the entry was sent but IB shows no trace of it (open orders, completed orders, today's executions): "
+          "check TWS before anything else; it is not sent again")
+
+
+def record_unseen(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.reason, plan.entry_unseen = UNSEEN, True
+    _kind(plan, K.ERROR)
+
+
+def entry_unseen(ed: EventData) -> bool:
+    """The plan is in error only because IB had shown no trace of its entry."""
+    return _p(ed).entry_unseen
+
+
+def entry_found(ed: EventData) -> None:
+    """IB shows the entry after all (it reached IB late): the error was only its absence."""
+    plan = _p(ed)
+    plan.entry_unseen, plan.reason = False, None
+    _kind(plan, K.ENTRY_FOUND)
 
 
 def record_reject(ed: EventData) -> None:
@@ -247,6 +299,7 @@ def record_entry_fill(ed: EventData) -> None:
         plan.best_price = e.price
     if plan.quantity and plan.filled_qty >= plan.quantity:
         plan.entry_done = True
+    plan.actual_risk = plan_risk(plan.spec.side, plan.avg_entry_price, plan.spec.stop_loss, plan.filled_qty)
     _kind(plan, K.FILLED, fill_qty=e.quantity, fill_price=e.price)
 
 
@@ -310,19 +363,26 @@ def over_exit(ed: EventData) -> None:
     _kind(plan, K.ERROR)
 
 
+def _confirmed(plan: Plan, stop: Decimal) -> None:
+    plan.confirmed_stop_price = stop
+    if stop == plan.stop_price:  # IB holds the stop we want: nothing in flight any more
+        plan.stop_sent_at, plan.stop_attempts = None, 0
+
+
 def record_protection(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
     if e.stop_price is not None and e.stop_quantity > 0:
-        plan.confirmed_stop_price = e.stop_price
+        _confirmed(plan, e.stop_price)
     if _dest(ed) in (S.PROTECTED, S.TRAILING):
         _kind(plan, K.PROTECTED)
 
 
 def reprotect(ed: EventData) -> None:
-    plan = _p(ed)
+    plan, e = _p(ed), _e(ed)
     _protect(plan)
-    _kind(plan, K.PROTECTION_LOST)
+    # what IB showed: the trader is told why, not only that
+    _kind(plan, K.PROTECTION_LOST, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
 
 
 def cancel_leftovers(ed: EventData) -> None:
@@ -360,12 +420,19 @@ def move_stop(ed: EventData) -> None:
     old = plan.stop_price
     plan.stop_price = new_stop
     plan.trail_active = True
+    plan.stop_sent_at, plan.stop_attempts = _e(ed).at, 1
     _emit(plan, fx.ModifyStop(plan.id, new_stop, plan.open_qty))
-    _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop)
+    if _source(ed) == S.PROTECTED:  # the transition to trailing is told at once; later moves once IB confirms
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=new_stop, confirmed=False)
 
 
 def record_stop(ed: EventData) -> None:
-    _p(ed).confirmed_stop_price = _e(ed).stop_price
+    """IB confirms a stop price: the trader hears of the stop IB holds, not the one wanted."""
+    plan, e = _p(ed), _e(ed)
+    old = plan.confirmed_stop_price
+    _confirmed(plan, e.stop_price)
+    if old is not None and old != e.stop_price and plan.state in LIVE_POSITION:
+        _kind(plan, K.TRAILING, old_stop=old, new_stop=e.stop_price, confirmed=True)
 
 
 def modify_rejected_keep(ed: EventData) -> None:
@@ -422,6 +489,119 @@ def expire_remainder(ed: EventData) -> None:
     plan = _p(ed)
     _emit(plan, fx.CancelEntry(plan.id, "entry expired"))
     _kind(plan, K.EXPIRED_REMAINDER)
+
+
+def position_gone(ed: EventData) -> bool:
+    """IB holds none of the shares the plan believes it owns."""
+    return bool(_e(ed).held <= 0)
+
+
+def over_protected(ed: EventData) -> bool:
+    """IB reports more exit quantity working than the plan holds (a duplicate stop after a false
+    "Cancelled", a stop the trader added in TWS with the plan's orderRef)."""
+    plan, e = _p(ed), _e(ed)
+    return plan.open_qty > 0 and (e.stop_quantity > plan.open_qty or e.target_quantity > plan.open_qty)
+
+
+def stop_unconfirmed(ed: EventData) -> bool:
+    """A stop the trail wants is not confirmed by IB and may be sent again."""
+    plan = _p(ed)
+    return plan.stop_price != plan.confirmed_stop_price and 0 < plan.stop_attempts < _e(ed).max_attempts
+
+
+def stop_given_up(ed: EventData) -> bool:
+    """The wanted stop failed every send: the trader is told (once) that the confirmed one protects."""
+    plan = _p(ed)
+    return plan.stop_price != plan.confirmed_stop_price and plan.stop_attempts == _e(ed).max_attempts
+
+
+def new_commission(ed: EventData) -> bool:
+    """A commission report for a fill the plan applied and has not been charged for yet."""
+    plan, e = _p(ed), _e(ed)
+    return e.exec_id in plan.seen_exec_ids and e.exec_id not in plan.seen_commission_ids
+
+
+def _outside(plan: Plan, held: int, believed: int) -> None:
+    plan.outside_qty += max(0, min(believed, plan.open_qty) - max(held, 0))
+
+
+def close_outside(ed: EventData) -> None:
+    """IB holds none of it: the position was closed outside the orchestrator. Nothing is sent;
+    what the plan still has working at IB is cancelled."""
+    plan, e = _p(ed), _e(ed)
+    _outside(plan, e.held, e.believed)
+    plan.reason = (f"closed outside the orchestrator: IB holds none of its {e.believed} shares "
+                   "(sold in TWS, or filled while it was away); nothing was sent")
+    plan.exit_reason = "outside"
+    if not plan.entry_done:
+        plan.entry_done = True
+        _emit(plan, fx.CancelEntry(plan.id, "position closed outside"))
+    _emit(plan, fx.CancelExits(plan.id))
+    plan.flattening = False
+    _kind(plan, K.CLOSED_OUTSIDE, held=e.held, believed=e.believed)
+
+
+def trim_to_held(ed: EventData) -> None:
+    """IB holds less than the plan believes: nothing new is placed, its exits are cut down to
+    what is held, a human decides."""
+    plan, e = _p(ed), _e(ed)
+    reason = (f"the position changed outside the orchestrator: IB holds {e.held} of the {e.believed} shares "
+              f"the plan believes it owns; its exits are cut to {e.held} and nothing new is sent")
+    _outside(plan, e.held, e.believed)
+    spec = plan.spec
+    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
+                           grow=False))
+    if plan.reason != reason:
+        plan.reason = reason
+        _kind(plan, K.POSITION_CHANGED, held=e.held, believed=e.believed)
+
+
+def yield_to_trader(ed: EventData) -> None:
+    """Someone else's exit orders could sell ``quantity`` of the plan's shares: the orchestrator
+    cuts its own exits by as much (all of them if they cover the position), so that every exit at
+    IB together never sells more than IB holds, and leaves the position to a human."""
+    plan, e = _p(ed), _e(ed)
+    keep = max(0, plan.open_qty - e.quantity)
+    kept = f"cut to {keep} shares" if keep else "cancelled"
+    plan.reason = (f"exit orders that are not the orchestrator's ({e.orders}) could sell {e.quantity} of its "
+                   f"{plan.open_qty} shares: its own stop and take-profit are {kept} so nothing sells twice; "
+                   "a human decides what happens next")
+    plan.flattening = False
+    if keep:
+        spec = plan.spec
+        _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
+                               grow=False))
+    else:
+        _emit(plan, fx.CancelExits(plan.id))
+    _kind(plan, K.YIELDED_TO_TRADER, orders=e.orders, quantity=e.quantity, kept=keep)
+
+
+def trim_excess(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.protected_stop_qty, plan.protected_target_qty = e.stop_quantity, e.target_quantity
+    spec = plan.spec
+    _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+                           grow=False))
+    _kind(plan, K.EXCESS_PROTECTION, stop_quantity=e.stop_quantity, target_quantity=e.target_quantity)
+
+
+def resend_stop(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.stop_attempts += 1
+    plan.stop_sent_at = _e(ed).at
+    _emit(plan, fx.ModifyStop(plan.id, plan.stop_price, plan.open_qty))
+
+
+def trail_stuck(ed: EventData) -> None:
+    plan = _p(ed)
+    plan.stop_attempts += 1   # past the limit: told once, not sent again until the trail moves
+    _kind(plan, K.TRAIL_STUCK, wanted=plan.stop_price, confirmed=plan.confirmed_stop_price)
+
+
+def record_commission(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    plan.seen_commission_ids.add(e.exec_id)
+    plan.commissions += e.amount
 
 
 ADOPTED = "adopted from IB's evidence at start (state.db did not know this plan)"
@@ -501,11 +681,20 @@ def row(trigger: str, source: Any, dest: State | None, action: Action | tuple[Ac
 A = ev.Activate.TRIGGER
 TRANSITIONS: list[Row] = [
     # activation: size against the account; any violated limit rejects the plan
+    row(A, S.PENDING, S.REJECTED, reject_unsized, activation_refused),
     row(A, S.PENDING, S.SIZED, size_and_place, risk_ok),
     row(A, S.PENDING, S.REJECTED, reject_risk),
 
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
+    row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
+    row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
+    # the entry reaches IB after all: an error that was only its absence is over
+    row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),
+    row("entry_rejected", S.ERROR, S.REJECTED, (entry_found, record_reject), entry_unseen),
+    row("entry_cancelled", S.ERROR, S.CANCELLED, (entry_found, record_cancelled), entry_unseen),
+    row("entry_filled", S.ERROR, S.FILLED, (entry_found, record_entry_fill, protect_fill), entry_unseen,
+        unless=(duplicate_fill,)),
     row("entry_accepted", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR], None, nothing),  # duplicate/late ack
     row("entry_rejected", UNFILLED_WORKING, S.REJECTED, record_reject),
     row("entry_rejected", LIVE_POSITION, S.FILLED, entry_remainder_gone, unless=(entry_done,)),
@@ -532,7 +721,8 @@ TRANSITIONS: list[Row] = [
     row("exit_filled", [*LIVE_POSITION, S.ERROR], None, record_exit),            # partial exit
     row("exit_filled", S.CLOSED, S.ERROR, (record_exit, over_exit)),                          # over-exit: reversed
 
-    # protection as IB reports it
+    # protection as IB reports it; more exit quantity than the position is cut down first
+    row("protection_status", LIVE_POSITION, None, trim_excess, over_protected, unless=(flattening,)),
     row("protection_status", S.FILLED, S.TRAILING, record_protection, protection_matches, trail_active,
         unless=(flattening,)),
     row("protection_status", S.FILLED, S.PROTECTED, record_protection, protection_matches,
@@ -548,7 +738,14 @@ TRANSITIONS: list[Row] = [
     row("protection_failed", UNFILLED_WORKING, None, protection_failed_unfilled),
     row("protection_failed", [*ENDED, S.ERROR], None, nothing),
 
-    # trailing: modify the same stop in place, only ever tighter
+    # broker truth: IB holds fewer shares than the plan believes
+    row("shortfall", [*LIVE_POSITION, S.ERROR], S.CLOSED, close_outside, position_gone),
+    row("shortfall", [*LIVE_POSITION, S.ERROR], S.ERROR, trim_to_held),
+    row("shortfall", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+    row("trader_exits", [*LIVE_POSITION, S.ERROR], S.ERROR, yield_to_trader),
+    row("trader_exits", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+
+    # trailing: modify the same stop in place, only ever tighter; an unconfirmed stop is sent again
     row("price_update", [S.PROTECTED, S.TRAILING], S.TRAILING, move_stop, trail_moves),
     row("price_update", [*UNFILLED_WORKING, *LIVE_POSITION], None, track_price),
     row("stop_modified", [*LIVE_POSITION, S.CLOSED, S.ERROR], None, record_stop),
@@ -557,6 +754,13 @@ TRANSITIONS: list[Row] = [
     row("stop_modify_rejected", [S.PROTECTED, S.TRAILING], S.FILLED, modify_rejected_reprotect),
     row("stop_modify_rejected", [S.FILLED, S.ERROR], None, modify_rejected_reprotect),
     row("stop_modify_rejected", S.CLOSED, None, nothing),
+    row("trail_retry", [S.PROTECTED, S.TRAILING], None, resend_stop, stop_unconfirmed, unless=(flattening,)),
+    row("trail_retry", [S.PROTECTED, S.TRAILING], None, trail_stuck, stop_given_up),
+    row("trail_retry", [*UNFILLED_WORKING, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
+
+    # IB's commission reports
+    row("commission", list(S), None, record_commission, new_commission),
+    row("commission", list(S), None, nothing),
 
     # the trader cancels: unfilled → cancel the entry; filled → flatten
     row("cancel", S.PENDING, S.CANCELLED, cancel_unstarted),

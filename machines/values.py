@@ -57,12 +57,22 @@ class NotifyKind(StrEnum):
     MODIFY_REJECTED = "modify_rejected"
     LATE_FILL = "late_fill"
     ADOPTED = "adopted"
+    CLOSED_OUTSIDE = "closed_outside"
+    POSITION_CHANGED = "position_changed"
+    EXCESS_PROTECTION = "excess_protection"
+    YIELDED_TO_TRADER = "yielded_to_trader"
+    ENTRY_FOUND = "entry_found"
+    TRAIL_STUCK = "trail_stuck"
     # notices of the shell, not of a transition
     PLAN_FILE_INVALID = "plan_file_invalid"
     PLAN_CONFLICT = "plan_conflict"
     UNEXPLAINED_POSITION = "unexplained_position"
     POSITION_EXPLAINED = "position_explained"
     FOREIGN_POSITIONS = "foreign_positions"
+    MARKET_DATA_LOST = "market_data_lost"
+    MARKET_DATA_RESTORED = "market_data_restored"
+    MARKET_DATA_DELAYED = "market_data_delayed"
+    MAINTENANCE_DISCONNECT = "maintenance_disconnect"
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
     START_REFUSED = "start_refused"
@@ -70,6 +80,7 @@ class NotifyKind(StrEnum):
     CONNECTION_RESTORED = "connection_restored"
     ENTRIES_PAUSED = "entries_paused"
     ENTRIES_RESUMED = "entries_resumed"
+    PLAN_FILES_MISSING = "plan_files_missing"
 
 
 class Side(StrEnum):
@@ -110,6 +121,9 @@ class RiskLimits:
     normal_pct: Decimal = Decimal(2)
     large_pct: Decimal = Decimal(3)
     max_portfolio_risk_pct: Decimal = Decimal(10)
+    # a market entry (or a stop entry already triggered) is refused when the live price is further
+    # than this many R (|entry_price − stop|) from the plan's entry_price
+    entry_tolerance_r: Decimal = Decimal("0.5")
 
     def pct_for(self, category: str) -> Decimal:
         return {"small": self.small_pct, "normal": self.normal_pct, "large": self.large_pct}[category]

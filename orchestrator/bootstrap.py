@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -64,11 +65,16 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     queue = WorkQueue()  # made first: the broker's handlers and the engine share it
     b = config.broker
     broker = IBBroker(host or b.host, port if port is not None else b.port, b.client_id, clock=clock,
-                      sink=queue.put, namespace=Namespace(b.order_ref_prefix))
+                      sink=queue.put, namespace=Namespace(b.order_ref_prefix), market_data=config.market_data.type,
+                      used_order_ids=store.max_order_id, connect_timeout=float(b.connect_timeout_seconds))
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
         rescan_interval=float(config.plans.rescan_seconds),
+        price_retention_days=config.store.price_retention_days,
+        trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,
+        market_max_age=float(config.market_data.max_age_seconds),
+        market_allow_delayed=config.market_data.trail_on_delayed, maintenance=config.maintenance_windows(),
         details={"ib_host": broker.host, "ib_port": broker.port, "client_id": b.client_id,
                  "order_ref_prefix": b.order_ref_prefix, "mode": b.mode})
     # checked at every (re)connect: a gateway may come back logged in to another account
@@ -79,17 +85,40 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     return Runtime(config, store, broker, engine, sender, gateway, fresh_store=fresh, clock=clock)
 
 
+def starting_line(rt: Runtime) -> str:
+    """What this daemon is about to use, logged before it connects (a service started with the
+    wrong config or from the wrong folder says so in its first line)."""
+    cfg = rt.config
+    return (f"starting (pid {os.getpid()}): config {cfg.source}, mode {cfg.broker.mode}, "
+            f"IB {rt.broker.host}:{rt.broker.port}, client id {cfg.broker.client_id}, store {rt.store.path}, "
+            f"plans.files {', '.join(cfg.plans.files)}")
+
+
 async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
     """Start delivering notifications, connect, check the account and the store's ownership,
     then start trading."""
     rt.tasks.append(asyncio.get_running_loop().create_task(rt.sender.run(), name="outbox-sender"))
-    await rt.broker.connect_with_retry()
-    try:
-        await take_ownership(rt.config, rt.store, rt.broker, rt.engine, rt.clock, existing)  # before anything is sent
-    except OrchestratorError as exc:
-        await _tell_now(rt, NotifyKind.START_REFUSED, f"orchestrator refused to start: {exc}")
-        raise
+    delay = 0.2
+    while True:
+        await rt.broker.connect_with_retry()
+        try:
+            # before anything is sent
+            await take_ownership(rt.config, rt.store, rt.broker, rt.engine, rt.clock, existing)
+            break
+        except BrokerUnavailable as exc:  # the link dropped while IB was asked: connect and check again
+            log.warning("ownership check interrupted (%s); trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        except OrchestratorError as exc:
+            await _tell_now(rt, NotifyKind.START_REFUSED, f"orchestrator refused to start: {exc}")
+            raise
+    missing = rt.config.plan_files_warning()
+    if missing is not None:  # logged at start already; told once per start (the log said it before connecting)
+        rt.store.add_notice(f"plan-files:{rt.engine.status.started_at}", NotifyKind.PLAN_FILES_MISSING,
+                            {"kind": NotifyKind.PLAN_FILES_MISSING, "plan_id": None, "facts": {"message": missing}},
+                            at=rt.clock.now())
     await rt.engine.start()
+    log.info("running: account %s, %d live plan(s)", rt.broker.account or "?", len(rt.engine.live_plans()))
 
 
 async def _tell_now(rt: Runtime, kind: NotifyKind, message: str) -> None:
@@ -139,12 +168,24 @@ async def _run(config: Config, *, exit_when_idle: bool, out: TextIO | None, stop
                existing: Existing) -> int:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    why: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not why:
+            log.info("%s received: stopping (the current step finishes; IB keeps the protective orders working)",
+                     sig.name)
+        why.append(sig.name)
+        stop.set()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     rt = await build(config, out=out)
+    log.info("%s", starting_line(rt))
+    missing = config.plan_files_warning()
+    if missing is not None:
+        log.warning("%s", missing)
     try:
         # SIGINT/SIGTERM must work while IB cannot be reached yet (start retries forever):
         # nothing has been sent then, so stopping is just giving up the connection attempts.
@@ -162,6 +203,7 @@ async def _run(config: Config, *, exit_when_idle: bool, out: TextIO | None, stop
             if rt.engine.fatal is not None:
                 raise rt.engine.fatal
             if exit_when_idle and rt.engine.reconciled.is_set() and rt.engine.idle():
+                why.append("every plan is terminal")
                 break
             rt.engine.changed.clear()
             waiter = asyncio.ensure_future(stop.wait())
@@ -173,11 +215,13 @@ async def _run(config: Config, *, exit_when_idle: bool, out: TextIO | None, stop
         # a run refused before it did anything (wrong account, stopped before IB answered) leaves
         # no empty state.db behind: the next run must not mistake it for one that ran
         unused = rt.fresh_store and rt.store.holds_nothing()
-        await shutdown(rt)
+        reason = f"stopped ({why[0]})" if why else "stopped"
+        await shutdown(rt, reason=reason)
         if unused:
             path = sqlite_path(config.store.url)
             for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 leftover.unlink(missing_ok=True)
+        log.info("%s%s", reason, "; the unused state.db it created is removed" if unused else "")
     return 0
 
 

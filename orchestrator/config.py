@@ -53,8 +53,8 @@ from .store.url import MEMORY, SQLITE_PREFIX, split_sqlite_url, sqlite_path
 from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
 
 __all__ = [
-    "BrokerConfig", "Config", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig", "RiskConfig",
-    "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
+    "BrokerConfig", "Config", "ConsoleConfig", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig",
+    "RiskConfig", "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
 ]
 
 ENV_CONFIG = "ORCHESTRATOR_CONFIG"
@@ -155,6 +155,9 @@ class BrokerConfig(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 4002
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
     order_ref_prefix: Annotated[str, AfterValidator(_prefix)] = ""
+    connect_timeout_seconds: Seconds = 4.0
+    """How long the first attempt waits for IB's start-up answers (open orders, executions,
+    positions); each attempt that times out waits twice as long (up to 60 s)."""
 
 
 class SimConfig(_Section):
@@ -183,6 +186,8 @@ class StoreConfig(_Section):
     """The state database. Only ``sqlite:///FILE`` URLs; a relative FILE is resolved."""
 
     url: Annotated[str, AfterValidator(_sqlite_url)] = Field(default="sqlite:///state.db", validate_default=True)
+    price_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """How long the price series behind the console's charts is kept."""
 
     @property
     def path(self) -> Path | None:
@@ -212,23 +217,81 @@ class PlansConfig(_Section):
         """The existing files the patterns match now: sorted, without duplicates."""
         found: set[str] = set()
         for pattern in self.files:
-            found.update(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+            found.update(_plan_files(pattern))
         return [Path(p) for p in sorted(found)]
+
+    def unmatched(self) -> list[str]:
+        """The patterns that match no file now (a typo in a folder name, a service started from
+        the wrong folder): the daemon warns at start and ``status`` shows them."""
+        return [pattern for pattern in self.files if not _plan_files(pattern)]
+
+
+def _plan_files(pattern: str) -> list[str]:
+    """The regular files one (absolute) ``plans.files`` pattern matches now."""
+    return [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
 
 
 class RiskConfig(_Section):
-    """Risk per plan category and the cap on total open risk, in percent of account value."""
+    """Risk per plan category and the cap on total open risk, in percent of account value;
+    how far (in R) the live price may be from a market entry's ``entry_price``."""
 
     small_pct: Percent = Decimal(1)
     normal_pct: Percent = Decimal(2)
     large_pct: Percent = Decimal(3)
     max_portfolio_risk_pct: Percent = Decimal(10)
+    market_entry_tolerance_r: Annotated[Number, Field(ge=0, le=100, allow_inf_nan=False)] = Decimal("0.5")
 
 
 class TrailingConfig(_Section):
-    """How often the trailing job looks at prices."""
+    """How often the trailing job looks at prices; how long IB may take to confirm a moved stop
+    before it is sent again, and how many times."""
 
     interval_seconds: Seconds = 5.0
+    confirm_seconds: Seconds = 5.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+class MarketDataConfig(_Section):
+    """Which market data to ask IB for, and which prices decisions may use.
+
+    ``auto`` asks for live data and falls back to delayed when IB says live is not subscribed
+    (with a notification). A price older than ``max_age_seconds`` is not used for any decision;
+    delayed prices are used for trailing and for sizing market entries only with
+    ``trail_on_delayed``."""
+
+    type: Literal["auto", "live", "delayed"] = "auto"
+    max_age_seconds: Seconds = 60.0
+    trail_on_delayed: bool = False
+
+
+def _windows(tables: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if tables is None:
+        return None
+    from .sessions.windowconfig import read_window  # lazy: status need not load the sessions package
+    problems = []
+    for i, table in enumerate(tables):
+        got = read_window(table, f"[{i}]")
+        if isinstance(got, list):
+            problems += [f"{field}: {message}" for field, message in got]
+    if problems:
+        raise custom_error("; ".join(problems))
+    return tables
+
+
+def _hhmm(text: str | None) -> str | None:
+    if text is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise custom_error(f"must be a time HH:MM (got {text!r})")
+    return text
+
+
+class MaintenanceConfig(_Section):
+    """IB's maintenance windows: no new entries are activated inside them, and a disconnect in one
+    is expected (a notice, not an alarm). ``windows`` unset: IB's published North American daily
+    reset and weekend windows for paper and live, none for the simulator; ``[]``: none.
+    ``gateway_restart``: IB Gateway's daily auto-restart time (New York), a window around it."""
+
+    windows: Annotated[list[dict[str, Any]] | None, AfterValidator(_windows)] = None
+    gateway_restart: Annotated[str | None, AfterValidator(_hhmm)] = None
 
 
 def _webhook(secret: SecretStr) -> SecretStr:
@@ -259,6 +322,17 @@ class DiscordConfig(_Section):
         return bool(self.webhook_url.get_secret_value())
 
 
+class ConsoleConfig(_Section):
+    """The operator console (``orchestrator console``): where it listens, and whether its
+    controls (pause/resume, cancel, flatten) are on. Loopback and read-only by default."""
+
+    controls: bool = False
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8765
+    allowed_hosts: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """Extra ``Host`` header values to accept (e.g. ``trader-box:8765`` behind a name)."""
+
+
 # --------------------------------------------------------------------------- the whole file
 
 class Config(BaseModel):
@@ -276,7 +350,10 @@ class Config(BaseModel):
     plans: PlansConfig = Field(default_factory=dict, validate_default=True)
     risk: RiskConfig = Field(default_factory=dict, validate_default=True)
     trailing: TrailingConfig = Field(default_factory=dict, validate_default=True)
+    market_data: MarketDataConfig = Field(default_factory=dict, validate_default=True)
+    maintenance: MaintenanceConfig = Field(default_factory=dict, validate_default=True)
     discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
+    console: ConsoleConfig = Field(default_factory=dict, validate_default=True)
     base_dir: Path
     source: Path | None = None
 
@@ -287,11 +364,39 @@ class Config(BaseModel):
             data = {**data, "base_dir": _base_dir(info)}
         return data
 
+    def maintenance_windows(self) -> tuple[Any, ...]:
+        """The maintenance windows as ``orchestrator.sessions.MaintenanceWindow`` values."""
+        from datetime import time
+
+        from .sessions.maintenance import IB_DEFAULT_WINDOWS, MaintenanceWindow, gateway_restart
+        from .sessions.windowconfig import read_window
+        m = self.maintenance
+        if m.windows is None:
+            windows: tuple[Any, ...] = () if self.broker.mode == "sim" else IB_DEFAULT_WINDOWS
+        else:
+            windows = tuple(w for t in m.windows if isinstance(w := read_window(t), MaintenanceWindow))
+        if m.gateway_restart is not None:
+            hours, minutes = map(int, m.gateway_restart.split(":"))
+            windows += (gateway_restart(time(hours, minutes)),)
+        return windows
+
+    def plan_files_warning(self) -> str | None:
+        """One line naming the ``plans.files`` patterns that match no file now (None: all match)."""
+        missing = self.plans.unmatched()
+        if not missing:
+            return None
+        base = str(self.base_dir) + os.sep
+        shown = ", ".join(p[len(base):] if p.startswith(base) else p for p in missing)
+        where = "the config file's folder" if self.source is not None else "the current folder: no config file"
+        which = "matches" if len(missing) == 1 else "patterns match"
+        return (f"plans.files {which} no file: {shown} (relative to {self.base_dir}, {where}); "
+                "no plan is loaded from it")
+
     def risk_limits(self) -> RiskLimits:
         """The risk settings as the pure core wants them."""
         r = self.risk
         return RiskLimits(small_pct=r.small_pct, normal_pct=r.normal_pct, large_pct=r.large_pct,
-                          max_portfolio_risk_pct=r.max_portfolio_risk_pct)
+                          max_portfolio_risk_pct=r.max_portfolio_risk_pct, entry_tolerance_r=r.market_entry_tolerance_r)
 
 
 # --------------------------------------------------------------------------- loading

@@ -12,7 +12,9 @@ Floats are parsed as :class:`~decimal.Decimal` (exact: ``180.10`` stays ``180.10
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -42,9 +44,21 @@ def read_toml(path: Path, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     Raises:
         TomlReadError: the file is missing, unreadable, too large, not UTF-8, or not valid TOML.
     """
+    data = read_regular(path, max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TomlReadError(f"file is too large (more than {max_bytes} bytes)")
+    return parse_toml(data)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of a regular file. Anything else is refused at once, without
+    blocking: opening a FIFO for reading waits for a writer, and a device never ends.
+
+    Raises:
+        TomlReadError: missing, a directory, not a regular file, unreadable.
+    """
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise TomlReadError("file not found") from None
     except IsADirectoryError:
@@ -55,9 +69,21 @@ def read_toml(path: Path, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
         raise TomlReadError(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
     except ValueError:  # e.g. a NUL character in the path
         raise TomlReadError("cannot read file: invalid file name") from None
-    if len(data) > max_bytes:
-        raise TomlReadError(f"file is too large (more than {max_bytes} bytes)")
-    return parse_toml(data)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise TomlReadError("is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise TomlReadError("is not a regular file (a FIFO, socket or device): refused")
+        chunks, left = [], limit
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise TomlReadError(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        os.close(fd)
 
 
 def parse_toml(data: bytes) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import logging
 
 import pytest
 
+from . import procs
 from .logguard import LogGuard
 
 __all__ = ["LogGuard"]
@@ -47,3 +48,11 @@ def log_guard() -> LogGuard:
             lg.removeHandler(guard)
     bad = guard.unexpected()
     assert not bad, "unexpected ERROR log records:\n" + "\n".join(bad)
+
+
+@pytest.fixture(autouse=True)
+def reaper() -> None:
+    """A test that fails half-way leaves no gateway or daemon running (they would hold ports,
+    store locks and CPU for the rest of the suite)."""
+    yield
+    procs.reap()

@@ -10,7 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 from machines import Leg, parse_order_ref
-from orchestrator.broker.port import Broker, BrokerFill, BrokerOrder, BrokerSnapshot, OrderRequest, OrderState
+from orchestrator.broker.port import (
+    Broker,
+    BrokerFill,
+    BrokerOrder,
+    BrokerSnapshot,
+    Held,
+    OrderRequest,
+    OrderState,
+    Quote,
+)
 from orchestrator.errors import BrokerUnavailable
 
 
@@ -43,7 +52,9 @@ class FakeBroker:
     placed: list[OrderRequest] = field(default_factory=list)
     modified: list[Modified] = field(default_factory=list)
     cancelled: list[BrokerOrder] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)   # settled positions IB reports
     account: str = "DU1234567"
+    client_id: int = 7
     _next_id: int = 100
 
     def is_connected(self) -> bool:
@@ -93,6 +104,15 @@ class FakeBroker:
 
     def last_price(self, symbol: str) -> Decimal | None:
         return None
+
+    def quote(self, symbol: str) -> Quote:
+        return Quote()
+
+    def market_data(self) -> dict[str, str]:
+        return {}
+
+    def held(self, symbol: str) -> Held:
+        return Held(self.positions.get(symbol, 0), settled=symbol in self.positions)
 
     def account_value(self, tag: str) -> Decimal | None:
         return None

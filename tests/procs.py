@@ -13,6 +13,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 20.0
+STARTED: list[asyncio.subprocess.Process] = []   # killed after each test by conftest's reaper
+
+
+def reap() -> list[str]:
+    """SIGKILL every process a test started and left running; their command lines."""
+    left = []
+    for proc in STARTED:
+        if proc.returncode is None:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+                os.waitpid(proc.pid, 0)
+                left.append(str(proc.pid))
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    STARTED.clear()
+    return left
 
 
 class Proc:
@@ -30,6 +46,7 @@ class Proc:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        STARTED.append(proc)
         self = cls(proc)
         assert proc.stdout is not None and proc.stderr is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), WAIT)).decode()
@@ -77,6 +94,7 @@ class Orchestrator:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.lines: list[str] = []
+        self.err_lines: list[str] = []
 
     @classmethod
     async def start(cls, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Orchestrator:
@@ -85,27 +103,38 @@ class Orchestrator:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})},
         )
+        STARTED.append(proc)
         return cls(proc)
 
     async def wait_line(self, pattern: str, timeout: float = WAIT) -> str:
         """Read stdout until a line matches ``pattern`` (regex); returns it."""
-        rx = re.compile(pattern)
         assert self.proc.stdout is not None
+        return await _until_line(self.proc.stdout, self.lines, pattern, timeout)
 
-        async def read() -> str:
-            while True:
-                raw = await self.proc.stdout.readline()  # type: ignore[union-attr]
-                if not raw:
-                    raise AssertionError(f"process ended before a line matched {pattern!r}; got {self.lines[-20:]}")
-                line = raw.decode(errors="replace").rstrip("\n")
-                self.lines.append(line)
-                if rx.search(line):
-                    return line
-        return await asyncio.wait_for(read(), timeout)
+    async def wait_err(self, pattern: str, timeout: float = WAIT) -> str:
+        """Read stderr (the log) until a line matches ``pattern`` (regex); returns it."""
+        assert self.proc.stderr is not None
+        return await _until_line(self.proc.stderr, self.err_lines, pattern, timeout)
 
     async def finish(self, sig: int | None = None, timeout: float = WAIT) -> tuple[int, str, str]:
+        """Signal (optionally) and wait for the end: (exit code, all stdout, all stderr)."""
         if sig is not None and self.proc.returncode is None:
             self.proc.send_signal(sig)
         out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
         assert self.proc.returncode is not None
-        return self.proc.returncode, "\n".join(self.lines) + out.decode(errors="replace"), err.decode(errors="replace")
+        return (self.proc.returncode, "\n".join(self.lines) + out.decode(errors="replace"),
+                "".join(line + "\n" for line in self.err_lines) + err.decode(errors="replace"))
+
+
+async def _until_line(stream: asyncio.StreamReader, seen: list[str], pattern: str, timeout: float) -> str:
+    rx = re.compile(pattern)
+
+    async def read() -> str:
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                raise AssertionError(f"process ended before a line matched {pattern!r}; got {seen[-20:]}")
+            seen.append(raw.decode(errors="replace").rstrip("\n"))
+            if rx.search(seen[-1]):
+                return seen[-1]
+    return await asyncio.wait_for(read(), timeout)

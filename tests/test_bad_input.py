@@ -12,9 +12,7 @@ no state.db behind or changed. ``FUZZ_EXAMPLES`` sets the number of cases (defau
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import io
 import os
 import sqlite3
 import sys
@@ -24,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.cli import main as cli
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
 
+from .cli.helpers import call
 from .test_config import config_documents
 from .test_planfile import LINE as PROBLEM
 from .test_planfile import plan_documents
@@ -47,17 +45,6 @@ def problem_file(line: str) -> str | None:
     """The FILE of a ``FILE: plan ID: field: message`` line (None if the line is not one)."""
     file, sep, rest = line.partition(": plan ")
     return file if sep and PROBLEM.fullmatch("plan " + rest) else None
-
-
-def call(*argv: str) -> tuple[int, str, str]:
-    """``orchestrator ARGV`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            rc = cli(list(argv), out=out)
-        except SystemExit as exc:  # argparse
-            rc = int(exc.code or 0)
-    return rc, out.getvalue(), err.getvalue()
 
 
 def listing(directory: Path) -> set[str]:
@@ -91,8 +78,8 @@ def test_fuzzed_plan_files_through_the_cli(tmp_path_factory: pytest.TempPathFact
         assert out.strip() and not err
     else:
         assert rc == 2, (rc, out, err)
-        lines = out.splitlines()
-        assert lines and all(problem_file(line) == str(path) for line in lines), lines
+        lines = err.splitlines()   # problems go to stderr, the ok line to stdout
+        assert not out and lines and all(problem_file(line) == str(path) for line in lines), lines
 
 
 @LONG
@@ -106,9 +93,10 @@ def test_fuzzed_plan_files_through_a_process(tmp_path_factory: pytest.TempPathFa
         paths.append(f"p{i}.toml")
     rc, out, err = asyncio.run(spawn("plans", "check", *paths, cwd=d))
     assert "Traceback" not in out + err and rc in (0, 2), (rc, err)
-    files = [problem_file(line) for line in out.splitlines()]
+    files = [problem_file(line) for line in err.splitlines()]
     bad = {f for f in files if f is not None}
-    assert bad <= set(paths) and (rc == 0 or None not in files), out
+    assert bad <= set(paths) and (rc == 0 or None not in files), err
+    assert (rc == 0) == out.startswith("ok: ")
     assert (rc == 2) == bool(bad)
     assert listing(d) == set(paths)
 
@@ -245,7 +233,8 @@ def _filled_db(directory: Path) -> Path:
             apply_event(m, store, plan, e, now=e.at)
     waiting = m.bind(store.insert_plan(spec("P", symbol="MSFT", entry="420.00", stop="400.00", target="460.00"),
                                        at=at(1)))
-    apply_event(m, store, waiting, machines.Activate(at(2), D(100000), D(200000), D(0)), now=at(2))
+    activate = machines.Activate(at(2), D(100000), D(200000), D(0), market_price=D("420.00"))
+    apply_event(m, store, waiting, activate, now=at(2))
     store.close()
     return directory / "state.db"
 

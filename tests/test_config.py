@@ -36,6 +36,8 @@ DESIGN_KEYS = {
     ("plans", "files"): ["plans/*.toml"], ("risk", "small_pct"): 1, ("risk", "normal_pct"): 2,
     ("risk", "large_pct"): 3, ("risk", "max_portfolio_risk_pct"): 10, ("trailing", "interval_seconds"): 5,
     ("discord", "webhook_url"): "",
+    # beyond design.md: market data (the "IB realities" issue)
+    ("market_data", "type"): "auto", ("market_data", "max_age_seconds"): 60, ("market_data", "trail_on_delayed"): False,
 }
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, position_size
 from orchestrator.cli import plans_check as plans_check_command
+from orchestrator.engine.intake import spec_hash
 from orchestrator.planfile import (
     PLAN_ID_PATTERN,
     PlanFileError,
@@ -22,6 +23,7 @@ from orchestrator.planfile import (
     check_files,
     load_plan_files,
     load_plans,
+    scan,
 )
 
 from .damage import damaged
@@ -73,10 +75,16 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> str:
     return str(path)
 
 
+# the examples' plans trade on 2026-11-27; they are checked as of that morning
+CHECKED_AT = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
 def lines_for(paths: list[str]) -> tuple[int, list[str]]:
-    out = io.StringIO()
-    code = plans_check_command(paths, out)
-    return code, out.getvalue().splitlines()
+    """Exit code and lines of ``plans check``: the problems (stderr), then the ok line (stdout)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command(paths, out, CHECKED_AT, err=err)
+    assert not (err.getvalue() and out.getvalue())   # problems or an ok line, never both
+    return code, err.getvalue().splitlines() + out.getvalue().splitlines()
 
 
 def one_problem(tmp_path: Path, text: str | bytes) -> Problem:
@@ -118,6 +126,26 @@ def test_toml_offset_datetimes_and_zulu_strings(tmp_path: Path) -> None:
     assert spec.start_at == datetime(2026, 11, 27, 14, 35, tzinfo=UTC)
     assert spec.expire_at == datetime(2026, 11, 27, 17, 0, 0, 500000, tzinfo=UTC)
     assert spec.expire_at.utcoffset() == timedelta(0)
+
+
+def test_a_plan_without_the_contract_keys_keeps_its_spec_hash() -> None:
+    """The stored ``spec_hash`` of a running plan is compared with its file's at every scan: the
+    contract keys must not change it for a file that does not use them, or a restart after the
+    upgrade would report every running plan as "changed on disk". Pinned to the hashes of main
+    before the keys existed (c984103)."""
+    paths = sorted(str(p) for p in (REPO / "plans").glob("*.toml"))
+    specs, problems = load_plan_files(paths)
+    assert problems == []
+    assert {s.id: spec_hash(s) for s in specs} == {
+        "AAPL-long-1": "1dea18fa5562466a", "MSFT-short-1": "a5de70d317b4e2d4", "NVDA-long-1": "6fbfd5bbf3c99d7e"}
+    assert all(type(s) is PlanSpec for s in specs)
+
+
+def test_the_contract_keys_at_their_defaults_change_nothing(tmp_path: Path) -> None:
+    plain = write(tmp_path, "plain.toml", SHORT)
+    explicit = write(tmp_path, "explicit.toml", SHORT + 'sec_type = "STK"\nexchange = "SMART"\ncurrency = "USD"\n')
+    [a], [b] = load_plan_files([plain])[0], load_plan_files([explicit])[0]
+    assert type(b) is PlanSpec and a == b and spec_hash(a) == spec_hash(b)
 
 
 def test_repo_plans_are_valid_and_affordable() -> None:
@@ -289,7 +317,7 @@ def test_duplicate_ids_within_a_file(tmp_path: Path) -> None:
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     a, b = write(tmp_path, "a.toml", SHORT), write(tmp_path, "b.toml", SHORT + DESIGN_EXAMPLE)
     specs, problems = load_plan_files([a, b])
-    assert [s.id for s in specs] == ["AAPL-20261127-1"]
+    assert specs == []  # neither file is loaded: a file with any problem gives no plan
     assert [(p.file, p.plan_id, p.field) for p in problems] == [(a, "MSFT-1", "id"), (b, "MSFT-1", "id")]
     assert f"also used by {b} (plan #1)" in problems[0].message
 
@@ -364,6 +392,8 @@ SCALARS = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
     st.times().map(lambda t: t.isoformat()),
     st.sampled_from(['"long"', '"short"', '"market"', '"limit"', '"stop"', '"small"', '"large"', '"AAPL"']),
+    st.sampled_from(['"STK"', '"FUT"', '"CONTFUT"', '"CME"', '"GLOBEX"', '"SMART"', '"IBIS"', '"EUR"', '"USD"',
+                     '"202703"', '"202713"', '"ESH7"', '"ESM7"', "202703"]),
 )
 VALUES = st.one_of(
     SCALARS,
@@ -374,7 +404,7 @@ VALUES = st.one_of(
     st.integers(1, 3000).map(lambda n: "{a = " * n + "1" + "}" * n),
 )
 PLAN_KEYS = ["id", "symbol", "side", "entry", "entry_price", "stop_loss", "take_profit", "risk", "start_at",
-             "expire_at"]
+             "expire_at", "sec_type", "exchange", "primary_exchange", "currency", "contract_month", "local_symbol"]
 BASE_PLAN = {
     "id": '"AAPL-20261127-1"', "symbol": '"AAPL"', "side": '"long"', "entry": '"market"', "entry_price": "180.50",
     "stop_loss": "178.00", "take_profit": "185.00", "risk": '"normal"', "start_at": '"2026-11-27T09:35:00-05:00"',
@@ -418,7 +448,8 @@ def plan_documents(draw: st.DrawFn) -> bytes:
 def check_document(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     label = str(path)
-    specs, problems = load_plan_files([label])
+    found = scan([label], now=CHECKED_AT)
+    specs, problems = found.specs, found.problems
     assert_well_formed(label, problems)
     for spec in specs:
         assert isinstance(spec, PlanSpec)
@@ -428,10 +459,10 @@ def check_document(path: Path, data: bytes) -> None:
             assert moment is None or moment.utcoffset() == timedelta(0)
     if not problems:
         assert specs
-    out = io.StringIO()
-    code = plans_check_command([label], out)
+    out, err = io.StringIO(), io.StringIO()
+    code = plans_check_command([label], out, CHECKED_AT, err=err)
     assert code == (2 if problems else 0)
-    assert out.getvalue().count("\n") == max(len(problems), 1)
+    assert (err if problems else out).getvalue().count("\n") == max(len(problems), 1)
 
 
 @FUZZ
@@ -444,3 +475,38 @@ def test_fuzz_random_bytes_never_raise(tmp_path: Path, data: bytes) -> None:
 @given(data=plan_documents())
 def test_fuzz_mutated_plan_documents_never_raise(tmp_path: Path, data: bytes) -> None:
     check_document(tmp_path / "fuzz.toml", data)
+
+
+# --------------------------------------------------------------------------- against time
+def test_a_window_already_over_is_refused_as_of_the_check_time(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)     # expire_at 2026-11-27T11:00-05:00 = 16:00 UTC
+    assert plans_check_command([path], io.StringIO(), datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == 0
+    out, err = io.StringIO(), io.StringIO()
+    assert plans_check_command([path], out, datetime(2026, 11, 27, 16, 0, tzinfo=UTC), err=err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines() == [
+        f"{path}: plan AAPL-20261127-1: expire_at: has already passed (2026-11-27T16:00:00+00:00 <= now "
+        "2026-11-27T16:00:00+00:00): the plan would never trade; remove it or give it a later time"]
+
+
+def test_a_file_with_one_plan_past_its_window_gives_no_plan_at_all(tmp_path: Path) -> None:
+    late = write(tmp_path, "late.toml", SHORT + DESIGN_EXAMPLE)
+    other = write(tmp_path, "other.toml", SHORT.replace("MSFT-1", "MSFT-2"))
+    found = scan([late, other], now=datetime(2026, 11, 28, tzinfo=UTC))
+    assert [s.id for s in found.specs] == ["MSFT-2"] and found.sources == {"MSFT-2": other}
+    assert [(p.file, p.plan_id, p.field) for p in found.problems] == [(late, "AAPL-20261127-1", "expire_at")]
+
+
+def test_start_after_expiry_is_refused(tmp_path: Path) -> None:
+    problem = one_problem(tmp_path, SHORT + 'start_at = "2026-11-27T12:00:00Z"\nexpire_at = "2026-11-27T11:00:00Z"\n')
+    assert (problem.field, problem.message.split(" (")[0]) == ("expire_at", "must be after start_at")
+
+
+def test_plans_check_at_takes_a_time_with_its_offset(tmp_path: Path) -> None:
+    from .test_bad_input import call
+    path = write(tmp_path, "p.toml", DESIGN_EXAMPLE)
+    assert call("plans", "check", "--at", "2026-11-27T09:00:00-05:00", path)[0] == 0
+    rc, _out, err = call("plans", "check", "--at", "2026-11-27T12:00:00-05:00", path)
+    assert rc == 2 and "expire_at: has already passed" in err
+    rc, out, err = call("plans", "check", "--at", "2026-11-27T12:00", path)
+    assert rc == 2 and "has no UTC offset" in out + err and "Traceback" not in out + err

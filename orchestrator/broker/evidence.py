@@ -5,7 +5,8 @@ orders it reads back. The rules (design.md §3):
 - an order counts as accepted only on IB's own status (PreSubmitted/Submitted), never on send;
 - an error after IB had accepted an order refuses a *command* (modify, cancel); it does not end
   the order: verify against IB's views first;
-- only a confirmed cancel (202 / a status without an error) and a rejection (201) are final.
+- only a confirmed cancel (202 / a status without an error) and, before acceptance, a rejection
+  are final; informational codes change nothing (``codes.py`` is the table).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 import machines
 from machines import Leg
 
-from .codes import FINAL_CANCEL_CODES, LOCATE_HELD, REJECT_CODES
+from .codes import LOCATE_HELD, Meaning, explain, meaning
 from .port import BrokerFill, BrokerOrder, OrderState, PlanEvent, Verify
 
 
@@ -26,16 +27,18 @@ def entry_status(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
     code, message, state = order.error_code, order.error_message, order.state
     if state.working:
         return PlanEvent(order.plan_id, machines.EntryAccepted(at, order.order_id, order.perm_id))
-    if code not in FINAL_CANCEL_CODES and order.was_working:
-        return Verify(order.plan_id, Leg.ENTRY, code, message)
+    m = meaning(code, order.was_working)
     if state is OrderState.INACTIVE and LOCATE_HELD in order.why_held:
         return None
-    if state is OrderState.INACTIVE or code in REJECT_CODES:
-        return PlanEvent(order.plan_id, machines.EntryRejected(at, code or 201, message or "order inactive at IB"))
-    if state.cancelled:
-        if code in FINAL_CANCEL_CODES:
-            return PlanEvent(order.plan_id, machines.EntryCancelled(at, message or "cancelled at IB"))
+    if m is Meaning.VERIFY:
         return Verify(order.plan_id, Leg.ENTRY, code, message)
+    if m is Meaning.REJECTED or state is OrderState.INACTIVE:
+        return PlanEvent(order.plan_id, machines.EntryRejected(at, code or 201, explain(code, message)
+                                                               or "order inactive at IB"))
+    if state.cancelled:
+        if m is Meaning.INFORMATIONAL:  # ib_async's own conclusion from a warning: ask IB
+            return Verify(order.plan_id, Leg.ENTRY, code, message)
+        return PlanEvent(order.plan_id, machines.EntryCancelled(at, message or "cancelled at IB"))
     return None
 
 
@@ -44,27 +47,35 @@ def protective_failure(order: BrokerOrder, at: datetime) -> PlanEvent | Verify |
     if order.leg is Leg.ENTRY:
         return None
     code, message, state = order.error_code, order.error_message, order.state
-    if code not in FINAL_CANCEL_CODES and order.was_working:
+    m = meaning(code, order.was_working)
+    if m is Meaning.VERIFY:
         return Verify(order.plan_id, order.leg, code, message)
+    if m is Meaning.INFORMATIONAL:
+        return Verify(order.plan_id, order.leg, code, message) if state.cancelled else None
     if order.leg is Leg.FLATTEN:
-        if state is OrderState.INACTIVE or code in REJECT_CODES:
-            return PlanEvent(order.plan_id, machines.FlattenFailed(at, code or 201,
-                                                                   message or "flatten order inactive at IB"))
+        if state is OrderState.INACTIVE or m is Meaning.REJECTED:
+            return PlanEvent(order.plan_id, machines.FlattenFailed(at, code or 201, explain(code, message)
+                                                                   or "flatten order inactive at IB"))
         if state.cancelled:  # we never cancel a flatten: IB did
             return PlanEvent(order.plan_id,
                              machines.FlattenFailed(at, code, message or "flatten order cancelled at IB"))
         return None
-    if state is OrderState.INACTIVE or code in REJECT_CODES:
+    if state is OrderState.INACTIVE or m is Meaning.REJECTED:
         return PlanEvent(order.plan_id, machines.ProtectionFailed(at, order.leg, code or 201,
-                                                                  message or "inactive at IB"))
-    if state.cancelled and code not in FINAL_CANCEL_CODES:
-        return Verify(order.plan_id, order.leg, code, message)
+                                                                  explain(code, message) or "inactive at IB"))
     return None
 
 
 def status_event(order: BrokerOrder, at: datetime) -> PlanEvent | Verify | None:
     """The event (or verification) a status change of any of our orders calls for."""
     return entry_status(order, at) if order.leg is Leg.ENTRY else protective_failure(order, at)
+
+
+def commission_event(fill: BrokerFill) -> PlanEvent | None:
+    """IB's commission for one of our executions, once it reported it."""
+    if fill.commission is None:
+        return None
+    return PlanEvent(fill.plan_id, machines.CommissionCharged(fill.at, fill.exec_id, fill.commission))
 
 
 def fill_event(fill: BrokerFill) -> PlanEvent:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -23,19 +22,24 @@ from ..clock import Clock
 from ..errors import BrokerUnavailable, UnknownContract
 from . import evidence, orders
 from .logs import RoutineNotices
+from .marketdata import MARKET_DATA_CODES, PriceFeed
 from .port import (
     BrokerFill,
     BrokerNotice,
     BrokerOrder,
     BrokerSnapshot,
+    Held,
     OrderGone,
     OrderRequest,
     OrderState,
+    PositionMoved,
     ProtectionMayHaveChanged,
+    Quote,
     Sink,
 )
 from .session import ByPlan, must_wait, one_write
-from .translate import NO_NAMESPACE, Namespace, decimal, fill_view, order_view
+from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view
+from .unreachable import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,8 @@ class IBBroker:
 
     def __init__(self, host: str, port: int, client_id: int, *, clock: Clock, sink: Sink,
                  namespace: Namespace = NO_NAMESPACE, connect_timeout: float = 4.0, max_backoff: float = 30.0,
-                 request_timeout: float = 15.0) -> None:
+                 request_timeout: float = 15.0, market_data: str = "auto",
+                 used_order_ids: Callable[[], int] = lambda: 0) -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.namespace = namespace
         self.clock = clock
@@ -53,10 +58,12 @@ class IBBroker:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.max_backoff = max_backoff
+        self.used_order_ids = used_order_ids   # the highest order id already used (the store's record)
+        self._sync_failures = 0
         self.ib = IB()
         self.ib.RaiseRequestErrors = True
         self._contracts: dict[str, Contract] = {}
-        self._tickers: dict[str, Any] = {}
+        self.prices = PriceFeed(self.ib, sink, clock.now, market_data)
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
@@ -67,6 +74,11 @@ class IBBroker:
         # completed orders said of them (permId → state; absent from both: gone).
         self._foreign_open: set[int] = set()
         self._completed: dict[int, OrderState] = {}
+        # the order in which IB's position reports and our fills arrived, per symbol (``held``)
+        self._seq = 0
+        self._position_seq: dict[str, int] = {}
+        self._fill_seq: dict[str, int] = {}
+        self._positions_synced = 0   # the seq of the last complete position report (reqPositions)
         self._routine = RoutineNotices()
         self._routine.install()
         self._wire()
@@ -88,6 +100,22 @@ class IBBroker:
         ib.openOrderEvent += self._on_open_order
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
+        ib.positionEvent += self._on_position
+        ib.commissionReportEvent += self._on_commission
+
+    def _on_commission(self, trade: Trade, fill: Any, report: Any) -> None:
+        view = self._fill_view(fill)
+        if view is not None and (out := evidence.commission_event(view)) is not None:
+            self.sink(out)
+
+    def _tick(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _on_position(self, position: Any) -> None:
+        symbol = position.contract.symbol
+        self._position_seq[symbol] = self._tick()
+        self.sink(PositionMoved(symbol))
 
     def _view(self, trade: Trade) -> BrokerOrder | None:
         state = None
@@ -115,11 +143,14 @@ class IBBroker:
             self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_fill(self, trade: Trade, fill: Any) -> None:
+        self._fill_seq[trade.contract.symbol] = self._tick()
         view = self._fill_view(fill)
         if view is not None:
             self.sink(evidence.fill_event(view))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code in MARKET_DATA_CODES:
+            self.prices.on_error(code, message, contract)
         if code in (1100, 2110):
             self.sink(BrokerNotice("connectivity_lost", code, message))
         elif code in (1101, 1102):
@@ -139,16 +170,36 @@ class IBBroker:
         async with self._connect_lock:
             if self.ib.isConnected():
                 return
+            # complete or nothing: a start-up answer that does not come in time (open orders,
+            # completed orders, executions, positions) fails the connection, and the next attempt
+            # waits longer; nothing is decided on a partial view
+            timeout = min(self.connect_timeout * 2 ** self._sync_failures, 60.0)
             try:
-                await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
-                                           timeout=self.connect_timeout)
+                await self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=timeout,
+                                           raiseSyncErrors=True)
             except (TimeoutError, OSError, ConnectionError) as exc:
+                sent = getattr(getattr(self.ib.client, "conn", None), "numBytesSent", 0) > 0  # TCP was up
                 self.ib.disconnect()
-                raise BrokerUnavailable(f"cannot connect to IB at {self.host}:{self.port} "
-                                        f"(clientId {self.client_id}): {exc or type(exc).__name__}") from None
-            self._tickers.clear()
+                self._sync_failures += 1
+                raise BrokerUnavailable(unreachable(self.host, self.port, self.client_id, exc, handshake_sent=sent,
+                                                    timeout=timeout)) from None
+            self._sync_failures = 0
+            self._order_id_floor()
+            self.prices.connected()
+            self._positions_synced = self._tick()   # connectAsync waited for the complete position report
             self.connected_event.set()
         self.sink(BrokerNotice("connected"))
+
+    def _order_id_floor(self) -> None:
+        """Order ids are never reused: the next one is above every id this store or this client's
+        orders at IB have used, whatever nextValidId IB sent (a restarted gateway can send less)."""
+        mine = [int(t.order.orderId or 0) for t in self.ib.trades()
+                if int(getattr(t.order, "clientId", 0) or 0) == self.client_id]
+        floor = max([self.used_order_ids(), *mine]) + 1
+        if floor > self.ib.client._reqIdSeq:  # noqa: SLF001 - read only; updateReqId is the public setter
+            log.warning("IB's next order id is %d but ids up to %d are used: continuing at %d",
+                        self.ib.client._reqIdSeq, floor - 1, floor)  # noqa: SLF001
+        self.ib.client.updateReqId(floor)  # type: ignore[no-untyped-call]
 
     async def connect_with_retry(self) -> None:
         """Connect, backing off (capped) until it works or ``close`` is called."""
@@ -224,31 +275,31 @@ class IBBroker:
             raise BrokerUnavailable(f"IB did not answer {what}") from None
 
     async def subscribe(self, symbol: str) -> None:
-        if symbol in self._tickers:
+        if symbol in self.prices.tickers and symbol not in self.prices.refused:
             return
         contract = await self._contract(symbol)
         try:
-            self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+            self.prices.subscribe(symbol, contract)
         except ConnectionError as exc:
             raise BrokerUnavailable(f"cannot subscribe {symbol}: {exc}") from None
 
     def forget_market_data(self) -> None:
-        """IB lost our subscriptions (1101): cancel what ib_async still holds; subscribe again later."""
-        for ticker in self._tickers.values():
-            try:
-                self.ib.cancelMktData(ticker.contract)
-            except Exception:  # noqa: BLE001 - best effort on a link IB says is broken
-                pass
-        self._tickers.clear()
+        """IB lost our subscriptions (1101): subscribe again at the next reconciliation."""
+        self.prices.forget()
 
     def last_price(self, symbol: str) -> Decimal | None:
-        ticker = self._tickers.get(symbol)
-        if ticker is None:
-            return None
-        for value in (ticker.last, ticker.close):
-            if value is not None and not math.isnan(value) and value > 0:
-                return decimal(value)
-        return None
+        return self.prices.last_price(symbol)
+
+    def quote(self, symbol: str) -> Quote:
+        return self.prices.quote(symbol)
+
+    def market_data(self) -> dict[str, str]:
+        return self.prices.kinds()
+
+    def held(self, symbol: str) -> Held:
+        quantity = sum(int(round(float(p.position))) for p in self.ib.positions() if p.contract.symbol == symbol)
+        reported = max(self._position_seq.get(symbol, 0), self._positions_synced)
+        return Held(quantity, settled=self.is_connected() and reported > self._fill_seq.get(symbol, 0))
 
     def account_value(self, tag: str) -> Decimal | None:
         for v in self.ib.accountValues():
@@ -347,6 +398,8 @@ class IBBroker:
             open_trades = await self._answer(self.ib.reqAllOpenOrdersAsync(), "open orders")
             completed = await self._answer(self.ib.reqCompletedOrdersAsync(False), "completed orders")
             fills = await self._answer(self.ib.reqExecutionsAsync(), "executions")
+            await self._answer(self.ib.reqPositionsAsync(), "positions")
+            self._positions_synced = self._tick()
         except BrokerUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - RequestError, ConnectionError: the state is unknown
@@ -359,7 +412,8 @@ class IBBroker:
                               if int(getattr(t.order, "clientId", 0) or 0) != self.client_id}
         self._completed = {int(t.order.permId or 0): OrderState.of(str(t.orderStatus.status)) for t in completed}
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
-                              _views(fills, self._fill_view), positions)
+                              _views(fills, self._fill_view), positions,
+                              _views(open_trades, lambda t: foreign_view(t, self.namespace)))
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

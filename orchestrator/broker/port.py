@@ -110,16 +110,73 @@ class BrokerFill:
     price: Decimal
     at: datetime
     order_id: int = 0
+    commission: Decimal | None = None  # IB's commission report for it, once it came
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The last prices IB sent for a symbol (None: not known), where they come from (``live``,
+    ``delayed``, ``frozen``; None before any data), how old they are (seconds), and IB's refusal
+    of the symbol's data if it sent one."""
+
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+    source: str | None = None
+    age: float | None = None
+    problem: str | None = None
+
+    def to_trade(self, buying: bool) -> Decimal | None:
+        """What a market order would pay (buying: the ask) or get (the bid); else the last trade."""
+        return (self.ask if buying else self.bid) or self.last
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """IB's position in a symbol (signed), and whether it is settled: IB reported it after every
+    fill of ours in that symbol that this session has seen (a report can lag a fill by moments)."""
+
+    quantity: int
+    settled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignOrder:
+    """A working order at IB that is none of ours (the trader's in TWS, another program's):
+    never touched, but counted when it could sell (or buy back) the shares our plans hold."""
+
+    symbol: str
+    action: str                  # BUY | SELL
+    order_type: str              # LMT | STP | STP LMT | TRAIL ...
+    remaining: int
+    client_id: int
+    order_id: int
+    perm_id: int
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    parent_id: int = 0
+
+    @property
+    def is_stop(self) -> bool:
+        """Triggered by a price moving against a position (a stop, a trailing stop)."""
+        return self.order_type.startswith(("STP", "TRAIL"))
+
+    def describe(self) -> str:
+        price = self.stop_price if self.is_stop else self.limit_price
+        at = f" @ {price}" if price is not None else ""
+        return f"order {self.order_id} of client {self.client_id}: {self.action} {self.remaining} {self.order_type}{at}"
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerSnapshot:
-    """Broker truth read in one go: open and completed orders, today's fills, positions."""
+    """Broker truth read in one go: open and completed orders, today's fills, positions, and the
+    working orders that are not ours."""
 
     open_orders: list[BrokerOrder] = field(default_factory=list)
     completed_orders: list[BrokerOrder] = field(default_factory=list)
     fills: list[BrokerFill] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)
+    foreign_orders: list[ForeignOrder] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +223,13 @@ class ProtectionMayHaveChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionMoved:
+    """IB reported a position in ``symbol``: the plans on it are checked against what IB holds."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerNotice:
     """Connection-level news (not a plan event)."""
 
@@ -174,7 +238,7 @@ class BrokerNotice:
     message: str = ""
 
 
-BrokerItem = PlanEvent | Verify | ProtectionMayHaveChanged | BrokerNotice
+BrokerItem = PlanEvent | Verify | ProtectionMayHaveChanged | PositionMoved | BrokerNotice
 Sink = Callable[[BrokerItem], None]
 
 
@@ -188,6 +252,8 @@ class Broker(Protocol):
 
     @property
     def account(self) -> str: ...
+
+    client_id: int  # this connection's client id: only its own orders can be modified or cancelled
 
     def is_connected(self) -> bool: ...
 
@@ -225,5 +291,13 @@ class Broker(Protocol):
     def forget_market_data(self) -> None: ...
 
     def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def quote(self, symbol: str) -> Quote: ...
+
+    def market_data(self) -> dict[str, str]:
+        """Per subscribed symbol: ``live``, ``delayed``, ``frozen`` or ``none``."""
+        ...
+
+    def held(self, symbol: str) -> Held: ...
 
     def account_value(self, tag: str) -> Decimal | None: ...

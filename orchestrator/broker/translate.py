@@ -13,7 +13,7 @@ from typing import Any
 
 from machines import Leg, order_ref, parse_order_ref
 
-from .port import BrokerFill, BrokerOrder, OrderState
+from .port import BrokerFill, BrokerOrder, ForeignOrder, OrderState
 
 
 class Namespace:
@@ -120,12 +120,30 @@ def order_view(trade: Any, ns: Namespace = NO_NAMESPACE, state: OrderState | Non
         avg_fill_price=price(getattr(status, "avgFillPrice", None)), handle=trade)
 
 
+WORKING_STATUSES = ("PreSubmitted", "Submitted")
+
+
+def foreign_view(trade: Any, ns: Namespace = NO_NAMESPACE) -> ForeignOrder | None:
+    """A working order that is none of ours (no orderRef of our namespace); None otherwise."""
+    order, status = trade.order, trade.orderStatus
+    if ns.ours(getattr(order, "orderRef", "") or "") is not None or str(status.status) not in WORKING_STATUSES:
+        return None
+    remaining = shares(status.remaining) if status.remaining else shares(order.totalQuantity) - shares(status.filled)
+    return ForeignOrder(symbol=str(trade.contract.symbol), action=str(order.action), order_type=str(order.orderType),
+                        remaining=remaining, client_id=int(getattr(order, "clientId", 0) or 0),
+                        order_id=int(order.orderId or 0), perm_id=int(status.permId or order.permId or 0),
+                        limit_price=price(order.lmtPrice), stop_price=price(order.auxPrice),
+                        parent_id=int(order.parentId or 0))
+
+
 def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:
     """One execution (an ib_async ``Fill``) of one of our orders; None for anyone else's."""
     execution = fill.execution
     parsed = ns.ours(getattr(execution, "orderRef", "") or "")
     if parsed is None:
         return None
+    report = getattr(fill, "commissionReport", None)
+    commission = price(getattr(report, "commission", None)) if report is not None else None
     return BrokerFill(exec_id=str(execution.execId), ref=order_ref(*parsed), plan_id=parsed[0], leg=parsed[1],
                       quantity=shares(execution.shares), price=decimal(execution.price), at=utc(execution.time),
-                      order_id=int(getattr(execution, "orderId", 0) or 0))
+                      order_id=int(getattr(execution, "orderId", 0) or 0), commission=commission)

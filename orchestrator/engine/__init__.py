@@ -17,8 +17,12 @@
 ``executor``       effects → broker port calls, idempotent against what IB already has
 ``fills``          fills IB reported that a plan has not applied yet
 ``gate``           whether new entries may be sent (unexplained positions, wrong account)
+``holdings``       what a plan can own of IB's settled position (the gate on every exit)
 ``legs``           a plan's orders by leg; requests and intents of new orders
 ``notices``        notifications no transition produces, once each
+``prices``         the price series behind the console's charts (sampled and written off the
+                   event → commit path)
+``status``         the daemon's own status document in state.db, for ``status`` and the console
 =================  ==========================================================================
 
 :class:`Engine` only wires these together and is what the composition root starts and stops.
@@ -36,11 +40,12 @@ from typing import Any
 import machines
 from machines import Plan, PlanMachine
 
-from ..broker.port import Broker, BrokerNotice, PlanEvent, ProtectionMayHaveChanged, Verify
+from ..broker.port import Broker, BrokerNotice, PlanEvent, PositionMoved, ProtectionMayHaveChanged, Verify
 from ..clock import Clock
 from ..faultpoints import FaultPoints
 from ..scheduler import Jobs
 from ..store import Store
+from ..store.prices import PriceRecorder
 from .activation import Activation
 from .commands import TraderCommands
 from .connection import AccountCheck, Connection, Verification
@@ -49,8 +54,11 @@ from .executor import Executor
 from .fills import FillsInFlight
 from .flatten import Flattener
 from .gate import EntryGate
+from .holdings import Holdings
 from .intake import Intake, files_fingerprint, spec_hash
+from .marketwatch import DataRules, MarketWatch
 from .notices import Notices
+from .prices import PriceHistory
 from .protection import Protection
 from .reconcile import Reconciler
 from .registry import PlanRegistry
@@ -62,6 +70,7 @@ from .work import (
     ExpireRequest,
     Heartbeat,
     PollCommands,
+    PriceTick,
     ReconcileRequest,
     RescanRequest,
     Stop,
@@ -84,6 +93,13 @@ class EngineSettings:
     rescan_interval: float = 5.0
     command_interval: float = 0.5
     heartbeat_interval: float = 5.0
+    price_interval: float = 5.0
+    trail_confirm_seconds: float = 5.0
+    trail_max_attempts: int = 5
+    market_max_age: float = 60.0          # seconds: an older price is not used for decisions
+    market_allow_delayed: bool = False    # delayed prices may trail and size market entries
+    maintenance: tuple[Any, ...] = ()     # IB's maintenance windows (orchestrator.sessions.MaintenanceWindow)
+    price_retention_days: int = 30
     details: dict[str, Any] = field(default_factory=dict)  # what the daemon is connected to (status)
 
 
@@ -111,26 +127,34 @@ class Engine:
         def emit(plan_id: str, event: Any) -> None:
             queue.put(PlanEvent(plan_id, event))
 
+        self.market = MarketWatch(broker, notices, clock, DataRules(settings.market_max_age,
+                                                                   settings.market_allow_delayed))
+        self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
-        self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults)
+        self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
-                                     settings.limits, self._apply)
+                                     settings.limits, self._apply, self.market, maintenance=settings.maintenance)
         self.unit = UnitOfWork(self.registry, store, self.executor, clock, self.faults, self.changed,
                                on_ended=self.activation.ended)
         self.protection = Protection(self.registry, broker, self.fills, clock, self.unit.apply)
         self.intake = Intake(settings.plan_files, store, clock, notices, self.activation.adopt)
-        self.trailing = Trailing(self.registry, broker, clock, self.unit.apply)
+        self.trailing = Trailing(self.registry, self.market, clock, self.unit.apply,
+                                 confirm_seconds=settings.trail_confirm_seconds,
+                                 max_attempts=settings.trail_max_attempts, reconciled=self.reconciled)
         self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
         self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
-                                   settings.limits.max_portfolio_risk_pct)
+                                   settings.limits.max_portfolio_risk_pct, self.market)
         self.reconciler = Reconciler(
             registry=self.registry, store=store, broker=broker, clock=clock, apply=self.unit.apply,
             carry_out=self.unit.carry_out, executor=self.executor, fills=self.fills, protection=self.protection,
             flatten=self.flatten, gate=self.gate, commands=self.commands, activation=self.activation,
-            reconciled=self.reconciled)
+            reconciled=self.reconciled, holdings=self.holdings)
         self.connection = Connection(broker, self.reconciler, self.flatten, self.gate, self.reconciled, notices,
-                                     clock, self.status, account_check)
+                                     clock, self.status, account_check, maintenance=settings.maintenance)
         self.verification = Verification(self.registry, broker, self.reconciler, self.flatten, clock, self.unit.apply)
+        self.prices = PriceHistory(PriceRecorder(store.db), self.registry, broker, clock,
+                                   settings.price_retention_days)
+        self.unit.commit_hooks.append(self.prices.committed)
         self.consumer = Consumer(queue, self._handlers(), self.changed)
         self._task: asyncio.Task[None] | None = None
 
@@ -146,7 +170,8 @@ class Engine:
             PlanEvent: self._plan_event,
             ProtectionMayHaveChanged: lambda i: self.protection.changed(i.plan_id),
             Verify: self.verification.verify,
-            BrokerNotice: self.connection.on_notice,
+            PositionMoved: lambda i: self.reconciler.position_moved(i.symbol),
+            BrokerNotice: self._notice,
             ActivateRequest: lambda i: self.activation.activate(i.plan_id),
             ExpireRequest: lambda i: self.activation.expire(i.plan_id),
             TrailTick: lambda i: self.trailing.tick(),
@@ -154,7 +179,21 @@ class Engine:
             RescanRequest: self._rescan,
             PollCommands: self._poll_commands,
             Heartbeat: self._heartbeat,
+            PriceTick: self._prices,
         }
+
+    async def _notice(self, notice: BrokerNotice) -> None:
+        if notice.kind.startswith("market_data"):
+            self.market.on_notice(notice)
+            self.status.write()
+        else:
+            await self.connection.on_notice(notice)
+
+    async def _prices(self, item: PriceTick) -> None:
+        if item.prune:
+            self.prices.prune()
+        else:
+            self.prices.sample()
 
     async def _poll_commands(self, _item: Any) -> None:
         await self.commands.poll()
@@ -188,6 +227,8 @@ class Engine:
         self.jobs.every("plans-rescan", s.rescan_interval, RescanRequest())
         self.jobs.every("commands", s.command_interval, PollCommands())
         self.jobs.every("heartbeat", s.heartbeat_interval, Heartbeat())
+        self.jobs.every("prices", s.price_interval, PriceTick())
+        self.jobs.every("prices-prune", 3600.0, PriceTick(prune=True))
         self.status.write()
 
     async def stop(self) -> None:

@@ -39,7 +39,7 @@ AccountCheck = Callable[[], None]
 class Connection:
     def __init__(self, broker: Broker, reconciler: Reconciler, flatten: Flattener, gate: EntryGate,
                  reconciled: asyncio.Event, notices: Notices, clock: Clock, status: DaemonStatus,
-                 account_check: AccountCheck | None = None) -> None:
+                 account_check: AccountCheck | None = None, maintenance: tuple[Any, ...] = ()) -> None:
         self.broker = broker
         self.reconciler = reconciler
         self.flatten = flatten
@@ -52,14 +52,27 @@ class Connection:
         self.fatal: OrchestratorError | None = None
         self.fatal_event = asyncio.Event()
         self.lost_since: str | None = None  # when IB was lost (one notice per outage, not per retry)
+        self.maintenance = maintenance
 
     def _lost(self, why: str) -> None:
         if self.lost_since is None:
             self.lost_since = iso(self.clock.now())
-            self.notices.report_once(f"connection:lost:{self.lost_since}", NotifyKind.CONNECTION_LOST, {
-                "message": f"IB connection lost ({why}) at {self.lost_since}; reconnecting, no new entries meanwhile; "
-                           "protective orders keep working at IB"})
+            span = self._window()
+            if span is not None:   # expected: a notice, not an alarm
+                self.notices.report_once(f"connection:lost:{self.lost_since}", NotifyKind.MAINTENANCE_DISCONNECT, {
+                    "message": f"IB connection lost ({why}) during {span.name}, expected until "
+                               f"{span.end:%Y-%m-%d %H:%M} UTC; reconnecting; protective orders keep working at IB"})
+            else:
+                self.notices.report_once(f"connection:lost:{self.lost_since}", NotifyKind.CONNECTION_LOST, {
+                    "message": f"IB connection lost ({why}) at {self.lost_since}; reconnecting, no new entries "
+                               "meanwhile; protective orders keep working at IB"})
         self.status.write()
+
+    def _window(self) -> Any:
+        if not self.maintenance:
+            return None
+        from ..sessions.maintenance import window_at  # lazy: the sessions package loads only when used
+        return window_at(self.clock.now(), self.maintenance)
 
     def _restored(self, how: str) -> None:
         if self.lost_since is not None:
@@ -83,6 +96,7 @@ class Connection:
                     self.fatal_event.set()
                     return
             self._restored("reconnected")
+            self.reconciler.link_up.set()
             await self.reconciler.run("connected")
         elif notice.kind == "disconnected":
             self.reconciled.clear()
@@ -90,13 +104,15 @@ class Connection:
             log.warning("IB connection lost; reconnecting")
             self._lost("the socket closed")
         elif notice.kind == "connectivity_lost":
-            self.reconciled.clear()  # no new entries until IB is back and reconciled
+            self.reconciled.clear()  # no entries, no trailing until IB is back and reconciled
+            self.reconciler.link_up.clear()
             log.warning("IB %s: %s", notice.code, notice.message)
             self._lost(f"IB {notice.code}: {notice.message}")
         elif notice.kind == "connectivity_restored":
             if notice.code == 1101:  # restored, data lost: market data must be requested again
                 self.broker.forget_market_data()
             self._restored(f"IB {notice.code}")
+            self.reconciler.link_up.set()
             await self.reconciler.run(f"IB {notice.code}")
 
 

@@ -25,6 +25,7 @@ from ..store import Store
 from . import legs
 from .fills import FillsInFlight
 from .flatten import Flattener
+from .holdings import Holdings
 
 Emit = Callable[[str, Any], None]
 
@@ -33,7 +34,7 @@ class Executor:
     """Turns effects into broker calls. ``emit(plan_id, event)`` feeds failures back."""
 
     def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight,
-                 flatten: Flattener, faults: FaultPoints | None = None) -> None:
+                 flatten: Flattener, faults: FaultPoints | None = None, holdings: Holdings | None = None) -> None:
         self.broker = broker
         self.store = store
         self.clock = clock
@@ -41,6 +42,8 @@ class Executor:
         self.fills = fills
         self.flatten = flatten
         self.faults = faults or FaultPoints()
+        self.changes = legs.OrderChanges(broker, emit, clock)
+        self.holdings = holdings
 
     async def run(self, effect: Any, plan: Plan | None = None) -> str:
         """Carry out one effect; returns a short result for the effect log.
@@ -66,6 +69,10 @@ class Executor:
             if fresh is None:
                 return f"skipped: stale (plan {plan.id} is {plan.state}{', flattening' if plan.flattening else ''})"
             effect = fresh
+        if isinstance(effect, (fx.Protect, fx.Flatten)) and plan is not None:
+            refused = self._short(effect, plan)
+            if refused is not None:
+                return refused
         if isinstance(effect, fx.Protect):
             return await self._protect(effect)
         if isinstance(effect, fx.Flatten):
@@ -80,6 +87,18 @@ class Executor:
             return self._cancel_legs(effect.plan_id, (Leg.ENTRY, Leg.STOP, Leg.TARGET))
         raise TypeError(f"not a broker effect: {effect!r}")
 
+    def _short(self, effect: fx.Protect | fx.Flatten, plan: Plan) -> str | None:
+        """The position gate: an exit that would place or grow quantity beyond what the plan can
+        own of IB's settled position is not sent; the plan learns how much IB holds."""
+        if self.holdings is None or (isinstance(effect, fx.Protect) and not effect.grow):
+            return None
+        ownable = self.holdings.ownable(plan)
+        if ownable is None or ownable >= effect.quantity:
+            return None
+        self.emit(plan.id, machines.PositionShortfall(self.clock.now(), max(ownable, 0), effect.quantity))
+        return (f"refused: IB holds {max(ownable, 0)} of the {effect.quantity} shares this exit is for; "
+                "nothing new was sent")
+
     def refresh(self, effect: Any, plan: Plan) -> Any | None:
         """The effect as the plan needs it now, or None if the plan has moved past it."""
         holding = (*LIVE_POSITION, State.ERROR)
@@ -88,8 +107,10 @@ class Executor:
         if isinstance(effect, fx.Protect):
             if plan.state not in holding or plan.flattening:
                 return None
-            return replace(effect, quantity=self.fills.live_open_qty(plan), stop_price=plan.stop_price,
-                           target_price=plan.target_price)
+            quantity = self.fills.live_open_qty(plan)
+            if not effect.grow:  # a cut down to what IB holds stays a cut
+                quantity = min(quantity, effect.quantity)
+            return replace(effect, quantity=quantity, stop_price=plan.stop_price, target_price=plan.target_price)
         if isinstance(effect, fx.Flatten):
             if not plan.flattening:
                 return None
@@ -142,18 +163,20 @@ class Executor:
             working = legs.active(orders, leg)
             if e.quantity <= 0:
                 for o in working:
-                    self.broker.cancel(o)
-                    done.append(f"cancelled {leg.value} {o.order_id}")
+                    if self.changes.cancel(o):
+                        done.append(f"cancelled {leg.value} {o.order_id}")
                 continue
             if working:
                 o = working[-1]
                 for extra in working[:-1]:  # never two working stops for one plan
-                    self.broker.cancel(extra)
-                    done.append(f"cancelled extra {leg.value} {extra.order_id}")
-                if o.open_quantity != e.quantity:
-                    self.broker.modify(o, parent_filled=parent_filled, quantity=e.quantity)
+                    if self.changes.cancel(extra):
+                        done.append(f"cancelled extra {leg.value} {extra.order_id}")
+                resize = o.open_quantity > e.quantity or (e.grow and o.open_quantity < e.quantity)
+                if resize and self.changes.modify(o, parent_filled=parent_filled, quantity=e.quantity):
                     done.append(f"resized {leg.value} {o.order_id} to {e.quantity}")
                 continue
+            if not e.grow:
+                continue  # a cut never places what is missing
             try:
                 await self.broker.qualify(e.symbol)
             except UnknownContract as exc:
@@ -177,16 +200,22 @@ class Executor:
         if o.stop_price == e.stop_price:
             return f"stop {o.order_id} already at {e.stop_price}"
         try:
-            self.broker.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price)
+            if not self.changes.modify(o, parent_filled=legs.entry_filled(orders), stop_price=e.stop_price):
+                return f"refused: stop {o.order_id} is held by client {o.client_id}"
         except OrderGone:  # the adapter believes the order is done: its status will say why
             return "skipped: ib_async reports the stop done"
         return f"modified stop {o.order_id} to {e.stop_price}"
 
     def _cancel_legs(self, plan_id: str, which: tuple[Leg, ...]) -> str:
+        """Cancel the plan's orders of these legs that this connection placed. Another client's
+        (the trader's copy with the plan's orderRef) cannot be cancelled from here: it is named in
+        the result, and the plan's reason already says whose it is."""
         orders = self.broker.orders_of(plan_id)
         done = []
         for leg in which:
             for o in legs.live(orders, leg):
-                self.broker.cancel(o)
-                done.append(f"cancel {leg.value} {o.order_id}")
+                if legs.foreign(o, self.broker.client_id) is not None:
+                    done.append(f"left {leg.value} {o.order_id} of client {o.client_id}")
+                elif self.changes.cancel(o):
+                    done.append(f"cancel {leg.value} {o.order_id}")
         return "; ".join(done) or "nothing working"

@@ -53,6 +53,7 @@ class Flattener:
         self.clock = clock
         self.emit = emit
         self.fills = fills
+        self.changes = legs.OrderChanges(broker, emit, clock)
         self._repriced: dict[str, datetime] = {}  # plan → when its take-profit was repriced to exit
         self._refused: set[str] = set()  # plans whose repricing IB refused: a market order from now on
 
@@ -60,7 +61,7 @@ class Flattener:
         """Close ``e.quantity`` now (the effect is already refreshed against the plan)."""
         orders = self.broker.orders_of(e.plan_id)
         for o in legs.live(orders, Leg.ENTRY):
-            self.broker.cancel(o)
+            self.changes.cancel(o)
         covered = sum(o.open_quantity for o in legs.active(orders, Leg.FLATTEN))
         qty = e.quantity - covered
         if qty <= 0:
@@ -73,13 +74,16 @@ class Flattener:
             if t.limit_price == price and t.open_quantity == qty:
                 return f"take-profit {t.order_id} already repriced to {price} for {qty}"
             try:
-                self.broker.modify(t, parent_filled=legs.entry_filled(orders), limit_price=price, quantity=qty)
+                if not self.changes.modify(t, parent_filled=legs.entry_filled(orders), limit_price=price,
+                                           quantity=qty):
+                    return f"refused: take-profit {t.order_id} is held by client {t.client_id}"
             except OrderGone:  # sent, then found done by the adapter: its status will tell
                 return f"take-profit {t.order_id} repriced, but ib_async reports it done"
             self._repriced[e.plan_id] = self.clock.now()
             return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}"
         for t in targets:  # a market order now: no take-profit (perhaps repriced) may also sell
-            self.broker.cancel(t)
+            if not self.changes.cancel(t):
+                return f"refused: take-profit {t.order_id} is held by client {t.client_id}: no market order beside it"
         try:
             await self.broker.qualify(e.symbol)
         except UnknownContract as exc:

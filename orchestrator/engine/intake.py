@@ -8,24 +8,28 @@ last complete scan is kept in state.db).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from machines import NotifyKind, Plan, PlanSpec
+from machines.rules import window_over
 
 from ..clock import Clock
-from ..planfile import Problem, load_plan_files
+from ..planfile import Problem, Scan, by_file, file_report, scan
 from ..store import Store
 from ..store.codec import dumps
 from ..tomlread import MAX_BYTES
 from .notices import Notices
 
 log = logging.getLogger(__name__)
-Loader = Callable[[list[Path]], tuple[list[PlanSpec], list[Problem]]]
+Loader = Callable[[list[Path]], Scan]
 SCAN_KEY = "plan_files_fingerprint"
 
 
@@ -49,13 +53,30 @@ def files_fingerprint(paths: list[Any]) -> bytes | None:
     return digest.digest()
 
 
+def changed_message(stored: PlanSpec | None, new: PlanSpec) -> str:
+    """What changed in a running plan's file, and what the trader can do instead."""
+    pairs = [(f.name, getattr(stored, f.name), getattr(new, f.name)) for f in dataclasses.fields(new)] if stored else []
+    changes = [f"{name} {_shown(old)} → {_shown(now)}" for name, old, now in pairs if old != now]
+    what = f" ({', '.join(changes)})" if changes else ""
+    return (f"plan {new.id} changed on disk{what}; the stored plan is kept: a plan id runs once, with the values it "
+            f"was loaded with. To trade the new values, cancel it (orchestrator cancel {new.id}) and give the "
+            "changed plan a new id")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 class Intake:
     """``rescan()`` reads the plan files and hands each new plan to ``adopt``."""
 
     def __init__(self, plan_files: Callable[[], list[Path]], store: Store, clock: Clock, notices: Notices,
-                 adopt: Callable[[Plan], None], load: Loader = load_plan_files) -> None:
+                 adopt: Callable[[Plan], None], load: Loader | None = None) -> None:
         self.plan_files = plan_files
-        self.load = load
+        # the store names the file each running plan came from: a file reusing its id is at fault, not that one
+        self.load: Loader = load or functools.partial(scan, running=store.plan_source)
         self.store = store
         self.clock = clock
         self.notices = notices
@@ -76,24 +97,37 @@ class Intake:
             # plans (all stored by then) and the same problems (all reported), so nothing to do.
             # Parsing is ~75 µs per plan, and the scan runs every rescan_seconds in the consumer.
             return
-        specs, problems = self.load(paths)
-        for p in problems:
-            self.notices.report_once(f"planfile:{p.format()}", NotifyKind.PLAN_FILE_INVALID, {"message": p.format()})
-        for spec in specs:
+        found = self.load(paths)
+        now = self.clock.now()
+        stored_hashes = {spec.id: self.store.plan_exists(spec.id) for spec in found.specs}
+        # a new plan whose window is already over is a problem of its file (plans already
+        # stored are running or done: the passing of their window is theirs to handle)
+        late = [Problem(found.sources.get(s.id, "?"), s.id, "expire_at", over) for s in found.specs
+                if stored_hashes[s.id] is None and (over := window_over(s.expire_at, now)) is not None]
+        late_files = {p.file for p in late}
+        problems = found.problems + late
+        for file, theirs in by_file(problems).items():  # one message per file, once until it (or its problems) change
+            own = files_fingerprint([file])
+            message = file_report(file, theirs)
+            said = hashlib.sha256(message.encode()).hexdigest()[:16]
+            self.notices.report_once(f"planfile:{own.hex() if own is not None else 'unreadable'}:{said}",
+                                     NotifyKind.PLAN_FILE_INVALID, {"message": message})
+        for spec in found.specs:
+            if found.sources.get(spec.id) in late_files:
+                continue  # the whole file waits until it is fixed
             h = spec_hash(spec)
-            stored = self.store.plan_exists(spec.id)
+            stored = stored_hashes[spec.id]
             if stored is None and spec.id in self.ignored:
                 self.notices.report_once(f"ignored:{spec.id}", NotifyKind.PLAN_CONFLICT, {"message": (
                     f"plan {spec.id} is not run: IB holds history of that id that was left alone at start "
                     "(--ignore-existing); give the plan a new id")}, plan_id=spec.id)
             elif stored is None:
-                plan = self.store.insert_plan(spec, at=self.clock.now(), spec_hash=h)
+                plan = self.store.insert_plan(spec, at=now, spec_hash=h, source_file=found.sources.get(spec.id))
                 log.info("plan %s loaded", spec.id)
                 self.adopt(plan)
             elif stored != h:
                 self.notices.report_once(f"conflict:{spec.id}:{h}", NotifyKind.PLAN_CONFLICT, {
-                    "message": f"plan {spec.id} changed on disk; the stored plan is kept (a plan id runs once)"},
-                    plan_id=spec.id)
+                    "message": changed_message(self.store.load_spec(spec.id), spec)}, plan_id=spec.id)
         if fingerprint is not None and fingerprint != self.scanned:
             self.store.set_meta(SCAN_KEY, fingerprint.hex())  # a restart need not parse them again
         self.scanned = fingerprint

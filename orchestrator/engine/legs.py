@@ -3,12 +3,24 @@ IB's views, and the request for a new order of ours (orderRef, OCA group, explic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import machines
 from machines import Leg, order_ref
 
-from ..broker.port import BrokerOrder, OrderRequest, OrderState
+from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderRequest, OrderState
+from ..clock import Clock
+
+
+def foreign(order: BrokerOrder, client_id: int) -> str | None:
+    """Why this connection cannot change ``order`` (IB lets only the client that placed an order
+    modify or cancel it), or None when it is ours."""
+    if order.client_id == client_id:
+        return None
+    return (f"its {order.leg.value} order {order.order_id} ({order.ref}) is held by IB client {order.client_id}, "
+            f"and IB lets only that client change it: finish it from that client or in TWS")
 
 
 def oca_group(plan_id: str) -> str:
@@ -30,6 +42,21 @@ def working_stop(orders: list[BrokerOrder]) -> BrokerOrder | None:
     still works)."""
     stops = [o for o in active(orders, Leg.STOP) if o.state.protecting]
     return stops[-1] if stops else None
+
+
+def own_exits_working(orders: list[BrokerOrder], client_id: int) -> bool:
+    """This connection has a stop, take-profit or flatten of the plan that can still execute."""
+    return any(o.client_id == client_id and o.state.protecting and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)
+               for o in orders)
+
+
+def others_exits(orders: list[BrokerOrder], client_id: int, symbol: str) -> list[ForeignOrder]:
+    """Exit orders carrying the plan's orderRef that another client placed (the trader copied
+    the plan's stop in TWS): they sell the plan's shares like any foreign exit."""
+    return [ForeignOrder(symbol, o.action, o.order_type, o.remaining, o.client_id, o.order_id, o.perm_id,
+                         o.limit_price, o.stop_price, o.parent_id)
+            for o in orders if o.client_id != client_id and o.state.protecting
+            and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)]
 
 
 def entry_filled(orders: list[BrokerOrder]) -> bool:
@@ -58,3 +85,36 @@ def intent(plan_id: str, leg: Leg, attempt: int, order: OrderRequest, parent_ref
             "action": order.action, "order_type": order.order_type, "quantity": order.quantity,
             "lmt_price": order.limit_price if order.order_type == "LMT" else None,
             "aux_price": order.stop_price if order.order_type == "STP" else None}
+
+
+class OrderChanges:
+    """Modifications and cancels of our orders, refused for an order another client holds: the
+    plan then goes to ``error`` with the reason (a human must act; placing another exit beside it
+    would be a second exit)."""
+
+    def __init__(self, broker: Broker, emit: Callable[[str, Any], None], clock: Clock) -> None:
+        self.broker = broker
+        self.emit = emit
+        self.clock = clock
+
+    def _allowed(self, o: BrokerOrder) -> bool:
+        why = foreign(o, self.broker.client_id)
+        if why is None:
+            return True
+        self.emit(o.plan_id, machines.Fault(self.clock.now(), why))
+        return False
+
+    def cancel(self, o: BrokerOrder) -> bool:
+        if not self._allowed(o):
+            return False
+        self.broker.cancel(o)
+        return True
+
+    def modify(self, o: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
+               limit_price: Decimal | None = None, stop_price: Decimal | None = None) -> bool:
+        """Raises OrderGone like the broker's own ``modify``."""
+        if not self._allowed(o):
+            return False
+        self.broker.modify(o, parent_filled=parent_filled, quantity=quantity, limit_price=limit_price,
+                           stop_price=stop_price)
+        return True

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 # notices that tell, rather than warn: logged at INFO
 INFORMATIONAL = frozenset({NotifyKind.DAEMON_STARTED, NotifyKind.DAEMON_STOPPED, NotifyKind.CONNECTION_RESTORED,
                            NotifyKind.FOREIGN_POSITIONS, NotifyKind.POSITION_EXPLAINED, NotifyKind.ENTRIES_PAUSED,
-                           NotifyKind.ENTRIES_RESUMED})
+                           NotifyKind.ENTRIES_RESUMED, NotifyKind.MARKET_DATA_RESTORED,
+                           NotifyKind.MAINTENANCE_DISCONNECT})
 
 
 class Notices:

@@ -3,14 +3,21 @@ periodically.
 
 Broker reports are authoritative; a missing report is not evidence of anything:
 
-0. requests the trader made while the orchestrator was away come before anything it would send;
-1. executions of our orders (by orderRef) not yet applied are applied once, oldest first;
+0. exits IB executed while the orchestrator was away are applied first (a stop that filled is not
+   then "flattened" by a cancel the trader queued meanwhile); then the trader's requests come
+   before anything the orchestrator would send;
+1. the other executions of our orders (by orderRef) not yet applied are applied once, oldest first;
 2. entry orders' IB status (open and completed orders) is fed to the machine as evidence;
 3. effects left pending by a crash are carried out (each checks IB before sending);
 4. a plan still ``sized`` whose entry was sent but that IB has never seen is not sent again: it
    goes to ``error`` for a human (or to ``cancelled`` if the trader cancelled it meanwhile);
-5. what protects each open position is re-derived from IB's orders (a gap is re-protected), and
-   a position being flattened has its exit working at IB (else the flatten is sent again);
+5. a position IB holds less of than its plan believes (settled: IB reported it after our fills)
+   changed outside the orchestrator: the plan is told (closed outside, or cut down and to error);
+   exit orders that are not ours and could sell a plan's shares make it step back (its own exits
+   cancelled, to error: two sets of exits would sell twice);
+   then what protects each open position is re-derived from IB's orders (a gap is re-protected,
+   an excess cut down), and a position being flattened has its exit working at IB (else the
+   flatten is sent again);
 6. our orders still working for plans that have ended are cancelled;
 7. positions are compared per symbol with what the plans hold; anything unexplained stops new
    entries and raises an alert instead of being guessed away.
@@ -27,11 +34,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, State
+from machines import LIVE_POSITION, Leg, State
 from machines import effects as fx
 
 from ..broker import evidence
-from ..broker.port import Broker, BrokerSnapshot, PlanEvent
+from ..broker.port import Broker, BrokerFill, BrokerOrder, BrokerSnapshot, OrderState, PlanEvent
 from ..clock import Clock
 from ..errors import BrokerUnavailable
 from ..store import Store
@@ -42,6 +49,7 @@ from .executor import Executor
 from .fills import FillsInFlight
 from .flatten import Flattener
 from .gate import EntryGate
+from .holdings import Holdings
 from .protection import Protection
 from .registry import PlanRegistry
 
@@ -54,7 +62,7 @@ class Reconciler:
     def __init__(self, *, registry: PlanRegistry, store: Store, broker: Broker, clock: Clock, apply: Apply,
                  carry_out: CarryOut, executor: Executor, fills: FillsInFlight, protection: Protection,
                  flatten: Flattener, gate: EntryGate, commands: TraderCommands, activation: Activation,
-                 reconciled: asyncio.Event) -> None:
+                 reconciled: asyncio.Event, holdings: Holdings, link_up: asyncio.Event | None = None) -> None:
         self.registry = registry
         self.store = store
         self.broker = broker
@@ -69,10 +77,16 @@ class Reconciler:
         self.commands = commands
         self.activation = activation
         self.reconciled = reconciled
+        self.holdings = holdings
+        # IB's own connectivity (1100 clears it, 1101/1102 set it): with the socket up but IB's
+        # servers away, its answers are not the truth and nothing sent would reach them
+        self.link_up = link_up or asyncio.Event()
+        if link_up is None:
+            self.link_up.set()
 
     async def run(self, reason: str) -> None:
         """Read IB's truth and bring every plan in line with it (nothing while not connected)."""
-        if not self.broker.is_connected():
+        if not self.broker.is_connected() or not self.link_up.is_set():
             return
         try:
             snap = await self.broker.snapshot()
@@ -80,6 +94,8 @@ class Reconciler:
             log.warning("reconciliation (%s) failed: %s", reason, exc)
             return
         await self._reconcile(snap, reason)
+        if not self.link_up.is_set() or not self.broker.is_connected():
+            return  # lost while reconciling: the next reconciliation after IB is back counts
         for plan in self.registry.live():  # (re)subscribe: a reconnect drops every subscription
             if plan.state not in (State.PENDING, State.ERROR):
                 await self.activation.subscribe(plan)
@@ -89,28 +105,34 @@ class Reconciler:
 
     async def _reconcile(self, snap: BrokerSnapshot, reason: str) -> None:
         now = self.clock.now()
-        await self.commands.poll()                                       # 0
-        for fill in sorted(snap.fills, key=lambda f: f.at):              # 1
-            plan = self.registry.get(fill.plan_id)
-            if plan is None or fill.exec_id in plan.seen_exec_ids:
-                continue
-            log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
-            await self.apply(plan.id, evidence.fill_event(fill).event)
+        fills = sorted(snap.fills, key=lambda f: f.at)
+        await self._missed_fills([f for f in fills if f.leg is not Leg.ENTRY], reason)   # 0: exits that happened
+        await self.commands.poll()                                                       # 0b
+        await self._missed_fills(fills, reason)                                          # 1
+        for fill in snap.fills:                                          # 1b: their commissions
+            known = self.registry.known(fill.plan_id)
+            charged = evidence.commission_event(fill)
+            if known is not None and charged is not None and fill.exec_id in known.seen_exec_ids \
+                    and fill.exec_id not in known.seen_commission_ids:
+                await self.apply(known.id, charged.event)
         for order in [*snap.open_orders, *snap.completed_orders]:        # 2
             out = evidence.entry_status(order, now)
             plan = self.registry.known(order.plan_id)
             if not isinstance(out, PlanEvent) or plan is None:
                 continue
             ev = out.event
-            accept = isinstance(ev, machines.EntryAccepted) and plan.state == State.SIZED
+            accept = isinstance(ev, machines.EntryAccepted) and (plan.state == State.SIZED or plan.entry_unseen)
             ended = isinstance(ev, (machines.EntryCancelled, machines.EntryRejected)) and (
-                plan.state in machines.UNFILLED_WORKING or (plan.state in LIVE_POSITION and not plan.entry_done))
+                plan.state in machines.UNFILLED_WORKING or (plan.state in LIVE_POSITION and not plan.entry_done)
+                or plan.entry_unseen)
             if accept or ended:
                 await self.apply(plan.id, ev)
         for pending in self.store.pending_effects():                     # 3
             await self.carry_out(pending.id, pending.effect)
         await self._unseen_entries(reason, now)                          # 4
-        for plan in self.registry.live():                                # 5
+        await self._shortfalls(now)                                      # 5
+        await self._trader_exits(snap, now)
+        for plan in self.registry.live():
             if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
                 await self.protection.rederive(plan)
         for plan in self.registry.live():
@@ -121,10 +143,73 @@ class Reconciler:
                 continue
             ended_plan = self.registry.get(order.plan_id)
             if ended_plan is not None and ended_plan.state in machines.TERMINAL_STATES:
+                if self._cancel_already_sent(order):
+                    continue  # the plan's own end cancelled it during this reconciliation
+                why = legs.foreign(order, self.broker.client_id)
+                if why is not None:
+                    log.warning("reconcile (%s): %s is %s but %s", reason, ended_plan.id, ended_plan.state, why)
+                    continue
                 log.warning("reconcile (%s): %s is %s but its order %s is still working at IB; cancelling it",
                             reason, ended_plan.id, ended_plan.state, order.ref)
                 self.broker.cancel(order)
         self.gate.check_positions(snap.positions, self.registry, first=reason == "connected")  # 7
+
+    async def _missed_fills(self, fills: list[BrokerFill], reason: str) -> None:
+        for fill in fills:
+            plan = self.registry.get(fill.plan_id)
+            if plan is None or fill.exec_id in plan.seen_exec_ids:
+                continue
+            log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
+            await self.apply(plan.id, evidence.fill_event(fill).event)
+
+    def _cancel_already_sent(self, order: BrokerOrder) -> bool:
+        """The snapshot is older than the steps above: an order they cancelled shows, in the
+        adapter's live view, as pending cancel or done."""
+        for live in self.broker.orders_of(order.plan_id):
+            if live.order_id == order.order_id and live.client_id == order.client_id:
+                return live.state.done or live.state is OrderState.PENDING_CANCEL
+        return False
+
+    async def position_moved(self, symbol: str) -> None:
+        """IB reported a position in ``symbol``: a shortfall is acted on now, not at the next
+        reconciliation (a take-profit left working on shares the trader sold would open a
+        short). Before the first reconciliation nothing is judged: it reads everything."""
+        if self.reconciled.is_set():
+            await self._shortfalls(self.clock.now(), symbol)
+
+    async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
+        """A position IB holds less of than its plan believes changed outside the orchestrator:
+        the plan is told before anything is re-derived or sent for it."""
+        for plan in self.registry.live():
+            if symbol is not None and plan.spec.symbol != symbol:
+                continue
+            if (plan.state in LIVE_POSITION or plan.state == State.ERROR) and plan.open_qty > 0 \
+                    and not self.fills.unapplied(plan):
+                ownable = self.holdings.ownable(plan)
+                if ownable is not None and ownable < plan.open_qty:
+                    log.warning("%s: IB holds %d of the %d shares the plan believes it owns", plan.id,
+                                max(ownable, 0), plan.open_qty)
+                    await self.apply(plan.id, machines.PositionShortfall(now, max(ownable, 0), plan.open_qty))
+
+    async def _trader_exits(self, snap: BrokerSnapshot, now: Any) -> None:
+        """Exit orders that are not ours could sell a plan's shares: the plan steps back (its own
+        exits cancelled) rather than leave two sets working."""
+        me = self.broker.client_id
+        for plan in self.registry.live():
+            if (plan.state not in LIVE_POSITION and plan.state != State.ERROR) or plan.open_qty <= 0 \
+                    or self.fills.unapplied(plan):
+                continue
+            orders = self.broker.orders_of(plan.id)
+            if not legs.own_exits_working(orders, me):
+                continue
+            copies = legs.others_exits(orders, me, plan.spec.symbol)
+            if not copies and not snap.foreign_orders:
+                continue
+            found = self.holdings.trader_exits(plan, [*snap.foreign_orders, *copies])
+            if found is not None:
+                log.warning("%s: exit orders that are not ours could sell %d of its shares (%s): stepping back",
+                            plan.id, found[1], found[0])
+                await self.apply(plan.id, machines.TraderExits(now, *found))
 
     async def _unseen_entries(self, reason: str, now: Any) -> None:
         pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}
@@ -137,9 +222,7 @@ class Reconciler:
                 await self.apply(plan.id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
             else:
                 log.error("reconcile (%s): %s was sent but IB shows no trace of its entry", reason, plan.id)
-                await self.apply(plan.id, machines.Fault(now, (
-                    "the entry was sent but IB shows no trace of it (open orders, completed orders, today's "
-                    "executions): check TWS before anything else; it is not sent again")))
+                await self.apply(plan.id, machines.EntryUnseen(now))
 
     async def _ensure_exit(self, plan: machines.Plan) -> None:
         """A flattening plan's open position must have an exit at IB: if IB shows none, the

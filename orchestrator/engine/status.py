@@ -16,6 +16,7 @@ from ..clock import Clock
 from ..store import Store
 from ..store.codec import iso
 from .gate import ALL, EntryGate
+from .marketwatch import MarketWatch
 from .registry import PlanRegistry
 
 DAEMON_KEY = "daemon"
@@ -23,7 +24,7 @@ DAEMON_KEY = "daemon"
 
 class DaemonStatus:
     def __init__(self, store: Store, broker: Broker, gate: EntryGate, registry: PlanRegistry, clock: Clock,
-                 details: dict[str, Any], risk_cap_pct: Decimal) -> None:
+                 details: dict[str, Any], risk_cap_pct: Decimal, market: MarketWatch | None = None) -> None:
         self.store = store
         self.broker = broker
         self.gate = gate
@@ -31,6 +32,7 @@ class DaemonStatus:
         self.clock = clock
         self.details = details  # what the daemon is connected to: ib_host, ib_port, client_id, prefix
         self.risk_cap_pct = risk_cap_pct
+        self.market = market
         self.started_at = iso(clock.now())
         self.stopped_at: str | None = None
 
@@ -48,6 +50,8 @@ class DaemonStatus:
             "live_plans": len(live), "open_risk": str(open_risk),
             "account_value": None if net is None else str(net),
             "open_risk_cap": None if net is None else str(net * self.risk_cap_pct / 100),
+            "market_data": self.broker.market_data(),
+            "data_holds": dict(sorted(self.market.held.items())) if self.market is not None else {},
         }
 
     def write(self) -> None:

@@ -37,8 +37,18 @@ class Step:
     broker: list[tuple[int, Any]]
 
 
+# Figures a step may change without it being worth a journal row: a price tick that moves no stop
+# only raises the best price, a status echo only touches the time.
+QUIET = frozenset({"best_price", "updated_at"})
+
+
 def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, now: datetime) -> Step:
     """Step ``plan`` with ``event`` and commit it. Returns what to carry out.
+
+    A step that keeps the state, has no effect and changes only quiet figures writes no journal
+    row (the plan's row keeps its best price; nothing at all is written when only the time
+    changed). Journal times never go back within a plan: a broker time earlier than the plan's
+    last journaled one is recorded at that one.
 
     Raises:
         machines.InvalidEvent: the table refuses the event (nothing changed, nothing written).
@@ -47,8 +57,18 @@ def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, n
     from_state = plan.state
     snapshot = plan.snapshot()
     effects = machine.step(plan, event, before=snapshot)
+    changed = {name for name in machines.FIGURES if getattr(plan, name) != snapshot[name]}
+    last: datetime | None = snapshot["updated_at"]
     try:
-        ids = store.commit_step(plan, event, from_state, effects, recorded_at=now, before=snapshot)
+        if plan.state == from_state and not effects and changed <= QUIET:
+            plan.updated_at = last  # the plan's time is that of its last journaled event
+            if changed - {"updated_at"}:
+                store.update_quietly(plan, before=snapshot)
+            return Step([], [])
+        if last is not None and plan.updated_at is not None and plan.updated_at < last:
+            plan.updated_at = last
+        ids = store.commit_step(plan, event, from_state, effects, recorded_at=now, before=snapshot,
+                                at=plan.updated_at)
     except BaseException:
         plan.restore(snapshot)
         raise

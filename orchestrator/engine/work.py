@@ -58,6 +58,13 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceTick:
+    """Time to sample prices for the charts and write them (or, with ``prune``, drop old ones)."""
+
+    prune: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """The consumer finishes the current item and returns."""
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from machines import NotifyKind
+
+from .pnl import amount, pnl_text
 
 K = NotifyKind
 
@@ -61,14 +63,25 @@ KINDS: dict[NotifyKind, Kind] = {
     K.UNEXPLAINED_POSITION: Kind("🚨", "UNEXPLAINED POSITION: NEW ENTRIES IN THE SYMBOL HELD", _MAGENTA),
     K.POSITION_EXPLAINED: Kind("✅", "POSITION EXPLAINED: NEW ENTRIES ALLOWED", _GREEN),
     K.FOREIGN_POSITIONS: Kind("ℹ️", "POSITIONS NO PLAN TRADES (LEFT ALONE)", _GREY),
+    K.MARKET_DATA_LOST: Kind("📉", "NO USABLE MARKET DATA: TRAILING AND MARKET ENTRIES WAIT", _ORANGE),
+    K.MARKET_DATA_RESTORED: Kind("📈", "MARKET DATA USABLE AGAIN", _GREEN),
+    K.MARKET_DATA_DELAYED: Kind("⏳", "LIVE MARKET DATA NOT SUBSCRIBED: DELAYED DATA", _ORANGE),
     K.ADOPTED: Kind("🧭", "ADOPTED FROM IB", _BLUE),
+    K.CLOSED_OUTSIDE: Kind("🚪", "CLOSED OUTSIDE THE ORCHESTRATOR", _ORANGE),
+    K.POSITION_CHANGED: Kind("🚨", "POSITION CHANGED OUTSIDE: NEEDS A HUMAN", _DARK_RED),
+    K.EXCESS_PROTECTION: Kind("✂️", "EXTRA EXIT ORDERS CUT DOWN", _ORANGE),
+    K.ENTRY_FOUND: Kind("🔎", "ENTRY FOUND AT IB: PLAN CARRIES ON", _BLUE),
+    K.YIELDED_TO_TRADER: Kind("🤝", "THE TRADER'S OWN EXITS: ORCHESTRATOR STEPPED BACK", _DARK_RED),
+    K.TRAIL_STUCK: Kind("⚠️", "TRAILING STOP NOT CONFIRMED BY IB", _ORANGE),
     K.DAEMON_STARTED: Kind("▶️", "ORCHESTRATOR STARTED", _BLUE),
     K.DAEMON_STOPPED: Kind("⏹️", "ORCHESTRATOR STOPPED", _GREY),
     K.START_REFUSED: Kind("⛔", "ORCHESTRATOR REFUSED TO START", _DARK_RED),
     K.CONNECTION_LOST: Kind("📵", "IB CONNECTION LOST", _ORANGE),
+    K.MAINTENANCE_DISCONNECT: Kind("🛠️", "IB MAINTENANCE: DISCONNECTED AS EXPECTED", _GREY),
     K.CONNECTION_RESTORED: Kind("📶", "IB CONNECTION RESTORED", _GREEN),
     K.ENTRIES_PAUSED: Kind("⏸️", "NEW ENTRIES PAUSED", _ORANGE),
     K.ENTRIES_RESUMED: Kind("▶️", "NEW ENTRIES RESUMED", _GREEN),
+    K.PLAN_FILES_MISSING: Kind("⚠️", "NO PLAN FILES FOUND", _ORANGE),
 }
 UNKNOWN_COLOUR = _GREY
 
@@ -77,7 +90,8 @@ EXIT_KINDS = frozenset({K.TAKE_PROFIT, K.STOP_LOSS, K.TRAILING_STOP, K.FLATTENED
 RISK_KINDS = ENTRY_KINDS | {K.REJECTED}
 FAILURE_KINDS = frozenset({K.REJECTED, K.ERROR, K.PROTECTION_FAILED, K.PROTECTION_LOST, K.MODIFY_REJECTED,
                            K.LATE_FILL, K.UNEXPLAINED_POSITION, K.PLAN_FILE_INVALID, K.PLAN_CONFLICT,
-                           K.START_REFUSED})
+                           K.START_REFUSED, K.POSITION_CHANGED, K.TRAIL_STUCK, K.YIELDED_TO_TRADER,
+                           K.MARKET_DATA_LOST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +136,7 @@ def text(v: Any) -> str:
     return str(v)
 
 
-def _dec(v: Any) -> Decimal | None:
-    if v is None or isinstance(v, bool) or isinstance(v, (dict, list)):
-        return None
-    try:
-        d = Decimal(str(v).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
+_dec = amount  # any figure of a payload as a finite Decimal, or None
 
 
 def _huge(d: Decimal) -> bool:
@@ -256,17 +263,19 @@ def describe(payload: Any) -> Message:
         summary.append(f"{qty(g('open_qty'))} shares protected · stop {price(g('stop_price'))}"
                        f" · target {price(g('target_price'))}")
     elif kind == "trailing":
-        summary.append(f"Stop moved {price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}")
+        sent = " (sent to IB, not confirmed yet)" if g("confirmed") is False else " (confirmed by IB)" \
+            if g("confirmed") else ""
+        summary.append(f"Stop moved {price(g('old_stop'))} → {price(g('new_stop') or g('stop_price'))}{sent}")
     elif exiting:
         if kind == "partial_exit" and g("fill_qty") is not None:
             line = f"{_side_words(side, True)} {qty(g('fill_qty'))} @ {price(g('fill_price'))}"
         else:
             line = f"{_side_words(side, True)} {qty(g('exited_qty'))} @ {price(g('avg_exit_price'))}"
         if g("realized_pnl") is not None:
-            line += f" · P&L: {money(g('realized_pnl'))}"
-            if g("realized_pnl_pct") is not None:
-                line += f" ({pct(g('realized_pnl_pct'), signed=True)})"
+            line += f" · P&L: {_pnl(f)}"
         summary.append(line)
+    if kind == "protection_lost" and (why := _protection_gone(f)):
+        summary.append(f"Why: {why}")
     if g("reason") is not None:
         summary.append(f"{'Error' if kind in FAILURE_KINDS else 'Reason'}: {text(g('reason'))}")
     if g("message") is not None and g("reason") is None and kind != "modify_rejected":
@@ -306,10 +315,7 @@ def describe(payload: Any) -> Message:
         if g("exited_qty") not in (None, 0, "0"):
             add("Exit", f"{qty(g('exited_qty'))} @ {price(g('avg_exit_price'))}")
         if g("realized_pnl") is not None:
-            pnl = money(g("realized_pnl"))
-            if g("realized_pnl_pct") is not None:
-                pnl += f" ({pct(g('realized_pnl_pct'), signed=True)})"
-            add("P&L", pnl)
+            add("P&L", _pnl(f))
         if kind == "partial_exit" and g("exit_reason") is not None:
             add("Exit via", text(g("exit_reason")))
     if kind in RISK_KINDS:
@@ -339,10 +345,37 @@ def describe(payload: Any) -> Message:
                    fields=fields, footer=footer, at=parse_at(g("at")))
 
 
+def _pnl(f: dict[str, Any]) -> str:
+    """The P&L of an exit: gross and net of commissions when the facts have them (older rows
+    have only the gross); raw text when the figure is not a number."""
+    gross = amount(f.get("realized_pnl"))
+    if gross is None:
+        return text(f.get("realized_pnl"))
+    share = pct(f.get("realized_pnl_pct"), signed=True) if f.get("realized_pnl_pct") is not None else ""
+    if "commissions" not in f:
+        return f"{money(gross)}" + (f" ({share})" if share else "")
+    pending = f.get("commissions_pending")
+    return pnl_text(gross, amount(f.get("commissions")), pending=pending if isinstance(pending, int) else 0,
+                    pct=share)
+
+
+def _protection_gone(f: dict[str, Any]) -> str:
+    """Why protection was lost, from what IB showed (the facts of a protection_lost row)."""
+    stop, target, held = f.get("stop_quantity"), f.get("target_quantity"), f.get("open_qty")
+    if stop is None and target is None:
+        return ""
+    of = f" of the {qty(held)} shares held" if held is not None else ""
+
+    def leg(name: str, n: Any) -> str:
+        return f"no {name} working" if n in (0, "0") else f"a {name} for {qty(n)}"
+    return (f"IB shows {leg('stop', stop)} and {leg('take-profit', target)}{of} "
+            "(cancelled in TWS or by IB, or rejected)")
+
+
 def lines(payload: dict[str, Any]) -> list[str]:
     """The facts a trader needs, one short line each (the console body)."""
     m = describe(payload)
-    out = list(m.summary)
+    out = [line for sentence in m.summary for line in sentence.split("\n")]  # a listing keeps its lines
     inline = [f for f in m.fields if f.inline and f.name not in ("Plan", "Symbol")]
     for i in range(0, len(inline), 4):
         out.append("   ".join(f"{f.name}: {f.value}" for f in inline[i:i + 4]))

@@ -7,6 +7,7 @@ Public API::
     await gw.start(); gw.port
     await gw.advance(1); gw.set_price("AAPL", 181.0)
     gw.faults.drop_connections()
+    gw.feed.set_entitlement("delayed"); gw.policy.read_only = True; gw.connectivity.lose(2, "1101")
     gw.orders, gw.positions, gw.executions
     await gw.stop()
 
@@ -19,6 +20,7 @@ from .control import ControlServer
 from .faults import Faults
 from .gateway import SimGateway
 from .orders import Execution, SimOrder
+from .policy import OrderPolicy
 from .prices import PricePath, PricesError
 from .runner import GatewayThread
 
@@ -27,6 +29,7 @@ __all__ = [
     "Execution",
     "Faults",
     "GatewayThread",
+    "OrderPolicy",
     "Position",
     "PricePath",
     "PricesError",

@@ -12,9 +12,11 @@ Rules (see docs/sim-gateway.md for the user-facing version):
 * ``transmit=0`` orders are held silently until an order of the same group
   (the same parentId chain) is placed with ``transmit=1``; then the whole group
   goes out in orderId order.
-* Working orders are ``Submitted`` (stops and trails included, so that ib_async
-  logs "Modified" for an in-place stop modification).  Bracket children wait
-  ``PreSubmitted`` until the parent's first fill.  From then on a child's
+* Working orders are ``Submitted`` in the book; a stop, stop-limit or trail that
+  has not triggered is *reported* ``PreSubmitted`` (IB simulates stops) and turns
+  ``Submitted`` when it triggers.  Bracket children wait ``PreSubmitted`` until
+  the parent's first fill.  An order sent with no TIF gets the preset (DAY) and
+  warning 10349 once it goes out; ``end_session`` cancels every working DAY order.  From then on a child's
   quantity is the bracket's open quantity: parent filled minus what the
   children have filled (capped by the child's own quantity).  When the bracket
   is flat and the parent done, the remaining children are cancelled.
@@ -33,9 +35,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from .account import Account, order_commission
-from .contracts import Catalog, Stock
 from . import matching as rules
+from .account import Account, commission_of
+from .contracts import NO_SECDEF, Catalog, Refusal, SimContract
 from .orders import (
     CANCELLED,
     FILLED,
@@ -50,11 +52,15 @@ from .orders import (
     PortfolioEvent,
     SimOrder,
 )
+from .policy import READ_ONLY_TEXT, STILL_PROCESSING_TEXT, OrderPolicy
+from .ticks import OFF_TICK_CODE, OFF_TICK_TEXT
 
 Event = OrderEvent | PortfolioEvent
 
-NO_SECDEF = "No security definition has been found for the request"
+__all__ = ["NO_SECDEF", "Book", "Event"]
 CANCEL_TEXT = "Order Canceled - reason:"
+TIF_PRESET_TEXT = "Order TIF was set to DAY based on order preset."
+SESSION_END = "DAY order expired at the end of the session"
 
 
 def _utc_now() -> datetime:
@@ -75,6 +81,7 @@ class Book:
         partial_fill_max: int | None = None,
         clock: Callable[[], datetime] = _utc_now,
         session_id: int | None = None,
+        policy: OrderPolicy | None = None,
     ) -> None:
         self.catalog = catalog
         self.account = account
@@ -83,6 +90,7 @@ class Book:
         self.min_commission = min_commission
         self.partial_fill_max = partial_fill_max
         self.clock = clock
+        self.policy = policy or OrderPolicy()
         session = int(time.time() * 1000) if session_id is None else session_id
         self._exec_prefix = f"{session & 0xFFFFFFFF:08x}"
         self._next_perm = 1_000_000_000 + session % 1_000_000_000
@@ -132,26 +140,57 @@ class Book:
         the same for a modification (the reject-next-modify fault): the modification is
         refused with 201 and the order keeps working unchanged, as at IB.
         """
-        stock = self.catalog.resolve(req.con_id, req.symbol, req.sec_type, req.exchange, req.currency)
+        stock = self.catalog.resolve(req.spec())
         existing = self.orders.get((client_id, req.order_id))
-        if stock is None:
-            self._refuse(client_id, req, 200, NO_SECDEF)
+        if isinstance(stock, Refusal):
+            self._refuse(client_id, req, stock.code, stock.text)
         elif existing is not None:
             if existing.status == FILLED:
                 self._emit("rejected", existing, ("error",), code=104, text="Can't modify a filled order")
             elif existing.is_done:
                 self._emit("rejected", existing, ("error",), code=103, text="Duplicate order id")
+            elif self._names_done_parent(existing, req):
+                # IB no longer knows the filled parent: the modify is refused, the order keeps working
+                self._emit("rejected", existing, ("error",), code=135,
+                           text=f"Can't find order with id = {req.parent_id}")
+            elif self.policy.modify_busy(existing):
+                self._emit("rejected", existing, ("error",), code=2102, text=STILL_PROCESSING_TEXT)
             elif reject_modify is not None and (reason := reject_modify()) is not None:
                 self._emit("rejected", existing, ("error", "open", "status"), code=201,
                            text=f"Order rejected - reason:{reason}")
             else:
                 self._modify(existing, req, stock)
+        elif self._foreign(client_id, req, stock.key) is not None:
+            # only the client that placed an order may modify it; that order keeps working
+            self._refuse(client_id, req, 135, f"Can't find order with id = {req.order_id}")
         elif req.order_id <= self._highest.get(client_id, 0):
             self._refuse(client_id, req, 103, "Duplicate order id")
+        elif self.policy.read_only:
+            self._highest[client_id] = req.order_id
+            self._refuse(client_id, req, 321, READ_ONLY_TEXT)
+        elif self._off_tick(stock, req.order_type, req.lmt_price, req.aux_price, req.trail_stop_price):
+            self._highest[client_id] = req.order_id  # the id is used: IB saw the order and refused it
+            self._refuse(client_id, req, OFF_TICK_CODE, OFF_TICK_TEXT)
         else:
             self._highest[client_id] = req.order_id
             self._new(client_id, req, stock, reject() if reject else None)
         return self._drain()
+
+    def _names_done_parent(self, o: SimOrder, req: OrderRequest) -> bool:
+        parent = self.orders.get((o.client_id, req.parent_id)) if req.parent_id else None
+        return parent is not None and parent.is_done
+
+    def _foreign(self, client_id: int, req: OrderRequest, key: str) -> SimOrder | None:
+        """Another client's working order that this placeOrder tries to modify (same id, orderRef and terms)."""
+        for other in self._highest:  # the clients that placed orders (a handful)
+            o = self.orders.get((other, req.order_id)) if other != client_id else None
+            if (o is not None and not o.is_done and o.status != HELD and o.order_ref == req.order_ref
+                    and o.symbol == key and o.action == req.action and o.order_type == req.order_type):
+                return o
+        return None
+
+    def _working_or_waiting(self) -> list[SimOrder]:
+        return [o for o in self.orders.values() if not o.is_done and o.status != HELD]
 
     def _refuse(self, client_id: int, req: OrderRequest, code: int, text: str) -> None:
         """An order the book does not store (unknown contract, reused id)."""
@@ -162,12 +201,16 @@ class Book:
         )
         self._emit("rejected", ghost, ("error",), code=code, text=text)
 
-    def _new(self, client_id: int, req: OrderRequest, stock: Stock, reject_reason: str | None) -> None:
+    def _off_tick(self, c: SimContract, order_type: str, lmt: float | None, aux: float | None,
+                  trail_stop: float | None) -> bool:
+        return rules.off_tick(c.rule, order_type, lmt, aux, trail_stop, self.prices[c.key])
+
+    def _new(self, client_id: int, req: OrderRequest, stock: SimContract, reject_reason: str | None) -> None:
         o = SimOrder(
-            client_id=client_id, order_id=req.order_id, perm_id=self._next_perm, symbol=stock.symbol,
+            client_id=client_id, order_id=req.order_id, perm_id=self._next_perm, symbol=stock.key,
             con_id=stock.con_id, action=req.action, total_qty=req.quantity, order_type=req.order_type,
             requested_qty=req.quantity, lmt_price=req.lmt_price, aux_price=req.aux_price,
-            tif=req.tif or "DAY", oca_group=req.oca_group, oca_type=req.oca_type,
+            tif=req.tif or "DAY", preset_tif=not req.tif, oca_group=req.oca_group, oca_type=req.oca_type,
             account=req.account or self.account.name, order_ref=req.order_ref, parent_id=req.parent_id,
             outside_rth=req.outside_rth, trail_stop_price=req.trail_stop_price,
             trailing_percent=req.trailing_percent, original_order_id=req.order_id,
@@ -177,6 +220,8 @@ class Book:
         reason = reject_reason or rules.static_problem(
             o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.trailing_percent, o.tif
         )
+        if not reason:
+            reason = self.policy.precaution_problem(o, o.lmt_price, self.prices[o.symbol])
         if not reason and o.account != self.account.name:
             reason = f"account {o.account!r} is not managed by this gateway"
         if not reason and o.parent_id:
@@ -214,11 +259,12 @@ class Book:
             kind = "placed" if m is trigger else "transmitted"
             if waiting:
                 self._set_status(m, PRE_SUBMITTED)
-                self._emit(kind, m, ("open", "status"))
             else:
                 self._activate(m)
-                self._emit(kind, m, ("open", "status"))
                 started.append(m)
+            self._emit(kind, m, ("open", "status"))
+            if m.preset_tif:
+                self._emit("", m, ("error",), code=10349, text=TIF_PRESET_TEXT)
         for m in started:
             if m.parent_id and (parent := self.orders.get((m.client_id, m.parent_id))):
                 self._sync_children(parent)
@@ -241,10 +287,14 @@ class Book:
                 self._reject(child, f"parent order {o.order_id} rejected")
 
     # ------------------------------------------------------------ modifying
-    def _modify(self, o: SimOrder, req: OrderRequest, stock: Stock) -> None:
-        if stock.symbol != o.symbol or req.action != o.action or req.order_type != o.order_type:
+    def _modify(self, o: SimOrder, req: OrderRequest, stock: SimContract) -> None:
+        if stock.key != o.symbol or req.action != o.action or req.order_type != o.order_type:
             self._emit("rejected", o, ("error", "open", "status"), code=105,
                        text="Order being modified does not match the original order")
+            return
+        if self._off_tick(stock, o.order_type, req.lmt_price, req.aux_price, req.trail_stop_price):
+            # refused; the order keeps working at its old price (ib_async: ValidationError)
+            self._emit("rejected", o, ("error",), code=OFF_TICK_CODE, text=OFF_TICK_TEXT)
             return
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
         requested = req.quantity
@@ -258,6 +308,8 @@ class Book:
             reason = f"quantity {requested:g} is not above the filled quantity {o.filled:g}"
         if not reason and o.status == SUBMITTED and not o.triggered:
             reason = self._price_problem(o, aux, req.trail_stop_price)
+        if not reason:
+            reason = self.policy.precaution_problem(o, lmt, self.prices[o.symbol])
         if reason:
             self._emit("rejected", o, ("error", "open", "status"), code=201,
                        text=f"Order rejected - reason:{reason}")
@@ -283,6 +335,7 @@ class Book:
         # A modification is applied at once even with transmit=0 (TWS would hold it
         # until transmitted); transmit=1 also sends out any held orders of the group.
         self._emit("modified", o, () if o.status == HELD else ("open", "status"))
+        self.policy.modified(o)
         if req.transmit and (o.status == HELD or any(m.status == HELD for m in self._descendants(o))):
             self._transmit(o, trigger=None)
         if parent is not None:
@@ -291,9 +344,22 @@ class Book:
             self._match(o)
 
     # ------------------------------------------------------------ cancelling
-    def cancel(self, client_id: int, order_id: int) -> list[Event]:
-        """Handle a client's cancelOrder."""
+    def cancel(self, client_id: int, order_id: int, race: Callable[[], bool | None] | None = None) -> list[Event]:
+        """Handle a client's cancelOrder.
+
+        ``race`` is asked, for a working order, whether it filled just before the cancel
+        arrived (the cancel-race fault): ``True`` = the fill is reported first, then 10148;
+        ``False`` = 10148 first, then the fill; ``None`` = no race.
+        """
         o = self.orders.get((client_id, order_id))
+        fill_first = race() if race is not None and o is not None and not o.is_done and o.status != HELD else None
+        if o is not None and fill_first is not None:
+            self._fill(o, o.remaining, self._race_price(o))
+            fills = self._drain()
+            self._emit("cancel_rejected", o, ("error",), code=10148,
+                       text=f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {o.status}.")
+            refusal = self._drain()
+            return fills + refusal if fill_first else refusal + fills
         if o is None:
             ghost = SimOrder(client_id, order_id, 0, "", 0, "", 0.0, "", status="")
             self._emit("cancel_rejected", ghost, ("error",), code=10147,
@@ -303,6 +369,19 @@ class Book:
                        text=f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {o.status}.")
         else:
             self._cancel(o, "", requested=True)
+        return self._drain()
+
+    def _race_price(self, o: SimOrder) -> float:
+        price = self.prices[o.symbol]
+        if o.order_type in ("LMT", "STP LMT") and o.lmt_price is not None:
+            return o.lmt_price  # a resting limit fills at its limit
+        return price
+
+    def end_session(self) -> list[Event]:
+        """The session closes: every working (or waiting) DAY order is cancelled by IB."""
+        for o in self._working_or_waiting():
+            if o.tif == "DAY" and not o.is_done:
+                self._cancel(o, SESSION_END)
         return self._drain()
 
     def global_cancel(self) -> list[Event]:
@@ -349,8 +428,8 @@ class Book:
     def _match(self, o: SimOrder) -> None:
         price = self.prices[o.symbol]
         triggered_now, fills = rules.evaluate(o, price)
-        if triggered_now:
-            self._emit("triggered", o, (), price=price)
+        if triggered_now:  # elected: the owner hears Submitted (it was PreSubmitted)
+            self._emit("triggered", o, ("status",), price=price)
         if fills:
             qty = o.remaining
             if self.partial_fill_max:
@@ -368,10 +447,13 @@ class Book:
         value = value_before + qty * price
         o.avg_fill_price = value / o.filled
         o.last_fill_price = price
-        total_commission = order_commission(o.filled, value, self.commission_per_share, self.min_commission)
+        contract = self.catalog.by_key(o.symbol)
+        assert contract is not None  # orders exist only for known contracts
+        total_commission = commission_of(contract, o.filled, value, self.commission_per_share, self.min_commission)
         commission = round(total_commission - o.commission_paid, 4)
         o.commission_paid = total_commission
-        realized = self.account.apply_fill(o.symbol, o.con_id, o.is_buy, qty, price, commission)
+        realized = self.account.apply_fill(o.symbol, o.con_id, o.is_buy, qty, price, commission,
+                                           contract=contract)
         self._exec_seq += 1
         now = self.clock()
         execution = Execution(
@@ -379,7 +461,7 @@ class Book:
             order_id=o.order_id, perm_id=o.perm_id, symbol=o.symbol, con_id=o.con_id,
             side="BOT" if o.is_buy else "SLD", shares=qty, price=price, cum_qty=o.filled,
             avg_price=o.avg_fill_price, order_ref=o.order_ref, time=now, commission=commission,
-            realized_pnl=realized, account=o.account,
+            realized_pnl=realized, account=o.account, venue=contract.venue,
         )
         self.executions.append(execution)
         if o.remaining <= 0:
@@ -411,7 +493,23 @@ class Book:
         if self._children(o):
             self._sync_children(o)
         if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
-            self._sync_children(parent)
+            if parent.is_done and parent.filled > 0:
+                self._reduce_siblings(parent, o, qty)
+            else:
+                self._sync_children(parent)
+
+    def _reduce_siblings(self, parent: SimOrder, o: SimOrder, qty: float) -> None:
+        """The children of a filled parent are one OCA group that reduces: a fill of one takes
+        the same quantity off the others (their own quantities, however they were modified)."""
+        for sib in self._children(parent):
+            if sib is o or sib.is_done or sib.status == HELD:
+                continue
+            sib.total_qty = max(sib.filled, sib.total_qty - qty)
+            sib.requested_qty = sib.total_qty
+            if sib.remaining <= 0:
+                self._cancel(sib, "bracket closed (OCA)")
+            else:
+                self._emit("resized", sib, ("open", "status"), reason="OCA reduce")
 
     # ------------------------------------------------------------ brackets
     def _children(self, parent: SimOrder) -> list[SimOrder]:
@@ -472,17 +570,24 @@ class Book:
                 self._match(c)
 
     # ------------------------------------------------------------ restart
-    def restart(self) -> list[Event]:
+    def restart(self, rollback: int = 0) -> list[Event]:
         """IB's nightly restart: order ids start again at 1 for every client.
 
         Held (untransmitted) orders are lost.  Every other order keeps its
         permId and is re-keyed to ``order_id = -perm_id`` (like orders bound
         from outside the API), so a new order that reuses an old id is a new
         order and never touches the old one.  Executions follow the re-keying.
+
+        With ``rollback`` N > 0 orders keep their ids instead and every client's
+        next valid id goes back by N: a new order may then reuse a live order's id.
         """
         for o in self._sorted():
             if o.status == HELD:
                 self._cancel(o, "gateway restart")
+        if rollback > 0:
+            for client_id, highest in self._highest.items():
+                self._highest[client_id] = max(0, highest - rollback)
+            return self._drain()
         remap: dict[tuple[int, int], int] = {}
         for o in self._sorted():
             if o.order_id > 0:

@@ -16,14 +16,19 @@ import argparse
 import asyncio
 import logging
 import math
+import re
 import signal
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import NoReturn
 
 from .control import ControlServer
+from .entitlement import LIVE, MODES
 from .faults import Faults
 from .gateway import SimGateway
+from .pacing import DEFAULT_LIMIT
+from .policy import OrderPolicy
 from .prices import PricePath, PricesError
 
 PROG = "sim-gateway"
@@ -39,11 +44,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(
-    kind: type, minimum: float, name: str, allow_equal: bool = True, maximum: float | None = None
+    kind: type[int] | type[float], minimum: float, name: str, allow_equal: bool = True, maximum: float | None = None
 ) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
-            value = kind(text)
+            value: float = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid {name}") from None
         if not math.isfinite(value):
@@ -69,7 +74,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="seconds per price row; 0 = no automatic ticking (default 0.25)")
     p.add_argument("--account-value", type=_number(float, 0, "amount", allow_equal=False), default=100_000,
                    metavar="V",
-                   help="starting cash in USD (default 100000)")
+                   help="starting cash in the base currency (default 100000)")
     p.add_argument("--account", default="DU1234567", metavar="ACCT", help="account code (default DU1234567)")
     p.add_argument("--journal", default=None, metavar="FILE", help="append the order journal (JSON lines) to FILE")
     p.add_argument("--partial-fill-max", type=_number(int, 1, "share count"), default=None, metavar="N",
@@ -81,6 +86,25 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--control-port", type=_number(int, 0, "port", maximum=65535), default=None, metavar="P",
                    help="serve the JSON-lines control endpoint on this loopback port (0 = any)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    ib = p.add_argument_group("IB's account and limits")
+    ib.add_argument("--market-data", choices=list(MODES), default=LIVE,
+                    help="market-data entitlement of the account (default live)")
+    ib.add_argument("--pacing-limit", type=_number(int, 1, "message count"), default=DEFAULT_LIMIT, metavar="N",
+                    help=f"messages per second a client may send; more get error 100 (default {DEFAULT_LIMIT})")
+    ib.add_argument("--read-only", action="store_true", help="read-only API: every new order gets error 321")
+    ib.add_argument("--precaution-percent", type=_number(float, 0, "percentage", allow_equal=False), default=None,
+                    metavar="P", help="refuse (201) a marketable limit more than P %% through the market")
+    ib.add_argument("--modify-processing", type=_number(float, 0, "number of seconds"), default=0.0,
+                    metavar="SECONDS", help="a modify within SECONDS of the previous one of that order gets 2102")
+    money = p.add_argument_group("currencies and instruments")
+    money.add_argument("--base-currency", type=_currency, default="USD", metavar="CCY",
+                       help="the account's base currency (default USD; its rate comes from --fx or a default)")
+    money.add_argument("--fx", type=_pair("CCYUSD", 3), action="append", default=[], metavar="CCYUSD=RATE",
+                       help="USD per unit of CCY, e.g. EURUSD=1.08 (repeatable; EUR defaults to 1.08)")
+    money.add_argument("--futures-margin", type=_pair("ROOT", 0), action="append", default=[],
+                       metavar="ROOT=USD", help="initial margin per contract, e.g. ES=13000 (repeatable)")
+    money.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
+                       help="the simulator's date, which decides the listed futures months (default today)")
     f = p.add_argument_group("faults")
     f.add_argument("--drop-at-tick", type=_number(int, 1, "tick"), action="append", default=[],
                    metavar="N", help="drop every connection at tick N (repeatable)")
@@ -94,7 +118,34 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    metavar="N", help="drop the next N orderStatus messages")
     f.add_argument("--replay-executions", action="store_true",
                    help="answer reqExecutions with every execution twice")
+    f.add_argument("--slow-sync", type=_number(float, 0, "number of seconds"), default=0.0, metavar="SECONDS",
+                   help="answer reqOpenOrders, reqAllOpenOrders and reqExecutions SECONDS late")
     return p
+
+
+def _currency(text: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a currency code such as USD or EUR")
+    return text
+
+
+def _pair(form: str, code_length: int) -> Callable[[str], tuple[str, float]]:
+    """``NAME=NUMBER`` with a positive number; ``code_length`` 3: NAME is CCYUSD, the code is CCY."""
+    def parse(text: str) -> tuple[str, float]:
+        name, _, value = text.partition("=")
+        pattern = r"[A-Z]{3}USD" if code_length else r"[A-Z][A-Z0-9]{0,7}"
+        if not re.fullmatch(pattern, name):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {form}=NUMBER")
+        rate = _number(float, 0, "positive number", allow_equal=False)(value)
+        return (name[:code_length] if code_length else name), rate
+    return parse
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -111,6 +162,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         faults.drop_next_order_status(args.drop_next_order_status)
     if args.replay_executions:
         faults.replay_executions(True)
+    if args.slow_sync:
+        faults.slow_sync(args.slow_sync)
     return faults
 
 
@@ -119,7 +172,12 @@ def build_gateway(args: argparse.Namespace, path: PricePath) -> SimGateway:
         path, host=args.host, port=args.port, tick_seconds=args.tick_seconds or None,
         account_value=args.account_value, account=args.account, journal_path=args.journal,
         partial_fill_max=args.partial_fill_max, commission_per_share=args.commission_per_share,
-        min_commission=args.min_commission, faults=faults_from_args(args),
+        min_commission=args.min_commission, faults=faults_from_args(args), market_data=args.market_data,
+        pacing_limit=args.pacing_limit,
+        policy=OrderPolicy(read_only=args.read_only, precaution_percent=args.precaution_percent,
+                           modify_processing_seconds=args.modify_processing),
+        base_currency=args.base_currency, fx=dict(args.fx), futures_margin=dict(args.futures_margin),
+        sim_date=args.date,
     )
 
 
@@ -169,7 +227,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         return 2
     try:
         gw = build_gateway(args, PricePath.from_csv(args.prices))
-    except PricesError as exc:
+    except (PricesError, ValueError) as exc:  # PricesError is a ValueError; ValueError: a currency without a rate
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

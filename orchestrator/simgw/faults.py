@@ -9,17 +9,26 @@ Armed faults fire once (``reject_next``, ``drop_next_order_status``,
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .gateway import SimGateway
+
+class FaultActions(Protocol):
+    """The actions some faults trigger; the gateway provides them (``SimGateway``)."""
+
+    def drop_connections(self) -> int: ...
+
+    def restart(self, refuse_seconds: float = 0.0) -> None: ...
 
 
 class Faults:
-    """Faults of one gateway: ``gw.faults``."""
+    """Faults of one gateway: ``gw.faults``.
+
+    The state of every fault lives here; the actions (``drop_connections``, ``restart``) are
+    the gateway's and are reachable from here too, for callers that hold only the faults.
+    """
 
     def __init__(self) -> None:
-        self._gw: SimGateway | None = None
+        self._actions: FaultActions | None = None
         self.ack_delay = 0.0
         self.exec_delay = 0.0
         self._ignore: dict[int, int] = {}
@@ -29,24 +38,27 @@ class Faults:
         self._reject_modify: list[str] = []
         self._drop_status = 0
         self._drop_ticks: set[int] = set()
+        self._cancel_races: list[bool] = []
+        self.sync_delay = 0.0
 
-    def _bind(self, gw: SimGateway) -> None:
-        self._gw = gw
+    def attach(self, actions: FaultActions) -> None:
+        """Bind these faults to the gateway whose actions they trigger."""
+        self._actions = actions
 
-    def _gateway(self) -> SimGateway:
-        if self._gw is None:
+    def _gateway(self) -> FaultActions:
+        if self._actions is None:
             raise RuntimeError("these faults are not attached to a gateway")
-        return self._gw
+        return self._actions
 
     # ------------------------------------------------------------- actions
     def drop_connections(self) -> int:
-        """Close every client connection now; returns how many were closed."""
-        return self._gateway()._drop_all("fault: drop_connections")
+        """Close every client connection now; returns how many were closed
+        (the same as ``SimGateway.drop_connections``)."""
+        return self._gateway().drop_connections()
 
     def restart(self, refuse_seconds: float = 0.0) -> None:
-        """IB's nightly restart: drop every connection, reset every client's
-        next order id to 1, keep working orders (re-keyed, see Book.restart)."""
-        self._gateway()._restart(refuse_seconds)
+        """IB's nightly restart (the same as ``SimGateway.restart``)."""
+        self._gateway().restart(refuse_seconds)
 
     # ------------------------------------------------------------- arming
     def drop_at_tick(self, tick: int) -> None:
@@ -97,6 +109,16 @@ class Faults:
         """Answer reqExecutions with every execDetails + commissionReport twice."""
         self.replay_executions_twice = bool(twice)
 
+    def race_next_cancel(self, count: int = 1, fill_first: bool = True) -> None:
+        """The next ``count`` cancels of a working order lose a race against its fill: the order
+        fills in full, and the cancel gets 10148; ``fill_first`` says which the client hears first."""
+        self._cancel_races.extend([bool(fill_first)] * int(count))
+
+    def slow_sync(self, seconds: float) -> None:
+        """Answer reqOpenOrders, reqAllOpenOrders and reqExecutions ``seconds`` late (rows and
+        end marker): a start-up sync that is still partial when the client gives up. 0 turns it off."""
+        self.sync_delay = max(0.0, float(seconds))
+
     def clear(self) -> None:
         """Disarm everything."""
         self.ack_delay = 0.0
@@ -108,6 +130,8 @@ class Faults:
         self._reject_modify.clear()
         self._drop_status = 0
         self._drop_ticks.clear()
+        self._cancel_races.clear()
+        self.sync_delay = 0.0
 
     # ------------------------------------------------------------- gateway hooks
     def refusing(self) -> bool:
@@ -118,6 +142,9 @@ class Faults:
 
     def take_reject_modify(self) -> str | None:
         return self._reject_modify.pop(0) if self._reject_modify else None
+
+    def take_cancel_race(self) -> bool | None:
+        return self._cancel_races.pop(0) if self._cancel_races else None
 
     def take_drop_status(self) -> bool:
         if self._drop_status > 0:
@@ -142,4 +169,6 @@ class Faults:
             "reject_next_modify": len(self._reject_modify),
             "drop_next_order_status": self._drop_status,
             "drop_at_ticks": sorted(self._drop_ticks),
+            "cancel_races": len(self._cancel_races),
+            "slow_sync": self.sync_delay,
         }

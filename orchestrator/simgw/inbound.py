@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .contracts import ContractSpec
 from .orders import OrderRequest
 from .wire import FieldReader
 
@@ -41,6 +42,7 @@ CANCEL_POSITIONS_MULTI = 75
 REQ_ACCOUNT_UPDATES_MULTI = 76
 CANCEL_ACCOUNT_UPDATES_MULTI = 77
 REQ_MATCHING_SYMBOLS = 81
+REQ_MARKET_RULE = 91
 REQ_COMPLETED_ORDERS = 99
 
 #: Requests the gateway does not implement, with the index of their reqId:
@@ -68,28 +70,21 @@ UNSUPPORTED_WITH_REQ_ID: dict[int, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ContractSpec:
-    con_id: int
-    symbol: str
-    sec_type: str
-    exchange: str
-    primary_exchange: str
-    currency: str
-
-
 def read_contract(r: FieldReader) -> ContractSpec:
     """The 12-field contract block (conId … tradingClass)."""
     con_id = r.int(0)
     symbol = r.str().strip().upper()
     sec_type = r.str().strip().upper()
-    r.skip(4)  # lastTradeDate, strike, right, multiplier
+    last_trade = r.str().strip()
+    r.skip(2)  # strike, right
+    multiplier = r.str().strip()
     exchange = r.str().strip().upper()
     primary = r.str().strip().upper()
     currency = r.str().strip().upper()
     local_symbol = r.str().strip().upper()
-    r.skip(1)  # tradingClass
-    return ContractSpec(con_id, symbol or local_symbol, sec_type, exchange, primary, currency)
+    trading_class = r.str().strip().upper()
+    return ContractSpec(con_id, symbol, sec_type, exchange, primary, currency, last_trade,
+                        "" if multiplier in ("0", "0.0") else multiplier, local_symbol, trading_class)
 
 
 def parse_start_api(fields: list[str]) -> int:
@@ -153,7 +148,7 @@ def parse_place_order(fields: list[str]) -> tuple[OrderRequest, ContractSpec]:
     what_if = r.bool()
     req = OrderRequest(
         order_id=order_id, con_id=c.con_id, symbol=c.symbol, sec_type=c.sec_type,
-        exchange=c.exchange, currency=c.currency, action=action, quantity=quantity,
+        exchange=c.exchange, currency=c.currency, contract=c, action=action, quantity=quantity,
         order_type=order_type, lmt_price=lmt, aux_price=aux, tif=tif, oca_group=oca_group,
         oca_type=oca_type, account=account, order_ref=order_ref, transmit=transmit,
         parent_id=parent_id, outside_rth=outside_rth, trail_stop_price=trail_stop,

@@ -14,7 +14,10 @@ trade price; the book decides what to do with their answers.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .orders import ORDER_TYPES, SimOrder
+from .ticks import Rule
 
 
 def evaluate(o: SimOrder, price: float) -> tuple[bool, bool]:
@@ -133,3 +136,15 @@ def static_problem(
         if not (amount_ok or pct_ok):
             return "TRAIL order needs a trailing amount (auxPrice) or a trailingPercent"
     return ""
+
+
+
+def off_tick(rule: Rule, order_type: str, lmt: float | None, aux: float | None, trail_stop: float | None,
+             market: float) -> bool:
+    """Does any price of the order miss its market rule (IB: error 110)? The limit and the stop
+    price are checked on their own price level, a trailing amount (``auxPrice`` of a TRAIL) on
+    the level of the market (that IB checks the amount at all is (unsure))."""
+    if order_type == "TRAIL":
+        amount_ok = aux is None or Decimal(repr(float(aux))) % rule.increment_at(market) == 0
+        return not amount_ok or (trail_stop is not None and not rule.conforms(trail_stop))
+    return any(p is not None and not rule.conforms(p) for p in (lmt, aux))

@@ -7,12 +7,12 @@ that feed these frames to ib_async's own decoder.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .account import Position
-from .contracts import MIN_TICK, ORDER_TYPES, VALID_EXCHANGES, Stock
+from .contracts import SimContract
 from .orders import Execution, SimOrder
+from .positions import Position
 from .wire import SERVER_VERSION, encode, fmt_float, fmt_qty
 
 EASTERN = ZoneInfo("US/Eastern")
@@ -47,57 +47,23 @@ def current_time(epoch: int) -> bytes:
 
 
 # ---------------------------------------------------------------- contracts
-def _c11(stock: Stock) -> list[object]:
+def _c11(c: SimContract) -> list[object]:
     """conId … tradingClass without primaryExchange (openOrder/execDetails layout)."""
-    return [stock.con_id, stock.symbol, "STK", "", 0, "", "", "SMART", "USD", stock.symbol, stock.trading_class]
-
-
-def _hours(now: datetime, open_: str, close: str) -> str:
-    local = now.astimezone(EASTERN)
-    parts = []
-    for i in range(7):
-        day = (local + timedelta(days=i)).strftime("%Y%m%d")
-        if (local + timedelta(days=i)).weekday() >= 5:
-            parts.append(f"{day}:CLOSED")
-        else:
-            parts.append(f"{day}:{open_}-{day}:{close}")
-    return ";".join(parts)
-
-
-def contract_details(req_id: int, stock: Stock, now: datetime) -> bytes:
-    return encode([
-        10, 8, req_id, stock.symbol, "STK", "", 0, "", "SMART", "USD", stock.symbol,
-        stock.market_name, stock.trading_class, stock.con_id, MIN_TICK, 1, "", ORDER_TYPES,
-        VALID_EXCHANGES, 1, 0, stock.long_name, stock.primary_exchange, "", "", "", "",
-        TZ_NAME, _hours(now, "0400", "2000"), _hours(now, "0930", "1600"), "", "", 0,
-        1, "", "", "26,26", "", "COMMON",
-    ])
-
-
-def contract_details_end(req_id: int) -> bytes:
-    return encode([52, 1, req_id])
-
-
-def symbol_samples(req_id: int, stocks: list[Stock]) -> bytes:
-    fields: list[object] = [79, req_id, len(stocks)]
-    for s in stocks:
-        fields += [s.con_id, s.symbol, "STK", s.primary_exchange, "USD", 0]
-    return encode(fields)
+    return [c.con_id, c.symbol, c.sec_type, c.last_trade_date, 0, "", c.multiplier_text, c.exchange, c.currency,
+            c.local_symbol, c.trading_class]
 
 
 # ---------------------------------------------------------------- account
-def position(account: str, stock: Stock, pos: Position) -> bytes:
-    return encode([61, 3, account, *_c11(stock)[:7], "SMART", "USD", stock.symbol,
-                   stock.trading_class, fmt_qty(pos.qty), fmt_float(pos.avg_cost)])
+def position(account: str, c: SimContract, pos: Position) -> bytes:
+    return encode([61, 3, account, *_c11(c), fmt_qty(pos.qty), fmt_float(pos.avg_cost)])
 
 
 def position_end() -> bytes:
     return encode([62, 1])
 
 
-def position_multi(req_id: int, account: str, stock: Stock, pos: Position) -> bytes:
-    return encode([71, 1, req_id, account, *_c11(stock)[:7], "SMART", "USD", stock.symbol,
-                   stock.trading_class, fmt_qty(pos.qty), fmt_float(pos.avg_cost), ""])
+def position_multi(req_id: int, account: str, c: SimContract, pos: Position) -> bytes:
+    return encode([71, 1, req_id, account, *_c11(c), fmt_qty(pos.qty), fmt_float(pos.avg_cost), ""])
 
 
 def position_multi_end(req_id: int) -> bytes:
@@ -108,13 +74,13 @@ def account_value(tag: str, value: str, currency: str, account: str) -> bytes:
     return encode([6, 2, tag, value, currency, account])
 
 
-def portfolio(stock: Stock, pos: Position, price: float, account: str) -> bytes:
-    unrealized = (price - pos.avg_cost) * pos.qty if pos.qty else 0.0
+def portfolio(c: SimContract, pos: Position, price: float, account: str) -> bytes:
+    """updatePortfolio: market value and P&L in the contract's currency (× multiplier)."""
     return encode([
-        7, 8, stock.con_id, stock.symbol, "STK", "", 0, "", "", stock.primary_exchange, "USD",
-        stock.symbol, stock.trading_class, fmt_qty(pos.qty), fmt_float(price),
-        fmt_float(round(pos.qty * price, 4)), fmt_float(pos.avg_cost), fmt_float(round(unrealized, 4)),
-        fmt_float(round(pos.realized_pnl, 4)), account,
+        7, 8, c.con_id, c.symbol, c.sec_type, c.last_trade_date, 0, "", c.multiplier_text,
+        c.primary_exchange or c.exchange, c.currency, c.local_symbol, c.trading_class, fmt_qty(pos.qty),
+        fmt_float(price), fmt_float(round(pos.market_value(price), 4)), fmt_float(pos.avg_cost),
+        fmt_float(round(pos.unrealized(price), 4)), fmt_float(round(pos.realized_pnl, 4)), account,
     ])
 
 
@@ -151,6 +117,11 @@ def tick_size(req_id: int, tick_type: int, size: int) -> bytes:
     return encode([2, 6, req_id, tick_type, int(size)])
 
 
+def market_data_type(req_id: int, data_type: int) -> bytes:
+    """marketDataType: the type IB serves this request (1 live, 2 frozen, 3 delayed, 4 delayed-frozen)."""
+    return encode([58, 1, req_id, data_type])
+
+
 def tick_snapshot_end(req_id: int) -> bytes:
     return encode([57, 1, req_id])
 
@@ -172,7 +143,7 @@ def _aux(o: SimOrder) -> str:
     return fmt_float(o.aux_price)
 
 
-def open_order(o: SimOrder, stock: Stock, what_if: dict[str, float] | None = None) -> bytes:
+def open_order(o: SimOrder, stock: SimContract, what_if: dict[str, float] | None = None) -> bytes:
     """openOrder, 120 fields at 157 (ib_async takes status from field 86)."""
     trail_stop, trail_pct = _trail_fields(o)
     if what_if is None:
@@ -182,7 +153,7 @@ def open_order(o: SimOrder, stock: Stock, what_if: dict[str, float] | None = Non
             "init_before", "maint_before", "equity_before", "init_change", "maint_change",
             "equity_change", "init_after", "maint_after", "equity_after")]
         state += [fmt_float(what_if["commission"]), fmt_float(what_if["commission"]),
-                  fmt_float(what_if["commission"]), "USD", ""]
+                  fmt_float(what_if["commission"]), stock.currency, ""]
     fields: list[object] = [
         5, o.order_id, *_c11(stock),
         o.action, fmt_qty(o.total_qty), o.order_type, fmt_float(o.lmt_price), _aux(o),
@@ -211,7 +182,7 @@ def order_status(o: SimOrder) -> bytes:
     ])
 
 
-def completed_order(o: SimOrder, stock: Stock) -> bytes:
+def completed_order(o: SimOrder, stock: SimContract) -> bytes:
     """completedOrder, 92 fields at 157 (no orderId, no clientId)."""
     trail_stop, trail_pct = _trail_fields(o)
     completed = ib_time(o.completed_time) if o.completed_time else ""
@@ -247,7 +218,7 @@ def completed_orders_end() -> bytes:
     return encode([102])
 
 
-def exec_details(req_id: int, e: Execution, stock: Stock) -> bytes:
+def exec_details(req_id: int, e: Execution, stock: SimContract) -> bytes:
     """execDetails, 31 fields at 157."""
     return encode([
         11, req_id, e.order_id, *_c11(stock), e.exec_id, ib_time(e.time), e.account, e.venue,
@@ -260,6 +231,7 @@ def exec_details_end(req_id: int) -> bytes:
     return encode([55, 1, req_id])
 
 
-def commission_report(e: Execution) -> bytes:
+def commission_report(e: Execution, currency: str = "USD") -> bytes:
+    """commissionReport: commission and realized P&L in the contract's ``currency``."""
     realized = UNSET_TEXT if e.realized_pnl is None else fmt_float(round(e.realized_pnl, 4))
-    return encode([59, 1, e.exec_id, fmt_float(e.commission), "USD", realized, UNSET_TEXT, ""])
+    return encode([59, 1, e.exec_id, fmt_float(e.commission), currency, realized, UNSET_TEXT, ""])

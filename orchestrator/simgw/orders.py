@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .contracts import ContractSpec
+
 # IB order status strings.  HELD is internal: a transmit=0 order the gateway
 # keeps without telling anyone, like TWS does, until its group is transmitted.
 HELD = "Held"
@@ -24,7 +26,8 @@ STOP_TYPES = frozenset({"STP", "STP LMT", "TRAIL"})
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """The fields of a client's placeOrder message that the gateway uses."""
+    """The fields of a client's placeOrder message that the gateway uses. ``contract`` is the
+    whole contract description when it came off the wire; else it is built from the fields here."""
 
     order_id: int
     con_id: int
@@ -48,6 +51,13 @@ class OrderRequest:
     trail_stop_price: float | None = None
     trailing_percent: float | None = None
     what_if: bool = False
+    contract: ContractSpec | None = None
+
+    def spec(self) -> ContractSpec:
+        """The contract description the order names."""
+        if self.contract is not None:
+            return self.contract
+        return ContractSpec(self.con_id, self.symbol, self.sec_type, self.exchange, currency=self.currency)
 
 
 @dataclass(slots=True)
@@ -90,6 +100,7 @@ class SimOrder:
     completed_time: datetime | None = None
     reason: str = ""
     original_order_id: int = 0  # the id it was placed with (differs after a restart)
+    preset_tif: bool = False  # sent with no TIF: IB's preset (DAY) applied, with warning 10349
 
     @property
     def remaining(self) -> float:
@@ -109,7 +120,10 @@ class SimOrder:
 
     @property
     def reported_status(self) -> str:
-        """The status string clients see (HELD is never sent; PendingSubmit stands in)."""
+        """The status string clients see: a working stop that has not triggered is
+        PreSubmitted (IB simulates stops), a held order PendingSubmit (HELD is never sent)."""
+        if self.status == SUBMITTED and self.order_type in STOP_TYPES and not self.triggered:
+            return PRE_SUBMITTED
         return "PendingSubmit" if self.status == HELD else self.status
 
     def snapshot(self) -> SimOrder:
@@ -135,7 +149,8 @@ class SimOrder:
             "order_ref": self.order_ref,
             "parent_id": self.parent_id,
             "original_order_id": self.original_order_id,
-            "status": self.reported_status,
+            "status": "PendingSubmit" if self.status == HELD else self.status,  # the book's: Submitted = working
+            "wire_status": self.reported_status,  # what the owner is told (PreSubmitted for a waiting stop)
             "filled": self.filled,
             "remaining": self.remaining,
             "avg_fill_price": self.avg_fill_price,

@@ -53,7 +53,7 @@ class GatewayThread:
         try:
             self.gateway = SimGateway(self._prices, **self._kwargs)
             loop.run_until_complete(self.gateway.start())
-        except BaseException as exc:  # report start failures to the caller
+        except BaseException as exc:  # noqa: BLE001 - report start failures to the caller
             self._error = exc
             self._ready.set()
             loop.close()

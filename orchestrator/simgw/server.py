@@ -1,7 +1,8 @@
 """TCP connections of the simulated gateway.
 
 One :class:`Connection` per client socket.  It does the handshake, parses
-frames and hands each message to the gateway, and owns one writer task fed by
+frames and hands each message to its :class:`~.ports.ConnectionHandler` (the
+gateway), and owns one writer task fed by
 an in-memory queue: everything sent to a client goes through that queue, so
 message order per connection is kept and a slow client never blocks the
 gateway or other clients.  A client that lets more than
@@ -14,13 +15,11 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from . import messages as msg
+from .ports import ConnectionHandler
+from .session import Session
 from .wire import SERVER_VERSION, FrameParser, Handshake, ProtocolError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .gateway import SimGateway
 
 log = logging.getLogger("orchestrator.simgw")
 
@@ -29,14 +28,15 @@ START_API = "71"
 
 
 class Connection:
-    """One client connection and its subscriptions."""
+    """One client connection; its subscriptions are in ``session``."""
 
     _ids = 0
 
-    def __init__(self, gw: SimGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, handler: ConnectionHandler, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
         Connection._ids += 1
         self.conn_id = Connection._ids
-        self.gw = gw
+        self.handler = handler
         self.reader = reader
         self.writer = writer
         self.peer = writer.get_extra_info("peername")
@@ -49,15 +49,7 @@ class Connection:
         self._wake = asyncio.Event()
         self._parser = FrameParser()
         self._writer_task: asyncio.Task[None] | None = None
-        # subscriptions
-        self.mkt: dict[int, str] = {}
-        self.bars: dict[int, str] = {}
-        self.account_updates = False
-        self.positions_sub = False
-        self.account_multi: set[int] = set()
-        # order messages waiting for the ack-delay fault, processed in order
-        self.pipeline: deque[tuple[float, list[str]]] = deque()
-        self.pipeline_task: asyncio.Task[None] | None = None
+        self.session = Session()
 
     @property
     def cid(self) -> int:
@@ -134,11 +126,12 @@ class Connection:
                         self._on_handshake(item)
                     elif not self.ready:
                         if item[0].strip() == START_API:
-                            self.gw._start_api(self, item)
+                            self.handler.start_api(self, item)
+                            self.ready = self.client_id is not None
                         else:
                             log.debug("%r: message %s before startApi ignored", self, item[0])
                     else:
-                        self.gw._on_message(self, item)
+                        self.handler.on_message(self, item)
         except ProtocolError as exc:
             log.warning("%r sent bad data (%s); dropping the connection", self, exc)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
@@ -150,11 +143,11 @@ class Connection:
         finally:
             self.close()
             self.closed = True
-            self.gw._on_disconnect(self)
+            self.handler.on_disconnect(self)
             if self._writer_task is not None:
                 try:
                     await asyncio.wait_for(asyncio.shield(self._writer_task), 1.0)
-                except (asyncio.TimeoutError, Exception):
+                except Exception:  # noqa: BLE001 - a writer that cannot flush in time is aborted
                     self.abort()
 
     def _on_handshake(self, hs: Handshake) -> None:
@@ -163,4 +156,4 @@ class Connection:
                         hs.max_version, SERVER_VERSION)
             self.close()
             return
-        self.send(msg.connect_ack(self.gw.clock()))
+        self.send(msg.connect_ack(self.handler.clock()))

@@ -20,6 +20,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 SERVER_VERSION = 157
 UNSET_DOUBLE = 1.7976931348623157e308
@@ -165,6 +166,10 @@ def split_fields(payload: bytes) -> list[str]:
     return fields
 
 
+_Str: TypeAlias = str  # the builtins, for annotations inside FieldReader (its methods shadow them)
+_Int: TypeAlias = int
+
+
 class FieldReader:
     """Positional reader over one message's fields.
 
@@ -188,7 +193,7 @@ class FieldReader:
         self.pos += 1
         return value
 
-    def str_or(self, default: str = "") -> str:
+    def str_or(self, default: _Str = "") -> _Str:
         """Read a field if present (lenient tail fields)."""
         if self.pos >= len(self.fields):
             return default
@@ -198,7 +203,7 @@ class FieldReader:
         for _ in range(n):
             self.str()
 
-    def int(self, default: int | None = None) -> int:
+    def int(self, default: _Int | None = None) -> _Int:
         value = self.opt_int()
         if value is None:
             if default is None:
@@ -206,7 +211,7 @@ class FieldReader:
             return default
         return value
 
-    def opt_int(self) -> int | None:
+    def opt_int(self) -> _Int | None:
         text = self.str().strip()
         if text in _UNSET_TEXTS:
             return None

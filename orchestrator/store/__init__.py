@@ -10,16 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the eager names, for readers and type checkers
+    from .commands import submit_command
     from .db import open_engine
     from .effectlog import PendingEffect
     from .outbox import OutboxItem
     from .plans import StaleWrite
-    from .repo import Store, submit_command
+    from .repo import Store
     from .schema import SCHEMA_VERSION
     from .url import sqlite_path
 
 _WHERE = {"SCHEMA_VERSION": "schema", "open_engine": "db", "PendingEffect": "effectlog", "OutboxItem": "outbox",
-          "StaleWrite": "plans", "Store": "repo", "sqlite_path": "url", "submit_command": "repo"}
+          "StaleWrite": "plans", "Store": "repo", "sqlite_path": "url", "submit_command": "commands"}
 
 __all__ = ["SCHEMA_VERSION", "OutboxItem", "PendingEffect", "StaleWrite", "Store", "open_engine", "sqlite_path",
            "submit_command"]

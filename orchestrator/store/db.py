@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from ..errors import StoreError, StoreMissing
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .prices import PRICE_DDL
 from .schema import SCHEMA_VERSION, check_readable, refuse_empty, refuse_newer
 from .url import sqlite_path
 
@@ -76,8 +77,31 @@ def _migrate_2(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _migrate_3(conn: Connection) -> None:
+    """A compact price series per symbol for the console's charts (``prices.py``)."""
+    for statement in PRICE_DDL.split(";"):
+        if statement.strip():
+            conn.exec_driver_sql(statement)
+
+
+def _migrate_4(conn: Connection) -> None:
+    """Broker truth: commissions, shares that left outside the orchestrator, the price a plan was
+    sized on and its risk once filled, and the stop sent but not yet confirmed."""
+    for column in ("commissions VARCHAR NOT NULL DEFAULT '0'", "outside_qty INTEGER NOT NULL DEFAULT 0",
+                   "sized_price VARCHAR", "actual_risk VARCHAR", "stop_sent_at VARCHAR",
+                   "stop_attempts INTEGER NOT NULL DEFAULT 0"):
+        conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
+
+
+def _migrate_5(conn: Connection) -> None:
+    """A plan in error only because IB showed no trace of its entry says so (it carries on if the
+    entry turns up)."""
+    conn.exec_driver_sql("ALTER TABLE plans ADD COLUMN entry_unseen INTEGER NOT NULL DEFAULT 0")
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
+                                                       5: _migrate_5}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

@@ -32,3 +32,8 @@ class OrderIntents(Tables):
     def next_attempt(self, plan_id: str, leg: str) -> int:
         row = self.db.execute("SELECT max(attempt) FROM orders WHERE plan_id=? AND leg=?", (plan_id, leg)).fetchone()
         return int(row[0] or 0) + 1
+
+    def max_order_id(self) -> int:
+        """The highest order id this store ever reserved (0 if none): new ids must go above it."""
+        row = self.db.execute("SELECT max(order_id) FROM orders").fetchone()
+        return int(row[0] or 0)

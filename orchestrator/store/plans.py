@@ -106,6 +106,11 @@ class PlanRows(Tables):
         row = self.db.execute("SELECT spec_hash FROM plans WHERE id=?", (plan_id,)).fetchone()
         return None if row is None else row[0]
 
+    def plan_source(self, plan_id: str) -> str | None:
+        """The plan file a stored plan was loaded from (None: unknown plan, or not recorded)."""
+        row = self.db.execute("SELECT source_file FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else row[0]
+
     def insert_plan(self, spec: PlanSpec, *, at: datetime, source_file: str | None = None,
                     spec_hash: str = "") -> Plan:
         """Store a new plan in ``pending`` with journal row 0. Raises StoreError if the id exists."""
@@ -141,23 +146,43 @@ class PlanRows(Tables):
         plans = [plan_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
         by_id = {p.id: p for p in plans}
         if by_id:
-            for pid, exec_id in self.db.execute("SELECT plan_id, exec_id FROM fills"):
+            for pid, exec_id, commission in self.db.execute("SELECT plan_id, exec_id, commission FROM fills"):
                 p = by_id.get(pid)
                 if p is not None:
                     p.seen_exec_ids.add(exec_id)
+                    if commission is not None:
+                        p.seen_commission_ids.add(exec_id)
         return plans
+
+    def load_spec(self, plan_id: str) -> PlanSpec | None:
+        """The plan as it was loaded (its spec only), or None if the plan is unknown."""
+        row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return None if row is None else spec_from_row(row)
 
     def load_plan(self, plan_id: str) -> Plan | None:
         row = self.db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
         if row is None:
             return None
         plan = plan_from_row(row)
-        plan.seen_exec_ids.update(r[0] for r in self.db.execute("SELECT exec_id FROM fills WHERE plan_id=?",
-                                                                (plan_id,)))
+        for exec_id, commission in self.db.execute("SELECT exec_id, commission FROM fills WHERE plan_id=?",
+                                                   (plan_id,)):
+            plan.seen_exec_ids.add(exec_id)
+            if commission is not None:
+                plan.seen_commission_ids.add(exec_id)
         return plan
 
+    def update_quietly(self, plan: Plan, *, before: dict[str, Any]) -> None:
+        """Write the figures a journal-less step changed (the best price of a price tick)."""
+        sql, values = _changed_update(plan, before)
+        with self._tx():
+            cur = self.db.execute(sql, [plan.state, plan.version, iso(plan.updated_at), *values, plan.id,
+                                        plan.version])
+            if cur.rowcount != 1:
+                raise StaleWrite(f"plan {plan.id}: stored version is not {plan.version}")
+
     def commit_step(self, plan: Plan, event: Any, from_state: str, effects: Sequence[Any],
-                    *, recorded_at: datetime, before: dict[str, Any] | None = None) -> list[int]:
+                    *, recorded_at: datetime, before: dict[str, Any] | None = None,
+                    at: datetime | None = None) -> list[int]:
         """Commit one applied event: plan row, journal row, fill, effects and outbox rows, atomically.
 
         ``before`` (the plan's snapshot before the step) limits the row update to the figures
@@ -167,25 +192,27 @@ class PlanRows(Tables):
         """
         version = plan.version
         seq = version + 1
-        at = iso(event.at)
+        when = iso(at or event.at)
         now = iso(recorded_at)
         if before is None:
             sql, values = _FULL_UPDATE, _to_columns(plan, _FIGURE_CODECS)
         else:
             sql, values = _changed_update(plan, before)
         with self._tx():
-            cur = self.db.execute(sql, [plan.state, seq, iso(plan.updated_at) or at, *values, plan.id, version])
+            cur = self.db.execute(sql, [plan.state, seq, iso(plan.updated_at) or when, *values, plan.id, version])
             if cur.rowcount != 1:
                 raise StaleWrite(f"plan {plan.id}: stored version is not {version}")
             self.db.execute(
                 "INSERT INTO journal(plan_id, seq, from_state, to_state, event, payload, at, recorded_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (plan.id, seq, from_state, plan.state, type(event).__name__, dumps(event), at, now))
+                (plan.id, seq, from_state, plan.state, type(event).__name__, dumps(event), when, now))
             if isinstance(event, (machines.EntryFilled, machines.ExitFilled)) and event.exec_id in plan.seen_exec_ids:
                 leg = "entry" if isinstance(event, machines.EntryFilled) else machines.Leg(event.leg).value
                 self.db.execute(
                     "INSERT OR IGNORE INTO fills(exec_id, plan_id, leg, quantity, price, at) VALUES (?,?,?,?,?,?)",
-                    (event.exec_id, plan.id, leg, event.quantity, str(event.price), at))
+                    (event.exec_id, plan.id, leg, event.quantity, str(event.price), when))
+            if isinstance(event, machines.CommissionCharged) and event.exec_id in plan.seen_commission_ids:
+                self.db.execute("UPDATE fills SET commission=? WHERE exec_id=?", (str(event.amount), event.exec_id))
             n = 0
             effect_ids: list[int] = []
             for effect in effects:

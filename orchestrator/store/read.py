@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -74,6 +75,13 @@ def journal_rows(conn: sqlite3.Connection, plan_id: str) -> list[Row]:
     return _all(conn, "SELECT * FROM journal WHERE plan_id=? ORDER BY seq", (plan_id,))
 
 
+def waiting_command(conn: sqlite3.Connection, plan_id: str, command: str) -> Row | None:
+    """The oldest ``command`` for ``plan_id`` the daemon has not processed yet, if any."""
+    rows = _all(conn, "SELECT id, created_at FROM commands WHERE plan_id=? AND command=? AND processed_at IS NULL "
+                      "ORDER BY id LIMIT 1", (plan_id, command))
+    return rows[0] if rows else None
+
+
 def outbox_rows(conn: sqlite3.Connection, include_sent: bool = False) -> list[Row]:
     where = "" if include_sent else " WHERE sent_at IS NULL"
     return _all(conn, f"SELECT * FROM outbox{where} ORDER BY id")
@@ -88,6 +96,23 @@ def outbox_counts(conn: sqlite3.Connection) -> OutboxCounts:
 def path_of(conn: sqlite3.Connection) -> Path:
     """The file this connection reads."""
     return Path(conn.execute("PRAGMA database_list").fetchone().file)
+
+
+HEARTBEAT_SECONDS = 15  # CONTRACTS.md §1: running while not stopped and the heartbeat is at most this old
+
+
+def heartbeat_age(doc: dict[str, Any], now: datetime) -> float | None:
+    """Seconds since the daemon's last heartbeat (None when the document has none)."""
+    try:
+        return (now - datetime.fromisoformat(str(doc["heartbeat_at"]))).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def daemon_running(doc: dict[str, Any], now: datetime) -> bool:
+    """The contract's judgement: ``stopped_at`` empty and a heartbeat at most 15 s old."""
+    age = heartbeat_age(doc, now)
+    return doc.get("stopped_at") is None and age is not None and age <= HEARTBEAT_SECONDS
 
 
 def daemon_status(conn: sqlite3.Connection) -> dict[str, Any]:

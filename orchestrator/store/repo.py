@@ -9,9 +9,7 @@ trader's commands (``commands.py``).
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -62,13 +60,3 @@ class Store(PlanRows, OrderIntents, EffectLog, Outbox, Commands):
         self._raw.close()
         self.engine.dispose()
 
-
-def submit_command(url: str, command: str, plan_id: str = "", *, at: datetime, args: dict[str, Any] | None = None,
-                   origin: str | None = None) -> int:
-    """Write one trader command for the daemon (the CLI's and the console's one way to act).
-    Never creates a store. Returns the command's id."""
-    store = Store(url, engine=open_engine(url, create=False))
-    try:
-        return store.add_command(plan_id, command, at=at, args=args, origin=origin)
-    finally:
-        store.close()

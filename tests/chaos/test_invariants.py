@@ -127,6 +127,15 @@ def test_figures_that_do_not_replay_are_found(db_path: Path) -> None:
     assert any("exited_qty: stored 400, replayed 500" in v.detail for v in found)
 
 
+def test_quiet_figures_are_not_replayed_but_every_other_figure_is(db_path: Path) -> None:
+    # a price tick that moves no stop raises the best price without a journal row
+    _sql(db_path, "UPDATE plans SET best_price='190.00' WHERE id=?", PLAN)
+    assert records.journal_replays(inv.Db.read(db_path)) == []
+    _sql(db_path, "UPDATE plans SET outside_qty=100, exit_reason='outside' WHERE id=?", PLAN)
+    found = sorted(v.detail for v in records.journal_replays(inv.Db.read(db_path)))
+    assert found == ["exit_reason: stored outside, replayed trailing_stop", "outside_qty: stored 100, replayed 0"]
+
+
 def test_fills_missing_doubled_or_wrong_are_found(db_path: Path) -> None:
     _sql(db_path, "DELETE FROM fills WHERE exec_id='x-1'")
     db = inv.Db.read(db_path)
@@ -417,17 +426,26 @@ def test_the_trader_in_coverage_and_in_the_final_positions(db_path: Path) -> Non
     assert inv.final_matches_broker(inv.Db.read(db_path), broker, {PLAN: "AAPL"}) == []   # closed; 20 are the trader's
 
 
-def test_known_issues_of_the_second_actor_are_recognised() -> None:
-    hand_sold = inv.Violation("never_reversed_by_us", "P", "execution x of P:target (client 7, 500 at t) took IB's "
-                              "position in AAPL to -200 (the trader's own 0, traded by hand of the plan's -200): ...")
-    duplicate = inv.Violation("exits_within_position", "P", "exit orders for 444 working while IB holds 222 (AAPL: "
-                              "position 222, the trader's own 0, traded by hand of the plan's 0): P:target SELL LMT "
-                              "222 Submitted (client 7, perm 3), P:stop SELL STP 222 Submitted (client 0, perm 9)")
-    ours = inv.Violation("exits_within_position", "P", "exit orders for 444 working while IB holds 222 (AAPL: "
-                         "position 222, the trader's own 0, traded by hand of the plan's 0): P:stop SELL STP 222 "
-                         "Submitted (client 7, perm 3), P:stop:2 SELL STP 222 Submitted (client 7, perm 9)")
-    assert [v.known for v in classify([hand_sold, duplicate, ours])] == [
-        "exits-not-gated-by-position", "duplicate-exit-with-our-ref", None]
+def test_a_reversal_claimed_in_error_must_be_what_ib_holds(db_path: Path) -> None:
+    reason = "exit fills exceed entry fills by 500 shares: the position at IB is reversed, a human must flatten it"
+    _sql(db_path, "UPDATE plans SET state='error', reason=? WHERE id=?", reason, PLAN)
+    db = inv.Db.read(db_path)
+    reversed_at_ib = _broker(positions=[{"symbol": "AAPL", "quantity": -500.0}])
+    assert records.reversal_claims(db, reversed_at_ib, {PLAN: "AAPL"}) == []
+    theirs = {**_ex("t-1", f"{PLAN}:stop", 500, 184.0), "client_id": 0, "side": "SLD"}
+    broker = _broker(executions=[*_broker().state["executions"], theirs])
+    [v] = records.reversal_claims(db, broker, {PLAN: "AAPL"})   # IB is flat: the claim is false
+    assert "but IB holds 0 AAPL for it (the trader's executions with a plan's orderRef: -500)" in v.detail
+    assert [w.known for w in classify([v, records.reversal_claims(db, _broker(), {PLAN: "AAPL"})[0]])] == [
+        "trader-fill-after-closed-outside", None]   # without the trader's order it is no known issue
+
+
+def test_a_plan_that_stepped_back_for_the_traders_exits_is_left_to_the_trader(db_path: Path) -> None:
+    assert records.left_to_the_trader(inv.Db.read(db_path)) == set()
+    _sql(db_path, "UPDATE plans SET state='error' WHERE id=?", PLAN)
+    assert records.left_to_the_trader(inv.Db.read(db_path)) == set()   # in error for another reason
+    _sql(db_path, "UPDATE journal SET event='TraderExits' WHERE plan_id=? AND seq=5", PLAN)
+    assert records.left_to_the_trader(inv.Db.read(db_path)) == {PLAN}
 
 
 def test_a_plan_the_trader_traded_by_hand_may_be_left_in_error(db_path: Path) -> None:

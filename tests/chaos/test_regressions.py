@@ -61,7 +61,7 @@ async def test_flatten_left_pending_by_a_kill_is_not_sent_twice(tmp_path: Path) 
         exits = [e for e in broker.executions.get("P", []) if not e["order_ref"].endswith(":entry")]
         # the flatten went out as the take-profit repriced to the stop, and executed once
         assert (row["state"], await b.position("AAPL")) == ("closed", 0)
-        assert ({e["order_ref"] for e in exits}, sum(int(e["shares"]) for e in exits)) == ({"P:target"}, 222)
+        assert ({e["order_ref"] for e in exits}, sum(int(e["shares"]) for e in exits)) == ({"P:target"}, 221)
 
 
 async def test_flatten_racing_the_stop_does_not_reverse_the_position(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ async def test_partly_filled_flatten_keeps_the_rest_protected(tmp_path: Path) ->
     async with Bench(tmp_path, plan_toml("P"), partial_fill_max=50) as b:
         await b.start()
         price = 180.0
-        while True:   # every tick fills 50 more of the 222-share entry
+        while True:   # every tick fills 50 more of the 221-share entry
             row = b.plan("P")
             if row is not None and row["filled_qty"] == row["quantity"] > 0 and row["state"] == "protected":
                 break

@@ -51,6 +51,7 @@ def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, ext
     return (f'[broker]\nmode = "paper"\n{port_line}client_id = 7\n'
             '[store]\nurl = "sqlite:///state.db"\n'
             '[plans]\nfiles = ["plans/*.toml"]\nrescan_seconds = 0.2\n'
+            '[maintenance]\nwindows = []\n'  # IB's reset windows would hold entries at some hours of the day
             f"[trailing]\ninterval_seconds = {trailing_seconds}\n{extra}\n")
 
 
@@ -66,7 +67,8 @@ class World:
     """One gateway and (re)startable orchestrator runtimes sharing a state.db."""
 
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
-                 account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None):
+                 account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None,
+                 market_data: str = "live", clock: Any = None):
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
@@ -75,9 +77,10 @@ class World:
         self.journal = tmp / "sim-journal.jsonl"
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,
                              account_value=account_value, journal_path=self.journal,
-                             partial_fill_max=partial_fill_max)
+                             partial_fill_max=partial_fill_max, market_data=market_data)
         self.rt: bootstrap.Runtime | None = None
         self.out = io.StringIO()
+        self.clock = clock   # the engine's clock (None: the system clock)
 
     async def __aenter__(self) -> World:
         await self.gw.start()
@@ -94,7 +97,7 @@ class World:
         (or, with ``on_hit``, whatever that does there, e.g. raise an ordinary exception)."""
         faults = FaultPoints(crash_at, on_hit=on_hit) if crash_at else None
         self.rt = await bootstrap.build(self.config, out=self.out, port=self.gw.port, host="127.0.0.1",
-                                        faults=faults)
+                                        faults=faults, clock=self.clock)
         await bootstrap.start(self.rt)
         return self.rt
 

@@ -53,7 +53,7 @@ async def test_pending_protect_is_not_sent_for_a_position_ib_already_closed(tmp_
     await w.gw.start()
     await w.start(crash_at="after_commit:Protect:1")
     try:
-        await w.until(lambda: "SP" in w.engine.plans and w.plan("SP").filled_qty == 222, "filled")
+        await w.until(lambda: "SP" in w.engine.plans and w.plan("SP").filled_qty == 221, "filled")
         await w.stop()                      # dead after the fill's commit: Protect never carried out
         w.gw.set_price("AAPL", 189.50)      # meanwhile the bracket's target closes the position
         await w.gw.wait_until(lambda: _position(w, "AAPL") == 0)

@@ -5,6 +5,7 @@ adapter turns a modification into IB's order object."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -138,3 +139,20 @@ def test_a_take_profit_past_the_stop_counts_on_either_side_and_a_warned_stop_sti
     assert ex.flatten.exit_in_flight(_plan(State.PROTECTED, flattening=True))
     broker.update("P1:target", limit_price=D("185.0"))   # a BUY limit below a short's stop is not marketable
     assert not ex.flatten.exit_in_flight(_plan(State.PROTECTED, flattening=True))
+
+
+def test_an_order_another_client_holds_is_never_changed_and_the_plan_asks_for_a_human() -> None:
+    """IB lets only the placing client modify or cancel an order: a stop with our orderRef that
+    client 0 (TWS) holds is neither trailed nor cancelled; the plan goes to error naming it."""
+    broker = FakeBroker([order("P1:entry", "MKT", "Filled", 100, 100),
+                         dataclasses.replace(order("P1:stop", "STP", "Submitted", 100, stop=176.0), client_id=0)])
+    emitted: list[Any] = []
+    clock = FixedClock(T)
+    fills = FillsInFlight(broker, WorkQueue())
+    flatten = Flattener(broker, store=None, clock=clock, emit=lambda *a: emitted.append(a), fills=fills)  # type: ignore[arg-type]
+    ex = Executor(broker, store=None, clock=clock, emit=lambda *a: emitted.append(a), fills=fills,  # type: ignore[arg-type]
+                  flatten=flatten)
+    result = asyncio.run(ex.run(fx.ModifyStop("P1", D("178.00"), 100), _plan(State.TRAILING, stop_price=D("178.00"))))
+    assert result.startswith("refused") and broker.modified == [] and broker.cancelled == []
+    [(plan_id, fault)] = emitted
+    assert plan_id == "P1" and isinstance(fault, machines.Fault) and "held by IB client 0" in fault.reason

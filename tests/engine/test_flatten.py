@@ -12,6 +12,8 @@ from orchestrator.engine import ReconcileRequest
 
 from .harness import World, plan_toml
 
+WORKING = ("PreSubmitted", "Submitted")
+
 
 def _exits(w: World, plan_id: str) -> list[tuple[str, float, float]]:
     return [(x.order_ref, x.shares, x.price) for x in w.gw.executions
@@ -45,7 +47,7 @@ async def test_an_emergency_flatten_without_a_working_stop_is_a_market_order(tmp
         w.gw.set_price("AAPL", 168.0)
         plan = await w.state("M", "closed")
         assert plan.exit_reason == "flatten"
-        assert _exits(w, "M") == [("M:flatten", 222, 168.0)]
+        assert _exits(w, "M") == [("M:flatten", 221, 168.0)]
         [target] = w.gw.orders_by_ref("M:target")
         assert target.lmt_price == 189.0   # never repriced
 
@@ -65,21 +67,26 @@ async def test_a_flatten_after_a_refused_trail_uses_the_stop_ib_has(tmp_path: Pa
         w.rt.store.add_command("T", "cancel", at=datetime.now(UTC))
         plan = await w.state("T", "closed")
         assert plan.exit_reason == "flatten"
-        assert _exits(w, "T") == [("T:target", 222, 183.0)]
+        assert _exits(w, "T") == [("T:target", 221, 183.0)]
 
 
 async def test_a_plan_in_error_is_left_to_the_human(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """Both the repricing and the market flatten are refused: the plan goes to error for a human,
-    who sells by hand in TWS. The orchestrator must not send a flatten of its own after that."""
+    who sells by hand in TWS. The orchestrator must not send a flatten of its own after that; it
+    sees the position closed outside, ends the plan and takes its stop away (a stop left working
+    on no shares would open a short when it triggers)."""
     log_guard.expect(r"Error 201")
     async with World(tmp_path, plan_toml("E")) as w:
         await _flatten_refused_twice(w, "E")
-        w.gw.trade_in_tws("AAPL", "SELL", 222)
-        await _reconcile(w)
-        await _reconcile(w)
         assert w.plan("E").state == "error"
+        w.gw.trade_in_tws("AAPL", "SELL", 221)
+        await _reconcile(w)
+        await _reconcile(w)
+        plan = w.plan("E")
+        assert (plan.state, plan.exit_reason, plan.outside_qty) == ("closed", "outside", 221)
         assert [o.order_ref for o in w.gw.orders if ":flatten" in o.order_ref] == ["E:flatten"]   # the refused one
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
+        assert not [o for o in w.gw.orders if o.order_ref.startswith("E:") and o.status in WORKING]
 
 
 async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path, log_guard) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +102,7 @@ async def test_a_repricing_lost_with_the_connection_is_sent_again(tmp_path: Path
         await w.until(lambda: not w.rt.store.pending_effects(), "the flatten carried out")
         w.gw.faults.drop_connections()
         plan = await w.state("D", "closed")
-        assert _exits(w, "D") == [("D:target", 222, 180.0)]
+        assert _exits(w, "D") == [("D:target", 221, 180.0)]
         assert not [o for o in w.gw.orders if ":flatten" in o.order_ref]
         assert plan.exit_reason == "flatten"
 
@@ -109,5 +116,5 @@ async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_
         await _flatten_refused_twice(w, "R")
         w.rt.store.add_command("R", "cancel", at=datetime.now(UTC))
         plan = await w.state("R", "closed")
-        assert _exits(w, "R") == [("R:flatten:2", 222, 180.0)]
+        assert _exits(w, "R") == [("R:flatten:2", 221, 180.0)]
         assert plan.exit_reason == "flatten"

@@ -16,12 +16,12 @@ def _entries(world: World, plan_id: str) -> list[str]:
 async def test_long_market_take_profit(tmp_path: Path) -> None:
     async with World(tmp_path, plan_toml("L1")) as w:
         plan = await w.state("L1", "protected")
-        assert plan.quantity == 222 and plan.filled_qty == 222  # floor(2000 / 9)
+        assert plan.quantity == 221 and plan.filled_qty == 221  # floor(2000 / 9.01): sized on the ask, 180.01
         assert plan.avg_entry_price == D("180.00")
         w.gw.set_price("AAPL", 189.50)
         plan = await w.state("L1", "closed")
-        assert plan.exit_reason == "target" and plan.exited_qty == 222
-        assert plan.realized_pnl == (plan.avg_exit_price - D("180.00")) * 222
+        assert plan.exit_reason == "target" and plan.exited_qty == 221
+        assert plan.realized_pnl == (plan.avg_exit_price - D("180.00")) * 221
         assert w.states("L1") == ["pending", "sized", "submitted", "filled", "protected", "closed"]
         assert _entries(w, "L1") == ["L1:entry"]
         assert w.working("L1") == []
@@ -35,12 +35,12 @@ async def test_short_market_stop_loss(tmp_path: Path) -> None:
     plans = plan_toml("S1", "TSLA", side="short", entry_price=250.00, stop=262.50, target=237.50)
     async with World(tmp_path, plans) as w:
         plan = await w.state("S1", "protected")
-        assert plan.quantity == 160  # floor(2000 / 12.5)
+        assert plan.quantity == 159  # floor(2000 / 12.51): a short is sized on the bid, 249.99
         w.gw.set_price("TSLA", 263.00)
         plan = await w.state("S1", "closed")
         assert plan.exit_reason == "stop"
         assert plan.realized_pnl < 0
-        assert plan.realized_pnl == (D("250.00") - plan.avg_exit_price) * 160
+        assert plan.realized_pnl == (plan.avg_entry_price - plan.avg_exit_price) * 159
         assert w.working("S1") == []
 
 
@@ -98,15 +98,15 @@ async def test_partial_fills_grow_protection(tmp_path: Path) -> None:
         for _ in range(3):
             await w.gw.advance(1)
         plan = await w.state("PF", "protected")
-        await w.until(lambda: w.plan("PF").filled_qty == 222, "all 222 filled")
+        await w.until(lambda: w.plan("PF").filled_qty == 221, "all 221 filled")
         plan = await w.state("PF", "protected")
-        assert plan.protected_stop_qty == 222 and plan.protected_target_qty == 222
+        assert plan.protected_stop_qty == 221 and plan.protected_target_qty == 221
         fills = [r for r in w.journal_events("PF:entry") if r["event"] == "filled"]
-        assert [r["fill_qty"] for r in fills] == [100, 100, 22]
+        assert [r["fill_qty"] for r in fills] == [100, 100, 21]
         for price in (170.00, 169.90, 169.80):  # the stop fills 100 shares per tick too
             w.gw.set_price("AAPL", price)
         plan = await w.state("PF", "closed")
-        assert plan.exited_qty == 222 and plan.exit_reason == "stop"
+        assert plan.exited_qty == 221 and plan.exit_reason == "stop"
 
 
 async def test_entry_expires_unfilled(tmp_path: Path) -> None:
@@ -158,12 +158,12 @@ async def test_cancel_after_fill_flattens(tmp_path: Path) -> None:
         await w.state("C2", "protected")
         w.rt.store.add_command("C2", "cancel", at=datetime.now(UTC))
         plan = await w.state("C2", "closed")
-        assert plan.exit_reason == "flatten" and plan.exited_qty == 222
+        assert plan.exit_reason == "flatten" and plan.exited_qty == 221
         assert w.working("C2") == []
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
         # the exit is the bracket's own take-profit repriced to the stop (marketable), not a new order
         exits = [(x.order_ref, x.shares, x.price) for x in w.gw.executions if x.order_ref.startswith("C2:t")]
-        assert exits == [("C2:target", 222, 180.0)]
+        assert exits == [("C2:target", 221, 180.0)]
         assert not [r for r in w.placed_refs("C2") if r.startswith("C2:flatten")]
         [target] = w.gw.orders_by_ref("C2:target")
         assert target.lmt_price == 171.0
@@ -179,9 +179,9 @@ async def test_a_refused_repricing_of_the_take_profit_falls_back_to_a_market_fla
         w.gw.faults.reject_next_modify(1, "price constraint")
         w.rt.store.add_command("C3", "cancel", at=datetime.now(UTC))
         plan = await w.state("C3", "closed")
-        assert plan.exit_reason == "flatten" and plan.exited_qty == 222
+        assert plan.exit_reason == "flatten" and plan.exited_qty == 221
         exits = [(x.order_ref, x.shares) for x in w.gw.executions if not x.order_ref.endswith(":entry")]
-        assert exits == [("C3:flatten", 222)]
+        assert exits == [("C3:flatten", 221)]
         assert w.working("C3") == []
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
 

@@ -33,6 +33,8 @@ def _config(tmp: Path, port: int, *, client_id: int = 3, name: str = "config.tom
         rescan_seconds = 0.2
         [trailing]
         interval_seconds = 0.2
+        [maintenance]
+        windows = []
         """))
     return cfg
 
@@ -83,7 +85,7 @@ async def test_a_second_daemon_on_the_same_store_exits_2_at_once_and_the_first_k
         (line,) = [ln for ln in err.splitlines() if ln.startswith("orchestrator:")]
         assert f"{tmp_path}" in line and f"pid {first.proc.pid}" in line and "running since" in line
         truth = await _truth(control)
-        assert truth["exits"] == {"stop": 222, "target": 222} and truth["positions"] == {"AAPL": 222}
+        assert truth["exits"] == {"stop": 221, "target": 221} and truth["positions"] == {"AAPL": 221}
         status = await Orchestrator.start("status", "--config", str(other), cwd=tmp_path)
         rc, out, _err = await status.finish()
         assert rc == 0 and f"daemon: running, pid {first.proc.pid}" in out
@@ -104,7 +106,7 @@ async def test_the_lock_dies_with_a_killed_daemon(tmp_path: Path) -> None:
         await first.finish(signal.SIGKILL)
         again = await _run(tmp_path, cfg)
         await again.wait_line("ORCHESTRATOR STARTED")
-        assert (await _truth(control))["exits"] == {"stop": 222, "target": 222}
+        assert (await _truth(control))["exits"] == {"stop": 221, "target": 221}
         rc, _out, err = await again.finish(signal.SIGTERM)
         assert rc == 0, err
     finally:
@@ -122,7 +124,7 @@ async def test_another_client_id_is_refused_while_orders_work_and_accepted_once_
         moved = await _run(tmp_path, _config(tmp_path, gw.port, client_id=4))
         rc, _out, err = await moved.finish(timeout=15)
         assert rc == 2 and "client 3 placed" in err and "set broker.client_id = 3 again" in err, err
-        assert (await _truth(control))["exits"] == {"stop": 222, "target": 222}    # never a second exit
+        assert (await _truth(control))["exits"] == {"stop": 221, "target": 221}    # never a second exit
         # back on client 3 the plan runs to its end; then client 4 is accepted and recorded
         orch = await _run(tmp_path, _config(tmp_path, gw.port, client_id=3))
         await orch.wait_line("ORCHESTRATOR STARTED")
@@ -175,12 +177,12 @@ async def test_a_deleted_store_with_an_open_position_is_refused_then_adopted(tmp
         rc, _out, err = await fresh.finish(timeout=15)
         assert rc == 2 and "does not know plans" in err and "P (" in err and "--adopt-existing" in err, err
         assert not (tmp_path / "state.db").exists()                               # nothing written
-        assert (await _truth(control))["positions"] == {"AAPL": 222}             # nothing sold
+        assert (await _truth(control))["positions"] == {"AAPL": 221}             # nothing sold
         adopted = await _run(tmp_path, cfg, "--adopt-existing")
         await adopted.wait_line("ADOPTED FROM IB")
         await adopted.wait_line("PROTECTED")
         truth = await _truth(control)
-        assert truth["exits"] == {"stop": 222, "target": 222} and truth["positions"] == {"AAPL": 222}
+        assert truth["exits"] == {"stop": 221, "target": 221} and truth["positions"] == {"AAPL": 221}
         await control("set_price", symbol="AAPL", price=189.5)
         await adopted.wait_line("TAKE PROFIT")
         rc, _out, err = await adopted.finish(signal.SIGTERM)
@@ -190,7 +192,7 @@ async def test_a_deleted_store_with_an_open_position_is_refused_then_adopted(tmp
         rows = json.loads((await (await Orchestrator.start("status", "--json", "--config", str(cfg),
                                                             cwd=tmp_path)).finish())[1])
         assert [(r["id"], r["state"], r["filled_quantity"], r["exited_quantity"]) for r in rows] == \
-            [("P", "closed", 222, 222)]
+            [("P", "closed", 221, 221)]
     finally:
         await control.close()
         await gw.stop()

@@ -32,6 +32,8 @@ def _setup(tmp: Path, port: int, mode: str = "paper", plans: str | None = None) 
         url = "sqlite:///state.db"
         [plans]
         files = ["plans/*.toml"]
+        [maintenance]
+        windows = []
         """))
     return cfg
 

@@ -34,7 +34,7 @@ async def test_restart_mid_lifecycle_keeps_one_order_per_leg_and_protection(tmp_
         await w.start()
         await w.state("B", "protected")
         a = await w.state("A", "protected")
-        assert a.filled_qty == 222
+        assert a.filled_qty == 221
         placed = Counter(r["order_ref"] for r in w.journal_events() if r["event"] == "placed")
         assert all(n == 1 for n in placed.values()), placed
         assert sorted(placed) == ["A:entry", "A:stop", "A:target", "B:entry", "B:stop", "B:target"]
@@ -54,7 +54,7 @@ async def test_fill_while_disconnected_is_applied_once_after_reconnect(tmp_path:
         w.gw.faults.drop_connections()
         w.gw.set_price("AAPL", 189.50)  # the target fills while we are away
         plan = await w.state("D", "closed")
-        assert plan.exit_reason == "target" and plan.exited_qty == 222
+        assert plan.exit_reason == "target" and plan.exited_qty == 221
         fills = w.rt.store.db.execute("SELECT count(*) FROM fills WHERE plan_id='D'").fetchone()[0]
         assert fills == 2  # one entry, one exit: nothing applied twice
         assert w.working("D") == []
@@ -68,7 +68,7 @@ async def test_replayed_executions_are_no_ops(tmp_path: Path) -> None:
         await w.start()
         await w.reconciled()
         plan = await w.state("RP", "protected")
-        assert plan.filled_qty == 222
+        assert plan.filled_qty == 221
         assert w.rt.store.db.execute("SELECT count(*) FROM fills").fetchone()[0] == 1
 
 
@@ -86,7 +86,7 @@ async def test_gateway_restart_with_order_ids_reset(tmp_path: Path, log_guard) -
         await w.state("G2", "protected")
         # the new plan's orders are new orders: the old working ones were not modified
         g1_stops = [o for o in w.working("G1") if o.order_type == "STP"]
-        assert len(g1_stops) == 1 and g1_stops[0].remaining == 222
+        assert len(g1_stops) == 1 and g1_stops[0].remaining == 221
         w.gw.set_price("AAPL", 189.50)
         await w.state("G1", "closed")
         assert plans  # both plan texts are valid TOML fragments

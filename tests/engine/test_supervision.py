@@ -27,12 +27,16 @@ async def test_plan_files_are_rescanned_invalid_ones_reported_and_ids_never_run_
         await w.state("F2", "protected")
         await w.until(lambda: bool(_notices(w, "plan_file_invalid")), "invalid file reported")
         (note,) = _notices(w, "plan_file_invalid")
-        assert "bad.toml: plan BAD: stop_loss" in str(note["facts"]["message"])  # type: ignore[index]
+        message = str(note["facts"]["message"])  # type: ignore[index]
+        assert message.startswith(f"{plans_dir / 'bad.toml'}: 1 problem;") and "\nplan BAD: stop_loss: " in message
         assert "BAD" not in w.engine.plans
         # the same id with other figures is a conflict: reported, never applied or run again
         (plans_dir / "plans.toml").write_text(plan_toml("F1", stop=172.00))
         await w.until(lambda: bool(_notices(w, "plan_conflict")), "conflict reported")
         assert w.plan("F1").spec.stop_loss == 171  # the stored plan is kept
+        (conflict,) = _notices(w, "plan_conflict")
+        assert "(stop_loss 171.00 → 172.00)" in str(conflict["facts"]["message"])  # type: ignore[index]
+        assert "orchestrator cancel F1" in str(conflict["facts"]["message"])  # type: ignore[index]
         assert [r for r in w.placed_refs("F1") if r.startswith("F1:entry")] == ["F1:entry"]
         # reported once, not on every rescan
         await w.until(lambda: w.engine.queue.empty(), "queue drained")
@@ -105,7 +109,7 @@ async def test_lost_protection_is_placed_again(tmp_path: Path, log_guard) -> Non
                       "protection placed again")
         plan = await w.state("LP", "protected")
         stops = [o for o in w.working("LP") if o.order_type == "STP"]
-        assert len(stops) == 1 and stops[0].remaining == plan.open_qty == 222
+        assert len(stops) == 1 and stops[0].remaining == plan.open_qty == 221
         w.gw.set_price("AAPL", 170.00)
         plan = await w.state("LP", "closed")
         assert plan.exit_reason == "stop"

@@ -19,11 +19,13 @@ from machines import (
     Activate,
     Adopt,
     CancelRequested,
+    CommissionCharged,
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
     EntryRejected,
     EntryType,
+    EntryUnseen,
     Event,
     ExitFilled,
     Expire,
@@ -34,6 +36,7 @@ from machines import (
     Plan,
     PlanMachine,
     PlanSpec,
+    PositionShortfall,
     PriceUpdate,
     ProtectionFailed,
     ProtectionStatus,
@@ -42,6 +45,8 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TraderExits,
+    TrailRetry,
 )
 
 D = Decimal
@@ -187,6 +192,11 @@ EXAMPLE_EVENTS: dict[str, Event] = {
         FlattenFailed(T0, code=201, message="Order rejected - reason: test"),
         Fault(T0, reason="reconciliation: unexplained position"),
         Hold(T0, reason="new entries in AAPL are held: IB holds 10 AAPL that no plan explains"),
+        PositionShortfall(T0, held=0, believed=QTY),
+        EntryUnseen(T0),
+        TraderExits(T0, orders="order 12 of client 0: SELL 100 STP @ 97.00", quantity=QTY),
+        TrailRetry(T0, max_attempts=5),
+        CommissionCharged(T0, exec_id="E-prior", amount=D("1.00")),
         Adopt(T0, quantity=QTY),
     )
 }

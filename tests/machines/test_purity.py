@@ -44,7 +44,7 @@ def _module_of(node: ast.Import | ast.ImportFrom) -> list[str]:
 def test_there_is_something_to_check() -> None:
     names = {p.name for p in SOURCES}
     assert {"__init__.py", "values.py", "events.py", "effects.py", "plan.py", "rules.py", "table.py",
-            "machine.py"} <= names
+            "machine.py", "instruments.py", "money.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -111,17 +111,24 @@ def test_importing_machines_pulls_in_nothing_impure() -> None:
 
 
 EXPECTED_ALL = [
-    "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "EFFECT_TYPES", "EVENT_BY_TRIGGER",
-    "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryRejected",
-    "EntryType", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten", "FlattenFailed", "Hold",
-    "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind", "PlaceBracket",
-    "Plan", "PlanError",
-    "PlanMachine", "PlanSpec", "PriceUpdate", "Protect", "ProtectionFailed", "ProtectionStatus",
-    "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError", "State", "StopModified",
-    "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine",
-    "decide_size", "guard_names", "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref",
-    "plan_risk", "position_size", "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
+    "Activate", "Adopt", "CancelEntry", "CancelExits", "CancelRequested", "CommissionCharged", "EFFECT_TYPES",
+    "EVENT_BY_TRIGGER", "EVENT_TYPES", "Effect", "EntryAccepted", "EntryCancelled", "EntryFilled", "EntryPrice",
+    "EntryRejected", "EntryType", "EntryUnseen", "Event", "ExitFilled", "Expire", "FIGURES", "Fault", "Flatten",
+    "FlattenFailed",
+    "Hold", "InvalidEvent", "LIVE_POSITION", "LIVE_STATES", "Leg", "ModifyStop", "Notify", "NotifyKind",
+    "PlaceBracket", "Plan", "PlanError", "PlanMachine", "PlanSpec", "PositionShortfall", "PriceUpdate", "Protect",
+    "ProtectionFailed", "ProtectionStatus", "RiskCategory", "RiskLimits", "Side", "SizingDecision", "SizingError",
+    "State", "StopModified", "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "TraderExits", "TrailRetry",
+    "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine", "decide_size", "entry_reference", "guard_names",
+    "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref", "plan_risk", "position_size",
+    "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
 ]
+# instruments and money (machines/instruments.py, machines/money.py)
+EXPECTED_ALL = sorted(EXPECTED_ALL + [
+    "CONTINUOUS_FUTURE", "Instrument", "InstrumentPlanSpec", "MarketRule", "PriceLevel", "PriceRole", "SecType",
+    "US_STOCK", "US_STOCK_RULE", "fx_rate", "known_rule", "pair_rate", "pnl_in_base", "risk_budget", "risk_in_base",
+    "round_price", "size_in_base", "value_in_base",
+])
 
 
 def test_public_names_are_pinned() -> None:

@@ -11,6 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from machines import (
+    US_STOCK_RULE,
     US_STOCK_TICK,
     Activate,
     Leg,
@@ -435,6 +436,7 @@ def test_validation_accepts_every_well_formed_plan(side: Side, data: st.DataObje
 @example(price=D("0.001"))
 @given(price=st.decimals(min_value=D("0.001"), max_value=D(10_000), places=3))
 def test_validation_tick_rule(price: Decimal) -> None:
-    on_tick = round_to_tick(price) == price
+    on_tick = US_STOCK_RULE.on_tick(price)          # 0.0001 below $1, 0.01 from $1
+    assert on_tick is (round_to_tick(price) == price or price < 1)
     problems = _validate(entry_type="market", entry_price=price, stop_loss=D("0.0001"), take_profit=D(20_000))
     assert ("entry_price" in [f for f, m in problems if "tick" in m]) is (not on_tick)

@@ -136,7 +136,7 @@ def test_short_plan_trails_and_is_stopped_out_by_the_trailed_stop() -> None:
     fx = s.price("97.90")                        # 1R (2.00) reached at 98: stop to 97.90 + 1.50
     assert s.state == S.TRAILING
     assert only(fx, ModifyStop).stop_price == D("99.40")
-    assert s(StopModified, stop_price=D("99.40")) == []
+    assert notify_kinds(s(StopModified, stop_price=D("99.40"))) == ["trailing"]   # the stop IB now holds
     assert s.plan.confirmed_stop_price == D("99.40")
 
     assert s.price("98.50") == []                # moved against us: the stop stays
@@ -179,7 +179,9 @@ def test_protected_needs_both_exits_for_the_whole_position() -> None:
     assert s.status(100, 0) == [] and s.state == S.FILLED        # stop only: the target is missing
     assert s.status(0, 100) == [] and s.state == S.FILLED        # target only
     assert s.status(100, 60) == [] and s.state == S.FILLED       # target for part of it
-    assert s.status(120, 120) == [] and s.state == S.FILLED      # more than we hold is not "protected"
+    fx = s.status(120, 120)                                      # more than we hold is not "protected":
+    assert s.state == S.FILLED and kinds(fx) == ["Protect", "Notify"]     # the excess is cut down to 100
+    assert only(fx, Protect).quantity == 100 and not only(fx, Protect).grow
     assert notify_kinds(s.status(100, 100)) == ["protected"]
     assert s.state == S.PROTECTED
 

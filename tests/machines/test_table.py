@@ -27,10 +27,12 @@ from machines import (
     CancelEntry,
     CancelExits,
     CancelRequested,
+    CommissionCharged,
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
     EntryRejected,
+    EntryUnseen,
     ExitFilled,
     Expire,
     Fault,
@@ -44,6 +46,7 @@ from machines import (
     PlaceBracket,
     Plan,
     PlanMachine,
+    PositionShortfall,
     PriceUpdate,
     Protect,
     ProtectionFailed,
@@ -51,6 +54,8 @@ from machines import (
     State,
     StopModified,
     StopModifyRejected,
+    TraderExits,
+    TrailRetry,
     guard_names,
     triggers,
 )
@@ -140,6 +145,13 @@ NOTHING = "nothing"
 
 # ---- activation
 
+@case(Activate, S.REJECTED, "activation_refused", "reject_unsized", S.PENDING)
+def _activate_refused(src: State) -> Given:
+    return Given(plan_in(src), event(Activate, refused="IB knows no US stock 'ZZZZ' (SMART/USD)"),
+                 [notify("rejected")],
+                 lambda p: _assert((p.reason or "").startswith("IB knows no") and p.quantity == 0))
+
+
 @case(Activate, S.SIZED, "risk_ok", "size_and_place", S.PENDING)
 def _activate_sized(src: State) -> Given:
     # 10 000 × 2 % = 200 of risk; |100 − 98| = 2 per share → 100 shares, notional 10 000 ≤ 50 000
@@ -170,6 +182,47 @@ def _accepted(src: State) -> Given:
 @case(EntryAccepted, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR))
 def _accepted_again(src: State) -> Given:
     return Given(plan_in(src), event(EntryAccepted), [])
+
+
+def _unseen() -> Plan:
+    """In error only because IB showed no trace of the entry sent."""
+    return plan_in(S.ERROR, filled_qty=0, entry_unseen=True, entry_done=False, reason="no trace")
+
+
+@case(EntryUnseen, S.ERROR, (), "record_unseen", S.SIZED)
+def _entry_unseen(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [notify("error")],
+                 lambda p: _assert(p.entry_unseen and "shows no trace" in (p.reason or "")))
+
+
+@case(EntryUnseen, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR, S.PENDING))
+def _entry_unseen_later(src: State) -> Given:
+    return Given(plan_in(src), event(EntryUnseen), [])
+
+
+@case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
+def _accepted_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryAccepted), [notify("entry_found")],
+                 lambda p: _assert(not p.entry_unseen and p.reason is None))
+
+
+@case(EntryRejected, S.REJECTED, "entry_unseen", ("entry_found", "record_reject"), S.ERROR)
+def _rejected_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryRejected), [(CancelEntry, {}), (CancelExits, {}),
+                                                    notify("rejected", code=201)])
+
+
+@case(EntryCancelled, S.CANCELLED, "entry_unseen", ("entry_found", "record_cancelled"), S.ERROR)
+def _cancelled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryCancelled), [notify("cancelled")],
+                 lambda p: _assert(p.entry_done and p.reason == "entry cancelled at IB"))
+
+
+@case(EntryFilled, S.FILLED, ("entry_unseen", "!duplicate_fill"), ("entry_found", "record_entry_fill", "protect_fill"),
+      S.ERROR)
+def _filled_late(src: State) -> Given:
+    return Given(_unseen(), event(EntryFilled, quantity=100), [(Protect, {"quantity": 100}), notify("filled")],
+        lambda p: _assert(p.open_qty == 100 and not p.entry_unseen and p.reason is None))
 
 
 @case(EntryRejected, S.REJECTED, (), "record_reject", UNFILLED)
@@ -396,8 +449,10 @@ def _status_while_flattening(src: State) -> Given:
 @case(ProtectionStatus, S.FILLED, (), "reprotect", (S.PROTECTED, S.TRAILING))
 def _status_protection_lost(src: State) -> Given:
     plan = plan_in(src)
+    # the message says what IB showed: no stop, the take-profit still for the whole position
     return Given(plan, _status(0, target=QTY), [
-        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}), notify("protection_lost")])
+        (Protect, {"quantity": QTY, "stop_price": plan.stop_price}),
+        notify("protection_lost", stop_quantity=0, target_quantity=QTY, open_qty=QTY)])
 
 
 @case(ProtectionStatus, None, "has_leftovers", "cancel_leftovers", S.CLOSED)
@@ -447,9 +502,9 @@ def _trail_moves(src: State) -> Given:
     def check(p: Plan) -> None:
         assert p.stop_price == D("101.10") and p.trail_active and p.best_price == D("102.60")
         assert p.confirmed_stop_price == old   # not confirmed until IB says so
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=False)] if src is S.PROTECTED else []
     return Given(plan, event(PriceUpdate, price=D("102.60")), [
-        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}),
-        notify("trailing", old_stop=old, new_stop=D("101.10"))], check)
+        (ModifyStop, {"stop_price": D("101.10"), "quantity": QTY}), *told], check)   # later moves: once confirmed
 
 
 _TRACK = {S.SIZED: (D("101"), None), S.SUBMITTED: (D("101"), None), S.FILLED: (D("103"), D("103")),
@@ -469,7 +524,10 @@ def _price_tracked(src: State) -> Given:
 
 @case(StopModified, None, (), "record_stop", (*LIVE, S.CLOSED, S.ERROR))
 def _stop_modified(src: State) -> Given:
-    return Given(plan_in(src), event(StopModified, stop_price=D("101.10")), [],
+    plan = plan_in(src)
+    old = plan.confirmed_stop_price
+    told = [notify("trailing", old_stop=old, new_stop=D("101.10"), confirmed=True)] if src in LIVE and old else []
+    return Given(plan, event(StopModified, stop_price=D("101.10")), told,   # the stop IB holds is what is told
                  lambda p: _assert(p.confirmed_stop_price == D("101.10")))
 
 
@@ -620,6 +678,86 @@ def _flatten_failed_after_end(src: State) -> Given:
     return Given(plan_in(src), event(FlattenFailed), [])
 
 
+# ---- broker truth: IB holds less than the plan believes; more exits than the position
+
+@case(PositionShortfall, S.CLOSED, "position_gone", "close_outside", (*LIVE, S.ERROR))
+def _closed_outside(src: State) -> Given:
+    effects = [(CancelExits, {}), notify("closed_outside")]
+    return Given(plan_in(src), event(PositionShortfall), effects,
+                 lambda p: _assert(p.open_qty == 0 and p.outside_qty == QTY and p.exit_reason == "outside"))
+
+
+@case(PositionShortfall, S.ERROR, (), "trim_to_held", (*LIVE, S.ERROR))
+def _position_changed(src: State) -> Given:
+    return Given(plan_in(src), event(PositionShortfall, held=40),
+                 [(Protect, {"quantity": 40, "grow": False}), notify("position_changed")],
+                 lambda p: _assert(p.open_qty == 40 and p.outside_qty == 60 and "IB holds 40 of the 100" in p.reason))
+
+
+@case(PositionShortfall, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
+def _shortfall_without_a_position(src: State) -> Given:
+    return Given(plan_in(src), event(PositionShortfall), [])
+
+
+@case(TraderExits, S.ERROR, (), "yield_to_trader", (*LIVE, S.ERROR))
+def _yielded_to_trader(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [(CancelExits, {}), notify("yielded_to_trader")],
+                 lambda p: _assert(p.open_qty == QTY and not p.flattening and "order 12 of client 0" in p.reason
+                                   and "are cancelled so nothing sells twice" in p.reason))
+
+
+def test_exits_of_others_for_part_of_the_position_cut_ours_to_the_rest() -> None:
+    """The trader's stop for 30 of the 100 shares: ours are cut to 70 (together they sell 100)."""
+    m, plan = bound(plan_in(S.PROTECTED))
+    effects = m.step(plan, event(TraderExits, quantity=30))
+    assert plan.state == S.ERROR and "cut to 70 shares" in plan.reason
+    assert [(type(e).__name__, getattr(e, "quantity", None), getattr(e, "grow", None)) for e in effects
+            if not isinstance(e, Notify)] == [("Protect", 70, False)]
+
+
+@case(TraderExits, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
+def _trader_exits_without_a_position(src: State) -> Given:
+    return Given(plan_in(src), event(TraderExits), [])
+
+
+@case(ProtectionStatus, None, ("over_protected", "!flattening"), "trim_excess", LIVE)
+def _over_protected(src: State) -> Given:
+    return Given(plan_in(src), event(ProtectionStatus, stop_quantity=2 * QTY),
+                 [(Protect, {"quantity": QTY, "grow": False}), notify("excess_protection")])
+
+
+@case(TrailRetry, None, ("stop_unconfirmed", "!flattening"), "resend_stop", (S.PROTECTED, S.TRAILING))
+def _trail_resent(src: State) -> Given:
+    plan = plan_in(src, stop_price=D("99.50"), stop_attempts=2)
+    return Given(plan, event(TrailRetry), [(ModifyStop, {"stop_price": D("99.50")})],
+                 lambda p: _assert(p.stop_attempts == 3 and p.stop_sent_at is not None))
+
+
+@case(TrailRetry, None, "stop_given_up", "trail_stuck", (S.PROTECTED, S.TRAILING))
+def _trail_stuck(src: State) -> Given:
+    plan = plan_in(src, stop_price=D("99.50"), stop_attempts=5)
+    return Given(plan, event(TrailRetry), [notify("trail_stuck")], lambda p: _assert(p.stop_attempts == 6))
+
+
+@case(TrailRetry, None, (), NOTHING, (*UNFILLED, *LIVE, *ENDED, S.ERROR, S.PENDING))
+def _trail_retry_idle(src: State) -> Given:
+    return Given(plan_in(src), event(TrailRetry), [])
+
+
+@case(CommissionCharged, None, "new_commission", "record_commission", tuple(State))
+def _commission(src: State) -> Given:
+    plan = plan_in(src, seen=("E-prior",))
+    return Given(plan, event(CommissionCharged), [],
+                 lambda p: _assert(p.commissions == D("1.00") and "E-prior" in p.seen_commission_ids))
+
+
+@case(CommissionCharged, None, (), NOTHING, tuple(State))
+def _commission_repeat(src: State) -> Given:
+    plan = plan_in(src)
+    plan.seen_commission_ids.add("E-prior")
+    return Given(plan, event(CommissionCharged), [])
+
+
 # ---- the entry gate and adoption
 
 @case(Hold, None, (), "record_hold", S.PENDING)
@@ -767,15 +905,17 @@ def _mirror(plan: Plan) -> Plan:
     sp = short_spec()
     figures = plan.figures()
     for name in ("avg_entry_price", "avg_exit_price", "stop_price", "confirmed_stop_price", "target_price",
-                 "best_price"):
+                 "best_price", "sized_price"):
         figures[name] = _flip(figures[name])
     mirror = Plan(sp, plan.state, **figures)
     mirror.seen_exec_ids = set(plan.seen_exec_ids)
+    mirror.seen_commission_ids = set(plan.seen_commission_ids)
     return mirror
 
 
 def _mirror_event(e: Any) -> Any:
-    changes = {name: _flip(getattr(e, name)) for name in ("price", "stop_price") if hasattr(e, name)}
+    changes = {name: _flip(getattr(e, name)) for name in ("price", "stop_price", "market_price")
+               if hasattr(e, name)}
     return dataclasses.replace(e, **changes)
 
 
@@ -834,7 +974,9 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     # a pending plan takes only its activation, a cancel, its expiry, a fault, the entry gate's
     # hold and an adoption
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
-        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER}
+        Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
+        PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
+        CommissionCharged.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 

@@ -21,7 +21,7 @@ from orchestrator.notify.embed import build_payload
 from orchestrator.notify.format import KINDS, console_text, describe
 from orchestrator.store import Store
 
-from .helpers import LIMITS, VirtualTime, at, fill_outbox, spec, validate_discord_payload
+from .helpers import LIMITS, VirtualTime, at, fill_outbox, lifecycle, spec, validate_discord_payload
 from .standin import TOKEN
 
 
@@ -59,9 +59,11 @@ def test_lifecycle_embeds_carry_what_a_trader_needs(store: Store) -> None:
     assert filled["Fill"] == "800 @ $180.50" and filled["Avg entry"] == "$180.50"
 
     tp = bodies["take_profit"]["embeds"][0]
-    assert tp["description"] == "AAPL \\| SOLD 800 @ $185.00 · P&L: $3,600.00 (+2.49 %)"
+    # no commission reported for either fill yet: the net says so instead of guessing
+    pnl = "+$3,600.00 gross (+2.49 %) · $3,600.00 net (commissions $0.00 so far; IB has not reported 2 fills' yet)"
+    assert tp["description"] == f"AAPL \\| SOLD 800 @ $185.00 · P&L: {pnl}"
     exit_fields = fields_of(bodies["take_profit"])
-    assert exit_fields["Exit"] == "800 @ $185.00" and exit_fields["P&L"] == "$3,600.00 (+2.49 %)"
+    assert exit_fields["Exit"] == "800 @ $185.00" and exit_fields["P&L"] == pnl
     assert "Risk" not in exit_fields  # only what this message is about
     assert tp["timestamp"] == "2026-03-09T14:30:05+00:00"
 
@@ -82,9 +84,11 @@ def test_times_in_utc_and_new_york_across_the_dst_change() -> None:
 def test_failures_say_which_limit_or_ib_error(store: Store) -> None:
     machine = PlanMachine()
     risky = machine.bind(store.insert_plan(spec("RISKY"), at=at(0)))
-    apply_event(machine, store, risky, machines.Activate(at(1), D(100000), D(200000), D(9500)), now=at(1))
+    activate = machines.Activate(at(1), D(100000), D(200000), D(9500), market_price=D("180.00"))
+    apply_event(machine, store, risky, activate, now=at(1))
     refused = machine.bind(store.insert_plan(spec("REFUSED", symbol="TSLA"), at=at(0)))
-    for e in (machines.Activate(at(1), D(100000), D(200000), D(0)), machines.EntryAccepted(at(2), 11, 1100),
+    for e in (machines.Activate(at(1), D(100000), D(200000), D(0), market_price=D("180.00")),
+              machines.EntryAccepted(at(2), 11, 1100),
               machines.EntryRejected(at(3), 201, "Order rejected - reason: insufficient margin")):
         apply_event(machine, store, refused, e, now=e.at)
     by_plan = {(p["plan_id"], p["kind"]): build_payload(p) for p in payloads(store)}
@@ -131,8 +135,53 @@ def test_long_values_are_shortened_with_an_ellipsis_never_rejected() -> None:
     assert all(len(f["value"]) <= LIMITS["field.value"] for f in embed["fields"])
 
 
+def _with_commissions(store: Store, charged: list[tuple[str, str]]) -> None:
+    """The lifecycle of AAPL-1, with IB's commission reports for ``charged`` before the exit."""
+    machine = PlanMachine()
+    plan = machine.bind(store.insert_plan(spec("AAPL-1"), at=at(0)))
+    events = lifecycle()
+    for event in events[:4] + [machines.CommissionCharged(at(4), e, D(a)) for e, a in charged] + events[4:]:
+        apply_event(machine, store, plan, event, now=event.at)
+
+
+SO_FAR = "+$3,600.00 gross (+2.49 %) · $3,597.50 net (commissions $2.50 so far; IB has not reported 1 fill's yet)"
+
+
+def test_an_exit_says_gross_and_net_of_the_commissions_reported_so_far(store: Store) -> None:
+    """IB reports the exit's commission after the exit fill: the message written at that fill
+    has the entry's only, and says so."""
+    _with_commissions(store, [("e-1", "2.50")])
+    tp = next(p for p in payloads(store) if p["kind"] == "take_profit")
+    assert tp["facts"]["commissions"] == "2.50" and tp["facts"]["commissions_pending"] == 1
+    message = describe(tp)
+    assert message.summary[0] == f"AAPL | SOLD 800 @ $185.00 · P&L: {SO_FAR}"
+    assert {f.name: f.value for f in message.fields}["P&L"] == SO_FAR
+
+
+def test_an_exit_with_every_commission_known_says_gross_and_net() -> None:
+    facts = {"symbol": "AAPL", "side": "long", "exited_qty": 500, "avg_exit_price": "184", "realized_pnl": "1750",
+             "commissions": "5", "commissions_pending": 0}
+    message = describe({"kind": "take_profit", "plan_id": "P", "facts": facts})
+    pnl = "+$1,750.00 gross · $1,745.00 net (commissions $5.00)"
+    assert message.summary[0] == f"AAPL | SOLD 500 @ $184.00 · P&L: {pnl}"
+    loss = describe({"kind": "stop_loss", "facts": {**facts, "realized_pnl": "-2000", "commissions": "4.43"}})
+    assert loss.summary[0].endswith("P&L: -$2,000.00 gross · -$2,004.43 net (commissions $4.43)")
+
+
+def test_an_older_payload_without_commissions_keeps_its_gross_figure() -> None:
+    facts = {"side": "long", "exited_qty": 10, "avg_exit_price": "5", "realized_pnl": "-20.5"}
+    assert describe({"kind": "stop_loss", "facts": facts}).summary == ["SOLD 10 @ $5.00 · P&L: -$20.50"]
+
+
+def test_protection_lost_says_what_ib_showed() -> None:
+    facts = {"symbol": "AAPL", "side": "long", "open_qty": 500, "stop_quantity": 0, "target_quantity": 500}
+    message = describe({"kind": "protection_lost", "plan_id": "P", "facts": facts})
+    assert message.summary[0] == ("AAPL | Why: IB shows no stop working and a take-profit for 500 of the 500 "
+                                  "shares held (cancelled in TWS or by IB, or rejected)")
+
+
 async def test_console_shows_the_same_facts(store: Store) -> None:
-    fill_outbox(store, ["AAPL-1"])
+    _with_commissions(store, [("e-1", "2.50")])
     out = io.StringIO()
     deliver = ConsoleDeliver(out)
     for p in payloads(store):
@@ -140,7 +189,7 @@ async def test_console_shows_the_same_facts(store: Store) -> None:
     text = out.getvalue()
     assert "📈 ORDER SUBMITTED · AAPL · AAPL-1\n    AAPL | LONG 800 @ $180.50 · LIMIT" in text
     assert "Risk: $2,000.00   Portfolio risk: 2.00 %" in text
-    assert "🟢 EXIT: TAKE PROFIT · AAPL · AAPL-1\n    AAPL | SOLD 800 @ $185.00 · P&L: $3,600.00 (+2.49 %)" in text
+    assert f"🟢 EXIT: TAKE PROFIT · AAPL · AAPL-1\n    AAPL | SOLD 800 @ $185.00 · P&L: {SO_FAR}" in text
     assert "Time: 2026-03-09 14:30:05 UTC · 2026-03-09 10:30:05 EDT (New York)" in text
     assert console_text({"kind": "x"}) == "ℹ️ X"
 

@@ -27,7 +27,7 @@ def spec(plan_id: str = "AAPL-1", *, symbol: str = "AAPL", side: Side = Side.LON
 def lifecycle_events(qty_hint: int = 500) -> list[object]:
     """A full long lifecycle: activate, accept, two partial fills, protection, trail, stop exit."""
     return [
-        machines.Activate(at(1), D(100000), D(200000), D(0)),
+        machines.Activate(at(1), D(100000), D(200000), D(0), market_price=D("180.00")),
         machines.EntryAccepted(at(2), 10, 1000),
         machines.EntryFilled(at(3), "e-1", 200, D("180.00")),
         machines.EntryFilled(at(3.5), "e-1", 200, D("180.00")),  # replayed: no-op

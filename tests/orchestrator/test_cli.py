@@ -35,7 +35,8 @@ def filled(cfg: Path) -> Path:
         apply_event(m, store, closed, e, now=e.at)
     waiting = m.bind(store.insert_plan(spec("MSFT-1", symbol="MSFT", entry="420.00", stop="400.00",
                                             target="460.00"), at=at(1)))
-    apply_event(m, store, waiting, machines.Activate(at(2), D(100000), D(200000), D(0)), now=at(2))
+    activate = machines.Activate(at(2), D(100000), D(200000), D(0), market_price=D("420.00"))
+    apply_event(m, store, waiting, activate, now=at(2))
     store.close()
     return cfg
 

@@ -27,7 +27,7 @@ from orchestrator.clock import FixedClock
 from orchestrator.engine.intake import Intake, files_fingerprint
 from orchestrator.engine.notices import Notices
 from orchestrator.engine.step import apply_event
-from orchestrator.planfile import load_plan_files
+from orchestrator.planfile import Scan, scan
 from orchestrator.store import Store, codec
 
 from .factories import at, lifecycle_events, spec
@@ -193,9 +193,9 @@ def test_rescan_skips_unchanged_files_and_sees_any_change(tmp_path: Path) -> Non
     (files / "a.toml").write_text(PLAN.format(id="S-1"))
     calls: list[int] = []
 
-    def counting_load(paths: list[Path]) -> Any:
+    def counting_load(paths: list[Path]) -> Scan:
         calls.append(1)
-        return load_plan_files(paths)
+        return scan(paths)
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     clock = FixedClock(at())
     adopted: dict[str, machines.Plan] = {}

@@ -68,12 +68,11 @@ def test_lifecycle_commits_state_journal_fills_effects_and_outbox(store: Store) 
         (1, "pending", "sized", "Activate"),
         (2, "sized", "submitted", "EntryAccepted"),
         (3, "submitted", "filled", "EntryFilled"),
-        (4, "filled", "filled", "EntryFilled"),  # the replayed execId, journaled as a no-op
-        (5, "filled", "filled", "EntryFilled"),
-        (6, "filled", "protected", "ProtectionStatus"),
-        (7, "protected", "trailing", "PriceUpdate"),
-        (8, "trailing", "trailing", "StopModified"),
-        (9, "trailing", "closed", "ExitFilled"),
+        (4, "filled", "filled", "EntryFilled"),  # the second fill (the replayed first one made no row)
+        (5, "filled", "protected", "ProtectionStatus"),
+        (6, "protected", "trailing", "PriceUpdate"),
+        (7, "trailing", "trailing", "StopModified"),
+        (8, "trailing", "closed", "ExitFilled"),
     ]
     fills = store.db.execute("SELECT exec_id, leg, quantity, price FROM fills ORDER BY exec_id").fetchall()
     assert [tuple(r) for r in fills] == [("e-1", "entry", 200, "180.00"), ("e-2", "entry", 300, "180.10"),
@@ -81,7 +80,8 @@ def test_lifecycle_commits_state_journal_fills_effects_and_outbox(store: Store) 
     kinds = [r[0] for r in store.db.execute("SELECT kind FROM effects ORDER BY id")]
     assert kinds == ["PlaceBracket", "Protect", "Protect", "ModifyStop", "CancelExits"]
     notices = [r[0] for r in store.db.execute("SELECT kind FROM outbox ORDER BY id")]
-    assert notices == ["sized", "submitted", "filled", "filled", "protected", "trailing", "trailing_stop"]
+    # the trail sent, then the stop IB confirmed
+    assert notices == ["sized", "submitted", "filled", "filled", "protected", "trailing", "trailing", "trailing_stop"]
     keys = [r[0] for r in store.db.execute("SELECT dedupe_key FROM outbox")]
     assert len(keys) == len(set(keys))
 
@@ -202,7 +202,7 @@ plans = [m.bind(store.insert_plan(spec(f"P{i}"), at=at(0))) for i in range(int(s
 print("ready", flush=True)
 sys.stdin.readline()
 for i, p in enumerate(plans):
-    apply_event(m, store, p, machines.Activate(at(1), D(10**9), D(10**9), D(0)), now=at(1))
+    apply_event(m, store, p, machines.Activate(at(1), D(10**9), D(10**9), D(0), market_price=D("180.00")), now=at(1))
     for k in range(20):
         apply_event(m, store, p, machines.PriceUpdate(at(2 + k), D(180)), now=at(2 + k))
 print("done", flush=True)
@@ -235,3 +235,17 @@ def test_status_reads_while_another_process_writes(db_url: str, tmp_path: Path) 
         writer.stdin.close()
     assert writer.returncode == 0
     assert reads >= 3
+
+
+def test_every_declared_field_of_a_plan_has_its_column(db_url: str) -> None:
+    """The plan's fields are declared once (PlanSpec, the figures of Plan): a field without a
+    column (a migration forgotten) fails here, not at the first write."""
+    import dataclasses
+
+    s = Store(db_url)
+    try:
+        columns = {r[1] for r in s.db.execute("PRAGMA table_info(plans)")}
+    finally:
+        s.close()
+    declared = {f.name for f in dataclasses.fields(machines.PlanSpec)} | set(machines.FIGURES)
+    assert declared <= columns, sorted(declared - columns)

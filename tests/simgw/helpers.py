@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -65,6 +63,13 @@ async def qualified(ib: IB, symbol: str = "AAPL") -> Stock:
     (contract,) = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
     assert contract is not None
     return contract  # type: ignore[return-value]
+
+
+def error_codes(ib: IB) -> list[int]:
+    """Every error code ``ib`` hears from now on, in order (a live list)."""
+    seen: list[int] = []
+    ib.errorEvent += lambda req_id, code, text, contract: seen.append(code)
+    return seen
 
 
 async def wait_event(event: object, timeout: float = WAIT) -> object:

@@ -23,6 +23,7 @@ def make_book(partial: int | None = None, **prices: float) -> Book:
 
 def rq(order_id: int, action: str = "BUY", qty: float = 100, order_type: str = "LMT", **kw: Any) -> OrderRequest:
     kw.setdefault("symbol", "AAPL")
+    kw.setdefault("tif", "DAY")
     return OrderRequest(order_id=order_id, con_id=0, action=action, quantity=qty, order_type=order_type, **kw)
 
 

@@ -92,7 +92,7 @@ async def test_five_second_bars_from_simulated_time() -> None:
 async def test_market_order_fill_commission_positions_account(journal_file: Path) -> None:
     async with gateway(journal_path=journal_file, account_push_seconds=0.05) as gw, connect(gw, 3) as ib:
         aapl = await qualified(ib)
-        trade = ib.placeOrder(aapl, MarketOrder("BUY", 100, orderRef="plan1:entry"))
+        trade = ib.placeOrder(aapl, MarketOrder("BUY", 100, orderRef="plan1:entry", tif="DAY"))
         await until(ib, lambda: trade.orderStatus.status == "Filled" and trade.fills
                     and trade.fills[0].commissionReport.commission > 0)
         fill = trade.fills[0]
@@ -110,7 +110,7 @@ async def test_market_order_fill_commission_positions_account(journal_file: Path
         values = {v.tag: float(v.value) for v in ib.accountValues() if v.currency == "USD" and v.tag != "Currency"}
         assert values["GrossPositionValue"] == 18_200.0
         assert values["NetLiquidation"] == round(100_000 - 18_001 + 18_200, 2)
-        sell = ib.placeOrder(aapl, MarketOrder("SELL", 40))
+        sell = ib.placeOrder(aapl, MarketOrder("SELL", 40, tif="DAY"))
         await until(ib, lambda: sell.isDone() and ib.positions()[0].position == 60)
         await until(ib, lambda: float(next(v.value for v in ib.accountValues() if v.tag == "RealizedPnL")) != 0)
         assert gw.positions["AAPL"].qty == 60
@@ -129,7 +129,7 @@ async def test_limit_order_modify_then_cancel(journal_file: Path, log_guard: Log
     log_guard.expect(r"Error 202, reqId \d+: Order Canceled")
     async with gateway(journal_path=journal_file) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        trade = ib.placeOrder(aapl, LimitOrder("BUY", 10, 170.0, orderRef="p2:entry"))
+        trade = ib.placeOrder(aapl, LimitOrder("BUY", 10, 170.0, orderRef="p2:entry", tif="DAY"))
         await until(ib, lambda: trade.orderStatus.status == "Submitted")
         perm = trade.order.permId
         trade.order.lmtPrice = 171.0
@@ -158,13 +158,13 @@ async def test_bracket_entry_fill_then_target_cancels_stop(journal_file: Path) -
     async with gateway(journal_path=journal_file) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
         gw.set_price("AAPL", 181.0)
-        parent, take, stop = ib.bracketOrder("BUY", 100, 180.0, 185.0, 178.0)
+        parent, take, stop = ib.bracketOrder("BUY", 100, 180.0, 185.0, 178.0, tif="DAY")
         parent.orderRef, take.orderRef, stop.orderRef = "b:entry", "b:target", "b:stop"
         trades = [ib.placeOrder(aapl, o) for o in (parent, take, stop)]
         await until(ib, lambda: [t.orderStatus.status for t in trades] == ["Submitted", "PreSubmitted", "PreSubmitted"])
         assert trades[1].orderStatus.parentId == parent.orderId
         gw.set_price("AAPL", 179.9)
-        await until(ib, lambda: [t.orderStatus.status for t in trades] == ["Filled", "Submitted", "Submitted"])
+        await until(ib, lambda: [t.orderStatus.status for t in trades] == ["Filled", "Submitted", "PreSubmitted"])
         assert trades[0].fills[0].execution.price == 179.9
         gw.set_price("AAPL", 185.3)
         await until(ib, lambda: [t.orderStatus.status for t in trades] == ["Filled", "Filled", "Cancelled"])
@@ -183,12 +183,12 @@ async def test_stop_triggered_by_the_price_path(journal_file: Path) -> None:
     rows = [("AAPL", 180.0), ("AAPL", 179.0), ("AAPL", 178.5), ("AAPL", 177.4), ("AAPL", 177.0)]
     async with gateway(PricePath.from_rows(rows), journal_path=journal_file) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        buy = ib.placeOrder(aapl, MarketOrder("BUY", 50))
+        buy = ib.placeOrder(aapl, MarketOrder("BUY", 50, tif="DAY"))
         await until(ib, lambda: buy.isDone())
-        stop = ib.placeOrder(aapl, StopOrder("SELL", 50, 178.0, orderRef="p:stop"))
-        await until(ib, lambda: stop.orderStatus.status == "Submitted")
+        stop = ib.placeOrder(aapl, StopOrder("SELL", 50, 178.0, orderRef="p:stop", tif="DAY"))
+        await until(ib, lambda: stop.orderStatus.status == "PreSubmitted")  # a simulated stop
         await gw.advance(3)
-        assert stop.orderStatus.status == "Submitted" and gw.order(1, stop.order.orderId).status == "Submitted"
+        assert stop.orderStatus.status == "PreSubmitted" and gw.order(1, stop.order.orderId).status == "Submitted"
         await gw.advance(1)  # 177.40 gaps through 178.00: fills at the worse price
         await until(ib, lambda: stop.orderStatus.status == "Filled")
         assert stop.fills[0].execution.price == 177.4 and stop.fills[0].execution.side == "SLD"
@@ -199,7 +199,7 @@ async def test_stop_triggered_by_the_price_path(journal_file: Path) -> None:
 async def test_partial_fills(journal_file: Path) -> None:
     async with gateway(journal_path=journal_file, partial_fill_max=30) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        trade = ib.placeOrder(aapl, MarketOrder("BUY", 100))
+        trade = ib.placeOrder(aapl, MarketOrder("BUY", 100, tif="DAY"))
         await until(ib, lambda: trade.orderStatus.filled == 30)
         assert trade.orderStatus.status == "Submitted" and trade.orderStatus.remaining == 70
         await gw.advance(3)
@@ -214,16 +214,16 @@ async def test_partial_fills(journal_file: Path) -> None:
 async def test_trailing_stop() -> None:
     async with gateway() as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        ib.placeOrder(aapl, MarketOrder("BUY", 10))
-        trail = ib.placeOrder(aapl, Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.0))
-        await until(ib, lambda: trail.orderStatus.status == "Submitted")
+        ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
+        trail = ib.placeOrder(aapl, Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.0, tif="DAY"))
+        await until(ib, lambda: trail.orderStatus.status == "PreSubmitted")
         oid = trail.order.orderId
         assert gw.order(1, oid).trail_stop_price == 179.0
         for price in (181.0, 183.0, 182.5):
             gw.set_price("AAPL", price)
         assert gw.order(1, oid).trail_stop_price == 182.0
         gw.set_price("AAPL", 182.2)
-        assert trail.orderStatus.status == "Submitted"
+        assert trail.orderStatus.status == "PreSubmitted"
         gw.set_price("AAPL", 181.9)
         await until(ib, lambda: trail.orderStatus.status == "Filled")
         assert trail.fills[0].execution.price == 181.9
@@ -234,10 +234,10 @@ async def test_reconnect_gets_open_orders_and_the_same_executions(log_guard: Log
     async with gateway() as gw:
         async with connect(gw, 5) as ib:
             aapl = await qualified(ib)
-            filled = ib.placeOrder(aapl, MarketOrder("BUY", 20, orderRef="r:entry"))
-            working = ib.placeOrder(aapl, LimitOrder("SELL", 20, 200.0, orderRef="r:target"))
-            cancelled = ib.placeOrder(aapl, LimitOrder("BUY", 20, 100.0, orderRef="r:cancelled"))
-            rejected = ib.placeOrder(aapl, StopOrder("BUY", 20, 100.0, orderRef="r:rejected"))
+            filled = ib.placeOrder(aapl, MarketOrder("BUY", 20, orderRef="r:entry", tif="DAY"))
+            working = ib.placeOrder(aapl, LimitOrder("SELL", 20, 200.0, orderRef="r:target", tif="DAY"))
+            cancelled = ib.placeOrder(aapl, LimitOrder("BUY", 20, 100.0, orderRef="r:cancelled", tif="DAY"))
+            rejected = ib.placeOrder(aapl, StopOrder("BUY", 20, 100.0, orderRef="r:rejected", tif="DAY"))
             await until(ib, lambda: cancelled.orderStatus.status == "Submitted")
             ib.cancelOrder(cancelled.order)
             await until(ib, lambda: filled.isDone() and working.orderStatus.status == "Submitted"
@@ -264,8 +264,8 @@ async def test_reconnect_gets_open_orders_and_the_same_executions(log_guard: Log
 async def test_clients_only_see_their_own_orders_except_all_open_orders() -> None:
     async with gateway() as gw, connect(gw, 1) as ib1, connect(gw, 2) as ib2:
         aapl = await qualified(ib1)
-        mine = ib1.placeOrder(aapl, LimitOrder("BUY", 5, 150.0))
-        filled = ib1.placeOrder(aapl, MarketOrder("BUY", 5))
+        mine = ib1.placeOrder(aapl, LimitOrder("BUY", 5, 150.0, tif="DAY"))
+        filled = ib1.placeOrder(aapl, MarketOrder("BUY", 5, tif="DAY"))
         await until(ib1, lambda: mine.orderStatus.status == "Submitted" and filled.isDone())
         await barrier(ib2)  # every message for client 2 sent before now has arrived
         assert ib2.trades() == [] and ib2.fills() == []
@@ -303,7 +303,7 @@ async def test_unsupported_requests_do_not_hang(log_guard: LogGuard) -> None:
         assert await ib.reqMktDepthExchangesAsync() == []
         assert await ib.reqNewsProvidersAsync() == []
         assert await ib.reqScannerParametersAsync() == "<ScanParameterResponse/>"
-        assert [r.increment for r in await ib.reqMarketRuleAsync(26)] == [0.01]
+        assert [(r.lowEdge, r.increment) for r in await ib.reqMarketRuleAsync(26)] == [(0, 0.0001), (1, 0.01)]
         assert [d.contract.symbol for d in await ib.reqMatchingSymbolsAsync("MS")] == ["MSFT"]
         ib.client.send(230, 1, 5)  # an unknown message id: ignored
         ib.reqMarketDataType(3)
@@ -314,8 +314,8 @@ async def test_global_cancel(log_guard: LogGuard) -> None:
     log_guard.expect(r"Error 202")
     async with gateway() as gw, connect(gw, 1) as ib1, connect(gw, 2) as ib2:
         aapl = await qualified(ib1)
-        a = ib1.placeOrder(aapl, LimitOrder("BUY", 5, 150.0))
-        b = ib2.placeOrder(aapl, LimitOrder("BUY", 5, 151.0))
+        a = ib1.placeOrder(aapl, LimitOrder("BUY", 5, 150.0, tif="DAY"))
+        b = ib2.placeOrder(aapl, LimitOrder("BUY", 5, 151.0, tif="DAY"))
         await until(ib1, lambda: a.orderStatus.status == "Submitted")
         await until(ib2, lambda: b.orderStatus.status == "Submitted")
         ib1.reqGlobalCancel()
@@ -330,18 +330,18 @@ async def test_order_error_codes(log_guard: LogGuard, journal_file: Path) -> Non
         errors: list[tuple[int, int]] = []
         ib.errorEvent += lambda req_id, code, text, contract: errors.append((req_id, code))
         aapl = await qualified(ib)
-        done = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+        done = ib.placeOrder(aapl, MarketOrder("BUY", 1, tif="DAY"))
         await until(ib, lambda: done.isDone())
         oid = done.order.orderId
-        ib.client.placeOrder(oid, aapl, MarketOrder("BUY", 2))  # modify of a filled order
+        ib.client.placeOrder(oid, aapl, MarketOrder("BUY", 2, tif="DAY"))  # modify of a filled order
         await until(ib, lambda: (oid, 104) in errors)
-        ib.client.placeOrder(oid - 1, aapl, MarketOrder("BUY", 2))  # an id below the highest used
+        ib.client.placeOrder(oid - 1, aapl, MarketOrder("BUY", 2, tif="DAY"))  # an id below the highest used
         await until(ib, lambda: (oid - 1, 103) in errors)
         ib.client.cancelOrder(9999)
         await until(ib, lambda: (9999, 10147) in errors)
         ib.client.cancelOrder(oid)
         await until(ib, lambda: (oid, 10148) in errors)
-        bad = ib.placeOrder(aapl, StopOrder("SELL", 1, 181.0))  # a sell stop above the market
+        bad = ib.placeOrder(aapl, StopOrder("SELL", 1, 181.0, tif="DAY"))  # a sell stop above the market
         await until(ib, lambda: bad.orderStatus.status == "Inactive")
         assert (bad.order.orderId, 201) in errors
         assert "Order rejected - reason:SELL stop price 181" in bad.log[-2].message
@@ -372,10 +372,12 @@ async def test_automatic_ticking_moves_the_path() -> None:
 async def test_explicit_oca_group_through_ib_async() -> None:
     async with gateway() as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        buy = ib.placeOrder(aapl, MarketOrder("BUY", 10))
-        orders = ib.oneCancelsAll([LimitOrder("SELL", 10, 181.0), StopOrder("SELL", 10, 179.0)], "exit-1", 1)
+        buy = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
+        orders = ib.oneCancelsAll([LimitOrder("SELL", 10, 181.0, tif="DAY"), StopOrder("SELL", 10, 179.0, tif="DAY")],
+                                  "exit-1", 1)
         target, stop = (ib.placeOrder(aapl, o) for o in orders)
-        await until(ib, lambda: buy.isDone() and target.orderStatus.status == stop.orderStatus.status == "Submitted")
+        await until(ib, lambda: buy.isDone() and target.orderStatus.status == "Submitted"
+                    and stop.orderStatus.status == "PreSubmitted")
         cancelled = []
         stop.cancelledEvent += cancelled.append
         gw.set_price("AAPL", 181.2)
@@ -388,10 +390,10 @@ async def test_bracket_children_follow_partial_parent_fills() -> None:
     async with gateway(partial_fill_max=40) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
         gw.set_price("AAPL", 181.0)
-        trades = [ib.placeOrder(aapl, o) for o in ib.bracketOrder("BUY", 100, 180.0, 185.0, 178.0)]
+        trades = [ib.placeOrder(aapl, o) for o in ib.bracketOrder("BUY", 100, 180.0, 185.0, 178.0, tif="DAY")]
         await until(ib, lambda: trades[2].orderStatus.status == "PreSubmitted")
         gw.set_price("AAPL", 180.0)
-        await until(ib, lambda: trades[0].orderStatus.filled == 40 and trades[2].orderStatus.status == "Submitted")
+        await until(ib, lambda: trades[0].orderStatus.filled == 40 and trades[2].orderStatus.status == "PreSubmitted")
         assert [t.order.totalQuantity for t in trades[1:]] == [40, 40]
         assert [t.orderStatus.remaining for t in trades[1:]] == [40, 40]
         await gw.advance(2)  # two more ticks: 80 then 100
@@ -402,7 +404,7 @@ async def test_bracket_children_follow_partial_parent_fills() -> None:
 async def test_what_if_order() -> None:
     async with gateway() as gw, connect(gw) as ib:
         aapl = await qualified(ib)
-        state = await ib.whatIfOrderAsync(aapl, MarketOrder("BUY", 100))
+        state = await ib.whatIfOrderAsync(aapl, MarketOrder("BUY", 100, tif="DAY"))
         assert float(state.initMarginChange) == 0.25 * 100 * 180.0
         assert state.commission == 1.0
         assert gw.orders == []

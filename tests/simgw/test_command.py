@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,9 @@ from ib_async import IB, MarketOrder
 
 from orchestrator.simgw import GatewayThread, PricePath, main
 
-from ..procs import REPO, Control, Proc
+from ..procs import Control, Proc
 from .helpers import ROWS, WAIT, LogGuard, qualified, until
+
 
 def write_prices(tmp_path: Path) -> Path:
     p = tmp_path / "prices.csv"
@@ -37,17 +36,18 @@ async def test_command_serves_ib_async_and_the_control_port(tmp_path: Path, log_
         aapl = await qualified(ib)
         assert await ctl("ping") == {"ok": True}
         assert (await ctl("set_price", symbol="AAPL", price=181.5))["ok"] is True
-        trade = ib.placeOrder(aapl, MarketOrder("BUY", 10, orderRef="c:entry"))
+        trade = ib.placeOrder(aapl, MarketOrder("BUY", 10, orderRef="c:entry", tif="DAY"))
         await until(ib, lambda: trade.orderStatus.status == "Filled")
         assert trade.fills[0].execution.price == 181.5
         state = (await ctl("state"))["state"]
         assert state["positions"] == [{"symbol": "AAPL", "con_id": 265598, "quantity": 10.0,
-                                       "avg_cost": 181.6, "realized_pnl": 0.0}]
+                                       "avg_cost": 181.6, "realized_pnl": 0.0, "currency": "USD",
+                                       "multiplier": 1.0}]
         assert [(o["order_ref"], o["status"]) for o in state["orders"]] == [("c:entry", "Filled")]
         assert state["executions"][0]["exec_id"] == trade.fills[0].execution.execId
         assert (await ctl("advance", n=2))["tick"] == 2
         assert (await ctl("reject_next", reason="chaos"))["faults"]["reject_next"] == 1
-        rejected = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+        rejected = ib.placeOrder(aapl, MarketOrder("BUY", 1, tif="DAY"))
         await until(ib, lambda: rejected.orderStatus.status == "Inactive")
         lost = asyncio.ensure_future(asyncio.wait_for(ib.disconnectedEvent, WAIT))
         assert await ctl("drop_connections") == {"ok": True, "dropped": 1}
@@ -134,7 +134,7 @@ async def test_gateway_thread_runner() -> None:
             aapl = await qualified(ib)
             gt.set_price("AAPL", 179.0)
             gt.advance(2)
-            trade = ib.placeOrder(aapl, MarketOrder("SELL", 5))
+            trade = ib.placeOrder(aapl, MarketOrder("SELL", 5, tif="DAY"))
             await until(ib, lambda: trade.orderStatus.status == "Filled")
             assert gt.call(lambda gw: gw.positions["AAPL"].qty) == -5
             assert gt.call(lambda gw: gw.tick) == 2

@@ -18,7 +18,7 @@ async def test_drop_connections_keeps_broker_state(log_guard: LogGuard) -> None:
     async with gateway() as gw:
         async with connect(gw, 4) as ib:
             aapl = await qualified(ib)
-            working = ib.placeOrder(aapl, LimitOrder("BUY", 10, 150.0))
+            working = ib.placeOrder(aapl, LimitOrder("BUY", 10, 150.0, tif="DAY"))
             await until(ib, lambda: working.orderStatus.status == "Submitted")
             lost = asyncio.ensure_future(asyncio.wait_for(ib.disconnectedEvent, WAIT))
             assert gw.faults.drop_connections() == 1
@@ -34,9 +34,9 @@ async def test_drop_at_tick_then_fill_while_disconnected(log_guard: LogGuard) ->
     async with gateway() as gw:
         async with connect(gw) as ib:
             aapl = await qualified(ib)
-            buy = ib.placeOrder(aapl, MarketOrder("BUY", 10))
-            stop = ib.placeOrder(aapl, StopOrder("SELL", 10, 179.95))
-            await until(ib, lambda: buy.isDone() and stop.orderStatus.status == "Submitted")
+            buy = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
+            stop = ib.placeOrder(aapl, StopOrder("SELL", 10, 179.95, tif="DAY"))
+            await until(ib, lambda: buy.isDone() and stop.orderStatus.status == "PreSubmitted")
             gw.faults.drop_at_tick(2)
             await gw.advance(1)
             assert ib.isConnected()
@@ -77,9 +77,9 @@ async def test_reject_next_order(journal_file: Path, log_guard: LogGuard) -> Non
     async with gateway(journal_path=journal_file) as gw, connect(gw) as ib:
         aapl = await qualified(ib)
         gw.faults.reject_next()
-        rejected = ib.placeOrder(aapl, MarketOrder("BUY", 10))
+        rejected = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
         await until(ib, lambda: rejected.orderStatus.status == "Inactive")
-        accepted = ib.placeOrder(aapl, MarketOrder("BUY", 10))
+        accepted = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
         await until(ib, lambda: accepted.orderStatus.status == "Filled")
     assert events(journal_file) == [("rejected", rejected.order.orderId, "Inactive"),
                                     ("placed", accepted.order.orderId, "Submitted"),
@@ -92,8 +92,8 @@ async def test_delayed_acknowledgements(log_guard: LogGuard) -> None:
         aapl = await qualified(ib)
         gw.faults.delay_acks(0.3)
         started = time.perf_counter()
-        trade = ib.placeOrder(aapl, MarketOrder("BUY", 10))
-        cancel_me = ib.placeOrder(aapl, LimitOrder("BUY", 10, 100.0))
+        trade = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
+        cancel_me = ib.placeOrder(aapl, LimitOrder("BUY", 10, 100.0, tif="DAY"))
         await barrier(ib)
         assert trade.orderStatus.status == "PendingSubmit" and gw.orders == []
         await until(ib, lambda: trade.orderStatus.status == "Filled" and cancel_me.orderStatus.status == "Submitted")
@@ -108,7 +108,7 @@ async def test_drop_one_order_status() -> None:
     async with gateway() as gw, connect(gw) as ib:
         aapl = await qualified(ib)
         gw.faults.drop_next_order_status()
-        trade = ib.placeOrder(aapl, LimitOrder("BUY", 10, 150.0))
+        trade = ib.placeOrder(aapl, LimitOrder("BUY", 10, 150.0, tif="DAY"))
         await until(ib, lambda: trade.order.permId != 0)  # the openOrder arrived
         await barrier(ib)
         assert trade.orderStatus.status == "PendingSubmit"  # its orderStatus never did
@@ -122,7 +122,7 @@ async def test_replay_executions_twice_on_reconnect() -> None:
     async with gateway() as gw:
         async with connect(gw, 2) as ib:
             aapl = await qualified(ib)
-            trade = ib.placeOrder(aapl, MarketOrder("BUY", 10))
+            trade = ib.placeOrder(aapl, MarketOrder("BUY", 10, tif="DAY"))
             await until(ib, lambda: trade.isDone() and trade.fills)
             exec_id = trade.fills[0].execution.execId
         gw.faults.replay_executions()
@@ -138,9 +138,9 @@ async def test_restart_resets_ids_and_keeps_working_orders(journal_file: Path, l
     async with gateway(journal_path=journal_file) as gw:
         async with connect(gw, 3) as ib:
             aapl = await qualified(ib)
-            buy = ib.placeOrder(aapl, MarketOrder("BUY", 10, orderRef="x:entry"))
-            stop = ib.placeOrder(aapl, StopOrder("SELL", 10, 170.0, orderRef="x:stop"))
-            await until(ib, lambda: buy.isDone() and stop.orderStatus.status == "Submitted")
+            buy = ib.placeOrder(aapl, MarketOrder("BUY", 10, orderRef="x:entry", tif="DAY"))
+            stop = ib.placeOrder(aapl, StopOrder("SELL", 10, 170.0, orderRef="x:stop", tif="DAY"))
+            await until(ib, lambda: buy.isDone() and stop.orderStatus.status == "PreSubmitted")
             old_id, perm = stop.order.orderId, stop.order.permId
             lost = asyncio.ensure_future(asyncio.wait_for(ib.disconnectedEvent, WAIT))
             gw.faults.restart()
@@ -148,7 +148,7 @@ async def test_restart_resets_ids_and_keeps_working_orders(journal_file: Path, l
         async with connect(gw, 3) as ib:
             (old,) = ib.openTrades()
             assert (old.order.permId, old.order.orderRef, old.order.orderId) == (perm, "x:stop", -perm)
-            new = ib.placeOrder(aapl, LimitOrder("SELL", 1, 300.0, orderRef="y:target"))
+            new = ib.placeOrder(aapl, LimitOrder("SELL", 1, 300.0, orderRef="y:target", tif="DAY"))
             await until(ib, lambda: new.orderStatus.status == "Submitted")
             assert new.order.orderId <= old_id  # ids started again from 1
             assert new.order.permId != perm

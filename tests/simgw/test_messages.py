@@ -17,10 +17,10 @@ from ib_async.client import Client
 from ib_async.decoder import Decoder
 from ib_async.objects import ExecutionFilter
 
-from orchestrator.simgw import inbound
+from orchestrator.simgw import details, inbound
 from orchestrator.simgw import messages as m
 from orchestrator.simgw.account import Position
-from orchestrator.simgw.contracts import Catalog, con_id_for, make_stock
+from orchestrator.simgw.contracts import NO_SECDEF, Catalog, ContractSpec, Refusal, con_id_for, make_stock
 from orchestrator.simgw.orders import Execution, SimOrder
 from orchestrator.simgw.wire import FrameParser
 
@@ -128,7 +128,7 @@ def test_exec_details_and_commission_report() -> None:
 
 
 def test_contract_details_layout() -> None:
-    n, (name, (req_id, cd)) = decode(m.contract_details(4, AAPL, NOW))
+    n, (name, (req_id, cd)) = decode(details.contract_details(4, AAPL, NOW))
     assert (n, name, req_id) == (39, "contractDetails", 4)
     c = cd.contract
     assert (c.conId, c.symbol, c.secType, c.exchange, c.primaryExchange, c.currency) == (
@@ -149,7 +149,7 @@ def test_contract_details_layout() -> None:
         (m.account_value("NetLiquidation", "100000.00", "USD", "DU1"), 6, "updateAccountValue"),
         (m.account_update_multi(5, "DU1", "NetLiquidation", "1.00", "USD"), 8, "accountUpdateMulti"),
         (m.completed_orders_end(), 1, "completedOrdersEnd"),
-        (m.symbol_samples(2, [AAPL]), 9, "symbolSamples"),
+        (details.symbol_samples(2, [AAPL]), 9, "symbolSamples"),
         (m.position_multi(2, "DU1", AAPL, Position("AAPL", AAPL.con_id, 1, 1)), 18, "positionMulti"),
     ],
 )
@@ -168,11 +168,11 @@ def test_conid_is_stable_and_nonzero() -> None:
     assert con_id_for("ZZTOP") == con_id_for("ZZTOP") > 0
     assert len({con_id_for(s) for s in ("AB", "BA", "ABC", "XYZW", "Q")}) == 5
     catalog = Catalog(["AAPL", "ABCD"])
-    assert catalog.resolve(0, "ABCD", "STK", "SMART", "USD") is not None
-    assert catalog.resolve(0, "ABCD", "OPT", "SMART", "USD") is None
-    assert catalog.resolve(0, "ABCD", "STK", "SMART", "EUR") is None
-    assert catalog.resolve(265598, "", "", "", "") is catalog.by_symbol("AAPL")
-    assert catalog.resolve(265599, "", "", "", "") is None
+    assert not isinstance(catalog.resolve(ContractSpec(0, "ABCD", "STK", "SMART", currency="USD")), Refusal)
+    assert catalog.resolve(ContractSpec(0, "ABCD", "OPT", "SMART", currency="USD")) == Refusal(200, NO_SECDEF)
+    assert isinstance(catalog.resolve(ContractSpec(0, "ABCD", "STK", "SMART", currency="EUR")), Refusal)
+    assert catalog.resolve(ContractSpec(265598)) is catalog.by_key("AAPL")
+    assert isinstance(catalog.resolve(ContractSpec(265599)), Refusal)
     assert all(s.primary_exchange in ("NASDAQ", "NYSE") for s in catalog)
 
 
@@ -209,13 +209,13 @@ QUALIFIED = Contract(secType="STK", conId=265598, symbol="AAPL", exchange="SMART
 @pytest.mark.parametrize(
     "order",
     [
-        MarketOrder("BUY", 100, orderRef="p:entry"),
+        MarketOrder("BUY", 100, orderRef="p:entry", tif="DAY"),
         LimitOrder("SELL", 25, 185.5, tif="GTC", outsideRth=True),
-        StopOrder("SELL", 100, 178.0, parentId=12, transmit=False),
-        Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.5, trailStopPrice=178.5),
-        Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=2.0),
+        StopOrder("SELL", 100, 178.0, parentId=12, transmit=False, tif="DAY"),
+        Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=1.5, trailStopPrice=178.5, tif="DAY"),
+        Order(action="SELL", totalQuantity=10, orderType="TRAIL", trailingPercent=2.0, tif="DAY"),
         Order(action="BUY", totalQuantity=10, orderType="STP LMT", lmtPrice=181.0, auxPrice=180.9,
-              ocaGroup="g1", ocaType=2),
+              ocaGroup="g1", ocaType=2, tif="DAY"),
         Order(action="BUY", totalQuantity=10, orderType="LMT", lmtPrice=1.0, algoStrategy="Adaptive",
               algoParams=[TagValue("adaptivePriority", "Normal")], hedgeType="D", hedgeParam="0.5",
               deltaNeutralOrderType="LMT", scalePriceIncrement=0.05, whatIf=True),
@@ -265,3 +265,44 @@ def test_log_guard_catches_decoder_errors(log_guard: LogGuard) -> None:
     Decoder(rec, 157).interpret(["61", "3", "too", "short"])  # type: ignore[arg-type]
     assert any("Error handling fields" in m for m in log_guard.unexpected())
     log_guard.records.clear()
+
+
+# --------------------------------------------------------------------------- instruments
+
+ES = Catalog(["ES"], today=datetime(2026, 11, 27).date()).by_key("ESZ6")
+
+
+def test_futures_contract_details_layout() -> None:
+    assert ES is not None
+    for sec_type in (None, "CONTFUT"):
+        n, (name, (req_id, cd)) = decode(details.contract_details(5, ES, NOW, sec_type))
+        assert (n, name, req_id) == (39, "contractDetails", 5)
+        c = cd.contract
+        assert (c.secType, c.symbol, c.localSymbol, c.lastTradeDateOrContractMonth, c.multiplier, c.exchange) == (
+            sec_type or "FUT", "ES", "ESZ6", "20261218", "50", "CME")
+        assert (cd.minTick, cd.marketRuleIds, cd.contractMonth, cd.realExpirationDate) == (
+            0.25, "67", "202612", "20261218")
+
+
+def test_futures_positions_and_fills_carry_the_multiplier() -> None:
+    assert ES is not None
+    pos = Position("ESZ6", ES.con_id, 2, 250_002.25, multiplier=50.0, future=True)
+    _, (_, (account, contract, qty, avg)) = decode(m.position("DU1", ES, pos))
+    assert (contract.secType, contract.multiplier, contract.localSymbol, qty, avg) == (
+        "FUT", "50", "ESZ6", 2, 250_002.25)
+    n, (name, (contract, qty, price, value, avg, unrealized, _realized, _acct)) = decode(
+        m.portfolio(ES, pos, 5010.0, "DU1"))
+    assert (n, name, contract.multiplier, value, unrealized) == (20, "updatePortfolio", "50", 501_000.0, 995.5)
+    e = Execution("1.2.01.01", 7, 9, 11, "ESZ6", ES.con_id, "BOT", 2, 5000.0, 2, 5000.0, "p:entry", NOW, 4.5,
+                  None, "DU1")
+    n, (name, (_req, contract, _ex)) = decode(m.exec_details(-1, e, ES))
+    assert (n, name, contract.multiplier, contract.lastTradeDateOrContractMonth) == (
+        31, "execDetails", "50", "20261218")
+    _, (_, (report,)) = decode(m.commission_report(e, "USD"))
+    assert report.currency == "USD"
+
+
+def test_market_rule_layout() -> None:
+    n, (name, (rule_id, increments)) = decode(details.market_rule(1741, [(0.0, 0.0001), (200.0, 0.05)]))
+    assert (n, name, rule_id) == (7, "marketRule", 1741)
+    assert [(i.lowEdge, i.increment) for i in increments] == [(0.0, 0.0001), (200.0, 0.05)]

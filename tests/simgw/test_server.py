@@ -143,7 +143,7 @@ async def test_a_client_that_does_not_read_is_cut_off(monkeypatch: pytest.Monkey
             data = "".join(f"{f}\0" for f in fields).encode()
             writer.write(struct.pack(">I", len(data)) + data)
         await gw.wait_until(lambda: 2 in gw.clients, WAIT)
-        await gw.wait_until(lambda: bool(gw._mkt_subs.get("AAPL")), WAIT)
+        await gw.wait_until(lambda: gw.feed.subscriptions.has_quotes("AAPL"), WAIT)
         price = 180.0
         while 2 in gw.clients:
             price = 180.0 if price > 181.0 else price + 0.01

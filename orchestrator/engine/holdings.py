@@ -1,0 +1,68 @@
+"""What a plan can own of what IB holds in its symbol — the position gate on every exit.
+
+IB's position is the truth, but only once it is *settled*: IB reported it after every fill of
+ours in that symbol this session has seen (a position report can lag an execution by moments;
+reconciliation asks for a complete report). Then a plan can own IB's position less the other
+plans' open shares and what the trader accepted as their own. Before it is settled nothing is
+judged.
+
+Exit orders that are not ours (the trader's own stop in TWS, another program's) are counted
+too: beyond the shares no plan holds (the trader's own), they could sell our plans' shares, and
+a second set of exits beside them would sell twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from machines import Plan
+
+from ..broker.port import Broker, ForeignOrder
+from .fills import FillsInFlight
+from .gate import EntryGate
+from .registry import PlanRegistry
+
+
+class Holdings:
+    def __init__(self, broker: Broker, registry: PlanRegistry, gate: EntryGate, fills: FillsInFlight) -> None:
+        self.broker = broker
+        self.registry = registry
+        self.gate = gate
+        self.fills = fills
+
+    def ownable(self, plan: Plan) -> int | None:
+        """Shares in the plan's direction it can own of IB's settled position; None while the
+        position is not settled (nothing can be judged yet)."""
+        symbol = plan.spec.symbol
+        held = self.broker.held(symbol)
+        if not held.settled:
+            return None
+        on_symbol = [p for p in self.registry if p.spec.symbol == symbol]
+        if any(self.fills.unapplied(p) for p in on_symbol if p.open_qty or p.id == plan.id):
+            return None  # the plans' own fills are still arriving: nothing to judge yet
+        others = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.id != plan.id and p.open_qty)
+        accepted = self.gate.accepted.get(symbol, 0)
+        return (held.quantity - others - accepted) * plan.spec.side.sign
+
+    def trader_exits(self, plan: Plan, foreign: Iterable[ForeignOrder]) -> tuple[str, int] | None:
+        """Others' working exit orders in the plan's symbol that reach into the plans' shares:
+        (what they are, how many shares they could sell beyond the trader's own); None if none
+        do or the position is not settled."""
+        symbol, side = plan.spec.symbol, plan.spec.side
+        held = self.broker.held(symbol)
+        if not held.settled:
+            return None
+        foreign = list(foreign)
+        waiting = {(o.client_id, o.order_id) for o in foreign}   # a child waits while its parent works
+        exits = [o for o in foreign if o.symbol == symbol and o.action == side.exit_action and o.remaining > 0
+                 and o.order_type != "MKT" and (o.client_id, o.parent_id) not in waiting]
+        if not exits:
+            return None
+        plans_hold = sum(p.open_qty * p.spec.side.sign for p in self.registry if p.spec.symbol == symbol)
+        traders_own = max(0, (held.quantity - plans_hold) * side.sign)
+        stops = sum(o.remaining for o in exits if o.is_stop)
+        limits = sum(o.remaining for o in exits if not o.is_stop)
+        reach = max(stops, limits) - traders_own
+        if reach <= 0:
+            return None
+        return "; ".join(o.describe() for o in exits), reach

@@ -1,0 +1,90 @@
+"""What happens at IB besides the API clients: trades on the market, FX moves, the session's
+end, and a trader working in TWS by hand. A mixin of :class:`~.gateway.SimGateway`, which
+provides the parts declared here."""
+
+from __future__ import annotations
+
+from . import pricing
+from .account import Account
+from .book import Book, Event
+from .contracts import Catalog, ContractSpec
+from .orders import OrderRequest
+
+
+class MarketActions:
+    """Trades, FX, the session's end and TWS orders, on the gateway's ``book`` and ``account``."""
+
+    catalog: Catalog
+    book: Book
+    account: Account
+
+    def apply(self, events: list[Event]) -> None:
+        raise NotImplementedError
+
+    def changed(self) -> None:
+        raise NotImplementedError
+
+    def _trade(self, symbol: str, price: float) -> None:
+        raise NotImplementedError
+
+    def _after_change(self) -> None:
+        raise NotImplementedError
+
+    def _push_account(self) -> None:
+        raise NotImplementedError
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """A trade of ``symbol`` at ``price`` now: quotes, bars, stops and limits react. A futures
+        root (``ES``) trades every listed month; a local symbol (``ESH7``) one.
+
+        Raises:
+            KeyError: an unknown symbol.
+            ValueError: a futures price off its tick.
+        """
+        keys = self.catalog.keys_of(symbol)
+        if not keys:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        if problem := pricing.off_tick(self.catalog, symbol, float(price)):
+            raise ValueError(problem)
+        for key in keys:
+            self._trade(key, float(price))
+            self.apply(self.book.set_price(key, float(price)))
+        self._after_change()
+
+    def set_fx(self, pair: str, rate: float) -> None:
+        """A new exchange rate, ``pair`` written ``CCYUSD`` (EURUSD 1.1: 1 EUR = 1.10 USD); the
+        account values are pushed to subscribers."""
+        if len(pair) != 6 or not pair.endswith("USD"):
+            raise ValueError(f"an FX pair is written CCYUSD, e.g. EURUSD (got {pair!r})")
+        self.account.set_rate(pair[:3], float(rate))
+        self._push_account()
+        self.changed()
+
+    def cancel_in_tws(self, order_ref: str) -> None:
+        """Someone cancels the working order ``order_ref`` in TWS (or IB does): the owner hears
+        an orderStatus Cancelled it did not ask for."""
+        for o in self.book.orders.values():
+            if o.order_ref == order_ref and not o.is_done:
+                self.apply(self.book.cancel(o.client_id, o.order_id))
+        self._after_change()
+
+    def end_session(self) -> None:
+        """The trading session ends: IB cancels every working DAY order (orderStatus Cancelled)."""
+        self.apply(self.book.end_session())
+        self._after_change()
+
+    def new_day(self) -> None:
+        """A new trading day: reqExecutions answers with today's executions only (positions stay)."""
+        self.book.executions.clear()
+        self._after_change()
+
+    def trade_in_tws(self, symbol: str, action: str, quantity: float) -> None:
+        """Someone trades ``symbol`` by hand in TWS: a market order of client 0, no orderRef."""
+        stock = self.catalog.by_key(symbol)
+        if stock is None:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        order_id = self.book.next_valid_id(0)
+        self.apply(self.book.place(0, OrderRequest(order_id=order_id, con_id=stock.con_id, symbol=stock.symbol,
+                                                     action=action, quantity=float(quantity), order_type="MKT",
+                                                     tif="DAY", contract=ContractSpec(con_id=stock.con_id))))
+        self._after_change()
