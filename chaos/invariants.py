@@ -149,9 +149,10 @@ LOST_CANCELLED = "cancelled before the entry reached IB"
 
 def _escalated_lost_entry(db: Db, plan_id: str) -> bool:
     """The plan went to ``error`` because IB never saw its entry (the gateway dropped the
-    connection before it read the bracket, as IB can lose the last orders before a reset) — or
+    connection before it read the bracket, as IB can lose the last orders before a reset; or a kill
+    after its intents were written, which is never sent twice: ``EntryUnseen``) — or
     to ``cancelled``, when a cancel or its expiry had been asked for meanwhile."""
-    return any((r["to_state"] == "error" and LOST_ENTRY in str(r["payload"] or ""))
+    return any((r["to_state"] == "error" and (r["event"] == "EntryUnseen" or LOST_ENTRY in str(r["payload"] or "")))
                or (r["to_state"] == "cancelled" and LOST_CANCELLED in str(r["payload"] or ""))
                for r in db.journal.get(plan_id, []))
 

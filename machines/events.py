@@ -248,6 +248,17 @@ class EntryUnseen:
 
 
 @dataclass(frozen=True, slots=True)
+class SizedAgain:
+    """The entry was sized but never sent (a crash or a lost connection came between): the plan
+    goes back to pending and is sized again on the account and the live price as they are when
+    it can be sent, through every check of activation (the entry gate, a pause, maintenance)."""
+
+    TRIGGER: ClassVar[str] = "sized_again"
+    at: datetime
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -278,6 +289,7 @@ Event = Union[
     Hold,
     Adopt,
     EntryUnseen,
+    SizedAgain,
     Fault,
 ]
 

@@ -247,6 +247,14 @@ def record_unseen(ed: EventData) -> None:
     _kind(plan, K.ERROR)
 
 
+def unsize(ed: EventData) -> None:
+    """Back to pending: nothing was sent, so nothing counts as risk until it is sized again."""
+    plan = _p(ed)
+    plan.quantity, plan.risk_amount, plan.portfolio_risk_pct, plan.sized_price = 0, Decimal(0), Decimal(0), None
+    plan.reason = _e(ed).why
+    _kind(plan, K.SIZED_AGAIN)
+
+
 def entry_unseen(ed: EventData) -> bool:
     """The plan is in error only because IB had shown no trace of its entry."""
     return _p(ed).entry_unseen
@@ -567,6 +575,8 @@ def yield_to_trader(ed: EventData) -> None:
                    f"{plan.open_qty} shares: its own stop and take-profit are {kept} so nothing sells twice; "
                    "a human decides what happens next")
     plan.flattening = False
+    if not plan.entry_done:   # no more shares bought beside the trader's exits
+        _emit(plan, fx.CancelEntry(plan.id, "the trader's own exits: the plan stepped back"))
     if keep:
         spec = plan.spec
         _emit(plan, fx.Protect(plan.id, spec.symbol, spec.side, keep, plan.stop_price, plan.target_price,
@@ -574,6 +584,13 @@ def yield_to_trader(ed: EventData) -> None:
     else:
         _emit(plan, fx.CancelExits(plan.id))
     _kind(plan, K.YIELDED_TO_TRADER, orders=e.orders, quantity=e.quantity, kept=keep)
+
+
+def stepped_back_alike(ed: EventData) -> bool:
+    """The plan already stepped back for these same orders and this same reach."""
+    plan, e = _p(ed), _e(ed)
+    return (plan.reason or "").startswith(f"exit orders that are not the orchestrator's ({e.orders}) could sell "
+                                          f"{e.quantity} of its {plan.open_qty} shares:")
 
 
 def trim_excess(ed: EventData) -> None:
@@ -688,6 +705,8 @@ TRANSITIONS: list[Row] = [
     # the entry at IB
     row("entry_accepted", S.SIZED, S.SUBMITTED, record_accept),
     row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
+    row("sized_again", S.SIZED, S.PENDING, unsize),
+    row("sized_again", [s for s in S if s != S.SIZED], None, nothing),
     row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
     # the entry reaches IB after all: an error that was only its absence is over
     row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),
@@ -742,6 +761,7 @@ TRANSITIONS: list[Row] = [
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.CLOSED, close_outside, position_gone),
     row("shortfall", [*LIVE_POSITION, S.ERROR], S.ERROR, trim_to_held),
     row("shortfall", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
+    row("trader_exits", S.ERROR, None, nothing, stepped_back_alike),   # told already: the same orders, the same reach
     row("trader_exits", [*LIVE_POSITION, S.ERROR], S.ERROR, yield_to_trader),
     row("trader_exits", [*UNFILLED_WORKING, *ENDED, S.PENDING], None, nothing),
 

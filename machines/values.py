@@ -62,6 +62,7 @@ class NotifyKind(StrEnum):
     EXCESS_PROTECTION = "excess_protection"
     YIELDED_TO_TRADER = "yielded_to_trader"
     ENTRY_FOUND = "entry_found"
+    SIZED_AGAIN = "sized_again"
     TRAIL_STUCK = "trail_stuck"
     # notices of the shell, not of a transition
     PLAN_FILE_INVALID = "plan_file_invalid"

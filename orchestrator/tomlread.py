@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 MAX_BYTES = 1024 * 1024  # a plan or config file is a few KiB; refuse anything absurd
+MAX_NESTING = 64  # arrays and inline tables inside each other; a plan needs three at most
 
 _WHERE = re.compile(r"^(?P<msg>.*?) \((?:at line (?P<line>\d+), column (?P<col>\d+)|at end of document)\)$", re.S)
 
@@ -86,6 +87,35 @@ def read_regular(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+_QUOTES = ('"""', "'''", '"', "'")
+
+
+def nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings and comments (a table header
+    ``[[plans]]`` counts 2). Invalid TOML gives some number; the parser then says what is wrong."""
+    depth = deepest = i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+        elif c in "\"'":
+            quote = next(q for q in _QUOTES if text.startswith(q, i))
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                i += 2 if text[i] == "\\" and quote[0] == '"' else 1
+            i += len(quote) - 1
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
+
+
 def parse_toml(data: bytes) -> dict[str, Any]:
     """Parse TOML bytes; see :func:`read_toml`."""
     try:
@@ -94,6 +124,8 @@ def parse_toml(data: bytes) -> dict[str, Any]:
         bad = data[exc.start]
         raise TomlReadError(
             f"not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); save the file as UTF-8") from None
+    if nesting(text) > MAX_NESTING:  # decided on the text: the parser's own limit is the caller's stack depth
+        raise TomlReadError(f"TOML nesting is too deep (more than {MAX_NESTING} arrays or tables inside each other)")
     try:
         return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:

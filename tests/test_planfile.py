@@ -281,6 +281,23 @@ def test_file_level_problems(tmp_path: Path, content: str | bytes, field: str, f
     assert "\n" not in problem.format()
 
 
+def test_the_nesting_limit_is_decided_on_the_text_whatever_the_stack_depth(tmp_path: Path) -> None:
+    """A file is judged the same from any call depth: the parser's own recursion limit is not."""
+    import sys
+    deep = write(tmp_path, "deep.toml", SHORT + "[plans.x]\na = " + "[" * 65 + "]" * 65 + "\n")
+    fine = write(tmp_path, "fine.toml", SHORT.replace("MSFT-1", "MSFT-2").replace('symbol = "MSFT"',
+                                                                                 'symbol = "MSFT" # [[[[[[[[')
+                 + "\n")
+
+    def at_depth(n: int, path: str) -> list[Problem]:
+        return at_depth(n - 1, path) if n else check_files([path])
+
+    for depth in (0, sys.getrecursionlimit() - 200):
+        [problem] = at_depth(depth, deep)
+        assert "TOML nesting is too deep (more than 64" in problem.message
+        assert at_depth(depth, fine) == []
+
+
 def test_bom_is_accepted(tmp_path: Path) -> None:
     specs, problems = load_plan_files([write(tmp_path, "bom.toml", "\ufeff" + SHORT)])
     assert problems == [] and len(specs) == 1

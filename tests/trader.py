@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ib_async import IB, MarketOrder, Order, Stock, StopOrder, Trade
+from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, StopOrder, Trade
 
 WAIT = 10.0
 
@@ -58,6 +58,12 @@ class Trader:
         order.orderRef = ref
         return await self._place(symbol, order, lambda t: t.orderStatus.status in ("PreSubmitted", "Submitted"),
                                  f"the trader's stop {action} {quantity} {symbol} to work")
+
+    async def limit(self, symbol: str, quantity: int, limit_price: float, action: str = "SELL") -> Trade:
+        """A GTC limit of the trader's own (no OCA group), waited for until IB has it working."""
+        return await self._place(symbol, LimitOrder(action, quantity, limit_price),
+                                 lambda t: t.orderStatus.status in ("PreSubmitted", "Submitted"),
+                                 f"the trader's limit {action} {quantity} {symbol} to work")
 
     def global_cancel(self) -> None:
         """TWS's Global Cancel: every open order of every client of the account."""

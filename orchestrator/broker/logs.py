@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 
-_CANCEL_ACK = re.compile(r"^Error (?:202|10147), reqId (-?\d+):")   # cancelled; not found (nothing to cancel)
+_CANCEL_ACK = re.compile(r"^Error (?:202|10147|10148), reqId (-?\d+):")   # cancelled; not found; too late (done)
 _MARKET_DATA = re.compile(r"^Error (354|10089|10168|10197), reqId -?\d+:")
 _CONNECTIVITY = re.compile(r"^Error (1100|1101|1102), reqId -?\d+:")   # handled: lost is a warning, back is news
 IB_LOGGER = "ib_async.wrapper"
@@ -44,9 +44,10 @@ class ConnectionNoise(logging.Filter):
 
 
 class RoutineNotices(logging.Filter):
-    """Lowers to INFO the 202 (or 10147, "not found") of a cancel of ours (``ours(order_id)``) and
-    IB's connectivity restored (1101/1102), and to WARNING IB's refusals of market data and its
-    connectivity lost (1100); with it, on ib_async's client logger, its :class:`ConnectionNoise`."""
+    """Lowers to INFO the 202 (or 10147 "not found", 10148 "cannot be cancelled": done already) of
+    a cancel of ours (``ours(order_id)``) and IB's connectivity restored (1101/1102), and to
+    WARNING IB's refusals of market data and its connectivity lost (1100); with it, on
+    ib_async's client logger, its :class:`ConnectionNoise`."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -155,11 +155,21 @@ class ForeignOrder:
     limit_price: Decimal | None
     stop_price: Decimal | None
     parent_id: int = 0
+    oca_group: str = ""
 
     @property
     def is_stop(self) -> bool:
         """Triggered by a price moving against a position (a stop, a trailing stop)."""
         return self.order_type.startswith(("STP", "TRAIL"))
+
+    def exclusive_with(self) -> tuple[Any, ...]:
+        """Orders with the same key cancel each other when one fills (one OCA group, or the
+        children of one bracket): only one of them can sell. Any other two can both fill."""
+        if self.oca_group:
+            return ("oca", self.client_id, self.oca_group)
+        if self.parent_id:
+            return ("bracket", self.client_id, self.parent_id)
+        return ("order", self.client_id, self.order_id, self.perm_id)
 
     def describe(self) -> str:
         price = self.stop_price if self.is_stop else self.limit_price

@@ -133,7 +133,7 @@ def foreign_view(trade: Any, ns: Namespace = NO_NAMESPACE) -> ForeignOrder | Non
                         remaining=remaining, client_id=int(getattr(order, "clientId", 0) or 0),
                         order_id=int(order.orderId or 0), perm_id=int(status.permId or order.permId or 0),
                         limit_price=price(order.lmtPrice), stop_price=price(order.auxPrice),
-                        parent_id=int(order.parentId or 0))
+                        parent_id=int(order.parentId or 0), oca_group=str(order.ocaGroup or ""))
 
 
 def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:

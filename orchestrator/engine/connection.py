@@ -53,6 +53,7 @@ class Connection:
         self.fatal_event = asyncio.Event()
         self.lost_since: str | None = None  # when IB was lost (one notice per outage, not per retry)
         self.maintenance = maintenance
+        self.ib_lost = False  # this connection heard 1100 and no 1101/1102 since (it may come at the handshake)
 
     def _lost(self, why: str) -> None:
         if self.lost_since is None:
@@ -95,10 +96,14 @@ class Connection:
                     await self.broker.close()
                     self.fatal_event.set()
                     return
+            if self.ib_lost:   # IB's 1100 came with the handshake: nothing is judged until 1101/1102
+                log.warning("connected to the gateway, but IB has lost connectivity: waiting for it to return")
+                return
             self._restored("reconnected")
             self.reconciler.link_up.set()
             await self.reconciler.run("connected")
         elif notice.kind == "disconnected":
+            self.ib_lost = False   # a new connection starts from what its own handshake says
             self.reconciled.clear()
             self.flatten.forget_reprices()
             log.warning("IB connection lost; reconnecting")
@@ -106,11 +111,13 @@ class Connection:
         elif notice.kind == "connectivity_lost":
             self.reconciled.clear()  # no entries, no trailing until IB is back and reconciled
             self.reconciler.link_up.clear()
+            self.ib_lost = True
             log.warning("IB %s: %s", notice.code, notice.message)
             self._lost(f"IB {notice.code}: {notice.message}")
         elif notice.kind == "connectivity_restored":
             if notice.code == 1101:  # restored, data lost: market data must be requested again
                 self.broker.forget_market_data()
+            self.ib_lost = False
             self._restored(f"IB {notice.code}")
             self.reconciler.link_up.set()
             await self.reconciler.run(f"IB {notice.code}")

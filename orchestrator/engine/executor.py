@@ -125,6 +125,8 @@ class Executor:
     async def _place_bracket(self, e: fx.PlaceBracket) -> str:
         if legs.has_entry(self.broker.orders_of(e.plan_id)):
             return "skipped: IB already has this plan's entry"
+        if self.store.entry_may_be_at_ib(e.plan_id):   # sent before a crash; IB's acks can lag by seconds
+            return "skipped: this plan's entry was sent before; IB may not show it yet (never sent twice)"
         try:
             await self.broker.qualify(e.symbol)
         except UnknownContract as exc:
@@ -151,7 +153,11 @@ class Executor:
             legs.intent(e.plan_id, Leg.TARGET, attempt, target, parent.ref),
             legs.intent(e.plan_id, Leg.STOP, attempt, stop, parent.ref),
         ], at=self.clock.now())
-        await self.broker.place_group(e.symbol, [parent, target, stop])   # one write: IB gets all or none
+        try:
+            await self.broker.place_group(e.symbol, [parent, target, stop])   # one write: IB gets all or none
+        except BrokerUnavailable:   # raised before anything was written: a later send is not a second one
+            self.store.mark_unsent([parent.ref, target.ref, stop.ref], at=self.clock.now())
+            raise
         self.faults.hit("after_place", ["PlaceBracket"])
         return f"placed bracket {parent.order_id}/{target.order_id}/{stop.order_id}"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from machines import Plan
+from machines import Plan, Side
 
 from ..broker.port import Broker, ForeignOrder
 from .fills import FillsInFlight
@@ -44,11 +44,12 @@ class Holdings:
         accepted = self.gate.accepted.get(symbol, 0)
         return (held.quantity - others - accepted) * plan.spec.side.sign
 
-    def trader_exits(self, plan: Plan, foreign: Iterable[ForeignOrder]) -> tuple[str, int] | None:
-        """Others' working exit orders in the plan's symbol that reach into the plans' shares:
-        (what they are, how many shares they could sell beyond the trader's own); None if none
-        do or the position is not settled."""
-        symbol, side = plan.spec.symbol, plan.spec.side
+    def trader_exits(self, symbol: str, side: Side, foreign: Iterable[ForeignOrder]) -> tuple[str, int] | None:
+        """Others' working exit orders in ``symbol`` that reach into the shares of the plans on
+        ``side``: (what they are, how many of those shares they could sell together beyond the
+        trader's own); None if none do or the position is not settled. Orders that exclude each
+        other (one OCA group, one bracket's children) count once, at the largest; any others
+        can all fill, so they add up."""
         held = self.broker.held(symbol)
         if not held.settled:
             return None
@@ -60,9 +61,11 @@ class Holdings:
             return None
         plans_hold = sum(p.open_qty * p.spec.side.sign for p in self.registry if p.spec.symbol == symbol)
         traders_own = max(0, (held.quantity - plans_hold) * side.sign)
-        stops = sum(o.remaining for o in exits if o.is_stop)
-        limits = sum(o.remaining for o in exits if not o.is_stop)
-        reach = max(stops, limits) - traders_own
+        groups: dict[tuple[object, ...], int] = {}
+        for o in exits:
+            key = o.exclusive_with()
+            groups[key] = max(groups.get(key, 0), o.remaining)
+        reach = sum(groups.values()) - traders_own
         if reach <= 0:
             return None
         return "; ".join(o.describe() for o in exits), reach

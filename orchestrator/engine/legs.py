@@ -50,11 +50,19 @@ def own_exits_working(orders: list[BrokerOrder], client_id: int) -> bool:
                for o in orders)
 
 
+def own_exit_quantity(orders: list[BrokerOrder], client_id: int) -> int:
+    """How many of the plan's shares this connection's working exits could sell (a stop and a
+    take-profit of one plan are one OCA group: the larger of the two)."""
+    def of(leg: Leg) -> int:
+        return sum(o.remaining for o in orders if o.client_id == client_id and o.state.protecting and o.leg is leg)
+    return max(of(Leg.STOP), of(Leg.TARGET)) + of(Leg.FLATTEN)
+
+
 def others_exits(orders: list[BrokerOrder], client_id: int, symbol: str) -> list[ForeignOrder]:
     """Exit orders carrying the plan's orderRef that another client placed (the trader copied
     the plan's stop in TWS): they sell the plan's shares like any foreign exit."""
     return [ForeignOrder(symbol, o.action, o.order_type, o.remaining, o.client_id, o.order_id, o.perm_id,
-                         o.limit_price, o.stop_price, o.parent_id)
+                         o.limit_price, o.stop_price, o.parent_id, o.oca_group)
             for o in orders if o.client_id != client_id and o.state.protecting
             and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)]
 

@@ -34,11 +34,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, Leg, State
+from machines import LIVE_POSITION, Leg, Plan, State
 from machines import effects as fx
 
 from ..broker import evidence
-from ..broker.port import Broker, BrokerFill, BrokerOrder, BrokerSnapshot, OrderState, PlanEvent
+from ..broker.port import Broker, BrokerFill, BrokerOrder, BrokerSnapshot, ForeignOrder, OrderState, PlanEvent
 from ..clock import Clock
 from ..errors import BrokerUnavailable
 from ..store import Store
@@ -81,6 +81,7 @@ class Reconciler:
         # IB's own connectivity (1100 clears it, 1101/1102 set it): with the socket up but IB's
         # servers away, its answers are not the truth and nothing sent would reach them
         self.link_up = link_up or asyncio.Event()
+        self._foreign: list[ForeignOrder] = []   # the working orders not ours, as the last reconciliation read them
         if link_up is None:
             self.link_up.set()
 
@@ -128,10 +129,13 @@ class Reconciler:
             if accept or ended:
                 await self.apply(plan.id, ev)
         for pending in self.store.pending_effects():                     # 3
+            if isinstance(pending.effect, fx.PlaceBracket):
+                await self._never_sent(pending.effect.plan_id, now)
             await self.carry_out(pending.id, pending.effect)
         await self._unseen_entries(reason, now)                          # 4
         await self._shortfalls(now)                                      # 5
-        await self._trader_exits(snap, now)
+        self._foreign = snap.foreign_orders
+        await self._trader_exits(snap.foreign_orders, now)
         for plan in self.registry.live():
             if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
                 await self.protection.rederive(plan)
@@ -176,6 +180,7 @@ class Reconciler:
         short). Before the first reconciliation nothing is judged: it reads everything."""
         if self.reconciled.is_set():
             await self._shortfalls(self.clock.now(), symbol)
+            await self._trader_exits(self._foreign, self.clock.now(), symbol)   # a fill may have grown ours
 
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:
@@ -191,25 +196,53 @@ class Reconciler:
                                 max(ownable, 0), plan.open_qty)
                     await self.apply(plan.id, machines.PositionShortfall(now, max(ownable, 0), plan.open_qty))
 
-    async def _trader_exits(self, snap: BrokerSnapshot, now: Any) -> None:
-        """Exit orders that are not ours could sell a plan's shares: the plan steps back (its own
-        exits cancelled) rather than leave two sets working."""
+    async def _trader_exits(self, foreign: list[ForeignOrder], now: Any, symbol: str | None = None) -> None:
+        """Exit orders that are not ours could sell the plans' shares: plans step back (their own
+        exits cut, or cancelled) rather than leave two sets working. The reach is shared out per
+        symbol: what plans that stepped back already left uncovered counts first, then the plans
+        still protecting cut in turn, each by no more than it covers."""
         me = self.broker.client_id
+        holding: dict[tuple[str, Any], list[tuple[Plan, int]]] = {}
         for plan in self.registry.live():
             if (plan.state not in LIVE_POSITION and plan.state != State.ERROR) or plan.open_qty <= 0 \
-                    or self.fills.unapplied(plan):
+                    or self.fills.unapplied(plan) or (symbol is not None and plan.spec.symbol != symbol):
                 continue
-            orders = self.broker.orders_of(plan.id)
-            if not legs.own_exits_working(orders, me):
+            covered = legs.own_exit_quantity(self.broker.orders_of(plan.id), me)
+            holding.setdefault((plan.spec.symbol, plan.spec.side), []).append((plan, covered))
+        for (sym, side), plans in holding.items():
+            if not any(covered for _, covered in plans):
                 continue
-            copies = legs.others_exits(orders, me, plan.spec.symbol)
-            if not copies and not snap.foreign_orders:
+            copies = [c for plan, _ in plans for c in legs.others_exits(self.broker.orders_of(plan.id), me, sym)]
+            found = self.holdings.trader_exits(sym, side, [*foreign, *copies]) if foreign or copies else None
+            if found is None:
                 continue
-            found = self.holdings.trader_exits(plan, [*snap.foreign_orders, *copies])
-            if found is not None:
+            what, left = found
+            left -= sum(max(plan.open_qty - covered, 0) for plan, covered in plans if plan.state == State.ERROR)
+            for plan, covered in plans:
+                if left <= 0:
+                    break
+                cut = min(left, covered)
+                if cut <= 0:
+                    continue
+                left -= cut
+                reach = max(plan.open_qty - covered, 0) + cut
                 log.warning("%s: exit orders that are not ours could sell %d of its shares (%s): stepping back",
-                            plan.id, found[1], found[0])
-                await self.apply(plan.id, machines.TraderExits(now, *found))
+                            plan.id, reach, what)
+                await self.apply(plan.id, machines.TraderExits(now, what, reach))
+
+    async def _never_sent(self, plan_id: str, now: Any) -> None:
+        """A bracket sized before a crash or a lost connection and never sent is not sent as it
+        was: the price, the account, a pause or a window may have changed since. The plan is
+        sized again by activation, with all its checks (the pending effect is then stale)."""
+        plan = self.registry.known(plan_id)
+        if plan is None or plan.state != State.SIZED or self.store.entry_may_be_at_ib(plan_id):
+            return
+        if plan.cancel_requested:
+            await self.apply(plan_id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
+            return
+        log.info("reconcile: %s was sized but its entry never left; sizing it again", plan_id)
+        await self.apply(plan_id, machines.SizedAgain(now, "sized before a restart or a lost connection and never "
+                                                           "sent: sized again on the live price"))
 
     async def _unseen_entries(self, reason: str, now: Any) -> None:
         pending_places = {p.plan_id for p in self.store.pending_effects() if isinstance(p.effect, fx.PlaceBracket)}

@@ -29,6 +29,19 @@ class OrderIntents(Tables):
                      o.get("parent_ref"), o.get("oca_group"), o["action"], o["order_type"], o["quantity"],
                      _dec(o.get("lmt_price")), _dec(o.get("aux_price")), now, now))
 
+    def entry_may_be_at_ib(self, plan_id: str) -> bool:
+        """An entry intent of this plan was written before a send that may have left (IB's own
+        view can lag by seconds): a second entry must never be sent beside it."""
+        row = self.db.execute("SELECT 1 FROM orders WHERE plan_id=? AND leg='entry' AND status='intent' LIMIT 1",
+                              (plan_id,)).fetchone()
+        return row is not None
+
+    def mark_unsent(self, refs: Sequence[str], *, at: datetime) -> None:
+        """These intents never left (the send failed before anything was written)."""
+        with self._tx():
+            self.db.executemany("UPDATE orders SET status='unsent', updated_at=? WHERE order_ref=?",
+                                [(iso(at), ref) for ref in refs])
+
     def next_attempt(self, plan_id: str, leg: str) -> int:
         row = self.db.execute("SELECT max(attempt) FROM orders WHERE plan_id=? AND leg=?", (plan_id, leg)).fetchone()
         return int(row[0] or 0) + 1

@@ -249,8 +249,7 @@ def test_a_bracket_lost_with_the_connection_is_one_escalation_not_a_missing_entr
     plan = m.bind(store.insert_plan(spec(PLAN), at=events[0].at))
     apply_event(m, store, plan, events[0], now=events[0].at)          # activated: sized, bracket sent
     assert plan.state == "sized"
-    lost = machines.Fault(events[0].at, inv.LOST_ENTRY + " (open orders, completed orders, today's executions)")
-    apply_event(m, store, plan, lost, now=events[0].at)
+    apply_event(m, store, plan, machines.EntryUnseen(events[0].at), now=events[0].at)   # IB shows no trace of it
     store.close()
     db = inv.Db.read(path)
     assert inv.one_entry_per_plan(db, _broker([])) == []

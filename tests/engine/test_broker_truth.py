@@ -393,7 +393,7 @@ async def test_a_new_plan_whose_window_is_over_is_refused_with_its_whole_file(
             plan_toml("LATE", expire_at="2020-01-02T15:00:00+00:00") + "\n" + plan_toml("SIBLING", "MSFT"))
         await w.until(lambda: bool(_notices(w, "plan_file_invalid")), "the late file reported")
         [note] = _notices(w, "plan_file_invalid")
-        assert "late.toml: 1 problem" in note   # one notice per file, its problems on the lines below
+        assert "late.toml: 1 problem" in note
         assert "plan LATE: expire_at: has already passed (2020-01-02T15:00:00+00:00" in note
         assert "LATE" not in w.engine.plans and "SIBLING" not in w.engine.plans
         assert not [o for o in w.gw.orders if not o.order_ref.startswith("OK1:")]   # nothing of that file at IB

@@ -47,6 +47,28 @@ async def test_while_ib_has_lost_connectivity_nothing_trails_or_activates_and_it
         assert len(_notices(w, "connection_lost")) == 1 and len(_notices(w, "connection_restored")) == 1
 
 
+async def test_a_start_while_ib_has_lost_connectivity_activates_nothing_until_it_returns(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The 1100 comes with the handshake, before the connection counts as made: it still holds."""
+    async with World(tmp_path, plan_toml("T")) as w:
+        await w.state("T", "protected")
+        await w.stop()
+        w.gw.connectivity.lose(60, restore="1102")
+        (tmp_path / "plans" / "more.toml").write_text(plan_toml("N", "MSFT", entry="limit", entry_price=420.00,
+                                                                stop=400.00, target=460.00))
+        await w.start()
+        await w.until(lambda: "N" in w.engine.plans and w.engine.connection.ib_lost and w.engine.queue.empty(),
+                      "connected, 1100 heard")
+        for _ in range(3):
+            w.engine.enqueue(ReconcileRequest("test"))
+            await w.until(lambda: w.engine.queue.empty(), "the queue drained")
+        assert not w.engine.reconciler.link_up.is_set() and not w.engine.reconciled.is_set()
+        assert w.plan("N").state == "pending" and not [o for o in w.gw.orders if o.symbol == "MSFT"]
+        w.gw.connectivity.restore()                             # 1102
+        await w.state("N", "submitted", "protected")
+        assert sorted(o.order_ref for o in w.gw.orders if o.symbol == "MSFT") == ["N:entry", "N:stop", "N:target"]
+
+
 async def test_after_1101_market_data_is_requested_again_and_trailing_goes_on(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
     async with World(tmp_path, plan_toml("U", **TRAIL)) as w:

@@ -51,6 +51,7 @@ from machines import (
     Protect,
     ProtectionFailed,
     ProtectionStatus,
+    SizedAgain,
     State,
     StopModified,
     StopModifyRejected,
@@ -198,6 +199,19 @@ def _entry_unseen(src: State) -> Given:
 @case(EntryUnseen, None, (), NOTHING, (S.SUBMITTED, *LIVE, *ENDED, S.ERROR, S.PENDING))
 def _entry_unseen_later(src: State) -> Given:
     return Given(plan_in(src), event(EntryUnseen), [])
+
+
+@case(SizedAgain, S.PENDING, (), "unsize", S.SIZED)
+def _sized_again(src: State) -> Given:
+    def check(p: Plan) -> None:
+        assert (p.quantity, p.risk_amount, p.portfolio_risk_pct, p.sized_price) == (0, D(0), D(0), None)
+        assert p.open_risk() == 0 and "sized again" in (p.reason or "")
+    return Given(plan_in(src), event(SizedAgain), [notify("sized_again")], check)
+
+
+@case(SizedAgain, None, (), NOTHING, tuple(s for s in S if s != S.SIZED))
+def _sized_again_elsewhere(src: State) -> Given:
+    return Given(plan_in(src), event(SizedAgain), [])
 
 
 @case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
@@ -715,6 +729,20 @@ def test_exits_of_others_for_part_of_the_position_cut_ours_to_the_rest() -> None
             if not isinstance(e, Notify)] == [("Protect", 70, False)]
 
 
+@case(TraderExits, None, ("stepped_back_alike",), NOTHING, (S.ERROR,))
+def _yielded_already(src: State) -> Given:
+    first = plan_in(S.PROTECTED)
+    m, _ = bound(first)
+    m.step(first, event(TraderExits))          # the same orders, the same reach, told once
+    return Given(plan_in(src, reason=first.reason), event(TraderExits), [])
+
+
+def test_stepping_back_cancels_the_unfilled_rest_of_the_entry() -> None:
+    m, plan = bound(plan_in(S.PROTECTED, entry_done=False, quantity=2 * QTY))
+    effects = m.step(plan, event(TraderExits, quantity=30))
+    assert [type(e).__name__ for e in effects if not isinstance(e, Notify)] == ["CancelEntry", "Protect"]
+
+
 @case(TraderExits, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
 def _trader_exits_without_a_position(src: State) -> Given:
     return Given(plan_in(src), event(TraderExits), [])
@@ -976,7 +1004,7 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
         PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
-        CommissionCharged.TRIGGER}
+        CommissionCharged.TRIGGER, SizedAgain.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
