@@ -178,7 +178,9 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
             last[key] = f"{e['status']}" + (f" ({e['reason']})" if e.get("reason") else "")
     out = []
     for plan_id, row in db.plans.items():
-        sized = any(r["to_state"] == "sized" for r in db.journal.get(plan_id, []))
+        sized = False   # sized, and not sent back to pending unsent (SizedAgain) since
+        for r in db.journal.get(plan_id, []):
+            sized = r["to_state"] == "sized" or (sized and r["event"] != "SizedAgain")
         want = 1 if sized else 0
         n, sent = len(attempts.get(plan_id, ())), len(transmitted.get(plan_id, ()))
         held = sorted(last.get(k, "?") for k in attempts.get(plan_id, set()) - transmitted.get(plan_id, set()))

@@ -451,3 +451,21 @@ def test_a_plan_the_trader_traded_by_hand_may_be_left_in_error(db_path: Path) ->
     _sql(db_path, "UPDATE plans SET state='error', reason='reversed' WHERE id=?", PLAN)
     assert _names(records.plans_finish(inv.Db.read(db_path))) == ["plans_finish"]
     assert records.plans_finish(inv.Db.read(db_path), touched={PLAN}) == []
+
+
+def test_a_plan_sized_again_and_never_sent_wants_no_entry(tmp_path: Path) -> None:
+    """Sized, then back to pending unsent (SizedAgain: a restart came between), then refused at
+    the next activation: no entry reached IB, and none was due."""
+    path = tmp_path / "state.db"
+    store = Store(f"sqlite:///{path}")
+    m = PlanMachine()
+    events = lifecycle_events()
+    plan = m.bind(store.insert_plan(spec(PLAN), at=events[0].at))
+    apply_event(m, store, plan, events[0], now=events[0].at)          # activated: sized
+    apply_event(m, store, plan, machines.SizedAgain(events[0].at, "a restart"), now=events[0].at)
+    assert plan.state == "pending"
+    store.close()
+    assert inv.one_entry_per_plan(inv.Db.read(path), _broker([])) == []
+    _sql(path, "DELETE FROM journal WHERE plan_id=? AND event='SizedAgain'", PLAN)   # sized and never sent
+    [v] = inv.one_entry_per_plan(inv.Db.read(path), _broker([]))
+    assert "0 entry orders reached the market (want 1)" in v.detail
