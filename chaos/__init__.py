@@ -1,9 +1,11 @@
 """The survival harness: the orchestrator as a real process against the simulated gateway in
-its own process, under seeded crashes, disconnects, outages and clock jumps, with invariants
-checked from broker truth and state.db after every episode. ``python -m chaos --help``."""
+its own process, under seeded crashes, disconnects, outages and clock jumps, and a second actor
+— a trader at the same account (``actor.py``) — with invariants checked from broker truth (every
+client's orders) and state.db at every checkpoint and after every episode. ``python -m chaos --help``."""
 
 from .invariants import INVARIANTS, Violation
-from .runner import ALL_KINDS, Budget, Run, Tally
+from .runner import Run
+from .tally import ALL_KINDS, Budget, Tally
 
 __all__ = ["ALL_KINDS", "Budget", "INVARIANTS", "Run", "Tally", "Violation", "run"]
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import machines
-from machines import Leg, Plan, PlanMachine, parse_order_ref
-from orchestrator.store.codec import event_from_json
-from orchestrator.store.plans import spec_from_row
+from machines import Leg, parse_order_ref
+
+from .hand import CLOSE_REF, TRADER_CLIENT, Hand
 
 WORKING = ("PreSubmitted", "Submitted")
 
@@ -37,6 +35,17 @@ INVARIANTS: dict[str, str] = {
     "orchestrator_healthy": "SIGTERM exits 0; no traceback, no unexpected ERROR line, no unexpected exit",
     "owner_only_files": "state.db (+ -wal, -shm), the sim journal and logs are 0600",
     "no_secret_in_output": "the webhook token is in no log, output, status/outbox/history text or state.db",
+    # with the second actor (the trader at the shared account): chaos/exposure.py, chaos/owners.py
+    "one_stop_one_target": "at most one working stop and one target per plan across all clients (a trader's "
+                           "duplicate resolved within the grace)",
+    "exits_within_position": "exit quantity working for a plan (all clients) never above what IB holds for it for "
+                             "longer than the grace",
+    "never_reversed_by_us": "no execution of an orchestrator's exit order reverses the plan's share of IB's position",
+    "market_entry_risk": "a market entry's actual risk (fill vs stop) <= its risk budget x (1 + tolerance)",
+    "owner_refusals": "a second daemon / a client-id change with orders working exits 2 at once, nothing reaches IB; "
+                      "a restart after SIGKILL is never refused for the lock",
+    "holds_only_for_hand_positions": "entries are held only in a symbol whose position the trader's hand trades "
+                                     "leave unexplained, and released once explained",
 }
 
 
@@ -118,25 +127,33 @@ class Broker:
     def position(self, symbol: str) -> int:
         return sum(int(round(p["quantity"])) for p in self.state["positions"] if p["symbol"] == symbol)
 
+    @property
+    def hand(self) -> Hand:
+        return Hand.from_executions(self.state["executions"])
 
-def _leg(ref: str | None) -> Leg | None:
+
+def leg_of(ref: str | None) -> Leg | None:
     parsed = parse_order_ref(ref or "")
     return parsed[1] if parsed else None
 
 
-def _dec(v: Any) -> Decimal:
+def dec(v: Any) -> Decimal:
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v))
 
 
 # --------------------------------------------------------------------------- broker-side checks
 
 LOST_ENTRY = "the entry was sent but IB shows no trace of it"
+LOST_CANCELLED = "cancelled before the entry reached IB"
 
 
 def _escalated_lost_entry(db: Db, plan_id: str) -> bool:
     """The plan went to ``error`` because IB never saw its entry (the gateway dropped the
-    connection before it read the bracket, as IB can lose the last orders before a reset)."""
-    return any(r["to_state"] == "error" and LOST_ENTRY in str(r["payload"] or "")
+    connection before it read the bracket, as IB can lose the last orders before a reset; or a kill
+    after its intents were written, which is never sent twice: ``EntryUnseen``) — or
+    to ``cancelled``, when a cancel or its expiry had been asked for meanwhile."""
+    return any((r["to_state"] == "error" and (r["event"] == "EntryUnseen" or LOST_ENTRY in str(r["payload"] or "")))
+               or (r["to_state"] == "cancelled" and LOST_CANCELLED in str(r["payload"] or ""))
                for r in db.journal.get(plan_id, []))
 
 
@@ -161,10 +178,10 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
             last[key] = f"{e['status']}" + (f" ({e['reason']})" if e.get("reason") else "")
     out = []
     for plan_id, row in db.plans.items():
-        rows = db.journal.get(plan_id, [])
-        again = max((i for i, r in enumerate(rows) if r.get("event") == "SizedAgain"), default=-1)
-        # sized since it was last sized again (a bracket never sent is sized anew, and may be refused then)
-        want = 1 if any(r["to_state"] == "sized" for r in rows[again + 1:]) else 0
+        sized = False   # sized, and not sent back to pending unsent (SizedAgain) since
+        for r in db.journal.get(plan_id, []):
+            sized = r["to_state"] == "sized" or (sized and r["event"] != "SizedAgain")
+        want = 1 if sized else 0
         n, sent = len(attempts.get(plan_id, ())), len(transmitted.get(plan_id, ()))
         held = sorted(last.get(k, "?") for k in attempts.get(plan_id, set()) - transmitted.get(plan_id, set()))
         if sent == 0 and n == 0 and _escalated_lost_entry(db, plan_id):
@@ -179,12 +196,15 @@ def one_entry_per_plan(db: Db, broker: Broker) -> list[Violation]:
 
 
 def never_two_stops(broker: Broker) -> list[Violation]:
+    """The orchestrator's own stops (every client id but the trader's); a duplicate the trader
+    places with the plan's orderRef is one_stop_one_target's business."""
     status: dict[Any, tuple[str, str]] = {}   # perm id -> (plan, status)
     worst: dict[str, tuple[int, str]] = {}
     for i, e in enumerate(broker.journal):
         ref = parse_order_ref(e.get("order_ref") or "")
         perm = e.get("perm_id")
-        if ref is None or not perm or ref[1] is not Leg.STOP or not e.get("status"):
+        if (ref is None or not perm or ref[1] is not Leg.STOP or not e.get("status")
+                or e.get("client_id") == TRADER_CLIENT):
             continue
         status[perm] = (ref[0], e["status"])
         working = sum(1 for p, s in status.values() if p == ref[0] and s in WORKING)
@@ -194,108 +214,77 @@ def never_two_stops(broker: Broker) -> list[Violation]:
             for p, (n, where) in sorted(worst.items())]
 
 
-def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str]) -> dict[str, tuple[int, str]]:
-    """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}."""
+def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: Hand | None = None,
+                  sides: dict[str, int] | None = None) -> dict[str, tuple[int, str]]:
+    """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}.
+
+    The trader's own shares need no stop of ours; what is left is the plan's. A stop of the
+    trader's on the plan's shares (``TWS-close``, or one carrying the plan's orderRef) covers too.
+    Where the trader is in the symbol (a trade by hand, a stop of theirs) only too little cover
+    is a gap — too much is exits_within_position's, with its grace — and a share the trader's
+    hand trades reversed is theirs. Elsewhere the orchestrator's stops must match exactly."""
+    hand = hand or Hand()
     gaps: dict[str, tuple[int, str]] = {}
     for pos in state["positions"]:
-        qty = int(round(pos["quantity"]))
+        sym = pos["symbol"]
+        qty = hand.plan_share(sym, int(round(pos["quantity"])))
         if qty == 0:
             continue
-        sym = pos["symbol"]
         plan = plan_of_symbol.get(sym)
         if plan is None:
             gaps[sym] = (qty, f"{sym}: position {qty} belongs to no plan")
             continue
+        if hand.traded(sym) and sides is not None and qty * sides.get(plan, 1) < 0:
+            continue
         exit_action = "SELL" if qty > 0 else "BUY"
-        covered = flattening = 0
+        ours = theirs = flattening = 0
         for o in state["orders"]:
-            ref = parse_order_ref(o.get("order_ref") or "")
-            if (ref is None or ref[0] != plan or o["status"] != "Submitted" or o["action"] != exit_action
-                    or o["symbol"] != sym):
+            if o["status"] != "Submitted" or o["action"] != exit_action or o["symbol"] != sym:
                 continue
-            if ref[1] is Leg.STOP:
-                covered += int(round(o["remaining"]))
-            elif ref[1] is Leg.FLATTEN:
+            ref = parse_order_ref(o.get("order_ref") or "")
+            mine = ref is not None and ref[0] == plan
+            if o.get("client_id") == TRADER_CLIENT:   # a stop of the trader's on the plan's shares
+                if (mine or o.get("order_ref") == CLOSE_REF) and o.get("order_type") in ("STP", "TRAIL"):
+                    theirs += int(round(o["remaining"]))
+            elif ref is not None and mine and ref[1] is Leg.STOP:
+                ours += int(round(o["remaining"]))
+            elif ref is not None and mine and ref[1] is Leg.FLATTEN:
                 flattening += int(round(o["remaining"]))
-        if covered != abs(qty):
-            gaps[plan] = (qty, f"position {qty}, working stop quantity {covered}" + (
+        trader_in = hand.traded(sym) or theirs > 0
+        if ours + theirs < abs(qty) or (ours != abs(qty) and not trader_in):
+            gaps[plan] = (qty, f"position {qty}, working stop quantity {ours}" + (
+                f" (and {theirs} of the trader's)" if theirs else "") + (
                 f" (a flatten order for {flattening} is working)" if flattening else ""))
     return gaps
 
 
-# --------------------------------------------------------------------------- state.db checks
-
-def journal_replays(db: Db) -> list[Violation]:
-    """Replay every plan's journal through a fresh machine; states and figures must agree."""
-    out = []
-    machine = PlanMachine()
-    for plan_id, row in db.plans.items():
-        rows = db.journal.get(plan_id, [])
-        if not rows or rows[0]["seq"] != 0 or rows[0]["to_state"] != "pending":
-            out.append(Violation("journal_replays", plan_id, "journal does not start with the loaded plan"))
-            continue
-        plan = Plan(spec_from_row(row))
-        machine.bind(plan)
-        try:
-            for expected_seq, r in enumerate(rows):
-                if r["seq"] != expected_seq:
-                    out.append(Violation("journal_replays", plan_id, f"journal seq {r['seq']} where {expected_seq} "
-                                         "was expected (a transition is missing)"))
-                    break
-                if expected_seq == 0:
-                    continue
-                if r["from_state"] != plan.state:
-                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']}: from {r['from_state']} but "
-                                         f"the replay is in {plan.state}"))
-                    break
-                try:
-                    machine.step(plan, event_from_json(r["event"], r["payload"]))
-                except machines.InvalidEvent as exc:
-                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']}: illegal: {exc}"))
-                    break
-                if plan.state != r["to_state"]:
-                    out.append(Violation("journal_replays", plan_id, f"seq {r['seq']} {r['event']}: journal says "
-                                         f"{r['to_state']}, the replay {plan.state}"))
-                    break
-            else:
-                if row["version"] != rows[-1]["seq"]:
-                    out.append(Violation("journal_replays", plan_id,
-                                         f"plan version {row['version']} != last journal seq {rows[-1]['seq']}"))
-                if plan.state != row["state"]:
-                    out.append(Violation("journal_replays", plan_id,
-                                         f"replay ends in {plan.state}, the plan row says {row['state']}"))
-                for name in ("filled_qty", "exited_qty", "quantity", "realized_pnl", "avg_entry_price",
-                             "avg_exit_price", "stop_price"):
-                    stored, replayed = row[name], getattr(plan, name)
-                    if stored is None and replayed is None:
-                        continue
-                    if stored is None or replayed is None or _dec(stored) != _dec(replayed):
-                        out.append(Violation("journal_replays", plan_id,
-                                             f"{name}: stored {stored}, replayed {replayed}"))
-        finally:
-            machine.release(plan)
-    return out
-
-
 def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> list[Violation]:
+    """The trader's hand trades count apart: IB's position = the plan's open quantity + the
+    trader's own shares + what the trader traded of the plan's; an ended plan leaves nothing of
+    its own at IB (position minus the trader's own shares; where the trader traded the plan's
+    shares by hand, what is left is never_reversed_by_us's to judge, with its timing) and no
+    working order of an orchestrator."""
     out = []
+    hand = broker.hand
     for plan_id, row in db.plans.items():
         ex = broker.executions.get(plan_id, [])
-        entry = sum(int(round(e["shares"])) for e in ex if _leg(e["order_ref"]) is Leg.ENTRY)
-        exits = sum(int(round(e["shares"])) for e in ex if _leg(e["order_ref"]) not in (Leg.ENTRY, None))
+        entry = sum(int(round(e["shares"])) for e in ex if leg_of(e["order_ref"]) is Leg.ENTRY)
+        exits = sum(int(round(e["shares"])) for e in ex if leg_of(e["order_ref"]) not in (Leg.ENTRY, None))
         if (row["filled_qty"], row["exited_qty"]) != (entry, exits):
             out.append(Violation("final_matches_broker", plan_id,
                                  f"plan filled/exited {row['filled_qty']}/{row['exited_qty']}, "
                                  f"executions {entry}/{exits}"))
         sign = 1 if row["side"] == "long" else -1
         symbol = symbol_of.get(plan_id, row["symbol"])
-        pos = broker.position(symbol)
-        if pos != (row["filled_qty"] - row["exited_qty"]) * sign:
+        own, closed = hand.own.get(symbol, 0), hand.close.get(symbol, 0)
+        pos = broker.position(symbol) - own
+        if pos - closed != (row["filled_qty"] - row["exited_qty"]) * sign:
+            by_hand = f" (besides the trader's own {own} and {closed} traded by hand)" if own or closed else ""
             out.append(Violation("final_matches_broker", plan_id,
-                                 f"IB position {pos} != plan's open quantity {row['filled_qty'] - row['exited_qty']} "
-                                 f"({row['state']})"))
+                                 f"IB position {pos}{by_hand} != plan's open quantity "
+                                 f"{row['filled_qty'] - row['exited_qty']} ({row['state']})"))
         if row["state"] in ("closed", "cancelled", "rejected"):
-            mine = broker.orders.get(plan_id, [])
+            mine = [o for o in broker.orders.get(plan_id, []) if o.get("client_id") != TRADER_CLIENT]
             working = [o for o in mine if o["status"] in WORKING + ("PendingCancel",)]
             held = [o for o in mine if o["status"] in ("Held", "PendingSubmit")]
             for what, left in (("working", working), ("untransmitted (held)", held)):
@@ -303,104 +292,9 @@ def final_matches_broker(db: Db, broker: Broker, symbol_of: dict[str, str]) -> l
                     out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB still has {what}: "
                                          + ", ".join(f"{o['order_ref']} {o['order_type']} {o['status']}"
                                                      for o in left)))
-            if pos != 0:
-                out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"))
-    return out
-
-
-def fills_exactly_once(db: Db, broker: Broker) -> list[Violation]:
-    out = []
-    for plan_id, row in db.plans.items():
-        ex = {e["exec_id"]: e for e in broker.executions.get(plan_id, [])}
-        fills = db.fills.get(plan_id, [])
-        seen = [f["exec_id"] for f in fills]
-        dupes = {x for x in seen if seen.count(x) > 1}
-        missing = sorted(set(ex) - set(seen))
-        extra = sorted(set(seen) - set(ex))
-        for what, ids in (("applied twice", dupes), ("never applied", missing), ("not an execution of IB's", extra)):
-            if ids:
-                out.append(Violation("fills_exactly_once", plan_id, f"{what}: {sorted(ids)}"))
-        for f in fills:
-            e = ex.get(f["exec_id"])
-            if e is None:
-                continue
-            if int(f["quantity"]) != int(round(e["shares"])) or _dec(f["price"]) != _dec(e["price"]):
-                out.append(Violation("fills_exactly_once", plan_id, f"{f['exec_id']}: applied {f['quantity']} @ "
-                                     f"{f['price']}, IB executed {e['shares']} @ {e['price']}"))
-            leg = _leg(e["order_ref"])
-            if leg is not None and f["leg"] != leg.value:
-                out.append(Violation("fills_exactly_once", plan_id, f"{f['exec_id']}: applied as {f['leg']}, "
-                                     f"IB's order is {leg.value}"))
-        # realized P&L: the machine's average-cost rule over the fills in the order applied ...
-        sign = 1 if row["side"] == "long" else -1
-        filled = 0
-        avg = Decimal(0)
-        pnl = Decimal(0)
-        for f in fills:
-            qty, price = int(f["quantity"]), Decimal(f["price"])
-            if f["leg"] == "entry":
-                avg = (avg * filled + price * qty) / (filled + qty)
-                filled += qty
-            else:
-                pnl += (price - (avg if filled else Decimal(row["entry_price"]))) * qty * sign
-        if _dec(row["realized_pnl"]) != pnl:
-            out.append(Violation("fills_exactly_once", plan_id,
-                                 f"realized P&L {row['realized_pnl']} != {pnl} from the fills applied"))
-        # ... and, once flat, the broker's cash flow (independent of the order fills were applied in)
-        if row["filled_qty"] and row["filled_qty"] == row["exited_qty"] and ex:
-            flow = sum((_dec(e["price"]) * int(round(e["shares"])) * (-1 if _leg(e["order_ref"]) is Leg.ENTRY else 1)
-                        for e in ex.values()), Decimal(0)) * sign
-            if abs(flow - _dec(row["realized_pnl"])) > Decimal("0.01"):
-                out.append(Violation("fills_exactly_once", plan_id,
-                                     f"realized P&L {row['realized_pnl']} != {flow} from IB's executions"))
-    return out
-
-
-def transitions_notified(db: Db, delivered: set[tuple[str, int]] | None) -> list[Violation]:
-    out = []
-    rows = {(r["plan_id"], r["seq"]) for r in db.outbox}
-    for plan_id, journal in db.journal.items():
-        for r in journal:
-            if r["seq"] == 0 or r["from_state"] == r["to_state"]:
-                continue
-            if (plan_id, r["seq"]) not in rows:
-                out.append(Violation("transitions_notified", plan_id,
-                                     f"seq {r['seq']} {r['from_state']} -> {r['to_state']} has no outbox row"))
-    for r in db.outbox:
-        if r["dead_at"] is not None:
-            out.append(Violation("transitions_notified", r["plan_id"], f"outbox #{r['id']} {r['kind']} dead-lettered: "
-                                 f"{r['last_error']}"))
-        elif r["sent_at"] is None:
-            out.append(Violation("transitions_notified", r["plan_id"], f"outbox #{r['id']} {r['kind']} never sent"))
-        elif delivered is not None and r["plan_id"] and r["seq"] and (r["plan_id"], r["seq"]) not in delivered:
-            out.append(Violation("transitions_notified", r["plan_id"],
-                                 f"outbox #{r['id']} (step {r['seq']}) marked sent but Discord never got it"))
-    return out
-
-
-def plans_finish(db: Db) -> list[Violation]:
-    out = [Violation("plans_finish", pid, f"still {r['state']} ({r['reason'] or 'no reason'})")
-           for pid, r in db.plans.items() if r["state"] not in ("closed", "cancelled", "rejected")]
-    out += [Violation("plans_finish", r["plan_id"], f"effect #{r['id']} {r['kind']} never carried out")
-            for r in db.pending_effects]
-    return out
-
-
-def owner_only(paths: Iterable[Path]) -> list[Violation]:
-    out = []
-    for p in paths:
-        if p.exists() and p.stat().st_mode & 0o077:
-            out.append(Violation("owner_only_files", None, f"{p.name} is {oct(p.stat().st_mode & 0o777)}"))
-    return out
-
-
-def no_secret(secret: str, files: Iterable[Path], texts: dict[str, str]) -> list[Violation]:
-    out = []
-    needle = secret.encode()
-    for p in files:
-        if p.is_file() and needle in p.read_bytes():
-            out.append(Violation("no_secret_in_output", None, f"the webhook token is in {p.name}"))
-    for name, text in texts.items():
-        if secret in text:
-            out.append(Violation("no_secret_in_output", None, f"the webhook token is in the output of {name}"))
+            if pos != 0 and not (closed or hand.other.get(symbol)):   # else never_reversed_by_us judges it
+                out.append(Violation("final_matches_broker", plan_id, f"{row['state']} but IB holds {pos}"
+                                     + (f" besides the trader's own {own}" if own else "")
+                                     + (f" (the trader's own {own}, traded by hand of the plan's {closed})"
+                                        if closed else "")))
     return out

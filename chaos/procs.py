@@ -86,10 +86,11 @@ class Child:
 
     @classmethod
     async def spawn(cls, name: str, args: list[str], *, cwd: Path, logdir: Path,
-                    env: dict[str, str] | None = None) -> Child:
+                    env: dict[str, str] | None = None, stdin: bool = False) -> Child:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=cwd, env=_child_env(env),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stdout is not None and proc.stderr is not None
         return cls(proc, Stream(proc.stdout, logdir / f"{name}.out.log"),
                    Stream(proc.stderr, logdir / f"{name}.err.log"), name)
@@ -137,16 +138,20 @@ class Child:
 
 
 class Gateway:
-    """``python -m orchestrator.simgw`` in its own process, with its control port."""
+    """``python -m orchestrator.simgw`` in its own process, with its control port; with ``window``,
+    ``python -m chaos.tws_gateway`` (the same gateway, plus the TWS window a trader clicks in)."""
 
     def __init__(self, child: Child, port: int, control_port: int) -> None:
         self.child, self.port, self.control_port = child, port, control_port
         self.control: Control | None = None
+        self.window: Control | None = None
 
     @classmethod
     async def start(cls, workdir: Path, *, prices: Path, journal: Path, account_value: float,
-                    partial_fill_max: int | None, port: int = 0, account: str | None = None) -> Gateway:
-        args = ["-m", "orchestrator.simgw", "--port", str(port), "--tick-seconds", "0", "--control-port", "0",
+                    partial_fill_max: int | None, port: int = 0, account: str | None = None,
+                    window: bool = False) -> Gateway:
+        module = "chaos.tws_gateway" if window else "orchestrator.simgw"
+        args = ["-m", module, "--port", str(port), "--tick-seconds", "0", "--control-port", "0",
                 "--prices", str(prices), "--journal", str(journal), "--account-value", f"{account_value:g}"]
         if account:
             args += ["--account", account]
@@ -160,7 +165,21 @@ class Gateway:
             raise RuntimeError(f"the simulated gateway did not start: {child.err.lines[-5:]}")
         self = cls(child, int(line.rsplit(":", 1)[1]), int(ctl.rsplit(":", 1)[1]))
         self.control = await Control.open(self.control_port)
+        if window:
+            where = await child.err.wait_line(r"^tws window on ", START_TIMEOUT)
+            if where is None:
+                await child.kill()
+                raise RuntimeError(f"the TWS window did not open: {child.err.lines[-5:]}")
+            self.window = await Control.open(int(where.rsplit(":", 1)[1]))
         return self
+
+    async def click(self, cmd: str, **kw: Any) -> dict[str, Any]:
+        """The trader in the TWS window (cancel any order of the account, as a click does)."""
+        assert self.window is not None, "the gateway was started without its TWS window"
+        reply = await self.window(cmd, **kw)
+        if not reply.get("ok"):
+            raise RuntimeError(f"TWS window {cmd} {kw}: {reply.get('error')}")
+        return reply
 
     async def __call__(self, cmd: str, **kw: Any) -> dict[str, Any]:
         assert self.control is not None
@@ -176,10 +195,49 @@ class Gateway:
         return (await self("journal", since=0))["entries"]  # type: ignore[no-any-return]
 
     async def stop(self) -> int:
-        if self.control is not None:
-            await self.control.close()
-            self.control = None
+        for ctl in (self.control, self.window):
+            if ctl is not None:
+                await ctl.close()
+        self.control = self.window = None
         return await self.child.terminate(10.0)
+
+
+class TraderProcess:
+    """``python -m chaos.trader``: the trader's clientId-0 API session, one JSON command per line."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self._answered = 1   # stdout line 0 is the ready line
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, workdir: Path, port: int) -> TraderProcess:
+        child = await Child.spawn("trader", ["-m", "chaos.trader", "--port", str(port)], cwd=REPO, logdir=workdir,
+                                  stdin=True)
+        if await child.out.wait_line(r'^\{"ready": true\}', START_TIMEOUT) is None:
+            await child.kill()
+            raise RuntimeError(f"the trader did not start: {child.err.lines[-5:]}")
+        return cls(child)
+
+    async def __call__(self, op: str, **kw: Any) -> dict[str, Any]:
+        """One command; its answer (the trader gives up on anything after its own bounded waits)."""
+        assert self.child.proc.stdin is not None
+        async with self._lock:
+            self.child.proc.stdin.write(json.dumps({"op": op, **kw}).encode() + b"\n")
+            await self.child.proc.stdin.drain()
+            line = await self.child.out.wait_line(r"^\{", 60.0, start=self._answered)
+            self._answered += 1
+        if line is None:
+            raise ConnectionError(f"the trader exited: {self.child.err.lines[-5:]}")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    async def stop(self) -> None:
+        if self.child.proc.stdin is not None and self.child.alive():
+            self.child.proc.stdin.close()
+        try:
+            await self.child.wait(10.0)
+        except TimeoutError:
+            await self.child.kill()
 
 
 class Control:

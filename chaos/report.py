@@ -7,7 +7,7 @@ from collections import Counter
 
 from .invariants import INVARIANTS
 from .known import describe
-from .runner import ALL_KINDS, Tally
+from .tally import ALL_KINDS, Tally
 
 
 def _table(rows: list[list[str]], header: list[str], text_columns: tuple[int, ...] = (0,)) -> list[str]:
@@ -32,7 +32,7 @@ def summary(t: Tally, command: str = "") -> str:
     rows = [[k, str(t.injected[k]), str(t.fired[k])] for k in ALL_KINDS]
     rows.append(["total", str(t.faults), str(sum(t.fired[k] for k in ALL_KINDS))])
     lines += _table(rows, ["fault", "injected", "took effect"])
-    lines.append(f"kills: {t.kills}   gateway faults: {t.gateway_faults}")
+    lines.append(f"kills: {t.kills}   gateway faults: {t.gateway_faults}   interventions: {t.interventions}")
     lines.append("")
     by: Counter[str] = Counter(v.invariant for v in t.violations)
     known: Counter[str] = Counter(v.invariant for v in t.known)
@@ -41,6 +41,10 @@ def summary(t: Tally, command: str = "") -> str:
         checked = t.checkpoints if name == "protected_after_connect" else t.checks[name]
         rows.append([name, str(checked), str(by[name]), str(known[name]), text])
     lines += _table(rows, ["invariant", "checked", "violations", "known", "what"], (0, 4))
+    for name, why in sorted(t.skipped.items()):
+        lines.append(f"{name}: {why}")
+    for note, n in t.notes.items():
+        lines.append(f"seen and allowed: {note}: {n}")
     if t.cover_seconds:
         c = sorted(t.cover_seconds)
         lines.append(f"checkpoints: {t.checkpoints}; time from connected to every position covered: median "

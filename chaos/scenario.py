@@ -3,13 +3,15 @@ expiring) and one price path per symbol that takes each plan through its entry a
 target, its stop, or up far enough to trail and back down onto the trailing stop.
 
 Everything comes from one ``random.Random``: the same seed gives the same plans and paths.
-Each plan trades its own symbol, so the broker's position per symbol is the plan's position.
+Each plan trades its own symbol, so the broker's position per symbol is the plan's position (and
+the trader's own shares, ``chaos/hand.py``). Two more symbols no plan trades (``foreign``) wander
+on a path of their own, drawn from their own generator so that the plans' paths do not change.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -64,6 +66,7 @@ class Scenario:
     spare: list[PlanDraft]              # plans added mid-run (e.g. for an entry rejection)
     base: dict[str, Decimal]            # every symbol's first price (the gateway's prices file)
     steps: list[dict[str, Decimal]]     # the price path: one price per live symbol per step
+    foreign: list[str] = field(default_factory=list)   # symbols no plan trades (the trader's own business)
 
     def prices_csv(self) -> str:
         return "symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.base.items())
@@ -146,4 +149,44 @@ def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int 
         while len(p) < length:
             p.append(max(cents(float(p[-1]) * (1 + rng.gauss(0, 0.0002))), CENT))
     steps = [{sym: paths[sym][i] for sym in paths} for i in range(length)]
-    return Scenario(drafts, extra, base, steps)
+    foreign = [f"C{episode % 100:02d}{c}" for c in "XY"]
+    walk = random.Random(f"foreign:{run}:{episode}")
+    for symbol in foreign:
+        price = base[symbol] = cents(walk.uniform(20, 400))
+        for step in steps:
+            price = step[symbol] = max(cents(float(price) * (1 + walk.gauss(0, 0.0005))), CENT)
+    return Scenario(drafts, extra, base, steps, foreign)
+
+
+# the orchestrator's config in an episode (paper mode against the episode's gateway)
+_CONFIG = """\
+[broker]
+mode = "paper"
+host = "127.0.0.1"
+port = {port}
+client_id = {client_id}
+[store]
+url = "sqlite:///{db}"
+[plans]
+files = ["{plans}/*.toml"]
+rescan_seconds = 0.2
+[maintenance]
+windows = []
+[sessions]
+market_hours = false
+[risk]
+small_pct = 0.1
+normal_pct = 0.2
+large_pct = 0.3
+max_portfolio_risk_pct = 10
+[trailing]
+interval_seconds = 0.1
+[discord]
+timeout_seconds = 2
+"""
+RISK_PCT = {"small": Decimal("0.1"), "normal": Decimal("0.2"), "large": Decimal("0.3")}
+ACCOUNT_VALUE = 2_000_000
+
+
+def config_toml(port: int, client_id: int, *, db: str = "state.db", plans: str = "plans") -> str:
+    return _CONFIG.format(port=port, client_id=client_id, db=db, plans=plans)

@@ -9,12 +9,13 @@ import io
 import sqlite3
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from chaos import invariants as inv
-from chaos.procs import Child, Gateway
+from chaos.procs import Child, Gateway, TraderProcess
 from orchestrator.cli import main as cli
 
 from ..engine.harness import paper_config
@@ -40,10 +41,11 @@ def plan_toml(plan_id: str = "P", *, symbol: str = "AAPL", side: str = "long", e
 
 class Bench:
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
-                 prices: dict[str, float] | None = None) -> None:
+                 prices: dict[str, float] | None = None, window: bool = False) -> None:
         self.tmp = tmp
         self.plans = plans
         self.partial_fill_max = partial_fill_max
+        self.window = window   # the gateway with its TWS window (chaos/tws_gateway.py)
         self.prices = prices or {"AAPL": 180.0, "MSFT": 420.0}
         self.gw: Gateway | None = None
         self.runs = 0
@@ -63,7 +65,8 @@ class Bench:
         prices = self.tmp / "prices.csv"
         prices.write_text("symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.prices.items()))
         self.gw = await Gateway.start(self.tmp, prices=prices, journal=self.tmp / "journal.jsonl",
-                                      account_value=100_000, partial_fill_max=self.partial_fill_max)
+                                      account_value=100_000, partial_fill_max=self.partial_fill_max,
+                                      window=self.window)
         self.config.write_text(paper_config(port=self.gw.port, trailing_seconds=0.1))
         return self
 
@@ -133,9 +136,36 @@ class Bench:
     def cancel(self, plan_id: str) -> None:
         assert cli(["cancel", plan_id, "--config", str(self.config)], out=io.StringIO()) == 0
 
+    def accept(self, symbol: str) -> None:
+        assert cli(["positions", "accept", symbol, "--config", str(self.config)], out=io.StringIO()) == 0
+
+    def command_result(self) -> str | None:
+        """The result of the last trader command the daemon applied (None until it is applied)."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT result FROM commands ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+        return None if row is None else row[0]
+
     async def broker(self) -> inv.Broker:
         assert self.gw is not None
         return inv.Broker(await self.gw.state(), await self.gw.journal())
 
     async def position(self, symbol: str) -> int:
         return (await self.broker()).position(symbol)
+
+
+@asynccontextmanager
+async def protected(tmp_path: Path, plans: str | None = None) -> AsyncIterator[tuple[Bench, TraderProcess]]:
+    """A long plan P in AAPL (by default stop 171, target 189), bought and protected, and the
+    trader's clientId-0 session."""
+    async with Bench(tmp_path, plans or plan_toml("P"), window=True) as b:
+        assert b.gw is not None
+        await b.start()
+        await b.plan_state("P", "protected")
+        trader = await TraderProcess.start(tmp_path, b.gw.port)
+        try:
+            yield b, trader
+        finally:
+            await trader.stop()
