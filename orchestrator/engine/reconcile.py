@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, Leg, Plan, State
+from machines import LIVE_POSITION, Plan, State
 from machines import effects as fx
 
 from ..broker import evidence
@@ -107,7 +107,7 @@ class Reconciler:
     async def _reconcile(self, snap: BrokerSnapshot, reason: str) -> None:
         now = self.clock.now()
         fills = sorted(snap.fills, key=lambda f: f.at)
-        await self._missed_fills([f for f in fills if f.leg is not Leg.ENTRY], reason)   # 0: exits that happened
+        await self._missed_fills(fills, reason)   # 0: what happened while away, entries and exits in their order
         await self.commands.poll()                                                       # 0b
         await self._missed_fills(fills, reason)                                          # 1
         for fill in snap.fills:                                          # 1b: their commissions

@@ -92,3 +92,29 @@ async def test_an_entry_sized_before_a_crash_waits_for_a_pause_made_while_down(t
     finally:
         await w.stop()
         await w.gw.stop()
+
+
+async def test_fills_while_away_are_applied_in_their_order_entries_and_exits_alike(tmp_path: Path) -> None:
+    """Down with 100 of 221 filled: IB fills 100 more of the entry, then the stop sells all 200.
+    At the restart the entry's fill comes before the stop's, so the plan closes with the P&L of
+    IB's executions (applied exits first, the stop's 200 looked like a reversal of a 100 position)."""
+    w = World(tmp_path, plan_toml("AW", stop=171.00, target=200.00), partial_fill_max=100)
+    await w.gw.start()
+    await w.start()
+    try:
+        await w.until(lambda: "AW" in w.engine.plans and w.plan("AW").filled_qty == 100
+                      and w.plan("AW").state == "protected", "100 filled and protected")
+        await w.stop()
+        w.gw.set_price("AAPL", 180.00)              # 100 more of the entry
+        await w.gw.wait_until(lambda: _position(w) > 100)
+        for price in (170.00, 169.90, 169.80):      # the stop sells all 200, 100 at a time
+            w.gw.set_price("AAPL", price)
+        await w.gw.wait_until(lambda: _position(w) == 0)
+        await w.start()
+        plan = await w.state("AW", "closed")
+        assert ("filled", "error") not in [(a, b) for a, b, _ in w.history("AW")]
+        assert "closed" in [b for _, b, _ in w.history("AW")] and "error" not in [b for _, b, _ in w.history("AW")]
+        assert plan.filled_qty == plan.exited_qty > 100 and plan.exit_reason == "stop" and _position(w) == 0
+    finally:
+        await w.stop()
+        await w.gw.stop()
