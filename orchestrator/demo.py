@@ -153,7 +153,7 @@ def _journal_summary(path: Path) -> str:
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .bootstrap import run
     from .config import load_config
-    from .render import status_table
+    from .render import compact_table
     from .store.read import open_readonly, plan_rows
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrator-demo-"))
@@ -170,9 +170,10 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         rows = plan_rows(db)
     finally:
         db.close()
-    console = Console(file=out, width=170)
+    width = 120   # the compact table: every cell whole but the reason (status --wide shows every column)
+    console = Console(file=out, width=width)
     console.print()
-    console.print(status_table(rows))
+    console.print(compact_table(rows, width))
     out.write(f"simulated broker journal: {_journal_summary(folder / 'sim-journal.jsonl')}\n")
     out.write(f"look again: orchestrator status --config {cfg_path}\n"
               f"            orchestrator history DEMO-NVDA-TRAIL --config {cfg_path}\n")
