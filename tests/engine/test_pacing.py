@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchestrator import bootstrap
 from orchestrator.broker.port import BrokerNotice
@@ -45,6 +48,10 @@ async def _until(engine: Any, predicate: Callable[[], bool], what: str, timeout:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("PACING_LOAD"),
+                    reason="a load test against a 50/s gateway in this process: its margins are timing-bound on a "
+                           "loaded machine (PACING_LOAD=1 runs it; the pacer's rules are tested on an injected clock)")
 async def test_two_hundred_trailing_stops_moving_at_once_reach_ib_paced_urgent_first_and_coalesced(
         tmp_path: Path) -> None:
     (tmp_path / "plans").mkdir()
