@@ -164,7 +164,7 @@ class Reconciler:
             if plan is None or fill.exec_id in plan.seen_exec_ids:
                 continue
             log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
-            await self.apply(plan.id, evidence.fill_event(fill).event)
+            await self.apply(plan.id, evidence.fill_event(fill, own_client=self.broker.client_id).event)
 
     def _cancel_already_sent(self, order: BrokerOrder) -> bool:
         """The snapshot is older than the steps above: an order they cancelled shows, in the

@@ -69,7 +69,6 @@ async def test_a_stop_the_trader_placed_with_our_order_ref_is_not_a_second_exit(
         await exits_within_position(b)
 
 
-@pytest.mark.xfail(strict=True, reason="known: trader-fill-after-closed-outside")
 async def test_the_trader_s_fill_with_our_order_ref_after_closed_outside_is_no_reversal(tmp_path: Path) -> None:
     """The trader's stop with the plan's orderRef fills after the plan stepped back: IB's position
     report closes the plan outside at once; the execution (another client's) is heard at the next
