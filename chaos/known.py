@@ -24,15 +24,6 @@ class KnownIssue:
 
 
 KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
-    KnownIssue("accept-uses-stale-positions",
-               "orchestrator positions accept SYMBOL takes what IB held at the last reconciliation, not now: "
-               "accepted right after the trade (before the next periodic reconciliation, 5 s) it accepted -221 "
-               "(the plan's own shares, negated, from a snapshot before the plan's fill) instead of the trader's "
-               "20, and entries in the symbol stayed held until the trader accepted again. The harness's trader "
-               "accepts after the hold alert (a fresh snapshot), so runs do not show it",
-               "orchestrator/engine/gate.py EntryGate.accept (self.positions is the last check's)",
-               "tests/chaos/test_trader_findings.py::test_positions_accept_right_after_the_trade_accepts_the_"
-               "traders_shares"),
     KnownIssue("scheduler-job-cancelled-at-exit",
                "rarely, SIGTERM lands while an APScheduler job (only ever an enqueue) is in flight: APScheduler "
                "logs 'Error running job …' with a CancelledError at ERROR. Noise, nothing is lost",

@@ -181,6 +181,9 @@ class Reconciler:
         if self.reconciled.is_set():
             await self._shortfalls(self.clock.now(), symbol)
             await self._trader_exits(self._foreign, self.clock.now(), symbol)   # a fill may have grown ours
+            held = self.holdings.settled(symbol)
+            if held is not None:
+                self.gate.recheck(symbol, held, self.registry)   # a hold explained again lifts now
 
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:

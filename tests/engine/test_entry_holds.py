@@ -92,8 +92,10 @@ async def test_the_traders_fill_heard_after_a_restart_is_no_reversal_and_no_hold
 
 async def test_a_hold_for_the_traders_own_shares_lasts_until_they_are_sold_back(tmp_path: Path) -> None:
     """The trader buys 50 beside the plan's shares: entries in AAPL are held while IB shows them,
-    and released at the first reconciliation after the trader sold them back."""
+    and released by IB's position report once the trader sold them back (no reconciliation runs
+    meanwhile)."""
     async with World(tmp_path, plan_toml("C")) as w:
+        w.engine.jobs.cancel("reconcile")
         await w.state("C", "protected")
         async with Trader(w.gw.port) as trader:
             await trader.sell("AAPL", 50, action="BUY")
@@ -102,7 +104,10 @@ async def test_a_hold_for_the_traders_own_shares_lasts_until_they_are_sold_back(
             assert _position(w) == 271 and "IB holds 271 AAPL" in w.engine.gate.held.get("AAPL", "")
             await _reconcile(w)
             assert "AAPL" in w.engine.gate.held   # never lifted while unexplained
-            await trader.sell("AAPL", 50)
-            await w.gw.wait_until(lambda: _position(w) == 221)
+            await trader.sell("AAPL", 30)
+            await w.gw.wait_until(lambda: _position(w) == 241)
             await _reconcile(w)
-            assert w.engine.gate.held == {}
+            assert "AAPL" in w.engine.gate.held   # 20 of the trader's shares still unexplained
+            await trader.sell("AAPL", 20)
+            await w.until(lambda: w.engine.gate.held == {}, "the hold lifted by IB's position report")
+            assert _position(w) == 221 and w.plan("C").open_qty == 221
