@@ -8,13 +8,11 @@ into a failure, and the entry here is deleted with the xfail marker.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .invariants import Violation
-from .records import REVERSED, TRADERS_WITH_OUR_REF
 
 
 @dataclass(frozen=True)
@@ -26,25 +24,6 @@ class KnownIssue:
 
 
 KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
-    KnownIssue("trader-fill-after-closed-outside",
-               "the trader's stop carrying the plan's orderRef fills after the plan stepped back for it (error, "
-               "its own exits cancelled): IB's position report closes the plan outside at once (outside_qty); the "
-               "execution, another client's, is heard at the next reconciliation and, by its orderRef, applied as "
-               "an exit of the plan's too — closed → error, 'exit fills exceed entry fills by N shares: the "
-               "position at IB is reversed, a human must flatten it', while IB is flat",
-               "machines/table.py: exit_filled in closed (over_exit) counts shares outside_qty already holds; "
-               "orchestrator/engine/reconcile.py applies another client's execution by its orderRef",
-               "tests/chaos/test_trader_findings.py::test_the_trader_s_fill_with_our_order_ref_after_closed_"
-               "outside_is_no_reversal"),
-    KnownIssue("accept-uses-stale-positions",
-               "orchestrator positions accept SYMBOL takes what IB held at the last reconciliation, not now: "
-               "accepted right after the trade (before the next periodic reconciliation, 5 s) it accepted -221 "
-               "(the plan's own shares, negated, from a snapshot before the plan's fill) instead of the trader's "
-               "20, and entries in the symbol stayed held until the trader accepted again. The harness's trader "
-               "accepts after the hold alert (a fresh snapshot), so runs do not show it",
-               "orchestrator/engine/gate.py EntryGate.accept (self.positions is the last check's)",
-               "tests/chaos/test_trader_findings.py::test_positions_accept_right_after_the_trade_accepts_the_"
-               "traders_shares"),
     KnownIssue("scheduler-job-cancelled-at-exit",
                "rarely, SIGTERM lands while an APScheduler job (only ever an enqueue) is in flight: APScheduler "
                "logs 'Error running job …' with a CancelledError at ERROR. Noise, nothing is lost",
@@ -54,20 +33,14 @@ KNOWN: dict[str, KnownIssue] = {k.id: k for k in [
 ]}
 
 
-_THEIRS = re.compile(re.escape(TRADERS_WITH_OUR_REF) + r": (-?\d+)")
-
-
 def classify(violations: Iterable[Violation]) -> list[Violation]:
     """Tag each violation with the known issue it is an instance of, if any."""
     out = []
     for v in violations:
         known: str | None = None
-        theirs = _THEIRS.search(v.detail)
         if (v.invariant == "orchestrator_healthy" and "ERROR apscheduler.executors.default: Error running job"
               in v.detail and v.detail.endswith("CancelledError")):
             known = "scheduler-job-cancelled-at-exit"
-        elif v.invariant == "final_matches_broker" and REVERSED in v.detail and theirs and int(theirs.group(1)):
-            known = "trader-fill-after-closed-outside"
         out.append(replace(v, known=known) if known else v)
     return out
 

@@ -84,7 +84,9 @@ class EntryFilled:
 
 @dataclass(frozen=True, slots=True)
 class ExitFilled:
-    """One execution of an exit order (stop, target or flatten)."""
+    """One execution of an exit order (stop, target or flatten). ``theirs``: the order is another
+    client's that carries the plan's orderRef (the trader's copy of its stop in TWS): IB's position
+    report may already have taken its shares as gone outside (``outside_qty``)."""
 
     TRIGGER: ClassVar[str] = "exit_filled"
     at: datetime
@@ -92,6 +94,7 @@ class ExitFilled:
     leg: Leg
     quantity: int
     price: Decimal
+    theirs: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,10 +113,28 @@ def flattening(ed: EventData) -> bool:
     return _p(ed).flattening
 
 
+def _already_outside(plan: Plan, e: Any) -> int:
+    """Shares of this exit fill IB's position report already took as gone outside: the trader's
+    order carrying the plan's orderRef sold them; its execution, another client's, is heard later
+    (at a reconciliation) and names those very shares — counted again, IB's flat position would
+    read as reversed."""
+    return min(plan.outside_qty, e.quantity) if e.theirs else 0
+
+
+def _taken_out(plan: Plan, e: Any) -> int:
+    """Shares this exit fill takes out of the plan's open position."""
+    return int(e.quantity) - _already_outside(plan, e)
+
+
 def overshoots(ed: EventData) -> bool:
     """This exit fill takes more shares out than went in: the position at IB is reversed."""
     plan = _p(ed)
-    return bool(_e(ed).quantity > plan.open_qty)
+    return _taken_out(plan, _e(ed)) > plan.open_qty
+
+
+def already_outside(ed: EventData) -> bool:
+    """Every share of this exit fill was already taken as gone outside (see ``_already_outside``)."""
+    return _taken_out(_p(ed), _e(ed)) == 0
 
 
 def cancel_pending(ed: EventData) -> bool:
@@ -127,7 +145,7 @@ def cancel_pending(ed: EventData) -> bool:
 def closes_position(ed: EventData) -> bool:
     """This exit fill brings the position to zero (past zero is ``overshoots``, tried first)."""
     plan = _p(ed)
-    return bool(_e(ed).quantity >= plan.open_qty)
+    return _taken_out(plan, _e(ed)) >= plan.open_qty
 
 
 def protection_matches(ed: EventData) -> bool:
@@ -355,15 +373,22 @@ def flatten_unwanted_fill(ed: EventData) -> None:
     _kind(plan, K.LATE_FILL)
 
 
-def record_exit(ed: EventData) -> None:
-    plan, e = _p(ed), _e(ed)
+def _book_exit(plan: Plan, e: Any) -> None:
+    """The fill's shares, price and P&L; what of it IB's position report had taken as gone
+    outside is the fill's now."""
     plan.seen_exec_ids.add(e.exec_id)
+    plan.outside_qty -= _already_outside(plan, e)
     prev = plan.exited_qty
     plan.exited_qty = prev + e.quantity
     avg = plan.avg_exit_price or Decimal(0)
     plan.avg_exit_price = (avg * prev + e.price * e.quantity) / plan.exited_qty
     entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
     plan.realized_pnl += (e.price - entry) * e.quantity * plan.spec.side.sign * plan.money_factor
+
+
+def record_exit(ed: EventData) -> None:
+    plan, e = _p(ed), _e(ed)
+    _book_exit(plan, e)
     leg = Leg(e.leg)
     if leg is Leg.STOP:
         plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
@@ -384,6 +409,12 @@ def close_out(ed: EventData) -> None:
     kind = {"target": K.TAKE_PROFIT, "stop": K.STOP_LOSS, "trailing_stop": K.TRAILING_STOP}.get(
         plan.exit_reason or "", K.FLATTENED)
     _kind(plan, kind)
+
+
+def record_outside_fill(ed: EventData) -> None:
+    """The execution of shares the plan already counted as gone outside (it is closed and said
+    so): booked, nothing else changes."""
+    _book_exit(_p(ed), _e(ed))
 
 
 def over_exit(ed: EventData) -> None:
@@ -760,6 +791,7 @@ TRANSITIONS: list[Row] = [
     row("exit_filled", [*LIVE_POSITION, S.ERROR], S.ERROR, (record_exit, close_out, over_exit), overshoots),
     row("exit_filled", [*LIVE_POSITION, S.ERROR], S.CLOSED, (record_exit, close_out), closes_position),
     row("exit_filled", [*LIVE_POSITION, S.ERROR], None, record_exit),            # partial exit
+    row("exit_filled", S.CLOSED, None, record_outside_fill, already_outside),   # the trader's, already counted
     row("exit_filled", S.CLOSED, S.ERROR, (record_exit, over_exit)),                          # over-exit: reversed
 
     # protection as IB reports it; more exit quantity than the position is cut down first

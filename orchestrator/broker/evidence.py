@@ -78,8 +78,11 @@ def commission_event(fill: BrokerFill) -> PlanEvent | None:
     return PlanEvent(fill.plan_id, machines.CommissionCharged(fill.at, fill.exec_id, fill.commission))
 
 
-def fill_event(fill: BrokerFill) -> PlanEvent:
-    """One execution of one of our orders, as the machine event of its leg."""
+def fill_event(fill: BrokerFill, *, own_client: int) -> PlanEvent:
+    """One execution of one of our orders (by orderRef), as the machine event of its leg; an exit
+    another client placed with the plan's orderRef (``own_client`` is ours) is marked ``theirs``."""
     if fill.leg is Leg.ENTRY:
         return PlanEvent(fill.plan_id, machines.EntryFilled(fill.at, fill.exec_id, fill.quantity, fill.price))
-    return PlanEvent(fill.plan_id, machines.ExitFilled(fill.at, fill.exec_id, fill.leg, fill.quantity, fill.price))
+    theirs = fill.client_id is not None and fill.client_id != own_client
+    return PlanEvent(fill.plan_id, machines.ExitFilled(fill.at, fill.exec_id, fill.leg, fill.quantity, fill.price,
+                                                       theirs))

@@ -158,7 +158,7 @@ class IBBroker:
         self._fill_seq[self.contracts.key_of(trade.contract)] = self._tick()
         view = self._fill_view(fill)
         if view is not None:
-            self.sink(evidence.fill_event(view))
+            self.sink(evidence.fill_event(view, own_client=self.client_id))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
         if code in MARKET_DATA_CODES:

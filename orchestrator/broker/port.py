@@ -113,6 +113,7 @@ class BrokerFill:
     at: datetime
     order_id: int = 0
     commission: Decimal | None = None  # IB's commission report for it, once it came
+    client_id: int | None = None       # the client whose order it executed (None: IB did not say)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,4 +149,10 @@ def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:
     commission = price(getattr(report, "commission", None)) if report is not None else None
     return BrokerFill(exec_id=str(execution.execId), ref=order_ref(*parsed), plan_id=parsed[0], leg=parsed[1],
                       quantity=shares(execution.shares), price=decimal(execution.price), at=utc(execution.time),
-                      order_id=int(getattr(execution, "orderId", 0) or 0), commission=commission)
+                      order_id=int(getattr(execution, "orderId", 0) or 0), commission=commission,
+                      client_id=_client_of(execution))
+
+
+def _client_of(execution: Any) -> int | None:
+    client = getattr(execution, "clientId", None)
+    return None if client is None else int(client)

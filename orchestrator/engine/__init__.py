@@ -150,7 +150,8 @@ class Engine:
                                  confirm_seconds=settings.trail_confirm_seconds,
                                  max_attempts=settings.trail_max_attempts, reconciled=self.reconciled,
                                  hours=self.hours)
-        self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices)
+        self.commands = TraderCommands(store, clock, self.unit.apply, self.registry, self.gate, notices,
+                                       self.holdings.settled)
         self.status = DaemonStatus(store, broker, self.gate, self.registry, clock, settings.details,
                                    settings.limits.max_portfolio_risk_pct, self.market)
         self.reconciler = Reconciler(

@@ -3,8 +3,10 @@ the console's controls) reaching the engine.
 
 They arrive as rows in state.db's ``commands`` table (``store/commands.py``); the engine polls
 them every ``command_interval`` and before anything is sent at a reconciliation, applies each
-once, and marks it done with its result. ``cancel`` and ``flatten`` go to the plan's machine
-(an unfilled entry is cancelled, a position flattened); the others change the entry gate.
+once, and marks it done with its result (``positions accept`` waits until IB's position in the
+symbol is settled: it takes what IB holds then, not what the last reconciliation read).
+``cancel`` and ``flatten`` go to the plan's machine (an unfilled entry is cancelled, a position
+flattened); the others change the entry gate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ Apply = Callable[[str, Any], Awaitable[bool]]
 
 class TraderCommands:
     def __init__(self, store: Store, clock: Clock, apply: Apply, registry: PlanRegistry, gate: EntryGate,
-                 notices: Notices) -> None:
+                 notices: Notices, position_now: Callable[[str], int | None]) -> None:
+        self.position_now = position_now   # IB's settled position in a contract now (None: not settled yet)
         self.store = store
         self.clock = clock
         self.apply = apply
@@ -38,9 +41,10 @@ class TraderCommands:
     async def poll(self) -> None:
         for cmd in self.store.pending_commands():
             result = await self._one(cmd)
-            self.store.mark_command_done(cmd.id, at=self.clock.now(), result=result)
+            if result is not None:   # None: it cannot be decided yet; asked again at the next poll
+                self.store.mark_command_done(cmd.id, at=self.clock.now(), result=result)
 
-    async def _one(self, cmd: Command) -> str:
+    async def _one(self, cmd: Command) -> str | None:
         who = f" ({cmd.origin})" if cmd.origin else ""
         if cmd.command in ("cancel", "flatten"):
             reason = "cancelled by user" if cmd.command == "cancel" else "flatten requested by the trader"
@@ -60,8 +64,12 @@ class TraderCommands:
             self._notice(cmd, NotifyKind.ENTRIES_RESUMED, f"new entries resumed{where}{who}")
             return "applied"
         if cmd.command == "accept_position" and symbol:
-            own = self.gate.accept(symbol, self.registry)
-            return f"accepted {own} {symbol} as the trader's own" if own else f"nothing to accept in {symbol}"
+            key = self.gate.contract_of(symbol)
+            held = self.position_now(key)
+            if held is None:
+                return None   # IB's position there is not settled yet: a stale figure would accept the wrong shares
+            own = self.gate.accept(key, self.registry, held)
+            return f"accepted {own} {key} as the trader's own" if own else f"nothing to accept in {key}"
         return f"unknown command {cmd.command}"
 
     def _notice(self, cmd: Command, kind: NotifyKind, message: str) -> None:

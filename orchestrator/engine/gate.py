@@ -80,15 +80,20 @@ class EntryGate:
         self.store.set_meta(PAUSED_KEY, json.dumps(sorted(self.paused)))
         return True
 
-    def accept(self, symbol: str, plans: Iterable[Plan]) -> int:
-        """Take what IB holds in ``symbol`` beyond the plans as the trader's own; returns it. A
-        plain symbol names the one held contract of that symbol (``ES`` for ``ES:FUT:…``)."""
-        plans = list(plans)
+    def contract_of(self, symbol: str) -> str:
+        """The contract key a symbol the trader typed names: a plain symbol names the one held
+        contract of that symbol (``ES`` for ``ES:FUT:…``)."""
         if symbol not in self.held and symbol not in self.positions:
             named = {k for k in [*self.held, *self.positions] if k.startswith(symbol + ":")}
             if len(named) == 1:
-                symbol = named.pop()
-        own = self.positions.get(symbol, 0) - _expected(plans).get(symbol, 0)
+                return named.pop()
+        return symbol
+
+    def accept(self, symbol: str, plans: Iterable[Plan], held: int) -> int:
+        """Take what IB holds now (``held``, settled) in ``symbol`` (a contract key) beyond the
+        plans as the trader's own; returns it."""
+        self.positions[symbol] = held
+        own = held - _expected(plans).get(symbol, 0)
         self.accepted[symbol] = own
         if not own:
             del self.accepted[symbol]
@@ -129,6 +134,17 @@ class EntryGate:
                                          f"orchestrator positions accept {symbol})")
                     self.notices.report_once(f"positions:{text}", NotifyKind.UNEXPLAINED_POSITION,
                                              {"message": self.held[symbol], "symbol": symbol})
+
+    def recheck(self, symbol: str, quantity: int, plans: Iterable[Plan]) -> None:
+        """IB reported a settled position in a held ``symbol`` between reconciliations (the caller
+        knows no fill there is still to apply): the hold lifts now if the position is explained
+        again. Only a release: a new hold needs a reconciliation's two looks."""
+        if symbol not in self.held:
+            return
+        self.positions[symbol] = quantity
+        if quantity == _expected(plans).get(symbol, 0) + self.accepted.get(symbol, 0):
+            self._seen.pop(symbol, None)
+            self._release(symbol)
 
     def _release(self, symbol: str) -> None:
         if self.held.pop(symbol, None) is not None:

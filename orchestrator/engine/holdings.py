@@ -30,6 +30,14 @@ class Holdings:
         self.gate = gate
         self.fills = fills
 
+    def settled(self, symbol: str) -> int | None:
+        """IB's position in ``symbol`` now, once settled and with no fill of a live plan there still
+        to apply; None until then."""
+        held = self.broker.held(symbol)
+        if not held.settled or any(self.fills.unapplied(p) for p in self.registry.live() if p.key == symbol):
+            return None
+        return held.quantity
+
     def ownable(self, plan: Plan) -> int | None:
         """Shares in the plan's direction it can own of IB's settled position; None while the
         position is not settled (nothing can be judged yet)."""

@@ -164,7 +164,7 @@ class Reconciler:
             if plan is None or fill.exec_id in plan.seen_exec_ids:
                 continue
             log.info("reconcile (%s): applying missed execution %s of %s", reason, fill.exec_id, plan.id)
-            await self.apply(plan.id, evidence.fill_event(fill).event)
+            await self.apply(plan.id, evidence.fill_event(fill, own_client=self.broker.client_id).event)
 
     def _cancel_already_sent(self, order: BrokerOrder) -> bool:
         """The snapshot is older than the steps above: an order they cancelled shows, in the
@@ -181,6 +181,9 @@ class Reconciler:
         if self.reconciled.is_set():
             await self._shortfalls(self.clock.now(), symbol)
             await self._trader_exits(self._foreign, self.clock.now(), symbol)   # a fill may have grown ours
+            held = self.holdings.settled(symbol)
+            if held is not None:
+                self.gate.recheck(symbol, held, self.registry)   # a hold explained again lifts now
 
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:

@@ -69,7 +69,6 @@ async def test_a_stop_the_trader_placed_with_our_order_ref_is_not_a_second_exit(
         await exits_within_position(b)
 
 
-@pytest.mark.xfail(strict=True, reason="known: trader-fill-after-closed-outside")
 async def test_the_trader_s_fill_with_our_order_ref_after_closed_outside_is_no_reversal(tmp_path: Path) -> None:
     """The trader's stop with the plan's orderRef fills after the plan stepped back: IB's position
     report closes the plan outside at once; the execution (another client's) is heard at the next
@@ -100,7 +99,6 @@ async def test_the_trader_s_fill_with_our_order_ref_after_closed_outside_is_no_r
         assert row["state"] == "closed" and "reversed" not in (row["reason"] or ""), dict(row)
 
 
-@pytest.mark.xfail(strict=True, reason="known: accept-uses-stale-positions (issue 12 deliverable 5)")
 async def test_positions_accept_right_after_the_trade_accepts_the_traders_shares(tmp_path: Path) -> None:
     """The trader buys 20 next to the plan's shares and accepts them at once (before the next
     periodic reconciliation): what is accepted must be the 20 IB holds beyond the plan."""

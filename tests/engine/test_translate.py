@@ -40,7 +40,7 @@ def protective_failure(t: Trade, at: datetime) -> object:
 
 def fill_event(f: Fill) -> object:
     view = translate.fill_view(f)
-    return None if view is None else evidence.fill_event(view)
+    return None if view is None else evidence.fill_event(view, own_client=7)
 
 
 def protection_status(trades: list[Trade], plan_id: str, at: datetime, entry_filled: bool = False) -> object:
@@ -94,12 +94,22 @@ def test_foreign_orders_are_ignored() -> None:
 
 def test_fill_translation_uses_ib_time_exact_prices_and_legs() -> None:
     ex = Execution(execId="0001.01", time=datetime(2026, 11, 27, 15, 1, tzinfo=UTC), shares=100.0,
-                   price=180.55, orderRef="P1:entry", side="BOT")
+                   price=180.55, orderRef="P1:entry", side="BOT", clientId=7)
     out = fill_event(Fill(AAPL, ex, CommissionReport(), ex.time))
     assert out == Routed("P1", machines.EntryFilled(ex.time, "0001.01", 100, D("180.55")))
-    ex2 = Execution(execId="0001.02", time=ex.time, shares=100.0, price=171.0, orderRef="P1:stop:2", side="SLD")
+    ex2 = Execution(execId="0001.02", time=ex.time, shares=100.0, price=171.0, orderRef="P1:stop:2", side="SLD",
+                    clientId=7)
     out2 = fill_event(Fill(AAPL, ex2, CommissionReport(), ex.time))
     assert out2 == Routed("P1", machines.ExitFilled(ex.time, "0001.02", machines.Leg.STOP, 100, D("171.0")))
+
+
+def test_an_exit_of_another_clients_order_with_our_ref_is_marked_theirs() -> None:
+    """The trader's copy of the plan's stop in TWS (client 0) carries the plan's orderRef."""
+    ex = Execution(execId="0002.01", time=datetime(2026, 11, 27, 15, 1, tzinfo=UTC), shares=100.0,
+                   price=171.0, orderRef="P1:stop", side="SLD", clientId=0)
+    out = fill_event(Fill(AAPL, ex, CommissionReport(), ex.time))
+    assert out == Routed("P1", machines.ExitFilled(ex.time, "0002.01", machines.Leg.STOP, 100, D("171.0"),
+                                                   theirs=True))
 
 
 def test_protection_counts_working_children_of_a_filled_entry_only() -> None:

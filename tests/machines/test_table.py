@@ -415,6 +415,58 @@ def _exit_after_close(src: State) -> Given:
                  lambda p: _assert(p.open_qty == -10 and "reversed" in (p.reason or "")))
 
 
+def _closed_outside_plan(src: State) -> Plan:
+    """IB's position report took every share as gone (closed outside); no exit fill applied."""
+    return plan_in(src, exited_qty=0, outside_qty=QTY, avg_exit_price=None, realized_pnl=D(0), exit_reason="outside")
+
+
+@case(ExitFilled, None, "already_outside", "record_outside_fill", S.CLOSED)
+def _exit_already_outside(src: State) -> Given:
+    # the trader's copy of the plan's stop (another client's order, the plan's orderRef) sold the
+    # shares the report took as gone: its execution, heard later, names those very shares
+    def check(p: Plan) -> None:
+        assert (p.open_qty, p.exited_qty, p.outside_qty, p.exit_reason) == (0, QTY, 0, "outside")
+        assert p.realized_pnl == (D("98.00") - D("100.00")) * QTY and p.reason is None
+    return Given(_closed_outside_plan(src), event(ExitFilled, quantity=QTY, price=D("98.00"), theirs=True), [], check)
+
+
+def test_an_exit_fill_of_ours_after_closed_outside_is_still_a_reversal() -> None:
+    """Only another client's execution can be the shares IB's report took as gone: our own exit
+    filling after the plan closed outside sold more (our cancel came too late)."""
+    plan = _closed_outside_plan(S.CLOSED)
+    PlanMachine().step(plan, event(ExitFilled, quantity=QTY, theirs=False))
+    assert plan.state == S.ERROR and plan.open_qty == -QTY and "reversed" in (plan.reason or "")
+
+
+def test_their_exit_fill_beyond_what_went_outside_is_a_reversal_by_the_rest() -> None:
+    plan = _closed_outside_plan(S.CLOSED)
+    PlanMachine().step(plan, event(ExitFilled, quantity=QTY + 10, theirs=True))
+    assert (plan.state, plan.open_qty, plan.outside_qty) == (S.ERROR, -10, 0) and "by 10 shares" in (plan.reason or "")
+
+
+def test_their_exit_fills_after_a_cut_then_a_close_outside_count_each_share_once() -> None:
+    """The trader's stop sold 60, then the other 40 (two executions): IB's report cut the plan to 40
+    (error), then closed it outside; both executions, heard afterwards, leave it closed and flat."""
+    plan = plan_in(S.ERROR, flattening=False)
+    machine = PlanMachine()
+    machine.step(plan, event(PositionShortfall, held=40, believed=QTY))
+    machine.step(plan, event(PositionShortfall, held=0, believed=40))
+    assert (plan.state, plan.outside_qty) == (S.CLOSED, QTY)
+    machine.step(plan, event(ExitFilled, exec_id="X-1", quantity=60, theirs=True))
+    machine.step(plan, event(ExitFilled, exec_id="X-2", quantity=40, theirs=True))
+    assert (plan.state, plan.open_qty, plan.exited_qty, plan.outside_qty) == (S.CLOSED, 0, QTY, 0)
+
+
+def test_their_exit_fill_heard_while_the_plan_still_holds_the_rest_keeps_the_rest() -> None:
+    """The report cut the plan to 40 of 100 (60 gone outside); the execution of those 60 is heard:
+    the plan still holds 40, as IB does."""
+    plan = plan_in(S.ERROR, flattening=False)
+    machine = PlanMachine()
+    machine.step(plan, event(PositionShortfall, held=40, believed=QTY))
+    machine.step(plan, event(ExitFilled, quantity=60, theirs=True))
+    assert (plan.state, plan.open_qty, plan.exited_qty, plan.outside_qty) == (S.ERROR, 40, 60, 0)
+
+
 # ---- protection as IB reports it
 
 STOP_98 = D("98.00")
