@@ -48,18 +48,17 @@ from pydantic import (
 
 from machines import RiskLimits
 
+from .configpath import DEFAULT_CONFIG, DEFAULT_STORE_URL, ENV_CONFIG, RETENTION_DAYS, locate, resolve_sqlite_url
 from .errors import ConfigError
-from .store.url import MEMORY, SQLITE_PREFIX, split_sqlite_url, sqlite_path
+from .store.url import MEMORY, sqlite_path
 from .tomlread import TomlReadError, custom_error, describe_errors, read_toml, toml_type
 
 __all__ = [
-    "BrokerConfig", "Config", "ConsoleConfig", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK", "PlansConfig",
-    "RiskConfig", "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
+    "BrokerConfig", "Config", "ConsoleConfig", "DEFAULT_CONFIG", "DiscordConfig", "ENV_CONFIG", "ENV_WEBHOOK",
+    "PlansConfig", "RiskConfig", "SimConfig", "StoreConfig", "TrailingConfig", "load_config", "redact_url",
 ]
 
-ENV_CONFIG = "ORCHESTRATOR_CONFIG"
 ENV_WEBHOOK = "ORCHESTRATOR_DISCORD_WEBHOOK_URL"
-DEFAULT_CONFIG = "config.toml"
 _NOT_FROM_FILE = ("base_dir", "source")  # Config fields the file itself may not set
 _API_VERSION = re.compile(r"v[0-9]{1,3}")
 
@@ -173,20 +172,16 @@ class SimConfig(_Section):
 
 def _sqlite_url(url: str, info: ValidationInfo) -> str:
     try:
-        file, query = split_sqlite_url(url)
+        return resolve_sqlite_url(url, _base_dir(info))
     except ValueError as exc:
         raise custom_error(str(exc)) from None
-    if file == MEMORY:
-        return url
-    path = _resolve(Path(file), info)
-    return f"{SQLITE_PREFIX}{path}{'?' if query else ''}{query}"
 
 
 class StoreConfig(_Section):
     """The state database. Only ``sqlite:///FILE`` URLs; a relative FILE is resolved."""
 
-    url: Annotated[str, AfterValidator(_sqlite_url)] = Field(default="sqlite:///state.db", validate_default=True)
-    price_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    url: Annotated[str, AfterValidator(_sqlite_url)] = Field(default=DEFAULT_STORE_URL, validate_default=True)
+    price_retention_days: Annotated[int, Field(ge=RETENTION_DAYS[0], le=RETENTION_DAYS[1])] = 30
     """How long the price series behind the console's charts is kept."""
 
     @property
@@ -438,12 +433,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         ConfigError: the file is named but missing, unreadable, not TOML, or has invalid values.
     """
     env = os.environ if env is None else env
-    if path is not None and str(path) != "":
-        file, label, must_exist = Path(path), str(path), True
-    elif env.get(ENV_CONFIG):
-        file, label, must_exist = Path(env[ENV_CONFIG]), env[ENV_CONFIG], True
-    else:
-        file, label, must_exist = Path(DEFAULT_CONFIG), DEFAULT_CONFIG, False
+    file, label, must_exist = locate(path, env)
 
     raw: dict[str, Any] = {}
     source: Path | None = None

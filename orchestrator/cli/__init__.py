@@ -2,44 +2,51 @@
 
 One module per family of commands: ``parser`` (the grammar), ``reads`` (status, history,
 outbox, diagram, report), ``requests`` (cancel, pause, resume, positions accept), ``plans``
-(plans check), ``daemon`` (run, demo, console, sim-gateway); ``common`` holds what they share.
+(plans check), ``daemon`` (run, demo, console, sim-gateway); ``common`` holds what they share
+and ``commands`` the table of them. This module imports none of them up front: ``status --json``
+is answered by ``statusjson`` on the standard library alone (a script polling it pays for
+neither pydantic nor the machines), every other command loads ``commands``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import ConfigError, OrchestratorError, SchemaTooNew, StoreCorrupt, StoreError, StoreMissing
-from .common import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
-from .daemon import cmd_console, cmd_demo, cmd_run, sim_gateway
-from .parser import build_parser
-from .plans import cmd_plans, plans_check
-from .reads import cmd_diagram, cmd_history, cmd_outbox, cmd_report, cmd_status
-from .requests import cmd_cancel, cmd_gate, cmd_positions
+from .parser import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK, build_parser
+
+if TYPE_CHECKING:
+    from .plans import plans_check
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_OK", "build_parser", "main", "plans_check"]
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
-    "status": cmd_status, "history": cmd_history, "outbox": cmd_outbox, "diagram": cmd_diagram,
-    "plans": cmd_plans, "cancel": cmd_cancel, "demo": cmd_demo, "run": cmd_run,
-    "pause": cmd_gate, "resume": cmd_gate, "positions": cmd_positions,
-    "console": cmd_console, "report": cmd_report,
-}
+
+def __getattr__(name: str) -> Any:
+    if name == "plans_check":   # loaded on first use: it needs the plan-file reader
+        from .plans import plans_check
+        return plans_check
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     if argv and argv[0] == "sim-gateway":
+        from .daemon import sim_gateway
         return sim_gateway(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (2) and --help (0): argparse has printed them
         return int(exc.code or 0)
     try:
+        if args.command == "status" and args.json:
+            from .statusjson import quick_status_json
+            quick = quick_status_json(args, out)
+            if quick is not None:
+                return quick
+        from .commands import COMMANDS
         return COMMANDS[args.command](args, out)
     except ConfigError as exc:
         for line in exc.lines:

@@ -11,8 +11,10 @@ from typing import TextIO
 from rich.console import Console, RenderableType
 
 from ..config import Config
+from .parser import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_OK", "UNBOUNDED", "config", "console", "fits", "measured", "read_db",
+           "terminal_width"]
 
 
 UNBOUNDED = 10_000  # a console this wide never cuts a line: the table takes its natural width

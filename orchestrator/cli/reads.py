@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from ..config import DEFAULT_CONFIG, Config
 from ..errors import StoreMissing
 from .common import EXIT_BAD_INPUT, EXIT_OK, UNBOUNDED, config, console, fits, measured, read_db, terminal_width
+from .statusjson import write_status_json
 
 
 def _setup_lines(cfg: Config) -> list[str]:
@@ -28,21 +29,16 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from .. import render
     from ..store import read
     cfg = config(args)
-    if not args.json:
-        out.writelines(line + "\n" for line in _setup_lines(cfg))
+    if args.json:
+        return write_status_json(cfg.store.url, out)
+    out.writelines(line + "\n" for line in _setup_lines(cfg))
     try:
         engine = read_db(cfg)
     except StoreMissing as exc:
-        if args.json:
-            out.write("[]\n")
-        else:
-            out.write(f"no plans yet: {exc}\n")
+        out.write(f"no plans yet: {exc}\n")
         return EXIT_OK
     try:
         rows = read.plan_rows(engine)
-        if args.json:
-            out.write(render.status_json(rows) + "\n")
-            return EXIT_OK
         from ..store.lock import holder_of
         counts = read.outbox_counts(engine)
         holder = holder_of(read.path_of(engine))

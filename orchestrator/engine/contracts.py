@@ -31,11 +31,16 @@ class ContractBook:
         self.store = store
         self.clock = clock
         self._saved: set[str] = set()   # keys whose details this process wrote (fresh from IB)
+        # the latest details of each contract this process read or was given: a restart with
+        # 10,000 plans on a few contracts reads each contract's row once, not once per plan
+        self._known: dict[str, ContractDetails | None] = {}
 
     def restore(self, plan: Plan) -> None:
         """The cached details of a plan's contract (none yet: the offline grid, if any)."""
-        cached = self.store.load_contract(plan.key)
-        details = cached[0] if cached is not None else None
+        if plan.key not in self._known:
+            cached = self.store.load_contract(plan.key)
+            self._known[plan.key] = cached[0] if cached is not None else None
+        details = self._known[plan.key]
         if details is not None:
             self.broker.remember(plan.key, details.con_id)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
@@ -43,6 +48,7 @@ class ContractBook:
     async def qualify(self, plan: Plan) -> ContractDetails:
         """IB's details of the plan's contract. Raises UnknownContract or BrokerUnavailable."""
         details = await self.broker.qualify(plan.key)
+        self._known[plan.key] = details
         if plan.key not in self._saved:
             self.store.save_contract(plan.key, details, at=self.clock.now())
             self._saved.add(plan.key)

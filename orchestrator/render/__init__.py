@@ -7,12 +7,12 @@ journal), ``daemon`` (is a daemon running, and what that means for a request), `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from machines import TRANSITIONS, State, guard_names
 
+from ..statusrecord import json_lines, status_json
 from .daemon import daemon_line, pickup
 from .history import details, history_lines, history_record, history_table, pnl_footer
 from .status import compact_table, status_record, status_table, summary_line, wide_table
@@ -24,23 +24,12 @@ __all__ = ["compact_table", "daemon_line", "details", "history_json", "history_l
 OutboxRow: TypeAlias = Any
 
 
-def _json_lines(records: list[dict[str, Any]]) -> str:
-    """A JSON array with one object per line (the C encoder; ``indent`` would use the Python one)."""
-    if not records:
-        return "[]"
-    return "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]"
-
-
-def status_json(rows: Sequence[Any]) -> str:
-    return _json_lines([status_record(r) for r in rows])
-
-
 def history_json(rows: Sequence[Any]) -> str:
-    return _json_lines([history_record(j) for j in rows])
+    return json_lines([history_record(j) for j in rows])
 
 
 def outbox_json(rows: Sequence[OutboxRow]) -> str:
-    return _json_lines([{
+    return json_lines([{
         "id": r.id, "plan_id": r.plan_id, "kind": r.kind, "created_at": r.created_at, "attempts": r.attempts,
         "next_attempt_at": r.next_attempt_at, "sent_at": r.sent_at, "dead_at": r.dead_at,
         "last_error": r.last_error} for r in rows])

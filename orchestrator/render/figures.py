@@ -1,5 +1,6 @@
 """PURE: a plan row's figures as a trader reads them (position, the stop IB holds, net P&L, why),
-shared by the status tables and the JSON. Rows are ``store.read`` rows (columns as attributes);
+for the status tables and the console; the JSON's own (``col``, ``num``, ``open_qty``, net P&L)
+live in ``orchestrator.statusrecord`` and are re-exported here. Rows are ``store.read`` rows (columns as attributes);
 a column an older store lacks reads as unknown."""
 
 from __future__ import annotations
@@ -9,24 +10,11 @@ from typing import Any
 
 from machines import LIVE_POSITION, TERMINAL_STATES, Instrument, SecType, State, contract_key
 
-Row = Any
+from ..statusrecord import Row, col, commissions, dec, net_pnl, num, open_qty
 
-
-def col(r: Row, name: str, default: Any = None) -> Any:
-    """A column of the row, or ``default`` for a store from before that column existed."""
-    return getattr(r, name, default)
-
-
-def dec(text: Any) -> Decimal | None:
-    return None if text is None else Decimal(str(text))
-
-
-def num(text: str | None) -> float | int | None:
-    """A stored decimal for JSON: an int when it was written without a point, else a float."""
-    if text is None:
-        return None
-    d = Decimal(text)
-    return int(d) if d == d.to_integral_value() and abs(d) < 10**15 and "." not in text else float(d)
+__all__ = ["Row", "clip", "col", "commissions", "contract_text", "dec", "ended", "exact", "money_factor",
+           "net_pnl", "num", "open_qty", "position_text", "px", "reason_text", "row_key", "stop_differs",
+           "holds_position", "stop_text"]
 
 
 def px(text: Any) -> str:
@@ -41,22 +29,6 @@ def exact(text: Any) -> str:
     d = Decimal(str(text)).quantize(Decimal("0.0001"))
     shown = f"{d:,.4f}".rstrip("0")
     return shown if len(shown.partition(".")[2]) >= 2 else f"{d:,.2f}"
-
-
-def open_qty(r: Row) -> int:
-    """Shares the plan holds now: filled, less exited, less what left outside the orchestrator."""
-    return int(r.filled_qty or 0) - int(r.exited_qty or 0) - int(col(r, "outside_qty", 0) or 0)
-
-
-def commissions(r: Row) -> Decimal | None:
-    return dec(col(r, "commissions"))
-
-
-def net_pnl(r: Row) -> Decimal | None:
-    """Realized P&L less commissions, once anything exited (None before: nothing is realized)."""
-    if int(r.exited_qty or 0) <= 0 or r.realized_pnl is None:
-        return None
-    return Decimal(r.realized_pnl) - (commissions(r) or Decimal(0))
 
 
 def holds_position(r: Row) -> bool:

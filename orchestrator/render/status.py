@@ -1,16 +1,15 @@
 """PURE: plan rows as the ``status --json`` objects and as the status tables.
 
-:func:`status_record` is the one place a plan row becomes JSON (``status --json`` and the
-console's ``/api/plans``; CONTRACTS.md §3). The tables come in two layouts: the compact one
-fits a terminal (80 columns and up) and keeps plan id, state, position, the stop IB confirmed,
-net P&L and a reason, the reason cut with an ellipsis, never the id or the state; the wide one
-has every column.
+The JSON object of a row is ``orchestrator.statusrecord.status_record`` (re-exported here), the
+one place a plan row becomes JSON (``status --json`` and the console's ``/api/plans``). The
+tables come in two layouts: the compact one fits a terminal (80 columns and up) and keeps plan
+id, state, position, the stop IB confirmed, net P&L and a reason, the reason cut with an
+ellipsis, never the id or the state; the wide one has every column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from machines import State
 
+from ..statusrecord import status_record
 from .figures import (
     Row,
     clip,
@@ -25,7 +25,6 @@ from .figures import (
     commissions,
     contract_text,
     net_pnl,
-    num,
     open_qty,
     position_text,
     px,
@@ -33,59 +32,7 @@ from .figures import (
     stop_text,
 )
 
-
-def status_record(r: Row) -> dict[str, Any]:
-    """One plan as the ``status --json`` object. ``realized_pnl`` is gross (before commissions),
-    ``net_pnl`` after them; ``stop_price`` and ``wanted_stop`` are the stop the plan wants,
-    ``confirmed_stop`` the one IB last confirmed."""
-    paid = commissions(r)
-    net = net_pnl(r)
-    return {
-        "id": r.id,
-        "symbol": r.symbol,
-        # the contract (a US stock on SMART in USD when the plan names none) and its money
-        "sec_type": col(r, "sec_type") or "STK",
-        "exchange": col(r, "exchange") or "SMART",
-        "currency": col(r, "currency") or "USD",
-        "contract_month": col(r, "contract_month"),
-        "local_symbol": col(r, "local_symbol"),
-        "multiplier": num(col(r, "multiplier") or "1"),
-        "base_currency": col(r, "base_currency"),
-        "fx_rate": num(col(r, "fx_rate")),
-        "risk_base": num(r.risk_amount),
-        "side": r.side,
-        "state": r.state,
-        "entry_type": r.entry_type,
-        "quantity": r.quantity,
-        "filled_quantity": r.filled_qty,
-        "exited_quantity": r.exited_qty,
-        "open_quantity": open_qty(r),
-        "entry_price": num(r.entry_price),
-        "entry_fill_price": num(r.avg_entry_price),
-        "sized_price": num(col(r, "sized_price")),
-        "stop_price": num(r.stop_price),
-        "confirmed_stop": num(col(r, "confirmed_stop_price")),
-        "wanted_stop": num(r.stop_price),
-        "take_profit": num(r.target_price),
-        "exit_price": num(r.avg_exit_price),
-        "exit_reason": r.exit_reason,
-        "realized_pnl": num(r.realized_pnl) if (r.exited_qty or 0) > 0 else None,
-        "commissions": None if paid is None else num(str(paid)),
-        "net_pnl": None if net is None else num(str(net)),
-        "risk_amount": num(r.risk_amount),
-        "planned_risk": num(r.risk_amount),
-        "actual_risk": num(col(r, "actual_risk")),
-        "reason": r.reason,
-        "start_at": col(r, "start_at"),
-        "expire_at": col(r, "expire_at"),
-        "flatten_at": col(r, "flatten_due"),   # resolved to UTC, like start_at and expire_at
-        "times": {name: value for name in ("start", "expire", "flatten_at", "session_day", "on_closed_day")
-                  if (value := col(r, name)) is not None},   # the session fields as written
-        "tif": col(r, "tif") or "GTC",
-        "outside_rth": bool(col(r, "outside_rth", 0)),
-        "source_file": col(r, "source_file"),
-        "updated_at": r.updated_at,
-    }
+__all__ = ["compact_table", "status_record", "status_table", "summary_line", "wide_table"]
 
 
 UNBOUNDED = 10_000  # a console this wide measures a table at its natural width

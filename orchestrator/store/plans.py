@@ -9,6 +9,7 @@ ISO 8601 UTC, an enum as its value. The write path uses raw sqlite3 with prepare
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sqlite3
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -35,12 +36,18 @@ def _opt(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda v: None if v is None else convert(v)
 
 
+# A stored decimal's text → one shared Decimal (immutable, so sharing is safe): the same figures
+# recur across plans (0 commissions, the same prices and risk), and 22 Decimals a plan were a
+# third of a restart's memory with 10,000 live plans (bench/memory.py, P4). Bounded: ~1 MB.
+_stored_decimal = functools.lru_cache(maxsize=4096, typed=True)(Decimal)
+
+
 def _codec(name: str, hint: Any) -> Codec:
     """(column, to column, from column) for a field of this declared type; None: stored as it is."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if len(args) == 1 else hint
     if base is Decimal:
-        return name, _opt(str), _opt(Decimal)
+        return name, _opt(str), _opt(_stored_decimal)
     if base is bool:
         return name, lambda v: int(bool(v)), bool
     if base is datetime:
@@ -161,8 +168,10 @@ class PlanRows(Tables):
                 f"SELECT * FROM plans WHERE state IN ({','.join('?' * len(wanted))}) ORDER BY created_at, id",
                 wanted)
         names = [d[0] for d in cur.description]
-        # a dict per row: sqlite3.Row looks names up by scanning the columns (~7 µs of a plan's 19)
-        plans = [plan_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+        # a dict per row: sqlite3.Row looks names up by scanning the columns (~7 µs of a plan's 19);
+        # rows decoded as the cursor yields them, never all fetched at once: the fetched rows of
+        # 10,000 plans were most of a restart's peak memory (bench/memory.py, P4)
+        plans = [plan_from_row(dict(zip(names, r, strict=True))) for r in cur]
         by_id = {p.id: p for p in plans}
         if by_id:
             for pid, exec_id, commission in self.db.execute("SELECT plan_id, exec_id, commission FROM fills"):
