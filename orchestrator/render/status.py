@@ -63,6 +63,7 @@ def status_record(r: Row) -> dict[str, Any]:
         "entry_price": num(r.entry_price),
         "entry_fill_price": num(r.avg_entry_price),
         "sized_price": num(col(r, "sized_price")),
+        "entry_cap": num(col(r, "entry_cap")),   # a market entry's limit: the worst fill its risk budget allows
         "stop_price": num(r.stop_price),
         "confirmed_stop": num(col(r, "confirmed_stop_price")),
         "wanted_stop": num(r.stop_price),

@@ -10,6 +10,7 @@ executions and orders, across every client.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,9 @@ from typing import Any
 import machines
 from orchestrator.clock import FixedClock
 from orchestrator.engine.work import ExpireRequest
+from orchestrator.notify.format import lines
 
+from ..cli.helpers import call
 from .harness import World, plan_toml
 
 BUDGET, TOLERANCE, QTY, STOP, CAP = D(2000), D("0.5"), 221, D(171), D("184.57")
@@ -70,6 +73,14 @@ async def test_a_gap_past_the_cap_leaves_the_entry_resting_and_it_fills_at_the_c
         assert (entry.order_type, entry.lmt_price, entry.total_qty) == ("LMT", float(CAP), QTY)
         assert (plan.state, plan.quantity, plan.entry_cap, plan.sized_price) == ("submitted", QTY, CAP, D("180.01"))
         assert _entry_fills(w) == []                     # the gap is past the cap: it rests
+        rc, out, _ = call("status", "--json", "--config", str(tmp_path / "config.toml"))
+        (shown,) = json.loads(out)
+        assert rc == 0 and shown["entry_cap"] == 184.57 and shown["state"] == "submitted"
+        rc, out, _ = call("status", "--wide", "--config", str(tmp_path / "config.toml"))
+        assert "market entry pays at most 184.57 (its price cap" in out
+        assert w.rt is not None
+        (sized,) = [json.loads(r[0]) for r in w.rt.store.db.execute("SELECT payload FROM outbox WHERE kind='sized'")]
+        assert sized["facts"]["entry_cap"] == "184.57" and "Entry cap: $184.57" in "\n".join(lines(sized))
         w.gw.set_price("AAPL", 184.00)
         plan = await w.state("P", "protected")
         fills = _entry_fills(w)
