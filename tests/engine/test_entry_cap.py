@@ -22,6 +22,7 @@ import machines
 from orchestrator.clock import FixedClock
 from orchestrator.engine.work import ExpireRequest
 from orchestrator.notify.format import lines
+from orchestrator.simgw import OrderPolicy
 
 from ..cli.helpers import call
 from .harness import World, plan_toml
@@ -152,3 +153,22 @@ async def test_a_market_already_past_the_cap_when_the_entry_goes_out_is_refused_
         assert w.rt is not None
         told = [r[0] for r in w.rt.store.db.execute("SELECT payload FROM outbox WHERE kind='rejected'")]
         assert len(told) == 1 and "184.57" in told[0]
+
+
+async def test_the_cap_passes_ordinary_precautions_and_a_tighter_one_rejects_the_plan_with_ibs_reason(
+        tmp_path: Path, log_guard: Any) -> None:
+    """The cap is tolerance × R beyond the sized price: here 184.57 over a last trade of 180.00,
+    2.5 % through the market. An account's precautionary percentage of 5 % lets it through (it
+    fills at the market, 180.00); one of 2 % refuses it with IB's 201, and the plan is rejected
+    with IB's words, nothing working (IB's own check refuses a stock order 10 % through the NBBO:
+    a stop further than 20 % of the price away would meet it)."""
+    log_guard.expect(r"Error 201, reqId \d+: Order rejected - reason:The following order .* Percentage constraint",
+                     r"Error 201, reqId \d+: Order rejected - reason:parent order \d+ is Inactive")
+    async with World(tmp_path, plan_toml("P"), sim={"policy": OrderPolicy(precaution_percent=5)}) as w:
+        await w.state("P", "protected")
+        assert _entry_fills(w) == [(QTY, 180.00)]
+    (tmp_path / "tight").mkdir()
+    async with World(tmp_path / "tight", plan_toml("P"), sim={"policy": OrderPolicy(precaution_percent=2)}) as w:
+        plan = await w.state("P", "rejected")
+        assert plan.error_code == 201 and "exceeds the Percentage constraint of 2%" in (plan.reason or "")
+        assert w.working("P") == [] and _entry_fills(w) == []
