@@ -17,7 +17,7 @@ import machines
 from machines import Plan, State
 from machines import effects as fx
 from orchestrator.broker import orders
-from orchestrator.broker.port import OrderState, Quote
+from orchestrator.broker.port import OrderState, PlanEvent, Quote
 from orchestrator.clock import FixedClock
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.fills import FillsInFlight
@@ -198,3 +198,15 @@ def test_a_market_entry_past_its_cap_or_without_one_is_not_sent(tmp_path: Any) -
     (again,) = emitted
     assert isinstance(again, machines.SizedAgain) and "without a price cap" in again.why
     assert result == "not sent: no price cap (sized again)" and broker.placed == []
+
+
+def test_a_refused_entry_is_counted_until_the_plan_hears_of_it() -> None:
+    """Between the executor's refusal and the plan's step a reconciliation may run: it must not
+    take the unsent entry for one IB lost (``EntryUnseen``, error)."""
+    queue = WorkQueue()
+    refused = PlanEvent("P1", machines.EntryRefused(T, "the market 186.01 is already past the entry's price cap"))
+    queue.put(refused)
+    queue.put(PlanEvent("P2", machines.EntryAccepted(T)))
+    assert queue.verdict_waiting("P1") and not queue.verdict_waiting("P2")
+    queue.taken(refused)
+    assert not queue.verdict_waiting("P1")
