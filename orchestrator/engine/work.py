@@ -94,8 +94,9 @@ def _fill_of(item: Any) -> str | None:
 
 
 def _verdict_of(item: Any) -> str | None:
-    """The plan of an entry the shell refused to send or IB refused (an executor's verdict), or None."""
-    if isinstance(item, PlanEvent) and isinstance(item.event, (machines.EntryRefused, machines.EntryRejected)):
+    """The plan of an entry the executor did not send (refused, to be sized again) or IB refused, or None."""
+    verdicts = (machines.EntryRefused, machines.EntryRejected, machines.SizedAgain)
+    if isinstance(item, PlanEvent) and isinstance(item.event, verdicts):
         return item.plan_id
     return None
 
