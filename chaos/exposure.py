@@ -21,6 +21,7 @@ up and connected (``down`` intervals — killed, restarting, suspended — do no
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -217,7 +218,9 @@ def timeline(journal: Iterable[dict[str, Any]], plans: dict[str, tuple[str, int]
 def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: float, account_value: Decimal,
                       risk_pct: dict[str, Decimal]) -> list[Violation]:
     """Every filled market entry: |average fill − stop| × shares ≤ budget × (1 + tolerance), the
-    budget being the plan's risk category in percent of the account value."""
+    budget being the plan's risk category in percent of the account value it was sized against
+    (its last sizing's ``Activate``; ``account_value`` for a plan without one). The engine sends
+    a market entry as a limit at exactly that bound (``machines.entrycap``)."""
     fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in executions:
         ref = parse_order_ref(e.get("order_ref") or "")
@@ -231,9 +234,17 @@ def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: f
             continue
         avg = sum((Decimal(repr(e["price"])) * int(round(e["shares"])) for e in got), Decimal(0)) / shares
         actual = abs(avg - Decimal(row["stop_loss"])) * shares
-        budget = account_value * risk_pct[row["risk"]] / 100
+        budget = sized_account_value(db, plan_id, account_value) * risk_pct[row["risk"]] / 100
         if actual > budget * (1 + Decimal(repr(tolerance))):
             out.append(Violation("market_entry_risk", plan_id, (
                 f"{shares} filled at {avg:.2f} with the stop at {row['stop_loss']}: actual risk {actual:.2f} > budget "
                 f"{budget:.2f} × (1 + {tolerance})")))
     return out
+
+
+def sized_account_value(db: Db, plan_id: str, default: Decimal) -> Decimal:
+    """The account value the plan's last sizing used (NetLiquidation then, as the engine read it)."""
+    sized = [r for r in db.journal.get(plan_id, []) if r["event"] == "Activate" and r["to_state"] == "sized"]
+    if not sized:
+        return default
+    return Decimal(json.loads(sized[-1]["payload"])["account_value"])

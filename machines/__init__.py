@@ -14,6 +14,7 @@ from .effects import (
     PlaceBracket,
     Protect,
 )
+from .entrycap import cap_refusal, entry_cap, past_cap
 from .errors import InvalidEvent, PlanError, SizingError
 from .events import (
     EVENT_BY_TRIGGER,
@@ -25,6 +26,7 @@ from .events import (
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
+    EntryRefused,
     EntryRejected,
     EntryUnseen,
     Event,
@@ -107,6 +109,7 @@ __all__ = [
     "EntryCancelled",
     "EntryFilled",
     "EntryPrice",
+    "EntryRefused",
     "EntryRejected",
     "EntryType",
     "EntryUnseen",
@@ -160,8 +163,10 @@ __all__ = [
     "US_STOCK_RULE",
     "US_STOCK_TICK",
     "build_machine",
+    "cap_refusal",
     "contract_key",
     "decide_size",
+    "entry_cap",
     "entry_reference",
     "fx_rate",
     "guard_names",
@@ -172,6 +177,7 @@ __all__ = [
     "pair_rate",
     "parse_contract_key",
     "parse_order_ref",
+    "past_cap",
     "plan_risk",
     "pnl_in_base",
     "position_size",

@@ -16,7 +16,10 @@ from .values import EntryType, NotifyKind, Side
 
 @dataclass(frozen=True, slots=True)
 class PlaceBracket:
-    """Send the entry with its stop-loss and take-profit as one IB bracket (OCA children)."""
+    """Send the entry with its stop-loss and take-profit as one IB bracket (OCA children).
+
+    A market entry goes out as a marketable limit at ``cap`` (``machines.entrycap``); a market
+    entry without one (an effect stored before entries were capped) is not sent as it was."""
 
     plan_id: str
     symbol: str
@@ -26,6 +29,7 @@ class PlaceBracket:
     entry_price: Decimal
     stop_price: Decimal
     target_price: Decimal
+    cap: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,6 +271,17 @@ class SizedAgain:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryRefused:
+    """The shell did not send a sized entry: the live price had already run past the market
+    entry's price cap when it was about to go out. The plan is refused, as a market entry too far
+    from its ``entry_price`` is at activation."""
+
+    TRIGGER: ClassVar[str] = "entry_refused"
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """Something a human must look at (e.g. reconciliation found a position it cannot explain)."""
 
@@ -302,6 +313,7 @@ Event = Union[
     Adopt,
     EntryUnseen,
     SizedAgain,
+    EntryRefused,
     Fault,
 ]
 

@@ -55,6 +55,8 @@ def _facts(plan: Plan, event: Any) -> dict[str, Any]:
                      base_currency=plan.base_currency, fx_rate=plan.fx_rate)
     elif plan.base_currency not in (None, "USD"):  # a US stock from an account in another currency
         facts.update(base_currency=plan.base_currency, fx_rate=plan.fx_rate)
+    if plan.entry_cap is not None:   # a market entry's limit
+        facts["entry_cap"] = plan.entry_cap
     if plan.exited_qty and plan.avg_entry_price:
         cost = plan.avg_entry_price * plan.exited_qty * plan.money_factor   # in base currency, like the P&L
         facts["realized_pnl_pct"] = (plan.realized_pnl * 100 / cost).quantize(Decimal("0.01"))

@@ -109,6 +109,7 @@ class Plan:
     commissions: Decimal = _figure(ZERO, "commissions IB charged on the plan's fills")
     outside_qty: int = _figure(0, "shares that left the position outside the orchestrator (sold in TWS …)")
     sized_price: Decimal | None = _figure(None, "the price sizing used (the live price for a market entry)")
+    entry_cap: Decimal | None = _figure(None, "a market entry's limit: the worst fill its risk budget allows")
     actual_risk: Decimal | None = _figure(None, "risk from the average fill price and the stop, once filled")
     stop_price: Decimal = _figure(None, "the stop we want working (moves when trailing)")
     confirmed_stop_price: Decimal | None = _figure(None, "the stop IB last confirmed")

@@ -29,9 +29,11 @@ from transitions import EventData
 
 from . import effects as fx
 from . import events as ev
+from .entrycap import cap_refusal, entry_cap, past_cap
+from .money import risk_budget
 from .plan import Plan
 from .rules import EntryPrice, decide_size, entry_reference, next_trailing_stop, plan_risk
-from .values import LIVE_POSITION, UNFILLED_WORKING, Leg, NotifyKind, State
+from .values import LIVE_POSITION, UNFILLED_WORKING, EntryType, Leg, NotifyKind, State
 
 S = State
 K = NotifyKind
@@ -87,6 +89,30 @@ def _sizing(ed: EventData) -> Any:
         margin_per_unit=e.margin_per_unit)
 
 
+def _cap(ed: EventData) -> Decimal | None:
+    """A market entry's price cap for the quantity sizing gives (None: not a market entry, or
+    nothing sized): the worst fill at which its risk stays within the budget × (1 + tolerance),
+    on the contract's market rule (``machines.entrycap``)."""
+    plan, e = _p(ed), _e(ed)
+    spec = plan.spec
+    quantity = _sizing(ed).quantity
+    if spec.entry_type is not EntryType.MARKET or quantity <= 0:
+        return None
+    return entry_cap(side=spec.side, stop=_prices(ed)[1],
+                     budget=risk_budget(e.account_value, e.limits.pct_for(spec.risk.value)),
+                     tolerance=e.limits.entry_tolerance_r, quantity=quantity, multiplier=e.multiplier, fx=e.fx_rate,
+                     rule=plan.price_rule)
+
+
+def _cap_problem(ed: EventData) -> str | None:
+    """Why the capped market entry must not go out: the live price is already past its cap."""
+    cap, market = _cap(ed), _reference(ed).price
+    side = _p(ed).spec.side
+    if cap is None or not past_cap(side, cap, market):
+        return None
+    return cap_refusal(side, cap, market, _sizing(ed).quantity)
+
+
 def _contract_figures(ed: EventData) -> None:
     """The money figures of the contract the plan is sized with (kept for P&L and open risk)."""
     plan, e = _p(ed), _e(ed)
@@ -101,7 +127,7 @@ def activation_refused(ed: EventData) -> bool:
 def risk_ok(ed: EventData) -> bool:
     """The entry may go out at the price it would get, and sizing on that price passes every
     limit (non-zero size, portfolio cap, buying power)."""
-    return _reference(ed).problem is None and _sizing(ed).violation is None
+    return _reference(ed).problem is None and _sizing(ed).violation is None and _cap_problem(ed) is None
 
 
 def duplicate_fill(ed: EventData) -> bool:
@@ -241,11 +267,12 @@ def size_and_place(ed: EventData) -> None:
     plan, d = _p(ed), _sizing(ed)
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.sized_price = _reference(ed).price
+    plan.entry_cap = _cap(ed)
     _contract_figures(ed)
     entry, plan.stop_price, plan.target_price = _prices(ed)
     spec = plan.spec
     _emit(plan, fx.PlaceBracket(plan.id, plan.key, spec.side, d.quantity, spec.entry_type,
-                                entry, plan.stop_price, plan.target_price))
+                                entry, plan.stop_price, plan.target_price, plan.entry_cap))
     _kind(plan, K.SIZED)
 
 
@@ -268,8 +295,20 @@ def reject_risk(ed: EventData) -> None:
     plan.quantity, plan.risk_amount, plan.portfolio_risk_pct = d.quantity, d.risk_amount, d.portfolio_risk_pct
     plan.sized_price = ref.price
     _contract_figures(ed)
+    if d.violation is None:   # sized, but the live price is already past the entry's cap
+        plan.reason = f"market entry refused: {_cap_problem(ed)}"
+        _kind(plan, K.REJECTED, limit="market_price")
+        return
     plan.reason = f"risk limit {d.limit}: {d.violation}"
     _kind(plan, K.REJECTED, limit=d.limit)
+
+
+def refuse_entry(ed: EventData) -> None:
+    """The sized entry was not sent: the market ran past its cap before it could go out."""
+    plan = _p(ed)
+    plan.reason = f"market entry refused: {_e(ed).reason}"
+    plan.entry_done = True
+    _kind(plan, K.REJECTED, limit="market_price")
 
 
 def record_accept(ed: EventData) -> None:
@@ -760,6 +799,8 @@ TRANSITIONS: list[Row] = [
     row("entry_unseen", S.SIZED, S.ERROR, record_unseen),
     row("sized_again", S.SIZED, S.PENDING, unsize),
     row("sized_again", [s for s in S if s != S.SIZED], None, nothing),
+    row("entry_refused", S.SIZED, S.REJECTED, refuse_entry),
+    row("entry_refused", [s for s in S if s != S.SIZED], None, nothing),   # the plan moved on meanwhile
     row("entry_unseen", [S.SUBMITTED, *LIVE_POSITION, *ENDED, S.ERROR, S.PENDING], None, nothing),
     # the entry reaches IB after all: an error that was only its absence is over
     row("entry_accepted", S.ERROR, S.SUBMITTED, entry_found, entry_unseen),

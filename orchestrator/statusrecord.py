@@ -100,6 +100,7 @@ def status_record(r: Row) -> dict[str, Any]:
         "entry_price": num(r.entry_price),
         "entry_fill_price": num(r.avg_entry_price),
         "sized_price": num(getattr(r, "sized_price", None)),
+        "entry_cap": num(getattr(r, "entry_cap", None)),   # a market entry's limit: the worst fill its budget allows
         "stop_price": num(r.stop_price),
         "confirmed_stop": num(getattr(r, "confirmed_stop_price", None)),
         "wanted_stop": num(r.stop_price),

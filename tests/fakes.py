@@ -56,6 +56,7 @@ class FakeBroker:
     modified: list[Modified] = field(default_factory=list)
     cancelled: list[BrokerOrder] = field(default_factory=list)
     positions: dict[str, int] = field(default_factory=dict)   # settled positions IB reports
+    quotes: dict[str, Quote] = field(default_factory=dict)     # the last prices IB sent, per symbol
     account: str = "DU1234567"
     client_id: int = 7
     _next_id: int = 100
@@ -126,7 +127,7 @@ class FakeBroker:
         return None
 
     def quote(self, symbol: str) -> Quote:
-        return Quote()
+        return self.quotes.get(symbol, Quote())
 
     def market_data(self) -> dict[str, str]:
         return {}

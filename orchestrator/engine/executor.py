@@ -135,11 +135,15 @@ class Executor:
         except UnknownContract as exc:
             self.emit(e.plan_id, machines.EntryRejected(self.clock.now(), 200, str(exc)))
             return f"rejected: {exc}"
+        if e.entry_type is machines.EntryType.MARKET:
+            unsent = self._uncapped(e)
+            if unsent is not None:
+                return unsent
         attempt = self.store.next_attempt(e.plan_id, Leg.ENTRY.value)
         side, new_id = e.side, self.broker.next_order_id
-        if e.entry_type is machines.EntryType.MARKET:
-            parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "MKT",
-                                  transmit=False, terms=terms)
+        if e.entry_type is machines.EntryType.MARKET:   # a marketable limit at the cap, never an unbounded MKT
+            parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "LMT",
+                                  limit=e.cap, transmit=False, terms=terms)
         elif e.entry_type is machines.EntryType.LIMIT:
             parent = legs.request(new_id(), e.plan_id, Leg.ENTRY, attempt, side.entry_action, e.quantity, "LMT",
                                   limit=e.entry_price, transmit=False, terms=terms)
@@ -163,6 +167,23 @@ class Executor:
             raise
         self.faults.hit("after_place", ["PlaceBracket"])
         return f"placed bracket {parent.order_id}/{target.order_id}/{stop.order_id}"
+
+    def _uncapped(self, e: fx.PlaceBracket) -> str | None:
+        """Why a market entry is not sent (None: it goes out at its cap). Without a cap (an effect
+        stored before entries were capped) it is sized again; with the live price already past
+        the cap, a limit there would not fill now: the plan is refused, as one too far from its
+        entry_price is at activation. No usable quote: it is sent, the cap bounds the risk."""
+        if e.cap is None:
+            self.emit(e.plan_id, machines.SizedAgain(self.clock.now(), "the market entry was sized without a price "
+                                                                        "cap: sized again on the live price"))
+            return "not sent: no price cap (sized again)"
+        quote = self.broker.quote(e.symbol)
+        market = quote.to_trade(buying=e.side is machines.Side.LONG)
+        if quote.problem or market is None or not machines.past_cap(e.side, e.cap, market):
+            return None
+        why = machines.cap_refusal(e.side, e.cap, market, e.quantity)
+        self.emit(e.plan_id, machines.EntryRefused(self.clock.now(), why))
+        return f"refused: {why}"
 
     async def _protect(self, e: fx.Protect, terms: legs.Terms) -> str:
         orders = self.broker.orders_of(e.plan_id)

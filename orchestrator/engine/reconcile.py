@@ -256,8 +256,8 @@ class Reconciler:
         for plan in self.registry.live():
             if plan.state != State.SIZED or plan.id in pending_places:
                 continue
-            if legs.has_entry(self.broker.orders_of(plan.id)):
-                continue
+            if legs.has_entry(self.broker.orders_of(plan.id)) or self.fills.queue.verdict_waiting(plan.id):
+                continue   # at IB, or refused and not sent (the plan hears it next): not unseen
             if plan.cancel_requested:
                 await self.apply(plan.id, machines.EntryCancelled(now, "cancelled before the entry reached IB"))
             else:

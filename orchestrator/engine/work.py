@@ -93,12 +93,22 @@ def _fill_of(item: Any) -> str | None:
     return None
 
 
+def _verdict_of(item: Any) -> str | None:
+    """The plan of an entry the executor did not send (refused, to be sized again) or IB refused, or None."""
+    verdicts = (machines.EntryRefused, machines.EntryRejected, machines.SizedAgain)
+    if isinstance(item, PlanEvent) and isinstance(item.event, verdicts):
+        return item.plan_id
+    return None
+
+
 class WorkQueue:
-    """An asyncio queue of work items that counts the fills in it, per plan."""
+    """An asyncio queue of work items that counts the fills, and the verdicts on entries, in it,
+    per plan."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self._fills: dict[str, int] = {}
+        self._verdicts: dict[str, int] = {}
         self.observers: list[Callable[[Any], None]] = []  # see every item put (benchmarks, tracing)
 
     def put(self, item: Any) -> None:
@@ -119,10 +129,14 @@ class WorkQueue:
     def fills_waiting(self, plan_id: str) -> int:
         return self._fills.get(plan_id, 0)
 
+    def verdict_waiting(self, plan_id: str) -> bool:
+        """An entry of the plan was refused (not sent, or by IB) and the plan has not heard yet."""
+        return self._verdicts.get(plan_id, 0) > 0
+
     def _count(self, item: Any, delta: int) -> None:
-        plan_id = _fill_of(item)
-        if plan_id is not None:
-            self._fills[plan_id] = self._fills.get(plan_id, 0) + delta
+        for counts, plan_id in ((self._fills, _fill_of(item)), (self._verdicts, _verdict_of(item))):
+            if plan_id is not None:
+                counts[plan_id] = counts.get(plan_id, 0) + delta
 
     async def get(self) -> Any:
         return await self.queue.get()

@@ -316,6 +316,8 @@ def describe(payload: Any) -> Message:
             add("Quantity", qty(g("quantity")))
         if g("entry_price") is not None:
             add("Entry", price(g("entry_price")))
+        if g("entry_cap") is not None and kind in ENTRY_KINDS:   # a market entry is a limit at its cap
+            add("Entry cap", price(g("entry_cap")))
     if g("fill_qty") is not None and kind not in EXIT_KINDS:  # a closing exit shows the whole exit below
         add("Exit fill" if exiting else "Fill", f"{qty(g('fill_qty'))} @ {price(g('fill_price'))}")
     if g("filled_qty") not in (None, 0, "0") and kind not in ENTRY_KINDS:

@@ -63,10 +63,23 @@ def position_text(r: Row) -> str:
 
 
 def reason_text(r: Row) -> str:
-    """Why the plan is where it is: its reason, else how it exited."""
+    """Why the plan is where it is: its reason, else how it exited, else the limit a market
+    entry still working at IB is capped at."""
     if r.reason:
         return str(r.reason)
-    return f"exit: {r.exit_reason}" if r.exit_reason else ""
+    if r.exit_reason:
+        return f"exit: {r.exit_reason}"
+    return cap_text(r)
+
+
+def cap_text(r: Row) -> str:
+    """A market entry (or its unfilled rest) working at IB as a limit at its price cap."""
+    cap = col(r, "entry_cap")
+    if cap is None or r.entry_done or r.state in TERMINAL_STATES:
+        return ""
+    worst = "pays at most" if r.side == "long" else "sells for at least"
+    rest = "the rest of the market entry" if (r.filled_qty or 0) > 0 else "market entry"
+    return f"{rest} {worst} {cap} (its price cap: the risk stays within budget × (1 + tolerance))"
 
 
 def ended(r: Row) -> bool:

@@ -121,9 +121,17 @@ def _migrate_7(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE plans ADD COLUMN {column}")
 
 
+def _migrate_8(conn: Connection) -> None:
+    """A market entry's price cap: the limit it is sent with (the worst fill its risk budget
+    allows). Added only if missing, like 7's columns."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(plans)")}
+    if "entry_cap" not in have:
+        conn.exec_driver_sql("ALTER TABLE plans ADD COLUMN entry_cap VARCHAR")
+
+
 # version → migration that brings the schema from version-1 to version. Append only.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
-                                                       5: _migrate_5, 6: _migrate_6, 7: _migrate_7}
+                                                       5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8}
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import SchemaTooNew, StoreCorrupt, StoreMissing
 
-SCHEMA_VERSION = 7  # store/db.py migrates older files up to this
+SCHEMA_VERSION = 8  # store/db.py migrates older files up to this
 
 
 def _damaged(path: Path, detail: str) -> StoreCorrupt:

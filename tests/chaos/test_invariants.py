@@ -3,6 +3,7 @@ and on the same world with one thing broken (exactly that violation)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -379,6 +380,18 @@ def test_market_entry_risk(db_path: Path) -> None:
     assert market_entry_risk(db, executions, 0.02, Decimal(100_000), pct) == []   # budget 2,000 x 1.02
     [v] = market_entry_risk(db, executions, 0.0, Decimal(100_000), pct)
     assert v.invariant == "market_entry_risk" and "actual risk 2030.00 > budget 2000.00" in v.detail
+
+
+def test_market_entry_risk_uses_the_account_value_the_plan_was_sized_against(db_path: Path) -> None:
+    con = sqlite3.connect(db_path)
+    payload = con.execute("SELECT payload FROM journal WHERE event='Activate'").fetchone()[0]
+    grown = json.dumps({**json.loads(payload), "account_value": "101600"})   # NetLiq after earlier profits
+    con.execute("UPDATE journal SET payload=? WHERE event='Activate'", (grown,))
+    con.commit()
+    con.close()
+    db = inv.Db.read(db_path)
+    pct = {"small": Decimal(1), "normal": Decimal(2), "large": Decimal(3)}   # 101,600 x 2 % = 2,032 >= 2,030
+    assert market_entry_risk(db, _broker().state["executions"], 0.0, Decimal(100_000), pct) == []
 
 
 def test_holds_only_where_the_trader_left_a_position_unexplained() -> None:

@@ -17,13 +17,14 @@ import machines
 from machines import Plan, State
 from machines import effects as fx
 from orchestrator.broker import orders
-from orchestrator.broker.port import OrderState
+from orchestrator.broker.port import OrderState, PlanEvent, Quote
 from orchestrator.clock import FixedClock
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.fills import FillsInFlight
 from orchestrator.engine.flatten import Flattener
 from orchestrator.engine.work import WorkQueue
 from orchestrator.errors import BrokerUnavailable
+from orchestrator.store import Store
 
 from ..fakes import FakeBroker, order
 from ..orchestrator.factories import spec
@@ -156,3 +157,56 @@ def test_an_order_another_client_holds_is_never_changed_and_the_plan_asks_for_a_
     assert result.startswith("refused") and broker.modified == [] and broker.cancelled == []
     [(plan_id, fault)] = emitted
     assert plan_id == "P1" and isinstance(fault, machines.Fault) and "held by IB client 0" in fault.reason
+
+
+def _capped_world(tmp_path: Any, quote: Any = None) -> tuple[FakeBroker, Executor, list[Any], Plan]:
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    market = spec("P1", entry_type=machines.EntryType.MARKET)
+    store.insert_plan(market, at=T)
+    broker = FakeBroker(quotes={"AAPL": quote or Quote()})
+    emitted: list[Any] = []
+    clock = FixedClock(T)
+    fills = FillsInFlight(broker, WorkQueue())
+    flatten = Flattener(broker, store, clock, lambda *a: None, fills)
+    ex = Executor(broker, store, clock, lambda _pid, e: emitted.append(e), fills, flatten)
+    return broker, ex, emitted, Plan(market, state=State.SIZED, quantity=221)
+
+
+def _market_bracket(cap: str | None) -> fx.PlaceBracket:
+    return fx.PlaceBracket("P1", "AAPL", machines.Side.LONG, 221, machines.EntryType.MARKET, D("180"), D("171"),
+                           D("189"), None if cap is None else D(cap))
+
+
+def test_a_market_entry_goes_out_as_a_limit_at_its_cap_with_the_bracket_as_before(tmp_path: Any) -> None:
+    broker, ex, emitted, plan = _capped_world(tmp_path, Quote(bid=D("184.56"), ask=D("184.57"), source="live"))
+    result = asyncio.run(ex.run(_market_bracket("184.57"), plan))   # the ask at the cap: marketable, sent
+    entry, target, stop = broker.placed
+    assert result.startswith("placed bracket") and emitted == []
+    assert (entry.order_type, entry.limit_price, entry.quantity, entry.transmit) == ("LMT", D("184.57"), 221, False)
+    assert (target.order_type, target.limit_price, target.parent_id) == ("LMT", D("189"), entry.order_id)
+    assert (stop.order_type, stop.stop_price, stop.parent_id, stop.transmit) == ("STP", D("171"), entry.order_id, True)
+
+
+def test_a_market_entry_past_its_cap_or_without_one_is_not_sent(tmp_path: Any) -> None:
+    broker, ex, emitted, plan = _capped_world(tmp_path, Quote(bid=D("184.57"), ask=D("184.58"), source="live"))
+    result = asyncio.run(ex.run(_market_bracket("184.57"), plan))
+    (refused,) = emitted
+    assert isinstance(refused, machines.EntryRefused) and "the market 184.58 is already past" in refused.reason
+    assert result.startswith("refused: the market 184.58") and broker.placed == []
+    emitted.clear()
+    result = asyncio.run(ex.run(_market_bracket(None), plan))   # an effect stored before entries were capped
+    (again,) = emitted
+    assert isinstance(again, machines.SizedAgain) and "without a price cap" in again.why
+    assert result == "not sent: no price cap (sized again)" and broker.placed == []
+
+
+def test_a_refused_entry_is_counted_until_the_plan_hears_of_it() -> None:
+    """Between the executor's refusal and the plan's step a reconciliation may run: it must not
+    take the unsent entry for one IB lost (``EntryUnseen``, error)."""
+    queue = WorkQueue()
+    refused = PlanEvent("P1", machines.EntryRefused(T, "the market 186.01 is already past the entry's price cap"))
+    queue.put(refused)
+    queue.put(PlanEvent("P2", machines.EntryAccepted(T)))
+    assert queue.verdict_waiting("P1") and not queue.verdict_waiting("P2")
+    queue.taken(refused)
+    assert not queue.verdict_waiting("P1")

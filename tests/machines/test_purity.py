@@ -131,6 +131,7 @@ EXPECTED_ALL = sorted(EXPECTED_ALL + [
     "pnl_in_base", "risk_budget", "risk_in_base",
     "round_price", "size_in_base", "value_in_base",
     "SESSION_FIELDS",  # exchange sessions: the spec's session fields and their defaults
+    "EntryRefused", "cap_refusal", "entry_cap", "past_cap",  # a market entry's price cap (machines/entrycap.py)
 ])
 
 

@@ -31,6 +31,7 @@ from machines import (
     EntryAccepted,
     EntryCancelled,
     EntryFilled,
+    EntryRefused,
     EntryRejected,
     EntryUnseen,
     ExitFilled,
@@ -212,6 +213,19 @@ def _sized_again(src: State) -> Given:
 @case(SizedAgain, None, (), NOTHING, tuple(s for s in S if s != S.SIZED))
 def _sized_again_elsewhere(src: State) -> Given:
     return Given(plan_in(src), event(SizedAgain), [])
+
+
+@case(EntryRefused, S.REJECTED, (), "refuse_entry", S.SIZED)
+def _entry_refused(src: State) -> Given:
+    def check(p: Plan) -> None:
+        assert p.reason == "market entry refused: the market 105.00 is already past the entry's price cap 101.00"
+        assert p.entry_done and p.open_risk() == 0
+    return Given(plan_in(src), event(EntryRefused), [notify("rejected", limit="market_price")], check)
+
+
+@case(EntryRefused, None, (), NOTHING, tuple(s for s in S if s != S.SIZED))
+def _entry_refused_elsewhere(src: State) -> Given:
+    return Given(plan_in(src), event(EntryRefused), [])
 
 
 @case(EntryAccepted, S.SUBMITTED, "entry_unseen", "entry_found", S.ERROR)
@@ -1056,7 +1070,7 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
         PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
-        CommissionCharged.TRIGGER, SizedAgain.TRIGGER}
+        CommissionCharged.TRIGGER, SizedAgain.TRIGGER, EntryRefused.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
