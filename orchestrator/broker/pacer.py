@@ -241,6 +241,10 @@ class Pacer:
     def backlog(self) -> int:
         return self._backlog
 
+    def queued(self, key: Hashable) -> bool:
+        """An item of ``key`` waits."""
+        return key in self._by_key
+
     def waiting(self, plan_id: str) -> bool:
         """Something of this plan waits for room."""
         return plan_id in self._waiting
