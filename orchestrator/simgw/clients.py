@@ -146,6 +146,7 @@ class Clients:
             text = rate_text(self.pacing_limit, window.received(), window.violations)
             self._journal_pacing(conn, "pacing_refused", text)
             conn.send(msg.error(-1, 100, text))
+            self._changed()
 
     def _journal_pacing(self, conn: Link, kind: str, text: str) -> None:
         if self._journal is not None:

@@ -51,8 +51,7 @@ def _book(gw: Any) -> dict[str, D]:
             if o.order_ref.endswith(":stop") and not o.is_done}
 
 
-async def test_error_100_slows_the_pacer_and_every_refused_stop_move_is_sent_again(tmp_path: Path,
-                                                                                   log_guard: Any) -> None:
+async def test_error_100_slows_the_pacer_and_every_refused_stop_move_is_sent_again(tmp_path: Path) -> None:
     (tmp_path / "plans").mkdir()
     (tmp_path / "plans" / "plans.toml").write_text("".join(
         plan_toml(f"T{i:03d}", "NVDA", entry_price=130.00, stop=120.00, target=200.00, risk="small",
