@@ -36,7 +36,7 @@ async def test_an_error_100_in_the_gateway_journal_is_a_violation(tmp_path: Path
             assert no_pacing_errors(gt.call(lambda gw: list(gw.journal_entries)), tmp_path) == []   # the handshake
             ib.client.MaxRequests = 0   # ib_async's own throttle off: everything goes at once
             for _ in range(30):
-                ib.client.reqCurrentTime()
+                ib.client.reqCurrentTime()  # type: ignore[no-untyped-call]
             await asyncio.to_thread(gt.run, lambda gw: gw.wait_until(lambda: _refused(gw), 10), 15)
         finally:
             ib.disconnect()
@@ -54,7 +54,8 @@ def test_pacing_lines_in_any_log_are_violations_whatever_their_level(tmp_path: P
     (tmp_path / "orchestrator-002.err.log").write_text(
         CLEAN_LOG + "2026-12-02 02:00:03,000 WARNING orchestrator.engine.notices: pacing_slowed: IB refused messages\n")
     (tmp_path / "gateway-sim-journal.err.log").write_text(
-        "2026-12-02 02:00:04,000 WARNING orchestrator.simgw: <client 7> keeps exceeding 50 messages/s; disconnecting it\n")
+        "2026-12-02 02:00:04,000 WARNING orchestrator.simgw: <client 7> keeps exceeding 50 messages/s; "
+        "disconnecting it\n")
     (tmp_path / "trader.err.log").write_text(CLEAN_LOG)
     found = no_pacing_errors([], tmp_path)
     assert sorted(v.detail.split(":")[0] for v in found) == ["gateway-sim-journal.err.log", "orchestrator-001.err.log",
