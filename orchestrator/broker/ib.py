@@ -483,7 +483,6 @@ class IBBroker:
                               _views(fills, self._fill_view), positions,
                               _views(open_trades, lambda t: foreign_view(t, self.namespace, self.contracts.key_of)))
 
-
     async def _open_orders(self) -> Any:
         """IB's open orders of every client (one such request at a time: ib_async answers one)."""
         async with self._open_orders_lock:
