@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = 2.0   # seconds before an error 100 whose messages may be the refused ones (a reader pause, the wire)
 SETTLE = 1.5     # seconds after the last error 100 before IB's views are read (IB refuses for a second)
-KEEP = 30.0      # seconds a written order message is remembered
+KEEP = 120.0     # seconds an order message is remembered from when it was asked for (written or still waiting)
 
 
 @dataclass(eq=False)
@@ -51,6 +51,7 @@ class Sent:
     plan_id: str | None
     group: tuple[int, ...] = ()   # the order ids of its group, in sending order (a bracket)
     at: float | None = None
+    made: float = 0.0             # when it was asked for
 
 
 @dataclass(eq=False)
@@ -96,6 +97,7 @@ class Refusals:
         """Remember ``sent`` as the newest message of ``order_id``; returns what stamps it written."""
         self._sent.pop(order_id, None)
         self._sent[order_id] = sent
+        sent.made = self.clock()
         self._prune()
 
         def wrote() -> None:
@@ -107,10 +109,7 @@ class Refusals:
 
     def _prune(self) -> None:
         old = self.clock() - KEEP
-        while self._sent:
-            first = next(iter(self._sent.values()))
-            if first.at is None or first.at >= old:
-                break
+        while self._sent and next(iter(self._sent.values())).made < old:   # oldest first
             self._sent.popitem(last=False)
 
     # ------------------------------------------------------------------ awaited requests

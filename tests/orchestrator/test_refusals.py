@@ -9,7 +9,7 @@ from typing import Any
 from ib_async import Order, OrderStatus, Stock, Trade
 
 from orchestrator.broker.pacer import Lane
-from orchestrator.broker.refusals import Refusals, Sent
+from orchestrator.broker.refusals import KEEP, Refusals, Sent
 
 STOCK = Stock("AAPL", "SMART", "USD")
 
@@ -90,3 +90,14 @@ async def _none() -> None:
 
 async def _none_list(_groups: Any) -> None:
     return None
+
+
+def test_old_messages_are_forgotten_written_or_not() -> None:
+    clock = [0.0]
+    no_trades: dict[int, Trade] = {}
+    refusals = Refusals(lambda: clock[0], no_trades.get, _none, _none_list, lambda _s: None, lambda _n: None)
+    refusals.record(1, _sent("modify", 1))                 # never written (the pacer found it unwanted)
+    refusals.record(2, _sent("modify", 2))()               # written
+    clock[0] = KEEP + 1.0
+    refusals.record(3, _sent("modify", 3))
+    assert list(refusals._sent) == [3]
