@@ -59,7 +59,7 @@ def _stop_moves(rows: list[dict[str, Any]], price: float) -> list[tuple[str, flo
 async def all_at_once(w: World, plan_ids: list[str], ticks: Ticks) -> dict[str, Any]:
     engine = w.engine
     await w.settled()
-    rate = w.pacer.rate
+    rate = w.pacer.current_rate()   # what the windows sustain (40/s), not the 45 that may leave at once
     await w.poll(lambda: w.pacer.backlog() == 0 and w.pacer.room() >= rate, "an idle pacer", every=0.01)
     w.new_journal_rows()
     symbols = sorted({engine.plans[p].spec.symbol for p in plan_ids})

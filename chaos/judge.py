@@ -19,12 +19,14 @@ from . import records
 from .episode import Episode
 from .exposure import market_entry_risk
 from .hand import OWN_REF, TRADER_CLIENT
+from .pacing import no_pacing_errors
 from .procs import run_cli
 from .scenario import ACCOUNT_VALUE, RISK_PCT
 
 # ERROR lines the orchestrator may log under these faults without anything being wrong.
 EXPECTED_ERRORS = (
     r"ERROR ib_async",                       # ib_async logs every IB error code (201, 202, 10147, ...) at ERROR
+    #                                          (but 100: no_pacing_errors counts every pacing line, at any level)
     # a bracket written just before the gateway dropped the connection never reached it: the plan
     # goes to error for a human and nothing is re-sent (one_entry_per_plan checks exactly that)
     r"ERROR orchestrator\.engine\.reconcile: reconcile \(.*\): \S+ was sent but IB shows no trace of its entry",
@@ -64,6 +66,7 @@ async def judge(ep: Episode) -> None:
         ("fills_exactly_once", lambda: records.fills_exactly_once(db, broker)),
         ("transitions_notified", lambda: records.transitions_notified(db, delivered)),
         ("plans_finish", lambda: records.plans_finish(db, touched)),
+        ("no_pacing_errors", lambda: no_pacing_errors(journal, ep.dir)),
     ]
     tolerance = entry_tolerance(ep.config)
     checks.append(("market_entry_risk", lambda: market_entry_risk(

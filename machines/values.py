@@ -79,6 +79,7 @@ class NotifyKind(StrEnum):
     START_REFUSED = "start_refused"
     CONNECTION_LOST = "connection_lost"
     CONNECTION_RESTORED = "connection_restored"
+    PACING_SLOWED = "pacing_slowed"
     ENTRIES_PAUSED = "entries_paused"
     ENTRIES_RESUMED = "entries_resumed"
     PLAN_FILES_MISSING = "plan_files_missing"

@@ -7,7 +7,10 @@ on a few), so a code alone never decides an order's fate:
 * after IB accepted it, every code refuses a *command* (a modify, a cancel) or warns: nothing
   ends until IB's own views (open orders, completed orders, executions) say so — **verify**;
 * only a cancel IB confirmed (202, or a status without an error) is a final cancel;
-* **informational** codes change nothing (the order works as IB reports it).
+* **informational** codes change nothing (the order works as IB reports it);
+* **100** (pacing) refuses a *message*, whatever it was: an order placement, a modification or a
+  cancel that IB's open orders do not show carried out is sent again, a request asked again, and
+  the pacer slows down (``refusals.py``); on an order it is verified like any other code.
 
 The table is the documentation: README "IB realities" lists the same codes.
 """
@@ -32,7 +35,11 @@ class Code:
     hint: str = ""                 # what the trader can do about it
 
 
+PACING = 100   # IB refused a message: more than 50 a second (``refusals.py`` finds out which)
+
 CODES: dict[int, Code] = {
+    PACING: Code(Meaning.VERIFY, "IB refused the message: more than 50 messages a second (pacing); what it asked "
+                                 "for was not done, IB's views say what stands and it is sent again if needed"),
     103: Code(Meaning.REJECTED, "duplicate order id"),
     104: Code(Meaning.VERIFY, "cannot modify a filled order"),
     105: Code(Meaning.VERIFY, "the modification does not match the original order"),

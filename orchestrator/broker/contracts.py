@@ -26,7 +26,7 @@ from ..contractinfo import ContractDetails
 from ..errors import BrokerUnavailable, UnknownContract
 
 log = logging.getLogger(__name__)
-Answer = Callable[[Any, str], Awaitable[Any]]
+Answer = Callable[[Callable[[], Awaitable[Any]], str], Awaitable[Any]]   # (sends the request, what it is)
 NOT_SET = Decimal("1e300")  # IB sends Double.MAX_VALUE for a what-if figure it did not compute
 
 
@@ -113,7 +113,7 @@ class Contracts:
         symbol, instrument = parse_contract_key(key)
         what = describe(symbol, instrument)
         try:
-            answers = await self.answer(self.ib.reqContractDetailsAsync(ib_contract(symbol, instrument)),
+            answers = await self.answer(lambda: self.ib.reqContractDetailsAsync(ib_contract(symbol, instrument)),
                                         f"contract details of {key}")
         except RequestError as exc:  # RaiseRequestErrors is on
             if exc.code == 200:
@@ -142,7 +142,7 @@ class Contracts:
         levels: list[tuple[str, str]] = []
         rule_id = _rule_id(cd, instrument)
         if rule_id is not None:
-            rows = await self.answer(self.ib.reqMarketRuleAsync(rule_id), f"market rule {rule_id}")
+            rows = await self.answer(lambda: self.ib.reqMarketRuleAsync(rule_id), f"market rule {rule_id}")
             levels = [(repr(float(r.lowEdge)), repr(float(r.increment))) for r in rows or []]
         return ContractDetails(
             con_id=int(c.conId), symbol=str(c.symbol), sec_type=str(c.secType), exchange=str(c.exchange),
@@ -161,7 +161,8 @@ class Contracts:
         """
         contract = self.cached(key)
         try:
-            state = await self.answer(self.ib.whatIfOrderAsync(contract, MarketOrder(action, 1)), f"what-if {key}")
+            state = await self.answer(lambda: self.ib.whatIfOrderAsync(contract, MarketOrder(action, 1)),
+                                     f"what-if {key}")
         except RequestError as exc:
             log.warning("what-if order for %s refused: %s", key, exc)
             return None

@@ -7,7 +7,9 @@ and hand the results to a sink (the engine's queue); they never place orders or 
 (clientId in use) is a refused connection. The adapter never decides anything about a plan.
 
 Everything sent goes through one pacer (``outbound.py``, ``pacer.py``): exits first, then
-entries, other requests, and trailing stop moves last, most urgent first and coalesced.
+entries, other requests, and trailing stop moves last, most urgent first and coalesced. IB's
+error 100 (it refused a message: too many a second) slows the pacer down, and what may have been
+refused is found out from IB's open orders and sent again (``refusals.py``, ``again.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from ..contractinfo import ContractDetails
 from ..errors import BrokerUnavailable
 from . import evidence, orders
 from .account import AccountValues
+from .again import SendAgain
+from .codes import PACING
 from .contracts import Contracts
 from .logs import RoutineNotices
 from .marketdata import MARKET_DATA_CODES, PriceFeed
@@ -46,6 +50,7 @@ from .port import (
     Quote,
     Sink,
 )
+from .refusals import Refusals, Sent
 from .session import ByPlan, one_write
 from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view
 from .unreachable import unreachable
@@ -73,6 +78,11 @@ class IBBroker:
         self.ib.RaiseRequestErrors = True
         self.pacer = Pacer(pacing_rate, clock=time.monotonic)  # the event loop's clock
         self.outbound = Outbound(self.ib.client, self.pacer)
+        self.again = SendAgain(self.ib, self.outbound, self.pacer, sink, self._modify_known)
+        self.refusals = Refusals(time.monotonic, self.again.trade_of, self._open_orders, self.again.send,
+                                 self._resubscribe, self.again.checked)
+        self.again.refusals = self.refusals
+        self._open_orders_lock = asyncio.Lock()   # ib_async keeps one open-orders request at a time
         self.contracts = Contracts(self.ib, self._answer)
         self.accounts = AccountValues(self.ib)
         self.prices = PriceFeed(self.ib, sink, clock.now, market_data, key_of=self.contracts.key_of)
@@ -161,6 +171,9 @@ class IBBroker:
             self.sink(evidence.fill_event(view, own_client=self.client_id))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code == PACING:
+            self.again.refused(message)
+            self.refusals.refused()
         if code in MARKET_DATA_CODES:
             self.prices.on_error(code, message, contract)
         if code in (1100, 2110):
@@ -170,6 +183,7 @@ class IBBroker:
 
     def _on_disconnected(self) -> None:
         self.connected_event.clear()
+        self.refusals.forget()
         if discarded := self.outbound.clear():
             log.warning("connection lost with %d requests still waiting for pacing room; not sent", discarded)
         if self._closing:
@@ -259,12 +273,16 @@ class IBBroker:
     async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
         return await self.contracts.margin_per_unit(key, action)
 
-    async def _answer(self, request: Any, what: str) -> Any:
-        """Await one IB request with a deadline. No answer means the link is not healthy: drop
-        the connection (the reconnect loop resynchronises) and raise BrokerUnavailable, so one
-        lost reply can never stall the engine."""
+    async def _answer(self, request: Callable[[], Any], what: str, key: str | None = None) -> Any:
+        """Await one IB request (``request()`` sends it) with a deadline; one an error 100 may have
+        refused is asked again (``refusals``). No answer means the link is not healthy: drop the
+        connection (the reconnect loop resynchronises) and raise BrokerUnavailable, so one lost
+        reply can never stall the engine. ``key``: ib_async's name for a request it keeps one of at a
+        time (it is asked again only if no part of its answer has come)."""
+        wrapper = self.ib.wrapper
+        started = None if key is None else (lambda: bool(wrapper._results.get(key)))  # noqa: SLF001 - read only
         try:
-            return await asyncio.wait_for(request, self.request_timeout)
+            return await self.refusals.answer(request, self.request_timeout, started)
         except TimeoutError:
             log.error("IB did not answer %s within %.0f s; reconnecting", what, self.request_timeout)
             if self.ib.isConnected():
@@ -277,8 +295,16 @@ class IBBroker:
         contract = await self.contracts.qualify(symbol)
         try:
             self.prices.subscribe(symbol, contract)
+            self.refusals.asked(symbol)
         except ConnectionError as exc:
             raise BrokerUnavailable(f"cannot subscribe {symbol}: {exc}") from None
+
+    def _resubscribe(self, symbol: str) -> None:
+        """Ask for a symbol's data again (an error 100 may have refused the request)."""
+        ticker = self.prices.tickers.pop(symbol, None)
+        if ticker is not None:
+            self.ib.cancelMktData(ticker.contract)
+            self.prices.subscribe(symbol, ticker.contract)
 
     def forget_market_data(self) -> None:
         """IB lost our subscriptions (1101): subscribe again at the next reconciliation."""
@@ -314,8 +340,10 @@ class IBBroker:
 
     def place(self, symbol: str, order: OrderRequest) -> None:
         contract = self.contracts.cached(symbol)
-        with self.outbound.tagged(Lane.EXIT, plan_id=orders.plan_of(order.ref)):
-            self.ib.placeOrder(contract, orders.build(order, self.namespace.to_ib(order.ref)))
+        built, plan_id = orders.build(order, self.namespace.to_ib(order.ref)), orders.plan_of(order.ref)
+        wrote = self.refusals.record(order.order_id, Sent("place", built, contract, Lane.EXIT, plan_id))
+        with self.outbound.tagged(Lane.EXIT, plan_id=plan_id, wrote=wrote):
+            self.ib.placeOrder(contract, built)
 
     def modify(self, order: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,
                limit_price: Decimal | None = None, stop_price: Decimal | None = None,
@@ -324,13 +352,15 @@ class IBBroker:
         copy = orders.amended(trade.order, filled=order.filled, parent_filled=parent_filled, quantity=quantity,
                               limit_price=limit_price, stop_price=stop_price)
         moving = ("trail", order.order_id)
-        if urgency is None:  # an exit's change: first in line, and a queued trailing move of it is stale
-            tag = self.outbound.tagged(Lane.EXIT, drops=(moving,), plan_id=order.plan_id)
-        else:  # a trailing move: queued by urgency, replacing a queued move of the same order
-            tag = self.outbound.tagged(Lane.TRAIL, urgency=urgency, key=moving, plan_id=order.plan_id,
-                                       wanted=lambda: orders.still_working(trade))
+        lane = Lane.EXIT if urgency is None else Lane.TRAIL
         if trade.isDone():  # ib_async believes the order is done: its status will say why
             raise OrderGone(order.ref)
+        wrote = self.refusals.record(order.order_id, Sent("modify", copy, trade.contract, lane, order.plan_id))
+        if urgency is None:  # an exit's change: first in line, and a queued trailing move of it is stale
+            tag = self.outbound.tagged(Lane.EXIT, drops=(moving,), plan_id=order.plan_id, wrote=wrote)
+        else:  # a trailing move: queued by urgency, replacing a queued move of the same order
+            tag = self.outbound.tagged(Lane.TRAIL, urgency=urgency, key=moving, plan_id=order.plan_id,
+                                       wanted=lambda: orders.still_working(trade), wrote=wrote)
         with tag:
             self._modify_known(trade, copy)
 
@@ -347,8 +377,11 @@ class IBBroker:
 
     def cancel(self, order: BrokerOrder) -> None:
         self._routine.cancelled.add(order.order_id)
-        with self.outbound.tagged(Lane.EXIT, drops=(("trail", order.order_id),), plan_id=order.plan_id):
-            self.ib.cancelOrder(order.handle.order)
+        trade: Trade = order.handle
+        wrote = self.refusals.record(order.order_id, Sent("cancel", trade.order, trade.contract, Lane.EXIT,
+                                                          order.plan_id))
+        with self.outbound.tagged(Lane.EXIT, drops=(("trail", order.order_id),), plan_id=order.plan_id, wrote=wrote):
+            self.ib.cancelOrder(trade.order)
 
     def last_sent(self, plan_id: str) -> datetime | None:
         """When the newest request for this plan left for IB: now while one still waits for pacing
@@ -400,6 +433,10 @@ class IBBroker:
             self.ib.disconnect()
             raise BrokerUnavailable(f"order group not sent: {failure}") from None
         batch.flush()
+        ids = tuple(int(o.orderId) for o in group)
+        plan_id = self._plan_of(group[0].orderRef) if group else None
+        for order in group:
+            self.refusals.record(int(order.orderId), Sent("place", order, contract, Lane.ENTRY, plan_id, ids))()
         # the stop child transmitted the whole group: none of its orders is held any more (a
         # held order's cancel is only local in ib_async, and a modify must not hold it again)
         for order in group:
@@ -425,10 +462,11 @@ class IBBroker:
         """Read open orders (of every client of the account), completed orders, executions and
         positions from IB."""
         try:
-            open_trades = await self._answer(self.ib.reqAllOpenOrdersAsync(), "open orders")
-            completed = await self._answer(self.ib.reqCompletedOrdersAsync(False), "completed orders")
-            fills = await self._answer(self.ib.reqExecutionsAsync(), "executions")
-            await self._answer(self.ib.reqPositionsAsync(), "positions")
+            open_trades = await self._open_orders()
+            completed = await self._answer(lambda: self.ib.reqCompletedOrdersAsync(False), "completed orders",
+                                           "completedOrders")
+            fills = await self._answer(self.ib.reqExecutionsAsync, "executions")
+            await self._answer(self.ib.reqPositionsAsync, "positions", "positions")
             self._positions_synced = self._tick()
         except BrokerUnavailable:
             raise
@@ -444,6 +482,11 @@ class IBBroker:
         return BrokerSnapshot(_views(open_trades, self._view), _views(completed, self._view),
                               _views(fills, self._fill_view), positions,
                               _views(open_trades, lambda t: foreign_view(t, self.namespace, self.contracts.key_of)))
+
+    async def _open_orders(self) -> Any:
+        """IB's open orders of every client (one such request at a time: ib_async answers one)."""
+        async with self._open_orders_lock:
+            return await self._answer(self.ib.reqAllOpenOrdersAsync, "open orders", "openOrders")
 
 
 def _views(items: Any, view: Callable[[Any], Any]) -> list[Any]:

@@ -4,8 +4,9 @@ ib_async logs every IB error code at ERROR, including 202 ("Order Canceled"), wh
 acknowledgement of a cancel we sent ourselves: an operator reading ERROR lines must see
 failures, not confirmations. IB's refusals of market data (354, 10089, 10168, 10197) are handled
 by the engine (it falls back to delayed data, holds decisions on that symbol and tells the trader
-once), so they are warnings. (2104/2106/2158, the farm "connection is OK" notices, ib_async
-already logs at INFO.)
+once), so they are warnings. IB's 100 (pacing) is handled too (the pacer slows down, the engine
+says it once per slow-down at WARNING and checks what IB refused): each one is INFO.
+(2104/2106/2158, the farm "connection is OK" notices, ib_async already logs at INFO.)
 
 Its client also logs every failed connection attempt at ERROR ("API connection failed:
 TimeoutError()", "Make sure API port on TWS/IBG is open"), once per retry, with less than the
@@ -21,6 +22,7 @@ import re
 
 _CANCEL_ACK = re.compile(r"^Error (?:202|10147|10148), reqId (-?\d+):")   # cancelled; not found; too late (done)
 _MARKET_DATA = re.compile(r"^Error (354|10089|10168|10197), reqId -?\d+:")
+_PACING = re.compile(r"^Error 100, reqId -?\d+:")
 _CONNECTIVITY = re.compile(r"^Error (1100|1101|1102), reqId -?\d+:")   # handled: lost is a warning, back is news
 IB_LOGGER = "ib_async.wrapper"
 CLIENT_LOGGER = "ib_async.client"
@@ -58,6 +60,8 @@ class RoutineNotices(logging.Filter):
         if record.levelno >= logging.ERROR:
             m = _CANCEL_ACK.match(record.getMessage())
             if m is not None and int(m[1]) in self.cancelled:
+                record.levelno, record.levelname = logging.INFO, "INFO"
+            elif _PACING.match(record.getMessage()):
                 record.levelno, record.levelname = logging.INFO, "INFO"
             elif _MARKET_DATA.match(record.getMessage()):
                 record.levelno, record.levelname = logging.WARNING, "WARNING"

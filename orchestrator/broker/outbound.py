@@ -38,6 +38,7 @@ class Tag:
     drops: tuple[Hashable, ...] = ()
     plan_id: str | None = None
     wanted: Callable[[], bool] | None = None
+    wrote: Callable[[], None] | None = None   # told when the message has been written (``refusals``)
 
 
 class Outbound:
@@ -54,10 +55,10 @@ class Outbound:
     @contextmanager
     def tagged(self, lane: Lane, *, urgency: float = 0.0, key: Hashable | None = None,
                drops: tuple[Hashable, ...] = (), plan_id: str | None = None,
-               wanted: Callable[[], bool] | None = None) -> Iterator[None]:
+               wanted: Callable[[], bool] | None = None, wrote: Callable[[], None] | None = None) -> Iterator[None]:
         """The messages ib_async sends inside the block are of ``lane`` (see :class:`pacer.Item`)."""
         previous = self._tag
-        self._tag = Tag(lane, urgency, key, drops, plan_id, wanted)
+        self._tag = Tag(lane, urgency, key, drops, plan_id, wanted, wrote)
         try:
             yield
         finally:
@@ -70,13 +71,20 @@ class Outbound:
             self._write(msg)
             return
         t = self._tag
-        self.pacer.offer(Item(partial(self._write, msg), t.lane, t.urgency, t.key, t.drops, 1, t.plan_id, t.wanted))
+        self.pacer.offer(Item(partial(self._write, msg, t.wrote), t.lane, t.urgency, t.key, t.drops, 1, t.plan_id,
+                              t.wanted))
         self.pacer.release()
         self.drain.arm()
 
-    def _write(self, msg: str) -> None:
+    def _write(self, msg: str, wrote: Callable[[], None] | None = None) -> None:
         data = msg.encode()
         self.client.conn.sendMsg(struct.pack(">I", len(data)) + data)
+        if wrote is not None:
+            wrote()
+
+    def queued(self, key: Hashable) -> bool:
+        """An item of ``key`` waits in the pacer."""
+        return self.pacer.queued(key)
 
     async def group(self, lane: Lane, cost: int, build: Callable[[], None], plan_id: str | None = None) -> None:
         """Run ``build`` — which sends exactly ``cost`` messages — once the pacer lets ``cost``

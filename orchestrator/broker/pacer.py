@@ -2,13 +2,13 @@
 ``interval`` (IB refuses more than 50 a second with error 100, then drops the client; the
 default here is 45), handed out most urgent first.
 
-IB counts a message when it reads it, we count it when we write it: messages read late (a busy
-or descheduled reader; for a simulated gateway in this very process, whenever our own event loop
-is busy) slide into IB's next second, and a burst written just as the previous second's
-messages left our window would then meet them there. So a second window guards the first: at
-most IB's own ``limit`` in any ``interval + slack`` (50 in 1.1 s). Whatever IB's reading delays
-vary by, up to ``slack``, IB never sees more than ``limit`` in a second; our sustained rate is
-still ``rate``, and up to ``rate`` messages may leave at once.
+IB counts a message when it reads it, we count it when we write it: a second window of IB's
+own limit guards the first (``ratewindow.py`` says why and with what margin): 45 may leave at
+once, at most 40 a second go on for long.
+
+When IB still complains (error 100: it refused a message), :meth:`Pacer.refused` slows every
+window down (their spans doubled, up to four times; the same counts) and, after ``hold``
+seconds without another complaint, each step is undone in turn.
 
 What waits is ordered by lane, then urgency, then arrival: an exit before an entry before any
 other request (market data, snapshots: something awaits the answer) before a trailing stop
@@ -27,37 +27,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-IB_LIMIT = 50      # messages per second IB accepts from one client
+from .ratewindow import IB_LIMIT, SLACK, Window
+
 DEFAULT_RATE = 45  # what the pacer allows itself in a second
-SLACK = 0.1        # how much IB's reading delays may vary, in seconds, before IB could see more than IB_LIMIT
-
-
-class Window:
-    """The messages written in the last ``span`` seconds, at most ``size`` of them."""
-
-    def __init__(self, size: int, span: float) -> None:
-        self.size = size
-        self.span = span
-        self._expiries: deque[float] = deque()   # when each message stops counting (ascending)
-
-    def room(self, now: float) -> int:
-        expiries = self._expiries
-        while expiries and expiries[0] <= now:
-            expiries.popleft()
-        return self.size - len(expiries)
-
-    def spend(self, cost: int, now: float) -> None:
-        self._expiries.extend([now + self.span] * cost)
-
-    def fits_at(self, cost: int, now: float) -> float:
-        """When ``cost`` more messages fit (``now`` if they do)."""
-        short = cost - self.room(now)
-        return now if short <= 0 else self._expiries[short - 1]
+SLOWEST = 4        # after repeated error 100s the windows are at most this many times longer
+HOLD = 20.0        # seconds without an error 100 before one step of a slow-down is undone
 
 
 class Lane(IntEnum):
@@ -95,18 +73,25 @@ class PacerStats:
     discarded: int = 0       # items thrown away by ``clear`` (the connection dropped)
     max_wait: float = 0.0    # the longest an item waited, in clock seconds
     max_backlog: int = 0     # the most items waiting at once
+    refusals: int = 0        # IB's error 100s (it refused a message of ours)
 
 
 class Pacer:
     def __init__(self, rate: int = DEFAULT_RATE, interval: float = 1.0, *, limit: int = IB_LIMIT,
-                 slack: float = SLACK, clock: Callable[[], float]) -> None:
-        if not 1 <= rate <= limit or interval <= 0 or slack < 0:
-            raise ValueError("the pacer needs 1 <= rate <= limit, interval > 0 and slack >= 0")
+                 slack: float = SLACK, hold: float = HOLD, clock: Callable[[], float]) -> None:
+        if not 1 <= rate <= limit or interval <= 0 or slack < 0 or hold <= 0:
+            raise ValueError("the pacer needs 1 <= rate <= limit, interval > 0, slack >= 0 and hold > 0")
         self.rate = rate
         self.interval = interval
+        self.hold = hold
         self.clock = clock
         self.stats = PacerStats()
-        self._windows = (Window(rate, interval), Window(limit, interval + slack))
+        self._spans = (interval, interval + slack)
+        self._windows = (Window(rate, interval, SLOWEST * interval),
+                         Window(limit, interval + slack, SLOWEST * (interval + slack)))
+        self.slowdown = 1                        # the windows' spans are this many times their own
+        self.slowed_since: float | None = None   # when the current slow-down began (None: full speed)
+        self._undo_at = 0.0                      # when the next step of the slow-down is undone
         self._heap: list[tuple[int, float, int, Item]] = []
         self._seq = itertools.count()
         self._by_key: dict[Hashable, Item] = {}
@@ -118,13 +103,44 @@ class Pacer:
     # ------------------------------------------------------------------ the windows
     def room(self) -> int:
         """Messages that may go now."""
-        now = self.clock()
+        now = self._recover(self.clock())
         return min(w.room(now) for w in self._windows)
 
     def _spend(self, cost: int, now: float) -> None:
         for w in self._windows:
             w.spend(cost, now)
         self.stats.messages += cost
+
+    def refused(self) -> bool:
+        """IB refused a message (error 100): slow down (the windows' spans doubled, up to
+        ``SLOWEST`` times) for ``hold`` seconds from now. True if this starts a slow-down."""
+        now = self._recover(self.clock())
+        self.stats.refusals += 1
+        starts = self.slowed_since is None
+        if starts:
+            self.slowed_since = now
+        self._slow(min(self.slowdown * 2, SLOWEST))
+        self._undo_at = now + self.hold
+        return starts
+
+    def _recover(self, now: float) -> float:
+        """Undo one step of a slow-down per ``hold`` seconds without an error 100."""
+        while self.slowdown > 1 and now >= self._undo_at:
+            self._slow(self.slowdown // 2)
+            self._undo_at += self.hold
+        if self.slowdown == 1:
+            self.slowed_since = None
+        return now
+
+    def _slow(self, factor: int) -> None:
+        self.slowdown = factor
+        for window, span in zip(self._windows, self._spans, strict=True):
+            window.span = span * factor
+
+    def current_rate(self) -> float:
+        """The sustained rate the windows allow now, in messages per second."""
+        self._recover(self.clock())
+        return min(w.size / w.span for w in self._windows)
 
     # ------------------------------------------------------------------ the queue
     def offer(self, item: Item) -> None:
@@ -207,8 +223,9 @@ class Pacer:
         if not self._heap:
             return None
         cost = self._heap[0][3].cost
-        now = self.clock()
-        return max(w.fits_at(cost, now) for w in self._windows)
+        now = self._recover(self.clock())
+        due = max(w.fits_at(cost, now) for w in self._windows)
+        return due if self.slowdown == 1 else min(due, max(now, self._undo_at))  # look again when a step is undone
 
     def clear(self) -> int:
         """Discard everything waiting (the connection is gone: nothing queued may reach the next
@@ -223,6 +240,10 @@ class Pacer:
     # ------------------------------------------------------------------ views
     def backlog(self) -> int:
         return self._backlog
+
+    def queued(self, key: Hashable) -> bool:
+        """An item of ``key`` waits."""
+        return key in self._by_key
 
     def waiting(self, plan_id: str) -> bool:
         """Something of this plan waits for room."""

@@ -7,7 +7,10 @@ order's fate unclear.
   no new entries; repricings not yet echoed are forgotten (the reconnect reads back what
   reached IB);
 - 1101 / 1102 (restored, data lost / kept): market data is requested again after 1101, then
-  reconcile.
+  reconcile;
+- IB's error 100 (it refused messages: too many a second): the trader is told once per
+  slow-down of the pacer; once the adapter has checked what it sent against IB's orders (and
+  sent again what IB did not carry out), reconcile.
 """
 
 from __future__ import annotations
@@ -114,6 +117,11 @@ class Connection:
             self.ib_lost = True
             log.warning("IB %s: %s", notice.code, notice.message)
             self._lost(f"IB {notice.code}: {notice.message}")
+        elif notice.kind == "pacing":   # the adapter sends one per slow-down
+            self.notices.report_once(f"pacing:{iso(self.clock.now())}", NotifyKind.PACING_SLOWED,
+                                     {"message": notice.message})
+        elif notice.kind == "pacing_checked":
+            await self.reconciler.run(f"IB error {notice.code}")
         elif notice.kind == "connectivity_restored":
             if notice.code == 1101:  # restored, data lost: market data must be requested again
                 self.broker.forget_market_data()

@@ -4,9 +4,9 @@
 socket (or closes it at once while the refuse-connections fault is on), admits a startApi
 unless the client id is in use (error 326, then close) or still held after an abrupt close
 (``hold``), greets the client (the gateway's ``greet``), enforces the message-rate limit
-(:mod:`.pacing`), hands every later message to ``dispatch`` and forgets a connection's
-subscriptions when it closes. Orders belong to client ids, not connections: they outlive
-both.
+(:mod:`.pacing`; each error 100 and each disconnect for pacing is journaled), hands every
+later message to ``dispatch`` and forgets a connection's subscriptions when it closes. Orders
+belong to client ids, not connections: they outlive both.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from . import messages as msg
+from .journal import Journal
+from .orders import OrderEvent
 from .pacing import DEFAULT_LIMIT, Verdict, rate_text
 from .ports import Link
 from .server import Connection
@@ -36,11 +38,11 @@ class Clients:
 
     def __init__(self, *, clock: Callable[[], datetime], greet: Hook, dispatch: Callable[[Link, list[str]], None],
                  forget: Hook, changed: Callable[[], None], refusing: Callable[[], bool],
-                 pacing_limit: int = DEFAULT_LIMIT, now: Callable[[], float] = time.monotonic) -> None:
-        if pacing_limit < 1:
-            raise ValueError("pacing_limit must be >= 1")
+                 pacing_limit: int = DEFAULT_LIMIT, now: Callable[[], float] = time.monotonic,
+                 journal: Journal | None = None) -> None:
         self.clock = clock
-        self.pacing_limit = pacing_limit
+        self.set_pacing_limit(pacing_limit)
+        self._journal = journal
         self._now = now
         self._held_until: dict[int, float] = {}  # client id -> occupied until (monotonic)
         self._hold_on_close: dict[int, float] = {}  # client id -> seconds to hold once its socket closes
@@ -49,6 +51,11 @@ class Clients:
         self.conns: set[Connection] = set()
         self.by_id: dict[int, Link] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+
+    def set_pacing_limit(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("pacing_limit must be >= 1")
+        self.pacing_limit = limit
 
     def links(self) -> list[Link]:
         return list(self.by_id.values())
@@ -129,13 +136,21 @@ class Clients:
     def _over_limit(self, conn: Link, verdict: Verdict) -> None:
         if verdict is Verdict.DROP:
             log.warning("%r keeps exceeding %d messages/s; disconnecting it", conn, self.pacing_limit)
+            self._journal_pacing(conn, "pacing_dropped", "disconnected: too many messages refused in a second")
             conn.abort()
             self._release(conn)
             return
         if verdict is Verdict.REFUSE_NOTIFY:
             window = conn.session.pacing
             log.info("%r exceeds %d messages/s; refusing messages", conn, self.pacing_limit)
-            conn.send(msg.error(-1, 100, rate_text(self.pacing_limit, window.received(), window.violations)))
+            text = rate_text(self.pacing_limit, window.received(), window.violations)
+            self._journal_pacing(conn, "pacing_refused", text)
+            conn.send(msg.error(-1, 100, text))
+            self._changed()
+
+    def _journal_pacing(self, conn: Link, kind: str, text: str) -> None:
+        if self._journal is not None:
+            self._journal.record(OrderEvent(kind, conn.client_id or 0, -1, None, code=100, text=text))
 
     def hold(self, client_id: int, seconds: float) -> None:
         """Keep ``client_id`` occupied for ``seconds`` (326 to anyone using it): from when its

@@ -134,7 +134,7 @@ class SimGateway(MarketActions, BrokerViews):
         self._waiters = Waiters()
         self._clients = Clients(clock=self.clock, greet=self._greet, dispatch=self._handlers.dispatch,
                                 forget=self.feed.drop, changed=self.changed, refusing=self.faults.refusing,
-                                pacing_limit=pacing_limit, now=monotonic)
+                                pacing_limit=pacing_limit, now=monotonic, journal=self.journal)
         self._delivery = Delivery(self.catalog, self.faults, self._clients.by_id.get)
         self.connectivity = Connectivity(self.feed, self._delivery, self.links, self.changed)
         self.link_up = self.connectivity.up  # set while IB's connectivity is up
@@ -257,9 +257,12 @@ class SimGateway(MarketActions, BrokerViews):
         self.connectivity.greet(conn)
 
     def hold_client_id(self, client_id: int, seconds: float) -> None:
-        """Keep ``client_id`` occupied for ``seconds`` after its connection closes (or from now, if
-        it is not connected): a reconnect with it gets 326, as after an abrupt close at IB."""
+        """Keep ``client_id`` occupied for ``seconds`` after its connection closes (or from now): 326 to a reconnect."""
         self._clients.hold(int(client_id), float(seconds))
+
+    def set_pacing_limit(self, limit: int) -> None:
+        """Messages per second a client may send from now on (more get error 100, then a disconnect)."""
+        self._clients.set_pacing_limit(int(limit))
 
     def drop_connections(self) -> int:
         """Close every client connection now (a network failure); returns how many were closed."""

@@ -2,7 +2,8 @@
 
 Every order event the gateway saw or made is recorded: ``placed``,
 ``transmitted``, ``modified``, ``activated``, ``resized``, ``triggered``,
-``filled``, ``cancelled``, ``rejected``, ``cancel_rejected``, ``rekeyed``.
+``filled``, ``cancelled``, ``rejected``, ``cancel_rejected``, ``rekeyed``; and, for no order, ``pacing_refused``
+(error 100 sent to a client) and ``pacing_dropped`` (a client disconnected for pacing).
 """
 
 from __future__ import annotations
