@@ -112,6 +112,7 @@ class SimGateway(MarketActions, BrokerViews):
         self.account = Account(account, account_value, base_currency, fx)
         pricing.check_currencies(self.catalog, self.account)
         initial = pricing.initial_prices(self.catalog, prices)
+        initial.update({pair.key: self.account.fx[pair.symbol] for pair in self.catalog.add_pairs(self.account.fx)})
         self.policy = policy or OrderPolicy()
         self.market_clock = MarketClock(clock, speed, calendar)
         self.book = Book(self.catalog, self.account, initial,

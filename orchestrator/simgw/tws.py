@@ -61,6 +61,9 @@ class MarketActions:
         if len(pair) != 6 or not pair.endswith("USD"):
             raise ValueError(f"an FX pair is written CCYUSD, e.g. EURUSD (got {pair!r})")
         self.account.set_rate(pair[:3], float(rate))
+        if self.catalog.by_key(f"{pair[:3]}.USD") is not None:   # a pair quoted from the start moves with it
+            self.book.prices[f"{pair[:3]}.USD"] = float(rate)
+            self._trade(f"{pair[:3]}.USD", float(rate))
         self._push_account()
         self.changed()
 
