@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, TextIO
 
 from machines import NotifyKind
@@ -59,7 +60,9 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         from .simgw import PricePath, SimGateway
         gateway = SimGateway(prices=PricePath.from_csv(config.sim.prices), host="127.0.0.1", port=0,
                              tick_seconds=config.sim.tick_seconds, account_value=float(config.sim.account_value),
-                             journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max)
+                             journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max,
+                             clock=config.sim.clock, speed=config.sim.speed, calendar=config.sim.calendar,
+                             sim_date=config.sim.clock.astimezone(UTC).date() if config.sim.clock is not None else None)
         await gateway.start()
         host, port = "127.0.0.1", gateway.port
     fresh = not sqlite_path(config.store.url).exists()
@@ -121,6 +124,7 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
                             {"kind": NotifyKind.PLAN_FILES_MISSING, "plan_id": None, "facts": {"message": missing}},
                             at=rt.clock.now())
     if isinstance(rt.clock, BrokerClock):  # follow IB's time from the first step on
+        rt.clock.on_change = rt.engine.jobs.retime
         try:
             await asyncio.wait_for(rt.clock.sync(rt.broker.ib.reqCurrentTimeAsync), 5)
         except (TimeoutError, ConnectionError, OSError) as exc:

@@ -4,7 +4,10 @@ In-memory job store; every job has a stable id and ``replace_existing``; misfire
 coalescing are explicit. Jobs are rebuilt from state.db at every start, so nothing depends on
 pickled jobs. All times are UTC; one-shot jobs whose time has passed (by the engine's clock) run
 at once; the others run after the time left by the engine's clock (which may be IB's, or a
-test's), so a job never fires early because the machine's clock disagrees with the engine's.
+test's), so a job never fires early because the machine's clock disagrees with the engine's. A
+clock that runs at another rate (IB's, following a simulator at ``--speed``) says how many machine
+seconds that is (``seconds_until``), and :meth:`Jobs.retime` sets every one-shot job again when
+that clock moves.
 Interval jobs pace work (trailing, reconciliation, rescans, command polls): they run on
 APScheduler's wall clock.
 """
@@ -30,6 +33,7 @@ class Jobs:
         self._enqueue = enqueue
         self._clock = clock
         self._sched = AsyncIOScheduler(timezone=UTC)
+        self._dates: dict[str, tuple[datetime, Any]] = {}   # the one-shot jobs waiting: their time and item
 
     async def _put(self, item: Any) -> None:
         self._enqueue(item() if callable(item) else item)
@@ -47,6 +51,10 @@ class Jobs:
                 await asyncio.sleep(0)
             self._sched.shutdown(wait=False)
 
+    async def _fire(self, job_id: str, item: Any) -> None:
+        self._dates.pop(job_id, None)
+        self._enqueue(item)
+
     def at(self, job_id: str, when: datetime, item: Any) -> None:
         """Enqueue ``item`` once at ``when`` (at once if it has passed). Runs however late."""
         left = when - self._clock.now()
@@ -54,9 +62,19 @@ class Jobs:
             self.cancel(job_id)
             self._enqueue(item)
             return
-        run_date = datetime.now(UTC) + left
-        self._sched.add_job(self._put, DateTrigger(run_date=run_date, timezone=UTC), args=[item], id=job_id,
+        seconds_until = getattr(self._clock, "seconds_until", None)   # a clock that may run at another rate
+        wait = seconds_until(when) if seconds_until is not None else left.total_seconds()
+        self._dates[job_id] = (when, item)
+        self._sched.add_job(self._fire, DateTrigger(run_date=datetime.now(UTC) + timedelta(seconds=wait),
+                                                    timezone=UTC), args=[job_id, item], id=job_id,
                             replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1)
+
+    def retime(self) -> None:
+        """The engine's clock moved against the machine's (IB's clock stepped or changed rate):
+        every one-shot job waits again for its time by the clock as it is now."""
+        if self._sched.running:
+            for job_id, (when, item) in list(self._dates.items()):
+                self.at(job_id, when, item)
 
     def every(self, job_id: str, seconds: float, item: Any, *, grace: float | None = None) -> None:
         """Enqueue ``item`` (or ``item()``) every ``seconds``; missed runs coalesce into one."""
@@ -66,6 +84,7 @@ class Jobs:
                             next_run_time=datetime.now(UTC) + timedelta(seconds=seconds))
 
     def cancel(self, job_id: str) -> None:
+        self._dates.pop(job_id, None)
         if self._sched.get_job(job_id) is not None:
             self._sched.remove_job(job_id)
 

@@ -123,7 +123,7 @@ class SimGateway(MarketActions, BrokerViews):
             self.book.next_open_text = self.market_clock.next_open_text
         self.faults = faults or Faults()
         self.faults.attach(self)
-        self.journal = Journal(journal_path)
+        self.journal = Journal(journal_path, self.market_clock.now if calendar is not None else None)
         self.tick = 0
         self._tick_step = self.tick_seconds or 1.0
         self._sim_epoch = int(time.time() // 5) * 5
