@@ -96,9 +96,9 @@ risk = "small"
 
 # A future: ES (E-mini S&P 500) December 2026 on CME, multiplier 50, tick 0.25.
 # Budget 1 % of 100,000 = 1,000 USD; risk a contract |5000.00 - 4991.00| x 50 = 450 USD;
-# floor(1,000 / 450) = 2 contracts, risk 900 USD. The status table shows "ESZ6 0" once closed;
-# ES dips to 5000.00 (the entry fills) and rises to 5020.00: take-profit, +20 x 50 x 2 = +2,000 USD
-# gross, less 2 x 2 x 2.25 = 9.00 USD of commissions and fees.
+# floor(1,000 / 450) = 2 contracts (ESZ6), risk 900 USD. ES dips to 5000.00 (the entry fills) and
+# rises to 5020.00: take-profit, +20 x 50 x 2 = +2,000 USD gross, less 2 fills x 2 x 2.25 = 9.00 USD
+# of commissions and fees. The status table: closed, ES 0, stop 4,991.00, net +1,991.00, exit: target.
 [[plans]]
 id = "DEMO-ES-FUT"
 symbol = "ES"
@@ -115,8 +115,10 @@ risk = "normal"
 # A stock in euros from this USD account: SAP on Xetra (IB: IBIS). The account holds no euros,
 # so IB reports no EUR rate: the rate is the EUR.USD quote, 1.08 (its bid/ask midpoint).
 # Budget 0.5 % of 100,000 = 500 USD; risk a share |200.00 - 190.00| = 10.00 EUR x 1.08 = 10.80 USD;
-# floor(500 / 10.80) = 46 shares, risk 46 x 10.80 = 496.80 USD. SAP falls through 190: stop-loss,
-# about -10 EUR a share (the stop fills at the first price at or below it).
+# floor(500 / 10.80) = 46 shares, risk 46 x 10.80 = 496.80 USD. SAP falls to 190.00: stop-loss,
+# -10.00 EUR x 46 = -460 EUR = -496.80 USD gross. Commissions are 0.05 % of the notional in EUR
+# (46 x 200 x 0.0005 = 4.60, 46 x 190 x 0.0005 = 4.37). The status table: closed, SAP 0, stop 190.00,
+# net about -506, exit: stop.
 [[plans]]
 id = "DEMO-SAP-EUR"
 symbol = "SAP"
@@ -132,7 +134,9 @@ risk = "small"
 
 # Flattened before the close: META stays flat at 600.00 (no stop, no target), and at close-30m
 # (15:30 New York) the position is sold at market while the stop keeps working until it fills.
-# Sized at the ask 600.01: risk a share 600.01 - 588.00 = 12.01; floor(500 / 12.01) = 41 shares.
+# Sized at the ask 600.01: risk a share 600.01 - 588.00 = 12.01; floor(500 / 12.01) = 41 shares,
+# bought and sold at 600.00. The status table: closed, META 0, net -2.00 (two 1.00 commissions),
+# "flatten_at close-30m (2026-12-02 20:30 UTC) reached".
 [[plans]]
 id = "DEMO-META-CLOSE"
 symbol = "META"
@@ -166,8 +170,10 @@ risk = "small"
 expire_at = "2026-12-02T10:10:00-05:00"
 
 # Started at the open: waits until open+10m (09:40 New York), then buys at market.
-# Sized at the ask 200.01: risk a share 200.01 - 189.00 = 11.01; floor(500 / 11.01) = 45 shares.
-# AMZN then rises through 211: take-profit.
+# Sized at the ask 200.01: risk a share 200.01 - 189.00 = 11.01; floor(500 / 11.01) = 45 shares,
+# bought at 200.00. AMZN then rises through 211: take-profit (the status table: closed, AMZN 0,
+# exit: target, net about +45 x 11 - 2 = +493 or a little more: the target fills at the first
+# price at or above 211).
 [[plans]]
 id = "DEMO-AMZN-OPEN"
 symbol = "AMZN"
