@@ -3,7 +3,7 @@ simulated gateway. Every verdict is read from the gateway's own state (the order
 at the quantity and prices IB holds), and every figure is computed by hand in the test.
 
 Sizing: quantity = floor(budget in base ÷ (|entry − stop| × multiplier × fx)), fx = base units per
-unit of the contract's currency (IB's ExchangeRate row).
+unit of the contract's currency (IB's ExchangeRate row, else the midpoint of its quote of the pair).
 """
 
 from __future__ import annotations
