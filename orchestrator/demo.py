@@ -16,12 +16,16 @@ import logging
 import sys
 import tempfile
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
 from .demoplans import CONFIG, PATHS, PLANS
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def write_demo(folder: Path) -> Path:
@@ -39,12 +43,30 @@ def write_demo(folder: Path) -> Path:
     return cfg
 
 
-def _journal_summary(path: Path) -> str:
-    if not path.exists():
+def _journal(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _journal_summary(events: list[dict[str, Any]]) -> str:
+    if not events:
         return "no broker journal"
-    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     counts = Counter(e.get("event") for e in events)
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _fills(events: list[dict[str, Any]]) -> list[str]:
+    """One line per plan: what the simulated broker filled for it, in order, with the simulated
+    time (New York) of each fill: the quantities the plan file's comments compute."""
+    by_plan: dict[str, list[str]] = {}
+    for e in events:
+        if e.get("event") != "filled" or ":" not in str(e.get("order_ref") or ""):
+            continue
+        plan_id, leg = str(e["order_ref"]).split(":", 1)
+        at = datetime.fromisoformat(str(e.get("sim_ts") or e["ts"])).astimezone(NEW_YORK)
+        by_plan.setdefault(plan_id, []).append(
+            f"{e['side']} {e['fill_qty']:g} {e['symbol']} @ {e['fill_price']:,.2f} ({leg} {at:%H:%M})")
+    width = max((len(p) for p in by_plan), default=0)
+    return [f"  {plan_id:<{width}}  {' · '.join(fills)}" for plan_id, fills in sorted(by_plan.items())]
 
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -72,7 +94,9 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     console = Console(file=out, width=width)
     console.print()
     console.print(compact_table(rows, width))
-    out.write(f"simulated broker journal: {_journal_summary(folder / 'sim-journal.jsonl')}\n")
+    events = _journal(folder / "sim-journal.jsonl")
+    out.write("filled at the simulated broker (New York time):\n" + "".join(f"{line}\n" for line in _fills(events)))
+    out.write(f"simulated broker journal: {_journal_summary(events)}\n")
     out.write(f"look again: orchestrator status --config {cfg_path}\n"
               f"            orchestrator history DEMO-NVDA-TRAIL --config {cfg_path}\n")
     return rc

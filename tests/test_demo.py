@@ -37,6 +37,7 @@ class Demo:
                 for e in self.journal if e["event"] == "filled" and e["order_ref"] == ref]
 
     def row(self, plan_id: str) -> str:
+        """The plan's row of the final status table."""
         [line] = [line for line in self.out.splitlines() if line.startswith(plan_id + " ")]
         return line
 
@@ -65,6 +66,10 @@ def test_every_plan_ends_as_its_comments_say_within_two_minutes(demo: Demo) -> N
     assert " rejected " in demo.row("DEMO-SPY-RISK") and "max_portfolio_risk_pct" in demo.row("DEMO-SPY-RISK")
     assert "ES 0" in demo.row("DEMO-ES-FUT") and "+1,991.00" in demo.row("DEMO-ES-FUT")   # 2,000 - 9.00
     assert demo.seconds < 120, demo.seconds
+    fills = demo.out.split("filled at the simulated broker (New York time):\n")[1]
+    assert "BOT 2 ESZ6 @ 5,000.00 (entry" in fills and "SLD 2 ESZ6 @ 5,020.00 (target" in fills
+    assert "BOT 46 SAP @ 200.00 (entry" in fills and "SLD 46 SAP @ 190.00 (stop" in fills
+    assert "BOT 41 META @ 600.00 (entry" in fills and "SLD 41 META @ 600.00 (target 15:" in fills
 
 
 def test_the_future_and_the_euro_stock_trade_the_hand_computed_quantities_at_ib(demo: Demo) -> None:
