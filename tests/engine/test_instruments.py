@@ -156,6 +156,18 @@ async def test_a_eur_stock_from_a_usd_account_is_sized_at_the_quote_of_eur_usd(t
         assert (sap.base_currency, sap.fx_rate, sap.risk_amount) == ("USD", Decimal("1.08"), Decimal("1998.00"))
 
 
+async def test_a_usd_stock_from_an_eur_account_is_sized_at_the_inverse_quote(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """An EUR account that holds no dollars has no USD rate: the market quotes EUR.USD (1.08), so
+    the rate is its inverse, rounded up (a smaller size): 2,000 EUR = 2,160 USD; floor(2,160 / 7) = 308."""
+    plans = plan_toml("AAPL-Q", "AAPL", entry="limit", entry_price=180.0, stop=173.0, target=190.0)
+    async with World(tmp_path, plans, prices=PRICES,
+                     gateway={"sim_date": SIM_DATE, "base_currency": "EUR", "fx": {"EUR": 1.08}}) as w:
+        await _working(w, "AAPL-Q")
+        assert _at_ib(w, "AAPL-Q")["entry"] == ("LMT", 308, 180.0, None)
+        aapl = w.plan("AAPL-Q")
+        assert aapl.base_currency == "EUR" and Decimal(0) <= aapl.fx_rate - 1 / Decimal("1.08") < Decimal("1e-20")
+
+
 async def test_a_missing_rate_and_a_continuous_future_are_refused(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """A plain USD account holds no euros and IB refuses the EUR.USD quote (no market data for
     it): there is no EUR rate, so SAP cannot be sized and is refused with the reason (never sized
