@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, TextIO
 
 from machines import NotifyKind
@@ -59,7 +60,10 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
         from .simgw import PricePath, SimGateway
         gateway = SimGateway(prices=PricePath.from_csv(config.sim.prices), host="127.0.0.1", port=0,
                              tick_seconds=config.sim.tick_seconds, account_value=float(config.sim.account_value),
-                             journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max)
+                             journal_path=config.sim.journal, partial_fill_max=config.sim.partial_fill_max,
+                             clock=config.sim.clock, speed=config.sim.speed, calendar=config.sim.calendar,
+                             sim_date=config.sim.clock.astimezone(UTC).date() if config.sim.clock is not None else None,
+                             held=True)   # released once the engine runs (``start``)
         await gateway.start()
         host, port = "127.0.0.1", gateway.port
     fresh = not sqlite_path(config.store.url).exists()
@@ -121,6 +125,7 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
                             {"kind": NotifyKind.PLAN_FILES_MISSING, "plan_id": None, "facts": {"message": missing}},
                             at=rt.clock.now())
     if isinstance(rt.clock, BrokerClock):  # follow IB's time from the first step on
+        rt.clock.on_change = rt.engine.jobs.retime
         try:
             await asyncio.wait_for(rt.clock.sync(rt.broker.ib.reqCurrentTimeAsync), 5)
         except (TimeoutError, ConnectionError, OSError) as exc:
@@ -128,6 +133,8 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
         rt.tasks.append(asyncio.get_running_loop().create_task(
             rt.clock.follow(rt.broker.ib.reqCurrentTimeAsync, rt.broker.is_connected), name="broker-clock"))
     await rt.engine.start()
+    if rt.gateway is not None:  # the embedded gateway's market starts once the engine runs
+        rt.gateway.release()
     log.info("running: account %s, %d live plan(s)", rt.broker.account or "?", len(rt.engine.live_plans()))
 
 

@@ -29,6 +29,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -159,6 +160,18 @@ class BrokerConfig(_Section):
     positions); each attempt that times out waits twice as long (up to 60 s)."""
 
 
+def _datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        raise custom_error("must be a TOML date-time, not a string: no quotes (2026-12-02T14:29:00Z)")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise custom_error("must be a date-time with its UTC offset (2026-12-02T14:29:00Z)")
+    return value
+
+
 class SimConfig(_Section):
     """The simulated gateway: price path, speed, account size, order journal."""
 
@@ -168,6 +181,12 @@ class SimConfig(_Section):
     journal: ResolvedPath = Field(default=Path("sim-journal.jsonl"), validate_default=True)
     partial_fill_max: Annotated[int, Field(gt=0)] | None = None
     """Optional: the gateway fills at most this many shares per execution (partial fills)."""
+    clock: Annotated[datetime, BeforeValidator(_datetime), AfterValidator(_aware)] | None = None
+    """The session clock: the simulated start time (a TOML date-time with its offset; unset: now)."""
+    speed: Annotated[float, BeforeValidator(_to_float), Field(ge=0, le=100_000, allow_inf_nan=False)] = 1.0
+    """Simulated seconds per real second."""
+    calendar: Literal["XNYS"] | None = None
+    """The exchange calendar whose regular hours the simulated market keeps (unset: never closes)."""
 
 
 def _sqlite_url(url: str, info: ValidationInfo) -> str:

@@ -9,7 +9,10 @@ by the engine's clock (which may be IB's, or a test's): one whose time has passe
 the others after the time left by that clock, measured on the monotonic clock, so a job never
 fires early because the machine's clock disagrees with the engine's; a late one runs however
 late. **Interval jobs** pace work (trailing, reconciliation, rescans, command polls): APScheduler 3
-runs them on its wall clock, missed runs coalesced, misfire grace explicit.
+runs them on its wall clock, missed runs coalesced, misfire grace explicit. A clock that runs at
+another rate (IB's, following a simulator at ``--speed``) says how many machine seconds the time
+left is (``seconds_until``), and :meth:`Jobs.retime` sets every one-shot job again when that
+clock moves.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class Jobs:
         self._enqueue = enqueue
         self._clock = clock
         self._sched = AsyncIOScheduler(timezone=UTC)   # the interval jobs
-        self._once: dict[str, tuple[int, Any]] = {}   # one-shot job id → (its sequence number, item)
+        self._once: dict[str, tuple[int, datetime, Any]] = {}   # one-shot job id → (sequence number, time, item)
         self._heap: list[tuple[float, int, str]] = []   # (monotonic deadline, sequence number, id)
         self._seq = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None   # set while started
@@ -69,13 +72,21 @@ class Jobs:
             self.cancel(job_id)
             self._enqueue(item)
             return
+        seconds_until = getattr(self._clock, "seconds_until", None)   # a clock that may run at another rate
+        wait = seconds_until(when) if seconds_until is not None else left.total_seconds()
         seq = next(self._seq)
-        self._once[job_id] = (seq, item)
-        heapq.heappush(self._heap, (time.monotonic() + left.total_seconds(), seq, job_id))
+        self._once[job_id] = (seq, when, item)
+        heapq.heappush(self._heap, (time.monotonic() + wait, seq, job_id))
         if len(self._heap) > 2 * len(self._once) + 64:   # replaced and cancelled entries, dropped now and then
             self._heap = [e for e in self._heap if self._current(e)]
             heapq.heapify(self._heap)
         self._arm()
+
+    def retime(self) -> None:
+        """The engine's clock moved against the machine's (IB's clock stepped or changed rate):
+        every one-shot job waits again for its time by the clock as it is now."""
+        for job_id, (_seq, when, item) in list(self._once.items()):
+            self.at(job_id, when, item)
 
     def every(self, job_id: str, seconds: float, item: Any, *, grace: float | None = None) -> None:
         """Enqueue ``item`` (or ``item()``) every ``seconds``; missed runs coalesce into one."""
@@ -126,7 +137,7 @@ class Jobs:
             while self._heap and self._heap[0][0] <= now:
                 entry = heapq.heappop(self._heap)
                 if self._current(entry):
-                    _seq, item = self._once.pop(entry[2])
+                    _seq, _when, item = self._once.pop(entry[2])
                     self._enqueue(item() if callable(item) else item)
         finally:
             self._arm()

@@ -87,6 +87,9 @@ class FakeBroker:
     def exchange_rates(self) -> dict[str, Decimal]:
         return {}
 
+    async def quote_rate(self, currency: str) -> None:
+        return None
+
     def next_order_id(self) -> int:
         self._next_id += 1
         return self._next_id

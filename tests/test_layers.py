@@ -35,13 +35,15 @@ LAYERS: dict[str, int] = {
     "orchestrator.cli": 3,
     "orchestrator.__main__": 3,
     "orchestrator.demo": 3,
+    "orchestrator.demoplans": 3,
     "orchestrator.render": 3,
     "orchestrator.console": 3,
     "orchestrator.report": 3,
 }
 SIMGW = "orchestrator.simgw"
 # ib_async is the adapter's: no other module of the orchestrator may import it
-IB_ASYNC_ALLOWED = ("orchestrator.broker.ib", "orchestrator.broker.orders", "orchestrator.broker.contracts")
+IB_ASYNC_ALLOWED = ("orchestrator.broker.ib", "orchestrator.broker.orders", "orchestrator.broker.contracts",
+                    "orchestrator.broker.pairquote")
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

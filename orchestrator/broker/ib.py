@@ -36,6 +36,7 @@ from .logs import RoutineNotices
 from .marketdata import MARKET_DATA_CODES, PriceFeed
 from .outbound import Outbound
 from .pacer import DEFAULT_RATE, Lane, Pacer
+from .pairquote import PairQuotes
 from .port import (
     BrokerFill,
     BrokerNotice,
@@ -85,6 +86,7 @@ class IBBroker:
         self._open_orders_lock = asyncio.Lock()   # ib_async keeps one open-orders request at a time
         self.contracts = Contracts(self.ib, self._answer)
         self.accounts = AccountValues(self.ib)
+        self.pair_quotes = PairQuotes(self.ib, self._answer)
         self.prices = PriceFeed(self.ib, sink, clock.now, market_data, key_of=self.contracts.key_of)
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -332,7 +334,14 @@ class IBBroker:
         return self.accounts.base_currency()
 
     def exchange_rates(self) -> dict[str, Decimal]:
-        return self.accounts.exchange_rates()
+        return {**self.pair_quotes.rates, **self.accounts.exchange_rates()}   # the account's rows first
+
+    async def quote_rate(self, currency: str) -> None:
+        base = self.base_currency()
+        if base is None or currency == base or currency in self.accounts.exchange_rates():
+            self.pair_quotes.rates.pop(currency, None)
+            return
+        await self.pair_quotes.refresh(currency, base)
 
     # ------------------------------------------------------------------ orders
     def next_order_id(self) -> int:

@@ -338,4 +338,9 @@ class Broker(Protocol):
     def base_currency(self) -> str | None: ...
 
     def exchange_rates(self) -> dict[str, Decimal]:
-        """Base units per unit of each currency (IB's ExchangeRate values)."""
+        """Base units per unit of each currency: IB's ExchangeRate values, and for a currency the
+        account has no row for, the rate :meth:`quote_rate` last read from its pair's quote."""
+
+    async def quote_rate(self, currency: str) -> None:
+        """Read ``currency``'s rate from a quote of its pair now, unless the account reports one
+        (no usable quote: no rate). Raises BrokerUnavailable when IB cannot be asked."""

@@ -2,7 +2,8 @@
 
 ``ContractBook`` asks IB for a plan's contract details (through the broker, which caches them for
 its connection), writes them to state.db once per process (so every start refreshes them), and
-gives the plan its price ladder (``plan.price_rule``: trailing rounds on it). A restored plan
+gives the plan its price ladder (``plan.price_rule``: trailing rounds on it), and has the broker
+read the currency's rate from a quote of its pair when the account reports none. A restored plan
 gets the cached details at once: its conId maps IB's positions to it before anything is asked.
 
 :func:`contract_terms` turns the details and the account into what sizing needs — multiplier,
@@ -46,13 +47,15 @@ class ContractBook:
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
 
     async def qualify(self, plan: Plan) -> ContractDetails:
-        """IB's details of the plan's contract. Raises UnknownContract or BrokerUnavailable."""
+        """IB's details of the plan's contract, its currency's rate refreshed (a pair quote where
+        the account has no rate). Raises UnknownContract or BrokerUnavailable."""
         details = await self.broker.qualify(plan.key)
         self._known[plan.key] = details
         if plan.key not in self._saved:
             self.store.save_contract(plan.key, details, at=self.clock.now())
             self._saved.add(plan.key)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
+        await self.broker.quote_rate(details.currency or plan.spec.instrument.currency)   # fresh when sized
         return details
 
 

@@ -173,6 +173,15 @@ def make_foreign_stock(symbol: str) -> SimContract:
                        "Europe/Berlin")
 
 
+def make_pair(currency: str) -> SimContract:
+    """The currency pair ``CCY.USD`` on IDEALPRO (IB's secType CASH: symbol CCY, currency USD)."""
+    local = f"{currency}.USD"
+    name = listings.CURRENCY_NAMES.get(currency, currency)
+    return SimContract(local, currency, "CASH", listings.crc_con_id(f"CASH:{local}"), "IDEALPRO", "", "USD", local,
+                       local, name, ticks.IDEALPRO_HALF_PIP, float(ticks.IDEALPRO_HALF_PIP.finest), "IDEALPRO",
+                       "US/Eastern")
+
+
 class Catalog:
     """The contracts of the price path's symbols, by key, by IB symbol and by conId.
 
@@ -200,6 +209,15 @@ class Catalog:
             for c in contracts:
                 self._by_key[c.key] = c
                 self._by_con_id[c.con_id] = c
+
+    def add_pairs(self, currencies: Iterable[str]) -> list[SimContract]:
+        """Quote ``CCY.USD`` for each currency but USD (the pairs' keys are their local symbols)."""
+        added = [make_pair(c) for c in currencies if c != "USD" and f"{c}.USD" not in self._by_key]
+        for c in added:
+            self._families[c.key] = [c.key]
+            self._by_key[c.key] = c
+            self._by_con_id[c.con_id] = c
+        return added
 
     def __iter__(self) -> Iterator[SimContract]:
         return iter(self._by_key.values())

@@ -71,6 +71,7 @@ class SimGateway(MarketActions, BrokerViews):
         clock, speed, calendar: the session clock (``marketclock``): the simulated start time (default:
             now), simulated seconds per real second (0: only ``set_time``/``advance_time`` move it), and
             the exchange calendar whose regular hours the market keeps (None: it never closes).
+        held: the market waits for ``release`` (no ticks, the clock standing at its start).
 
     Raises:
         PricesError: a futures price of the path is off its tick.
@@ -102,18 +103,19 @@ class SimGateway(MarketActions, BrokerViews):
         clock: datetime | None = None,
         speed: float = 1.0,
         calendar: str | None = None,
+        held: bool = False,
     ) -> None:
-        self.path = prices
-        self.host = host
-        self.port = port
+        self.path, self.host, self.port = prices, host, port
         self.tick_seconds = tick_seconds or None
         self.account_name = account
         self.catalog = Catalog(prices.symbols(), prices.initial_prices(), sim_date, futures_margin)
         self.account = Account(account, account_value, base_currency, fx)
         pricing.check_currencies(self.catalog, self.account)
         initial = pricing.initial_prices(self.catalog, prices)
+        initial.update({pair.key: self.account.fx[pair.symbol] for pair in self.catalog.add_pairs(self.account.fx)})
         self.policy = policy or OrderPolicy()
-        self.market_clock = MarketClock(clock, speed, calendar)
+        self.held, self._speed = held, speed
+        self.market_clock = MarketClock(clock, 0 if held else speed, calendar)
         self.book = Book(self.catalog, self.account, initial,
                          commission_per_share=commission_per_share, min_commission=min_commission,
                          partial_fill_max=partial_fill_max, policy=self.policy, clock=self.market_clock.now)
@@ -122,7 +124,7 @@ class SimGateway(MarketActions, BrokerViews):
             self.book.next_open_text = self.market_clock.next_open_text
         self.faults = faults or Faults()
         self.faults.attach(self)
-        self.journal = Journal(journal_path)
+        self.journal = Journal(journal_path, self.market_clock.now if calendar is not None else None)
         self.tick = 0
         self._tick_step = self.tick_seconds or 1.0
         self._sim_epoch = int(time.time() // 5) * 5
@@ -148,7 +150,7 @@ class SimGateway(MarketActions, BrokerViews):
         self._server = await asyncio.start_server(self._clients.accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self.started = True
-        if self.tick_seconds:
+        if self.tick_seconds and not self.held:
             self.spawn(tick_forever(self.tick_seconds, self._step))
         log.info("sim-gateway listening on %s:%d", self.host, self.port)
         return self

@@ -156,6 +156,9 @@ class Handlers:
         if order_req.what_if:
             self._what_if(conn, order_req)
             return
+        if order_req.spec().sec_type == "CASH":  # pairs are quoted for their rate only
+            conn.send(msg.error(order_req.order_id, 201, "Order rejected - reason:the simulator takes no forex orders"))
+            return
         self.gw.apply(self.gw.book.place(conn.cid, order_req, reject=self.gw.faults.take_reject,
                                            reject_modify=self.gw.faults.take_reject_modify))
 

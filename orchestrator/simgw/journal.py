@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -59,8 +60,9 @@ def entry_for(event: OrderEvent, now: datetime | None = None) -> dict[str, objec
 class Journal:
     """Writes journal lines to ``path`` (if given) and keeps them in memory."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, sim_clock: Callable[[], datetime] | None = None) -> None:
         self.path = Path(path) if path else None
+        self.sim_clock = sim_clock   # a session clock: each line also says its simulated time (``sim_ts``)
         self.entries: list[dict[str, object]] = []
         self._file: IO[str] | None = None
         if self.path is not None:
@@ -71,6 +73,8 @@ class Journal:
         if not event.kind:
             return
         entry = entry_for(event)
+        if self.sim_clock is not None:
+            entry["sim_ts"] = self.sim_clock().isoformat(timespec="microseconds")
         self.entries.append(entry)
         if self._file is not None:
             try:

@@ -7,6 +7,8 @@
   third Friday — is on or after the simulator's date) and the next one, with IB's local
   symbols (``ESH7`` for March 2027). Both months trade at the price-path price of ``ES``.
 * **SAP** on Xetra (IB: ``IBIS``) in EUR, Xetra's multi-level tick ladder.
+* **Currency pairs** ``CCY.USD`` (CASH on IDEALPRO, half-pip tick) for every other currency the
+  account has a rate for: quotes only (the rate, for clients that size from a pair's quote).
 
 conIds are stable in every process: IB's real conId for well-known US stocks, a CRC-32 of the
 contract otherwise. Contract details of futures and SAP follow IB's layout; their exact
@@ -60,6 +62,9 @@ FUTURES: dict[str, FutureRoot] = {
 FOREIGN_STOCKS: dict[str, tuple[str, str, str, str, ticks.Rule]] = {
     "SAP": ("IBIS", "EUR", "SAP SE", "XETRA", ticks.XETRA_BAND6),
 }
+#: Long names of the currencies the simulator quotes against USD (others: the code itself).
+CURRENCY_NAMES: dict[str, str] = {"EUR": "European Monetary Union Euro", "GBP": "British pound",
+                                  "CHF": "Swiss franc", "JPY": "Japanese yen", "CAD": "Canadian dollar"}
 MAINT_RATIO = 1.1  # CME's initial margin is 110 % of maintenance
 
 

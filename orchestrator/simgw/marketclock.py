@@ -86,6 +86,12 @@ class MarketClock:
             raise ValueError("a simulated time needs a UTC offset or a zone")
         self._base, self._since = at.astimezone(UTC), self._monotonic()
 
+    def run(self, speed: float) -> None:
+        """Run at ``speed`` from now on, from the time it shows now."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._base, self._since, self.speed = self.now(), self._monotonic(), float(speed)
+
     def advance(self, seconds: float) -> None:
         self.set(self.now() + timedelta(seconds=seconds))
 

@@ -62,7 +62,9 @@ CME_QUARTER = _rule(67, ("0", "0.25"))
 XETRA_BAND6 = _rule(1741, ("0", "0.0001"), ("1", "0.0002"), ("2", "0.0005"), ("5", "0.001"), ("10", "0.002"),
                     ("20", "0.005"), ("50", "0.01"), ("100", "0.02"), ("200", "0.05"), ("500", "0.1"),
                     ("1000", "0.2"), ("2000", "0.5"), ("5000", "1"))
-RULES: dict[int, Rule] = {rule.rule_id: rule for rule in (US_STOCK, CME_QUARTER, XETRA_BAND6)}
+#: Currency pairs on IDEALPRO quoted against USD: half a pip (IB's minTick for EUR.USD is 5e-05).
+IDEALPRO_HALF_PIP = _rule(239, ("0", "0.00005"))
+RULES: dict[int, Rule] = {rule.rule_id: rule for rule in (US_STOCK, CME_QUARTER, XETRA_BAND6, IDEALPRO_HALF_PIP)}
 
 
 def market_rule(rule_id: int) -> list[tuple[float, float]]:

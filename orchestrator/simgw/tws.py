@@ -4,7 +4,9 @@ open and end (the session clock), and a trader working in TWS by hand. A mixin o
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import pricing
 from .account import Account
@@ -12,6 +14,7 @@ from .book import Book, Event
 from .contracts import Catalog, ContractSpec
 from .marketclock import MarketClock
 from .orders import OrderRequest
+from .ticking import tick_forever
 
 
 class MarketActions:
@@ -22,8 +25,30 @@ class MarketActions:
     account: Account
     market_clock: MarketClock
 
+    held: bool
+    started: bool
+    tick_seconds: float | None
+    _speed: float
+
     def apply(self, events: list[Event]) -> None:
         raise NotImplementedError
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> Any:
+        raise NotImplementedError
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """A ``held`` gateway's market starts now: the price path ticks and the session clock runs
+        at its speed from where it stands (its start time). An embedded gateway is held until the
+        orchestrator runs, so its path and simulated day begin then, however long the start took."""
+        if not self.held:
+            return
+        self.held = False
+        self.market_clock.run(self._speed)
+        if self.started and self.tick_seconds:
+            self.spawn(tick_forever(self.tick_seconds, self._step))
 
     def changed(self) -> None:
         raise NotImplementedError
@@ -61,6 +86,9 @@ class MarketActions:
         if len(pair) != 6 or not pair.endswith("USD"):
             raise ValueError(f"an FX pair is written CCYUSD, e.g. EURUSD (got {pair!r})")
         self.account.set_rate(pair[:3], float(rate))
+        if self.catalog.by_key(f"{pair[:3]}.USD") is not None:   # a pair quoted from the start moves with it
+            self.book.prices[f"{pair[:3]}.USD"] = float(rate)
+            self._trade(f"{pair[:3]}.USD", float(rate))
         self._push_account()
         self.changed()
 

@@ -3,7 +3,7 @@ simulated gateway. Every verdict is read from the gateway's own state (the order
 at the quantity and prices IB holds), and every figure is computed by hand in the test.
 
 Sizing: quantity = floor(budget in base ÷ (|entry − stop| × multiplier × fx)), fx = base units per
-unit of the contract's currency (IB's ExchangeRate row).
+unit of the contract's currency (IB's ExchangeRate row, else the midpoint of its quote of the pair).
 """
 
 from __future__ import annotations
@@ -143,13 +143,42 @@ async def test_a_usd_stock_and_es_from_an_eur_account_are_sized_in_eur(tmp_path,
         assert status["base_currency"] == "EUR" and Decimal(status["account_value"]) == Decimal("100000.00")
 
 
-async def test_a_missing_rate_and_a_continuous_future_are_refused(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
-    """A plain USD account holds no euros: IB reports no EUR rate, so SAP cannot be sized and is
-    refused with the reason (never sized at a rate of 1). A future without a month (IB's
-    continuous future) is refused by the plan-file check: it never reaches IB."""
-    log_guard.expect(r"plan_file_invalid")
-    async with World(tmp_path, _plan("SAP-2", "SAP", SAP, entry=200.00, stop=190.00, target=220.00),
+async def test_a_eur_stock_from_a_usd_account_is_sized_at_the_quote_of_eur_usd(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """A plain USD account holds no euros, so IB reports no EUR rate: the rate is the EUR.USD
+    quote's midpoint (bid 1.07995, ask 1.08005: 1.08). Risk a share 10.00 EUR = 10.80 USD; budget
+    2 % of 100,000 USD = 2,000 USD; floor(2,000 / 10.80) = 185 shares; risk 185 × 10.80 = 1,998 USD."""
+    async with World(tmp_path, _plan("SAP-Q", "SAP", SAP, entry=200.00, stop=190.00, target=220.00),
                      prices=PRICES, gateway={"sim_date": SIM_DATE}) as w:
+        await _working(w, "SAP-Q")
+        assert _at_ib(w, "SAP-Q")["entry"] == ("LMT", 185, 200.0, None)
+        assert "EUR" not in {v.currency for v in w.rt.broker.ib.accountValues() if v.tag == "ExchangeRate"}  # type: ignore[union-attr]
+        sap = w.plan("SAP-Q")
+        assert (sap.base_currency, sap.fx_rate, sap.risk_amount) == ("USD", Decimal("1.08"), Decimal("1998.00"))
+
+
+async def test_a_usd_stock_from_an_eur_account_is_sized_at_the_inverse_quote(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """An EUR account that holds no dollars has no USD rate: the market quotes EUR.USD (1.08), so
+    the rate is its inverse, rounded up (a smaller size): 2,000 EUR = 2,160 USD; floor(2,160 / 7) = 308."""
+    plans = plan_toml("AAPL-Q", "AAPL", entry="limit", entry_price=180.0, stop=173.0, target=190.0)
+    async with World(tmp_path, plans, prices=PRICES,
+                     gateway={"sim_date": SIM_DATE, "base_currency": "EUR", "fx": {"EUR": 1.08}}) as w:
+        await _working(w, "AAPL-Q")
+        assert _at_ib(w, "AAPL-Q")["entry"] == ("LMT", 308, 180.0, None)
+        aapl = w.plan("AAPL-Q")
+        assert aapl.base_currency == "EUR" and Decimal(0) <= aapl.fx_rate - 1 / Decimal("1.08") < Decimal("1e-20")
+
+
+async def test_a_missing_rate_and_a_continuous_future_are_refused(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """A plain USD account holds no euros and IB refuses the EUR.USD quote (no market data for
+    it): there is no EUR rate, so SAP cannot be sized and is refused with the reason (never sized
+    at a rate of 1). A future without a month (IB's continuous future) is refused by the
+    plan-file check: it never reaches IB."""
+    log_guard.expect(r"plan_file_invalid")
+    log_guard.expect(r"Error 354, reqId \d+")
+    world = World(tmp_path, _plan("SAP-2", "SAP", SAP, entry=200.00, stop=190.00, target=220.00),
+                  prices=PRICES, gateway={"sim_date": SIM_DATE})
+    world.gw.feed.set_entitlement("none", "EUR.USD")
+    async with world as w:
         (tmp_path / "plans" / "cont.toml").write_text(
             _plan("ES-CONT", "ES", 'sec_type = "FUT"\nexchange = "CME"', entry=5000.0, stop=4990.0, target=5020.0))
         sap = await w.state("SAP-2", "rejected")

@@ -172,9 +172,28 @@ async def test_a_eur_gateway_process_serves_its_state(tmp_path: Path) -> None:
         state = (await ctl("state"))["state"]
         assert isinstance(state, dict)
         assert state["base_currency"] == "EUR" and state["fx"]["EUR"] == 1.08
-        assert sorted(state["prices"]) == ["ESH7", "ESZ6", "SAP"]
+        assert sorted(state["prices"]) == ["ESH7", "ESZ6", "EUR.USD", "SAP"]   # the pair quotes the rate
         assert (await ctl("fx", pair="EURUSD", rate=1.1))["fx"] == {"USD": 1.0, "EUR": 1.1}
     finally:
         await ctl.close()
         code, _, err = await gw.stop()
     assert code == 0, err
+
+
+async def test_a_currency_pair_is_quoted_at_the_accounts_rate_and_takes_no_orders(log_guard: LogGuard) -> None:
+    """EUR.USD (CASH on IDEALPRO) quotes bid and ask half a pip either side of the rate the
+    account converts with (EURUSD 1.08, then 1.10 after ``set_fx``); an order on it is refused."""
+    from ib_async import Forex
+    async with gateway(PricePath.from_rows(ROWS), sim_date=DAY) as gw, connect(gw) as ib:
+        (pair,) = await ib.qualifyContractsAsync(Forex("EURUSD"))
+        assert (pair.secType, pair.symbol, pair.currency, pair.exchange, pair.localSymbol) == \
+            ("CASH", "EUR", "USD", "IDEALPRO", "EUR.USD")
+        (ticker,) = await ib.reqTickersAsync(pair)
+        assert (ticker.bid, ticker.ask) == (1.07995, 1.08005)
+        gw.set_fx("EURUSD", 1.10)
+        (ticker,) = await ib.reqTickersAsync(pair)
+        assert (ticker.bid, ticker.ask) == (1.09995, 1.10005)
+        log_guard.expect("takes no forex orders")
+        trade = ib.placeOrder(pair, MarketOrder("BUY", 1000))
+        await until(ib, lambda: trade.orderStatus.status == "Cancelled")
+        assert "forex" in trade.log[-1].message and gw.orders == []

@@ -202,6 +202,16 @@ def exercise_instruments(app: Recorder, gt: GatewayThread) -> None:
     app.wait(lambda seen: any(n == "position" and a[1].secType == "FUT" for n, a in seen), "a futures position")
     report = next(a[0] for n, a in app.seen if n == "commissionReport" and a[0].currency == "EUR")
     assert report.commission == 3.0
+    pair = Contract()   # the currency pair a rate is read from: its details and a snapshot of its quote
+    pair.symbol, pair.secType, pair.exchange, pair.currency = "EUR", "CASH", "IDEALPRO", "USD"
+    app.reqContractDetails(5, pair)
+    app.wait(app.got("contractDetailsEnd", a0=5), "the pair's details")
+    (_, (_, details)) = next(x for x in app.seen if x[0] == "contractDetails" and x[1][0] == 5)
+    assert (details.contract.localSymbol, details.minTick) == ("EUR.USD", 0.00005)
+    app.reqMktData(13, pair, "", True, False, [])
+    app.wait(app.got("tickSnapshotEnd", a0=13), "the pair's snapshot")
+    assert app.got("tickPrice", a0=13, a1=1, a2=1.07995)(app.seen)   # bid and ask half a pip from 1.08
+    assert app.got("tickPrice", a0=13, a1=2, a2=1.08005)(app.seen)
 
 
 def exercise(app: Recorder, gt: GatewayThread) -> None:

@@ -6,6 +6,7 @@ orders end at the close, GTD orders at their time. The clock stands still (speed
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from ib_async import LimitOrder, MarketOrder, StopOrder
@@ -83,3 +84,19 @@ async def test_day_orders_end_at_the_close_and_gtd_orders_at_their_time(log_guar
         gw.set_time(CLOSE)
         await until(ib, lambda: day.orderStatus.status == "Cancelled")
         assert gtc.orderStatus.status == "Submitted"
+
+
+async def test_a_held_gateway_neither_ticks_nor_moves_its_clock_until_released() -> None:
+    """An embedded gateway is held while the orchestrator starts: IB's time stands at the start
+    and the path waits; released, the path ticks and the clock runs at its speed from there."""
+    async with gateway(clock=NIGHT, speed=600, calendar="XNYS", tick_seconds=0.01, held=True) as gw, \
+            connect(gw) as ib:
+        assert await ib.reqCurrentTimeAsync() == NIGHT and gw.tick == 0
+        assert gw.market_clock.now() == NIGHT
+        gw.release()
+        for _ in range(1000):   # bounded: ticks every 0.01 s once released
+            if gw.tick >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert gw.tick >= 3 and gw.market_clock.now() > NIGHT
+        assert await ib.reqCurrentTimeAsync() > NIGHT
