@@ -101,6 +101,14 @@ class Jobs:
         if self._sched.get_job(job_id) is not None:
             self._sched.remove_job(job_id)
 
+    def seconds_left(self, job_id: str) -> float | None:
+        """Machine seconds until the one-shot job ``job_id`` fires (None when none is waiting)."""
+        found = self._once.get(job_id)
+        if found is None:
+            return None
+        deadline = next(d for d, seq, i in self._heap if i == job_id and seq == found[0])
+        return deadline - time.monotonic()
+
     def ids(self) -> list[str]:
         return sorted([*self._once, *(j.id for j in self._sched.get_jobs())])
 
