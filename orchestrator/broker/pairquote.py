@@ -26,7 +26,7 @@ from ..errors import BrokerUnavailable
 from .marketdata import _price
 
 log = logging.getLogger(__name__)
-Answer = Callable[[Any, str], Awaitable[Any]]
+Answer = Callable[[Callable[[], Awaitable[Any]], str], Awaitable[Any]]   # (sends the request, what it is)
 
 #: Which currency of a pair comes first in the market's quote (IB's forex pairs follow it).
 QUOTE_ORDER = ("EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "NOK", "SEK", "DKK", "HKD", "SGD", "CNH", "JPY")
@@ -67,12 +67,13 @@ class PairQuotes:
         try:
             contract = self.contracts.get(pair)
             if contract is None:  # a snapshot needs the qualified contract (its conId)
-                details = await self.answer(self.ib.reqContractDetailsAsync(Forex(pair)), f"contract details of {pair}")
+                details = await self.answer(lambda: self.ib.reqContractDetailsAsync(Forex(pair)),
+                                            f"contract details of {pair}")
                 if not details:
                     log.warning("no %s rate from a quote: IB knows no pair %s", currency, pair)
                     return None
                 contract = self.contracts[pair] = details[0].contract
-            tickers = await self.answer(self.ib.reqTickersAsync(contract), f"a quote of {pair}")
+            tickers = await self.answer(lambda: self.ib.reqTickersAsync(contract), f"a quote of {pair}")
         except RequestError as exc:
             log.warning("no %s rate from a quote of %s: IB %s %s", currency, pair, exc.code, exc.message)
             return None
