@@ -7,7 +7,10 @@ them apart), which makes it marketable, and take-profit and stop stay one OCA gr
 whichever executes first shrinks the other and the position can never be sold twice (a separate
 market order racing the stop could both execute and reverse the position: chaos finding
 flatten-overfill). With no working stop or take-profit, or after IB refused the repricing, a
-market order inside the plan's OCA group closes it (the take-profit cancelled first).
+market order inside the plan's OCA group closes it — sent only once IB reports every stop and
+take-profit of the plan done: they are cancelled first, and the market order follows IB's
+confirmation (the engine checks again on every order status of a flattening plan). A cancel
+that loses the race against a fill is then the exit, not a second sale.
 
 A repricing IB has not echoed yet counts as the exit for ``REPRICE_ECHO_SECONDS``; after that
 (or after a disconnect) it is considered lost and the flatten is sent again — re-sending the
@@ -26,7 +29,7 @@ import machines
 from machines import LIVE_POSITION, Leg, Plan
 from machines import effects as fx
 
-from ..broker.port import Broker, BrokerOrder, OrderGone
+from ..broker.port import Broker, BrokerOrder, OrderGone, OrderState
 from ..clock import Clock
 from ..errors import UnknownContract
 from ..store import Store
@@ -44,6 +47,13 @@ def _at_or_past(target: BrokerOrder, stop_price: Decimal | None) -> bool:
     if limit is None or stop_price is None:
         return False
     return limit <= stop_price if target.action == "SELL" else limit >= stop_price
+
+
+def _may_still_execute(orders: list[BrokerOrder]) -> list[str]:
+    """Our stops and take-profits IB has not reported done: a cancel sent is not a cancel done
+    (IB cannot promise it reaches the exchange before a fill), so a market order beside one of
+    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten)."""
+    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET) and not o.state.done]
 
 
 class Flattener:
@@ -81,9 +91,12 @@ class Flattener:
                 return f"take-profit {t.order_id} repriced, but ib_async reports it done"
             self._repriced[e.plan_id] = self.clock.now()
             return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}"
-        for t in targets:  # a market order now: no take-profit (perhaps repriced) may also sell
-            if not self.changes.cancel(t):
-                return f"refused: take-profit {t.order_id} is held by client {t.client_id}: no market order beside it"
+        for o in [*targets, *legs.live(orders, Leg.STOP)]:  # nothing of ours may sell beside a market order
+            if not self.changes.cancel(o):
+                return f"refused: {o.leg.value} {o.order_id} is held by client {o.client_id}: no market order beside it"
+        if waiting := _may_still_execute(orders):
+            return (f"waiting: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
+                    "(if one fills instead, it is the exit)")
         try:
             await self.broker.qualify(e.symbol)
         except UnknownContract as exc:
@@ -103,6 +116,8 @@ class Flattener:
         orders = self.broker.orders_of(plan.id)
         if legs.active(orders, Leg.FLATTEN):
             return True
+        if any(o.leg in (Leg.STOP, Leg.TARGET) and o.state is OrderState.PENDING_CANCEL for o in orders):
+            return True   # cancelled for a market order: it fills (the exit) or IB confirms, and the order follows
         stop = legs.working_stop(orders)
         if stop is None:
             return False

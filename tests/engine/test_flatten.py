@@ -8,6 +8,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from orchestrator.engine import ReconcileRequest
 
 from .harness import World, plan_toml
@@ -118,3 +120,27 @@ async def test_a_refused_repricing_makes_the_retried_flatten_of_a_plan_in_error_
         plan = await w.state("R", "closed")
         assert _exits(w, "R") == [("R:flatten:2", 221, 180.0)]
         assert plan.exit_reason == "flatten"
+
+
+@pytest.mark.parametrize("fill_first", [True, False], ids=["fill-heard-first", "10148-heard-first"])
+async def test_a_market_flatten_never_works_beside_our_stop(tmp_path: Path, log_guard,  # type: ignore[no-untyped-def]
+                                                            fill_first: bool) -> None:
+    """IB refuses the repricing, so the flatten is a market order. Before it the take-profit is
+    cancelled, and that cancel loses the race against the take-profit's fill (IB cannot promise
+    a cancel reaches the exchange first): the position is already gone when the market order
+    would arrive. A market order sent beside our own working exits sold the shares a second time
+    and left the account short (chaos R1201-E4: the stop filled under a flatten in flight). It
+    goes out only once IB confirms no exit of ours can execute any more."""
+    log_guard.expect(r"Error 201", r"Error 10148")
+    async with World(tmp_path, plan_toml("F")) as w:
+        await w.state("F", "protected")
+        w.gw.faults.reject_next_modify(1, "price constraint")
+        w.gw.faults.race_next_cancel(1, fill_first=fill_first)
+        w.rt.store.add_command("F", "cancel", at=datetime.now(UTC))
+        plan = await w.state("F", "closed", "error")
+        await _reconcile(w)
+        position = w.gw.positions.get("AAPL")
+        assert position is None or position.qty == 0, f"IB holds {position.qty} AAPL: the position was reversed"
+        assert [ref for ref, *_x in _exits(w, "F")] == ["F:target"]
+        assert not [o for o in w.gw.orders if ":flatten" in (o.order_ref or "")]
+        assert (w.plan("F").state, plan.exit_reason) == ("closed", "flatten")
