@@ -128,9 +128,14 @@ def test_figures_that_do_not_replay_are_found(db_path: Path) -> None:
 
 
 def test_quiet_figures_are_not_replayed_but_every_other_figure_is(db_path: Path) -> None:
-    # a price tick that moves no stop raises the best price without a journal row
-    _sql(db_path, "UPDATE plans SET best_price='190.00' WHERE id=?", PLAN)
+    # a status echo only touches the time, without a journal row
+    _sql(db_path, "UPDATE plans SET updated_at='2026-01-01 00:00:00' WHERE id=?", PLAN)
     assert records.journal_replays(inv.Db.read(db_path)) == []
+    # the best price of a trailing plan is not quiet: its next stop is computed from it
+    _sql(db_path, "UPDATE plans SET best_price='190.00' WHERE id=?", PLAN)
+    assert [v.detail for v in records.journal_replays(inv.Db.read(db_path))] == [
+        "best_price: stored 190.00, replayed 186.00"]
+    _sql(db_path, "UPDATE plans SET best_price='186.00' WHERE id=?", PLAN)
     _sql(db_path, "UPDATE plans SET outside_qty=100, exit_reason='outside' WHERE id=?", PLAN)
     found = sorted(v.detail for v in records.journal_replays(inv.Db.read(db_path)))
     assert found == ["exit_reason: stored outside, replayed trailing_stop", "outside_qty: stored 100, replayed 0"]
