@@ -69,6 +69,19 @@ def others_exits(orders: list[BrokerOrder], client_id: int, symbol: str) -> list
             and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)]
 
 
+def copies_reach(copies: list[ForeignOrder], exit_action: str) -> int:
+    """How many shares the trader's copies of plans' exits (their orderRef, another client) can
+    sell together. A copy is for its plan's shares, never first for the trader's own: its reach
+    is not reduced by what the trader holds beside the plans. Copies that exclude each other (one
+    OCA group, one bracket) count once, at the largest."""
+    groups: dict[tuple[Any, ...], int] = {}
+    for c in copies:
+        if c.action == exit_action and c.remaining > 0:
+            key = c.exclusive_with()
+            groups[key] = max(groups.get(key, 0), c.remaining)
+    return sum(groups.values())
+
+
 def entry_filled(orders: list[BrokerOrder]) -> bool:
     """IB shows the plan's entry (partly) filled."""
     return any(o.leg is Leg.ENTRY and (o.filled > 0 or o.state is OrderState.FILLED) for o in orders)

@@ -218,9 +218,11 @@ class Reconciler:
                 continue
             copies = [c for plan, _ in plans for c in legs.others_exits(self.broker.orders_of(plan.id), me, sym)]
             found = self.holdings.trader_exits(sym, side, [*foreign, *copies]) if foreign or copies else None
-            if found is None:
+            copied = legs.copies_reach(copies, side.exit_action)   # for the plans' shares, not the trader's own
+            if found is None and (not copied or not self.broker.held(sym).settled):
                 continue
-            what, left = found
+            what, left = found if found is not None else ("; ".join(c.describe() for c in copies), 0)
+            left = max(left, copied)
             left -= sum(max(plan.open_qty - covered, 0) for plan, covered in plans if plan.state == State.ERROR)
             for plan, covered in plans:
                 if left <= 0:
