@@ -332,8 +332,10 @@ async def test_a_copy_of_the_plans_stop_covers_the_plans_shares_not_the_traders_
             await _reconcile(w)
             await w.state("C", "error")
             await _reconcile(w)
-            await w.until(lambda: not w.engine.broker.orders_of("C") or all(
-                o.state.done for o in w.engine.broker.orders_of("C") if o.client_id == 7), "our exits done")
+            try:
+                await w.until(lambda: all(c != 7 for c, *_x in _exits_at_ib(w)), "our exits gone", timeout=5)
+            except AssertionError:
+                raise AssertionError(f"exits working at IB: {_exits_at_ib(w)}") from None
             assert _exits_at_ib(w) == [(0, "STP", "C:stop", 221)] and _position(w) == 229
 
 
