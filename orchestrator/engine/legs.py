@@ -12,6 +12,7 @@ from typing import Any
 import machines
 from machines import Leg, PlanSpec, order_ref
 
+from ..broker.codes import Meaning, meaning
 from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderRequest, OrderState
 from ..clock import Clock
 
@@ -32,6 +33,12 @@ def oca_group(plan_id: str) -> str:
 def active(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
     """The plan's orders of ``leg`` that can still execute (or are not known to be done)."""
     return [o for o in orders if o.leg is leg and not o.state.done]
+
+
+def flattens(orders: list[BrokerOrder]) -> list[BrokerOrder]:
+    """The plan's flatten orders that may still sell: active, and not refused before IB accepted
+    them (ib_async leaves a new order IB refused with 321 ``ValidationError``, not done)."""
+    return [o for o in active(orders, Leg.FLATTEN) if meaning(o.error_code, o.was_working) is not Meaning.REJECTED]
 
 
 def live(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
