@@ -170,8 +170,10 @@ async def test_a_refused_market_flatten_puts_the_stop_back_at_once(tmp_path: Pat
         assert [o.status for o in w.gw.orders_by_ref("N:stop")] == ["Cancelled"]   # cancelled before the market order
         await w.until(lambda: [r[:3] for r in _working_exits(w, "AAPL")] == [("N:stop:2", "STP", 221)],
                       "a stop for the whole position back at IB")
+        placed = w.placed_refs("N")
         await _reconcile(w)
         await _reconcile(w)
+        assert w.placed_refs("N") == placed   # no retry of its own: no cancel → refuse → put back loop
         [(_ref, _type, _qty, price)] = _working_exits(w, "AAPL")   # the stop alone: no market order beside it
         assert price == float(w.plan("N").stop_price)
         told = [r[0] for r in w.rt.store.db.execute("SELECT payload FROM outbox WHERE plan_id='N' AND kind='error'")]
@@ -205,5 +207,27 @@ async def test_a_read_only_api_refusing_the_stop_put_back_too_is_told(tmp_path: 
         w.rt.store.add_command("Q", "cancel", at=datetime.now(UTC))
         plan = await w.state("Q", "closed")
         assert [(ref, shares) for ref, shares, _p in _exits(w, "Q")] == [("Q:flatten:2", 221)]
+        assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
+        assert plan.exit_reason == "flatten"
+
+
+async def test_a_market_flatten_lost_with_the_connection_is_sent_after_the_reconnect(  # type: ignore[no-untyped-def]
+        tmp_path: Path, log_guard) -> None:
+    """The stop is gone and the market is under it: the flatten cancels the take-profit, and the
+    market order that follows IB's confirmation never reaches IB; the connection drops. No
+    refusal came, so nothing is put back: after the reconnect the flatten is sent again and the
+    position ends flat, sold once."""
+    log_guard.expect(r"Error 201", r"Error 1100", r"Peer closed connection")
+    async with World(tmp_path, plan_toml("L")) as w:
+        await w.state("L", "protected")
+        w.gw.cancel_in_tws("L:stop")
+        w.gw.set_price("AAPL", 168.0)
+        await w.until(lambda: w.plan("L").flattening, "flattening")
+        w.gw.faults.ignore_next(3, 1)   # the market order, sent once the take-profit's cancel is confirmed, is lost
+        await w.until(lambda: [o.status for o in w.gw.orders_by_ref("L:target")] == ["Cancelled"], "target cancelled")
+        await w.until(lambda: not any(w.gw.faults.to_json()["ignore_next"].values()), "the market order lost")
+        w.gw.faults.drop_connections()
+        plan = await w.state("L", "closed")
+        assert [(ref, shares) for ref, shares, _p in _exits(w, "L")] == [("L:flatten:2", 221)]
         assert w.gw.positions.get("AAPL") is None or w.gw.positions["AAPL"].qty == 0
         assert plan.exit_reason == "flatten"
