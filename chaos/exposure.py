@@ -7,7 +7,12 @@ gateway's journal (every order event of every client, in order, timestamped) rep
 - ``exits_within_position``: the exit quantity that can fill now (Submitted stops, targets and
   flattens with the plan's orderRef, any client; orders of one client's OCA group count once, by
   the largest) never exceeds what IB holds for the plan (IB's position minus the trader's own
-  shares, ``chaos/hand.py``) for longer than the grace.
+  shares, ``chaos/hand.py``) for longer than the grace. When the trader's own shares are on the
+  plan's side, real IB does not say whose they are (only this judge reads the ``TWS-own`` tag):
+  there the bound is the money one — what IB holds in the symbol less what the other plans'
+  exits there cover, and never more than the plan's own executions leave it — so exits that
+  cannot reverse IB's position pass (chaos R1201-E7-P4: cut to IB's 200 with 42 of them the
+  trader's) and an over-exit still fails.
 - ``never_reversed_by_us``: no execution of an orchestrator's exit order takes the plan's share of
   IB's position past zero (a long plan's share negative, a short one's positive) — counted from
   the grace after the trader last traded the plan's shares by hand (a sale, a duplicate's fill):
@@ -75,6 +80,7 @@ class Replay:
         self.pos: dict[str, int] = defaultdict(int)
         self.own: dict[str, int] = defaultdict(int)
         self.close: dict[str, int] = defaultdict(int)     # the plan's shares the trader traded by hand
+        self.net: dict[str, int] = defaultdict(int)       # plan -> its own executions, signed as the plan
         self.last_hand: dict[str, float] = {}             # symbol -> when the trader last traded a plan's shares
         self.spells: dict[tuple[str, str, str], _Spell] = {}   # (invariant, plan, what) -> since when
         self.found: dict[tuple[str, str], Violation] = {}
@@ -109,6 +115,8 @@ class Replay:
                 self.close[symbol] += signed(e)
             if e.get("client_id") == TRADER_CLIENT and e.get("order_ref") != OWN_REF:   # a sale, a duplicate
                 self.last_hand[symbol] = epoch(e["ts"])
+            if ref is not None and ref[0] in self.plans:
+                self.net[ref[0]] += self.plans[ref[0]][1] * signed(e)
             if ref is not None and ref[1] in EXIT_LEGS and e.get("client_id") != TRADER_CLIENT:
                 self._reversal(ref[0], e)
         affected = set(self.by_symbol.get(symbol or "", ()))
@@ -121,6 +129,17 @@ class Replay:
     def _share(self, plan: str) -> int:
         symbol, sign = self.plans[plan]
         return sign * (self.pos[symbol] - self.own[symbol])
+
+    def _bound(self, plan: str) -> int:
+        """What the plan's exits may cover: its share of IB's position — unless the trader's own
+        shares are on the plan's side, which no orchestrator can tell from the plan's: then what IB
+        holds in the symbol less the other plans' exits there, capped by the plan's own executions."""
+        symbol, sign = self.plans[plan]
+        if sign * self.own[symbol] <= 0:
+            return max(0, self._share(plan))
+        others = sum(exit_quantity(self.orders[p].values(), sign) for p in self.by_symbol[symbol]
+                     if p != plan and self.plans[p][1] == sign)
+        return max(0, min(self.net[plan], sign * self.pos[symbol] - others))
 
     def _reversal(self, plan: str, e: dict[str, Any]) -> None:
         """An exit of ours reversed the plan's share — unless the trader traded the plan's shares
@@ -152,7 +171,7 @@ class Replay:
                             f"at once at {e['ts']}: " + ", ".join(_describe(o) for o in ours))
             self._spell("one_stop_one_target", plan, leg.value, len(working) > 1, e, lambda w=working, lg=leg: (
                 f"{len(w)} {lg.value} orders working across clients: " + ", ".join(_describe(o) for o in w)))
-        exposure, held = exit_quantity(mine, sign), max(0, self._share(plan))
+        exposure, held = exit_quantity(mine, sign), self._bound(plan)
         self._spell("exits_within_position", plan, "", exposure > held, e, lambda: (
             f"exit orders for {exposure} working while IB holds {held} for the plan ({symbol}: position "
             f"{self.pos[symbol]}, {self.by_hand(symbol)}): "

@@ -45,6 +45,7 @@ class Protect:
     stop_price: Decimal
     target_price: Decimal
     grow: bool = True
+    stop_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -767,6 +767,47 @@ def record_error(ed: EventData) -> None:
     _kind(plan, K.ERROR)
 
 
+def flatten_refused(ed: EventData) -> None:
+    """IB refused the market flatten (or its contract): the stop was cancelled for it, so a stop
+    for the whole position goes back at once, at the plan's stop; the plan is in error and the
+    flatten is not retried on its own (IB refused it: a human looks, and cancels again to retry)."""
+    plan, e = _p(ed), _e(ed)
+    plan.flattening = False
+    plan.error_code = e.code
+    plan.reason = f"flatten failed: {e.message}"
+    if plan.open_qty > 0:
+        spec = plan.spec
+        _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+                               stop_only=True))
+        plan.reason += (f"; a stop for its {plan.open_qty} shares at {plan.stop_price} {STOP_SENT_BACK}; "
+                        "the flatten is not retried on its own: cancel the plan again to retry it, "
+                        "or close the position in TWS")
+    _kind(plan, K.ERROR)
+
+
+STOP_SENT_BACK = "is sent back to IB"
+
+
+def stop_back_refused(ed: EventData) -> None:
+    """IB refused the stop put back after a refused flatten too (a read-only API refuses all):
+    the trader is told that nothing protects the position any more."""
+    plan, e = _p(ed), _e(ed)
+    told = (plan.reason or "").split("; a stop for its")[0]
+    plan.reason = (f"{told}; IB refused the stop sent back too ({e.code}: {e.message}): nothing protects its "
+                   f"{plan.open_qty} shares at IB; close the position in TWS, or cancel the plan again to retry")
+    _kind(plan, K.ERROR)
+
+
+def stop_sent_back(ed: EventData) -> bool:
+    """The stop put back after a refused flatten is what IB refused."""
+    return Leg(_e(ed).leg) is Leg.STOP and STOP_SENT_BACK in (_p(ed).reason or "")
+
+
+def flatten_failure_told(ed: EventData) -> bool:
+    """The plan is in error for a refused flatten already: another report of it tells nothing new."""
+    return (_p(ed).reason or "").startswith("flatten failed: ")
+
+
 def nothing(ed: EventData) -> None:
     """A benign repeat: explicitly accepted, changes nothing."""
 
@@ -850,6 +891,7 @@ TRANSITIONS: list[Row] = [
     row("protection_failed", LIVE_POSITION, None, nothing, flattening),
     row("protection_failed", LIVE_POSITION, S.FILLED, protection_failed_flatten),
     row("protection_failed", UNFILLED_WORKING, None, protection_failed_unfilled),
+    row("protection_failed", S.ERROR, None, stop_back_refused, stop_sent_back),
     row("protection_failed", [*ENDED, S.ERROR], None, nothing),
 
     # broker truth: IB holds fewer shares than the plan believes
@@ -901,6 +943,8 @@ TRANSITIONS: list[Row] = [
     row("adopt", S.PENDING, S.SIZED, adopt_unfilled),
 
     # needs a human
+    row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, flatten_refused, flattening),
+    row("flatten_failed", S.ERROR, None, nothing, flatten_failure_told),   # the same refusal reported again
     row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, record_error),
     row("flatten_failed", ENDED, None, nothing),               # the position was already gone
     row("fault", [s for s in S], S.ERROR, record_error),

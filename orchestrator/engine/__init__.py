@@ -174,12 +174,12 @@ class Engine:
 
     async def _plan_event(self, item: PlanEvent) -> None:
         await self.unit.apply(item.plan_id, item.event)
-        await self.protection.changed(item.plan_id)
+        await self.reconciler.orders_changed(item.plan_id)
 
     def _handlers(self) -> dict[type, Callable[[Any], Any]]:
         return {
             PlanEvent: self._plan_event,
-            ProtectionMayHaveChanged: lambda i: self.protection.changed(i.plan_id),
+            ProtectionMayHaveChanged: lambda i: self.reconciler.orders_changed(i.plan_id),
             Verify: self.verification.verify,
             PositionMoved: lambda i: self.reconciler.position_moved(i.symbol),
             BrokerNotice: self._notice,

@@ -187,9 +187,12 @@ class Executor:
 
     async def _protect(self, e: fx.Protect, terms: legs.Terms) -> str:
         orders = self.broker.orders_of(e.plan_id)
+        if e.stop_only and legs.flattens(orders):   # never a stop beside a market order that may sell
+            return "skipped: a flatten order of the plan may still execute at IB: no stop beside it"
         parent_filled = legs.entry_filled(orders)
         done: list[str] = []
-        for leg, price in ((Leg.STOP, e.stop_price), (Leg.TARGET, e.target_price)):
+        exits = ((Leg.STOP, e.stop_price),) if e.stop_only else ((Leg.STOP, e.stop_price), (Leg.TARGET, e.target_price))
+        for leg, price in exits:
             working = legs.active(orders, leg)
             if e.quantity <= 0:
                 for o in working:

@@ -7,7 +7,13 @@ them apart), which makes it marketable, and take-profit and stop stay one OCA gr
 whichever executes first shrinks the other and the position can never be sold twice (a separate
 market order racing the stop could both execute and reverse the position: chaos finding
 flatten-overfill). With no working stop or take-profit, or after IB refused the repricing, a
-market order inside the plan's OCA group closes it (the take-profit cancelled first).
+market order inside the plan's OCA group closes it — sent only once IB reports every stop and
+take-profit of the plan done: they are cancelled first, and the market order follows IB's
+confirmation (the engine checks again on every order status of a flattening plan). A cancel
+that loses the race against a fill is then the exit, not a second sale. If IB then refuses the
+market order, the plan's machine puts the stop back for the whole position (``flatten_refused``)
+and leaves the retry to the trader's cancel; a plan in error whose cancels await IB's
+confirmation for such a retry gets its market order here too.
 
 A repricing IB has not echoed yet counts as the exit for ``REPRICE_ECHO_SECONDS``; after that
 (or after a disconnect) it is considered lost and the flatten is sent again — re-sending the
@@ -23,10 +29,10 @@ from decimal import Decimal
 from typing import Any
 
 import machines
-from machines import LIVE_POSITION, Leg, Plan
+from machines import LIVE_POSITION, Leg, Plan, State
 from machines import effects as fx
 
-from ..broker.port import Broker, BrokerOrder, OrderGone
+from ..broker.port import Broker, BrokerOrder, OrderGone, OrderState
 from ..clock import Clock
 from ..errors import UnknownContract
 from ..store import Store
@@ -46,6 +52,13 @@ def _at_or_past(target: BrokerOrder, stop_price: Decimal | None) -> bool:
     return limit <= stop_price if target.action == "SELL" else limit >= stop_price
 
 
+def _may_still_execute(orders: list[BrokerOrder]) -> list[str]:
+    """Our stops and take-profits IB has not reported done: a cancel sent is not a cancel done
+    (IB cannot promise it reaches the exchange before a fill), so a market order beside one of
+    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten)."""
+    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET) and not o.state.done]
+
+
 class Flattener:
     def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight) -> None:
         self.broker = broker
@@ -56,13 +69,14 @@ class Flattener:
         self.changes = legs.OrderChanges(broker, emit, clock)
         self._repriced: dict[str, datetime] = {}  # plan → when its take-profit was repriced to exit
         self._refused: set[str] = set()  # plans whose repricing IB refused: a market order from now on
+        self._awaiting: set[str] = set()  # plans whose exits were cancelled for a market order not yet sent
 
     async def carry_out(self, e: fx.Flatten) -> str:
         """Close ``e.quantity`` now (the effect is already refreshed against the plan)."""
         orders = self.broker.orders_of(e.plan_id)
         for o in legs.live(orders, Leg.ENTRY):
             self.changes.cancel(o)
-        covered = sum(o.open_quantity for o in legs.active(orders, Leg.FLATTEN))
+        covered = sum(o.open_quantity for o in legs.flattens(orders))
         qty = e.quantity - covered
         if qty <= 0:
             return f"skipped: flatten orders already cover {covered}"
@@ -81,9 +95,13 @@ class Flattener:
                 return f"take-profit {t.order_id} repriced, but ib_async reports it done"
             self._repriced[e.plan_id] = self.clock.now()
             return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}"
-        for t in targets:  # a market order now: no take-profit (perhaps repriced) may also sell
-            if not self.changes.cancel(t):
-                return f"refused: take-profit {t.order_id} is held by client {t.client_id}: no market order beside it"
+        for o in [*targets, *legs.live(orders, Leg.STOP)]:  # nothing of ours may sell beside a market order
+            if not self.changes.cancel(o):
+                return f"refused: {o.leg.value} {o.order_id} is held by client {o.client_id}: no market order beside it"
+        if waiting := _may_still_execute(orders):
+            self._awaiting.add(e.plan_id)   # carried on at IB's confirmation, for a plan in error too
+            return (f"waiting: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
+                    "(if one fills instead, it is the exit)")
         try:
             await self.broker.qualify(e.symbol)
         except UnknownContract as exc:
@@ -93,6 +111,7 @@ class Flattener:
         order = legs.request(self.broker.next_order_id(), e.plan_id, Leg.FLATTEN, attempt, e.side.exit_action, qty,
                              "MKT", oca=legs.oca_group(e.plan_id))
         self.store.record_intents([legs.intent(e.plan_id, Leg.FLATTEN, attempt, order)], at=self.clock.now())
+        self._awaiting.discard(e.plan_id)
         self.broker.place(e.symbol, order)
         return f"placed flatten {order.order_id} for {qty}"
 
@@ -101,8 +120,10 @@ class Flattener:
         flatten order, or the take-profit repriced to (or past) the working stop's price while
         that stop still works — the stop is what makes that price marketable."""
         orders = self.broker.orders_of(plan.id)
-        if legs.active(orders, Leg.FLATTEN):
+        if legs.flattens(orders):
             return True
+        if any(o.leg in (Leg.STOP, Leg.TARGET) and o.state is OrderState.PENDING_CANCEL for o in orders):
+            return True   # cancelled for a market order: it fills (the exit) or IB confirms, and the order follows
         stop = legs.working_stop(orders)
         if stop is None:
             return False
@@ -125,8 +146,12 @@ class Flattener:
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or
         not echoed in time, a stop or take-profit gone): the flatten to carry out again. None
-        while its fills are in flight, an exit is working or a flatten is still pending."""
-        if not plan.flattening or plan.state not in LIVE_POSITION:
+        while its fills are in flight, an exit is working or a flatten is still pending. A plan in
+        error only while the flatten a human asked for waits for IB to confirm its exits cancelled."""
+        if not plan.flattening:
+            self._awaiting.discard(plan.id)
+            return None
+        if plan.state not in LIVE_POSITION and not (plan.state == State.ERROR and plan.id in self._awaiting):
             return None
         if plan.open_qty <= 0 or self.fills.unapplied(plan):
             return None  # the fills in flight decide first

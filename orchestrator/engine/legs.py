@@ -12,6 +12,7 @@ from typing import Any
 import machines
 from machines import Leg, PlanSpec, order_ref
 
+from ..broker.codes import Meaning, meaning
 from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderRequest, OrderState
 from ..clock import Clock
 
@@ -32,6 +33,12 @@ def oca_group(plan_id: str) -> str:
 def active(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
     """The plan's orders of ``leg`` that can still execute (or are not known to be done)."""
     return [o for o in orders if o.leg is leg and not o.state.done]
+
+
+def flattens(orders: list[BrokerOrder]) -> list[BrokerOrder]:
+    """The plan's flatten orders that may still sell: active, and not refused before IB accepted
+    them (ib_async leaves a new order IB refused with 321 ``ValidationError``, not done)."""
+    return [o for o in active(orders, Leg.FLATTEN) if meaning(o.error_code, o.was_working) is not Meaning.REJECTED]
 
 
 def live(orders: list[BrokerOrder], leg: Leg) -> list[BrokerOrder]:
@@ -67,6 +74,19 @@ def others_exits(orders: list[BrokerOrder], client_id: int, symbol: str) -> list
                          o.limit_price, o.stop_price, o.parent_id, o.oca_group)
             for o in orders if o.client_id != client_id and o.state.protecting
             and o.leg in (Leg.STOP, Leg.TARGET, Leg.FLATTEN)]
+
+
+def copies_reach(copies: list[ForeignOrder], exit_action: str) -> int:
+    """How many shares the trader's copies of plans' exits (their orderRef, another client) can
+    sell together. A copy is for its plan's shares, never first for the trader's own: its reach
+    is not reduced by what the trader holds beside the plans. Copies that exclude each other (one
+    OCA group, one bracket) count once, at the largest."""
+    groups: dict[tuple[Any, ...], int] = {}
+    for c in copies:
+        if c.action == exit_action and c.remaining > 0:
+            key = c.exclusive_with()
+            groups[key] = max(groups.get(key, 0), c.remaining)
+    return sum(groups.values())
 
 
 def entry_filled(orders: list[BrokerOrder]) -> bool:

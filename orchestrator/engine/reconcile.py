@@ -141,7 +141,7 @@ class Reconciler:
                 await self.protection.rederive(plan)
         for plan in self.registry.live():
             if plan.flattening:
-                await self._ensure_exit(plan)
+                await self.ensure_exit(plan)
         for order in snap.open_orders:                                   # 6
             if order.state.done:
                 continue
@@ -221,9 +221,11 @@ class Reconciler:
                 continue
             copies = [c for plan, _ in plans for c in legs.others_exits(self.broker.orders_of(plan.id), me, sym)]
             found = self.holdings.trader_exits(sym, side, [*foreign, *copies]) if foreign or copies else None
-            if found is None:
+            copied = legs.copies_reach(copies, side.exit_action)   # for the plans' shares, not the trader's own
+            if found is None and (not copied or not self.broker.held(sym).settled):
                 continue
-            what, left = found
+            what, left = found if found is not None else ("; ".join(c.describe() for c in copies), 0)
+            left = max(left, copied)
             left -= sum(max(plan.open_qty - covered, 0) for plan, covered in plans if plan.state == State.ERROR)
             for plan, covered in plans:
                 if left <= 0:
@@ -264,14 +266,25 @@ class Reconciler:
                 log.error("reconcile (%s): %s was sent but IB shows no trace of its entry", reason, plan.id)
                 await self.apply(plan.id, machines.EntryUnseen(now))
 
-    async def _ensure_exit(self, plan: machines.Plan) -> None:
+    async def orders_changed(self, plan_id: str) -> None:
+        """One of the plan's orders changed at IB (or one of its events was applied): its
+        protection is re-derived, and a flattening plan whose exits IB now reports done (the
+        cancels before a market order confirmed) gets its market order at once."""
+        await self.protection.changed(plan_id)
+        plan = self.registry.known(plan_id)
+        if plan is not None and plan.flattening and self.reconciled.is_set():
+            await self.ensure_exit(plan, expected=True)
+
+    async def ensure_exit(self, plan: machines.Plan, *, expected: bool = False) -> None:
         """A flattening plan's open position must have an exit at IB: if IB shows none, the
-        flatten is carried out again (never for a plan in ``error``: a human's)."""
+        flatten is carried out again (never for a plan in ``error``: a human's). ``expected``:
+        after an order change, where no exit is what a confirmed cancel leaves."""
         effect = self.flatten.missing_exit(plan, [p.effect for p in self.store.pending_effects()])
         if effect is None:
             return
-        log.warning("%s is flattening but IB shows no exit working for its %d shares: flattening again",
-                    plan.id, plan.open_qty)
+        log.log(logging.INFO if expected else logging.WARNING,
+                "%s is flattening but IB shows no exit working for its %d shares: flattening again",
+                plan.id, plan.open_qty)
         try:
             result = await self.executor.run(effect, plan)
         except (BrokerUnavailable, ConnectionError) as exc:

@@ -39,8 +39,16 @@ class Step:
 
 
 # Figures a step may change without it being worth a journal row: a price tick that moves no stop
-# only raises the best price, a status echo only touches the time.
+# only raises the best price, a status echo only touches the time. A trailing plan's best price is
+# not quiet: its next stop is computed from it, and a journal without it replays to another stop
+# than the one sent (chaos R1201-E7-P1).
 QUIET = frozenset({"best_price", "updated_at"})
+QUIET_WHEN_TRAILING = frozenset({"updated_at"})
+
+
+def quiet_figures(plan: Plan) -> frozenset[str]:
+    """The figures a step of ``plan`` may change without a journal row."""
+    return QUIET_WHEN_TRAILING if plan.spec.trails else QUIET
 
 
 def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, now: datetime) -> Step:
@@ -61,7 +69,7 @@ def apply_event(machine: PlanMachine, store: Store, plan: Plan, event: Any, *, n
     changed = {name for name in machines.FIGURES if getattr(plan, name) != snapshot[name]}
     last: datetime | None = snapshot["updated_at"]
     try:
-        if plan.state == from_state and not effects and changed <= QUIET:
+        if plan.state == from_state and not effects and changed <= quiet_figures(plan):
             plan.updated_at = last  # the plan's time is that of its last journaled event
             if changed - {"updated_at"}:
                 store.update_quietly(plan, before=snapshot)

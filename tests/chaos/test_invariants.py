@@ -129,9 +129,14 @@ def test_figures_that_do_not_replay_are_found(db_path: Path) -> None:
 
 
 def test_quiet_figures_are_not_replayed_but_every_other_figure_is(db_path: Path) -> None:
-    # a price tick that moves no stop raises the best price without a journal row
-    _sql(db_path, "UPDATE plans SET best_price='190.00' WHERE id=?", PLAN)
+    # a status echo only touches the time, without a journal row
+    _sql(db_path, "UPDATE plans SET updated_at='2026-01-01 00:00:00' WHERE id=?", PLAN)
     assert records.journal_replays(inv.Db.read(db_path)) == []
+    # the best price of a trailing plan is not quiet: its next stop is computed from it
+    _sql(db_path, "UPDATE plans SET best_price='190.00' WHERE id=?", PLAN)
+    assert [v.detail for v in records.journal_replays(inv.Db.read(db_path))] == [
+        "best_price: stored 190.00, replayed 186.00"]
+    _sql(db_path, "UPDATE plans SET best_price='186.00' WHERE id=?", PLAN)
     _sql(db_path, "UPDATE plans SET outside_qty=100, exit_reason='outside' WHERE id=?", PLAN)
     found = sorted(v.detail for v in records.journal_replays(inv.Db.read(db_path)))
     assert found == ["exit_reason: stored outside, replayed trailing_stop", "outside_qty: stored 100, replayed 0"]
@@ -481,3 +486,42 @@ def test_a_plan_sized_again_and_never_sent_wants_no_entry(tmp_path: Path) -> Non
     _sql(path, "DELETE FROM journal WHERE plan_id=? AND event='SizedAgain'", PLAN)   # sized and never sent
     [v] = inv.one_entry_per_plan(inv.Db.read(path), _broker([]))
     assert "0 entry orders reached the market (want 1)" in v.detail
+
+
+
+def _c07e(t: float, event: str, ref: str, perm: int, status: str, **kw: Any) -> dict[str, Any]:
+    return {**_ev(t, event, ref, perm, status, **kw), "symbol": "C07E"}
+
+
+def _short_with_own_shares(exits_qty: int | None) -> list[inv.Violation]:
+    """Chaos R1201-E7-P4's shape: a short plan of 645; the trader sells 42 of their own, then buys
+    back 487 of the plan's by hand: IB holds -200, of which 42 are the trader's (a tag real IB
+    does not give, so no orchestrator can tell them from the plan's). The plan's exits are then
+    cut to ``exits_qty`` within 10 ms (None: left at 645)."""
+    journal = [
+        _c07e(0, "filled", "S:entry", 1, "Filled", action="SELL", kind="MKT", qty=645, filled=645, fill=645, oca=None),
+        _c07e(0, "activated", "S:stop", 2, "Submitted", action="BUY", qty=645, oca="S:oca"),
+        _c07e(0, "activated", "S:target", 3, "Submitted", action="BUY", kind="LMT", qty=645, oca="S:oca"),
+        _c07e(8, "filled", "TWS-own", 8, "Filled", client=0, action="SELL", kind="MKT", qty=42, filled=42, fill=42,
+              oca=None),
+        _c07e(10, "filled", "TWS-close", 9, "Filled", client=0, action="BUY", kind="MKT", qty=487, filled=487,
+              fill=487, oca=None)]
+    if exits_qty is not None:
+        journal += [_c07e(10.01, "resized", "S:stop", 2, "Submitted", action="BUY", qty=exits_qty, oca="S:oca"),
+                    _c07e(10.01, "resized", "S:target", 3, "Submitted", action="BUY", kind="LMT", qty=exits_qty,
+                          oca="S:oca")]
+    return timeline(journal, {"S": ("C07E", -1)}, [], now=_at(30))
+
+
+def test_exits_cut_to_ibs_position_beside_the_traders_own_shares_pass() -> None:
+    """200 exits on IB's -200 cannot reverse it, whoever the 42 belong to: no violation."""
+    assert _short_with_own_shares(200) == []
+
+
+def test_exits_beyond_ibs_position_beside_the_traders_own_shares_still_fail() -> None:
+    """Exits left at 645, or cut to one share more than IB's 200, could reverse it: found (the
+    spell is named as it began, and is still going on at the end)."""
+    for qty in (None, 201):
+        [v] = _short_with_own_shares(qty)
+        assert v.invariant == "exits_within_position", v
+        assert "exit orders for 645 working while IB holds 200" in v.detail and "still at" in v.detail, v.detail

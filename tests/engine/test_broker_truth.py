@@ -318,6 +318,27 @@ async def test_a_stop_the_trader_copies_with_the_plans_order_ref_makes_the_plan_
             assert _exits_at_ib(w) == [(0, "STP", "C:stop", 221)] and _position(w) == 221
 
 
+async def test_a_copy_of_the_plans_stop_covers_the_plans_shares_not_the_traders_own(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The trader holds 8 shares of their own beside the plan's 221, then copies the plan's stop
+    (its orderRef, its 221 shares). The copy is for the plan's shares: the plan's own exits are
+    all cancelled. Counting the trader's 8 first left a take-profit of ours for 8 beside the
+    copy, 229 shares of exits carrying the plan's orderRef on its 221 (chaos R1201-E17-P0)."""
+    async with World(tmp_path, plan_toml("C")) as w:
+        await w.state("C", "protected")
+        async with Trader(w.gw.port) as trader:
+            await trader.sell("AAPL", 8, action="BUY")
+            await trader.stop("AAPL", 221, 172.00, ref="C:stop")
+            await _reconcile(w)
+            await w.state("C", "error")
+            await _reconcile(w)
+            try:
+                await w.until(lambda: all(c != 7 for c, *_x in _exits_at_ib(w)), "our exits gone", timeout=5)
+            except AssertionError:
+                raise AssertionError(f"exits working at IB: {_exits_at_ib(w)}") from None
+            assert _exits_at_ib(w) == [(0, "STP", "C:stop", 221)] and _position(w) == 229
+
+
 # ------------------------------------------------------------------ C5: an entry that reaches IB late
 async def test_an_entry_that_reaches_ib_after_a_restart_takes_the_plan_out_of_error_and_is_protected(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,8 @@ from orchestrator.engine.step import apply_events
 from orchestrator.engine.trailing import Trailing
 from orchestrator.errors import StoreError
 from orchestrator.store import Store
+from orchestrator.store.codec import event_from_json
+from orchestrator.store.plans import plan_from_row, spec_from_row
 
 from ..fakes import FakeBroker
 from ..orchestrator.factories import at, spec
@@ -164,3 +166,35 @@ def test_the_registry_counts_a_plan_from_the_moment_it_holds_it(tmp_path: Path) 
         registry.add(plan)
     assert registry.risk.total() == sum((p.open_risk() for p in plans), D(0)) > 0
     store.close()
+
+
+def test_every_figure_a_trailing_decision_reads_is_journalled(tmp_path: Path) -> None:
+    """A trailing stop's move is modified at IB; while IB echoes it the plan is ``filled`` and a
+    new best price arrives; the next move is computed from that best price. The best price used
+    to be a quiet figure (no journal row): the plan's journal then replayed to another stop than
+    the one stored and sent (chaos R1201-E7-P1: stored 294.16, replayed 296.40). Replaying the
+    journal must give the stored plan, figure by figure."""
+    path = tmp_path / "state.db"
+    store = Store(f"sqlite:///{path}")
+    machine = PlanMachine()
+    [plan] = _trailing_plans(store, machine, 1)
+    for event in (machines.PriceUpdate(at(10), D("185.00")),             # trailing: stop 184
+                  machines.ProtectionStatus(at(11), 0, 100, None, D("188.00")),   # the move in flight
+                  machines.PriceUpdate(at(12), D("187.00")),             # a new best, nothing else
+                  machines.ProtectionStatus(at(13), 100, 100, D("184.00"), D("188.00")),
+                  machines.PriceUpdate(at(14), D("186.50"))):            # trails from the best: 186
+        apply_events(machine, store, [(plan, event)], now=event.at)
+    assert (plan.state, plan.stop_price) == (State.TRAILING, D("186.00"))
+    store.close()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    row = db.execute("SELECT * FROM plans WHERE id = ?", (plan.id,)).fetchone()
+    journal = db.execute("SELECT event, payload FROM journal WHERE plan_id = ? ORDER BY seq", (plan.id,)).fetchall()
+    db.close()
+    replayed = machine.bind(Plan(spec_from_row(row)))
+    for r in journal[1:]:
+        machine.step(replayed, event_from_json(r["event"], r["payload"]))
+    stored = plan_from_row(row)
+    differ = {name: (getattr(stored, name), getattr(replayed, name)) for name in machines.FIGURES
+              if name != "updated_at" and getattr(stored, name) != getattr(replayed, name)}
+    assert differ == {}

@@ -369,7 +369,12 @@ def check_step(plan: Plan, before: dict[str, Any], event: Any, effects: list[Any
         assert all(isinstance(e, (CancelEntry, CancelExits, Notify)) for e in effects), effects
     if src in TERMINAL_STATES:
         assert all(isinstance(e, (CancelEntry, CancelExits, Flatten, Notify)) for e in effects), effects
-    if before["flattening"] and src in LIVE:
+    if before["flattening"] and src in LIVE and isinstance(event, FlattenFailed):
+        # IB refused the flatten: a stop (alone) goes back for the whole position, nothing more
+        assert [e for e in effects if isinstance(e, WORKING_ORDER_EFFECTS)] == [
+            Protect(plan.id, plan.key, plan.spec.side, open_qty, plan.stop_price, plan.target_price, stop_only=True)]
+        assert dst == S.ERROR and not plan.flattening
+    elif before["flattening"] and src in LIVE:
         assert not any(isinstance(e, WORKING_ORDER_EFFECTS) for e in effects), (src, effects)
 
     # one Notify per change, last, saying where from and where to

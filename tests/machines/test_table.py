@@ -746,9 +746,36 @@ def _expire_ignored(src: State) -> Given:
 
 # ---- needs a human
 
+@case(FlattenFailed, S.ERROR, "flattening", "flatten_refused", (*LIVE, S.ERROR))
+def _flatten_refused(src: State) -> Given:
+    # the stop was cancelled for the market order IB refused: it goes back at once, for a human
+    plan = plan_in(src, flattening=True)
+    return Given(plan, event(FlattenFailed), [
+        (Protect, {"quantity": plan.open_qty, "stop_price": plan.stop_price, "stop_only": True}), notify("error")],
+        lambda p: _assert(p.error_code == 201 and not p.flattening and (p.reason or "").startswith(
+            "flatten failed: Order rejected - reason: test; a stop for its 100 shares at")
+            and "cancel the plan again to retry" in (p.reason or "")))
+
+
+@case(ProtectionFailed, None, "stop_sent_back", "stop_back_refused", S.ERROR)
+def _stop_back_refused(src: State) -> Given:
+    # the stop put back after a refused flatten is refused too: the trader learns nothing protects it
+    told = "flatten failed: test; a stop for its 100 shares at 98 is sent back to IB; cancel again"
+    return Given(plan_in(src, flattening=False, reason=told), event(ProtectionFailed, leg=Leg.STOP),
+                 [notify("error")], lambda p: _assert(
+                     (p.reason or "").startswith("flatten failed: test; IB refused the stop sent back too")
+                     and "nothing protects" in (p.reason or "")))
+
+
+@case(FlattenFailed, None, "flatten_failure_told", NOTHING, S.ERROR)
+def _flatten_failed_again(src: State) -> Given:
+    # the same refusal reported twice (IB's error, then the order's status): told once
+    return Given(plan_in(src, flattening=False), event(FlattenFailed), [])
+
+
 @case(FlattenFailed, S.ERROR, (), "record_error", (*LIVE, S.ERROR))
 def _flatten_failed(src: State) -> Given:
-    return Given(plan_in(src, flattening=True), event(FlattenFailed), [notify("error")],
+    return Given(plan_in(src, reason="a fault", flattening=False), event(FlattenFailed), [notify("error")],
                  lambda p: _assert(p.error_code == 201 and (p.reason or "").startswith("flatten failed")))
 
 
