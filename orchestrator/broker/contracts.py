@@ -150,7 +150,7 @@ class Contracts:
             min_tick=repr(float(cd.minTick)) if cd.minTick else "", market_rule_ids=str(cd.marketRuleIds or ""),
             price_rule=levels, long_name=str(cd.longName or ""), trading_hours=str(cd.tradingHours or ""),
             liquid_hours=str(cd.liquidHours or ""), time_zone=str(cd.timeZoneId or ""),
-            contract_month=str(cd.contractMonth or ""))
+            contract_month=str(cd.contractMonth or ""), primary_exchange=str(c.primaryExchange or ""))
 
     async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
         """IB's initial-margin change for one unit (a what-if market order), in base currency;

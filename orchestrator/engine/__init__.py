@@ -136,8 +136,9 @@ class Engine:
         self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
-        self.hours = MarketHours(clock, enforce=settings.market_hours)
-        self.contracts = ContractBook(broker, store, clock)
+        self.hours = MarketHours(clock, enforce=settings.market_hours, lookup=store.cached_details,
+                                 report=lambda key, kind, message: notices.report_once(key, kind, {"message": message}))
+        self.contracts = ContractBook(broker, store, clock, learned=self.hours.learn)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
                                      settings.limits, self._apply, self.market, self.contracts,
                                      maintenance=settings.maintenance, hours=self.hours)

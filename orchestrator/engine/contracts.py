@@ -14,6 +14,7 @@ a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,10 +27,12 @@ from ..store import Store
 
 
 class ContractBook:
-    def __init__(self, broker: Broker, store: Store, clock: Clock) -> None:
+    def __init__(self, broker: Broker, store: Store, clock: Clock,
+                 learned: Callable[[str, ContractDetails | None], None] | None = None) -> None:
         self.broker = broker
         self.store = store
         self.clock = clock
+        self.learned = learned or (lambda _key, _details: None)   # the market hours take IB's from here
         self._saved: set[str] = set()   # keys whose details this process wrote (fresh from IB)
 
     def restore(self, plan: Plan) -> None:
@@ -38,6 +41,8 @@ class ContractBook:
         details = cached[0] if cached is not None else None
         if details is not None:
             self.broker.remember(plan.key, details.con_id)
+            if plan.key not in self._saved:   # fresher details from IB this process win over the cache
+                self.learned(plan.key, details)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
 
     async def qualify(self, plan: Plan) -> ContractDetails:
@@ -46,6 +51,7 @@ class ContractBook:
         if plan.key not in self._saved:
             self.store.save_contract(plan.key, details, at=self.clock.now())
             self._saved.add(plan.key)
+        self.learned(plan.key, details)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
         return details
 
