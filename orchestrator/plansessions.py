@@ -133,9 +133,10 @@ def resolve_spec(spec: PlanSpec, sessions: Sessions, now: datetime,
                  hours: Hours = "regular") -> Resolution | Skipped | list[tuple[str, str]]:
     """The plan's instants on ``sessions`` as of ``now``; a :class:`Skipped` (a closed day under
     ``skip``, a time already past); or the ``(field, message)`` problems that refuse the plan
-    (a time outside the regular session without ``outside_rth``, an expiry not after the start)."""
+    (a time outside the session without ``outside_rth``, an expiry not after the start). ``hours``
+    are the session kind anchors and that check use: a stock's regular hours, a future's trading hours."""
     schedule = resolve_plan_times(plan_times(spec), sessions, now, hours=hours,
-                                  require=None if spec.outside_rth else "regular")
+                                  require=None if spec.outside_rth else hours)
     if isinstance(schedule, Skipped):
         return schedule
     if schedule.problems:

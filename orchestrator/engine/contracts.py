@@ -33,7 +33,7 @@ class ContractBook:
         self.store = store
         self.clock = clock
         self.learned = learned or (lambda _key, _details: None)   # the market hours take IB's from here
-        self._saved: set[str] = set()   # keys whose details this process wrote (fresh from IB)
+        self._saved: dict[str, ContractDetails] = {}   # the details this process wrote, fresh from IB
 
     def restore(self, plan: Plan) -> None:
         """The cached details of a plan's contract (none yet: the offline grid, if any)."""
@@ -48,9 +48,9 @@ class ContractBook:
     async def qualify(self, plan: Plan) -> ContractDetails:
         """IB's details of the plan's contract. Raises UnknownContract or BrokerUnavailable."""
         details = await self.broker.qualify(plan.key)
-        if plan.key not in self._saved:
+        if self._saved.get(plan.key) != details:   # first read by this process, or read again since
             self.store.save_contract(plan.key, details, at=self.clock.now())
-            self._saved.add(plan.key)
+            self._saved[plan.key] = details
         self.learned(plan.key, details)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
         return details

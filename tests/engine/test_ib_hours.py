@@ -12,7 +12,7 @@ from typing import Any
 
 from orchestrator.clock import FixedClock
 from orchestrator.config import SessionsConfig
-from orchestrator.engine.work import ActivateRequest, TrailTick
+from orchestrator.engine.work import ActivateRequest, ReconcileRequest, TrailTick
 
 from .harness import World, plan_toml
 
@@ -95,3 +95,33 @@ async def test_a_future_trails_on_cme_hours_not_xnys(tmp_path, log_guard) -> Non
         await trade(datetime(2026, 12, 3, 23, 0, tzinfo=UTC), 5060.0)    # 17:00 Chicago: Globex reopens
         await w.gw.wait_until(lambda: stop() == 5055.0)
         assert _notices(w, "hours_unknown") == [] and _notices(w, "hours_disagree") == []
+
+
+async def test_a_futures_hours_are_read_again_when_ibs_week_has_passed(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB's hours reach a week ahead here. Past them a future's hours are not known: its stop rests
+    and a notice says why (never read as open). Twelve hours after they were read the details are
+    read again at a reconciliation, and the stop trails on the new week's hours."""
+    start = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
+    clock = FixedClock(start)
+    text = plan_toml("W", "ES", entry_price=5010.0, stop=4990.0, target=5100.0) + ES + \
+        "[plans.trail]\ntrigger_r = 0.5\ndistance = 5.0\n"
+    world = _hours(World(tmp_path, text, clock=clock, sim=_sim(start), prices=[("AAPL", 180.0), ("ES", 5010.0)],
+                         gateway={"sim_date": date(2026, 12, 1)}))
+    async with world as w:
+        plan = await w.state("W", "protected")
+        key = plan.key
+        later = datetime(2026, 12, 10, 0, 30, tzinfo=UTC)        # Wednesday 18:30 Chicago, a week on
+        clock.set(later)
+        w.gw.set_time(later)
+        w.gw.set_price("ES", 5040.0)
+        await w.until(lambda: w.engine.market.trail_price(key) == 5040.0, "ES at 5040")
+        await _handled(w, TrailTick())
+        assert w.gw.orders_by_ref("W:stop")[-1].aux_price == 4990.0
+        [unknown] = _notices(w, "hours_unknown")
+        assert unknown.startswith("ES: the market's hours are not known (IB sessions cover ")
+        assert w.rt is not None
+        read = w.rt.broker.contracts.monotonic
+        w.rt.broker.contracts.monotonic = lambda: read() + 12 * 3600   # half a day on: the details are read again
+        await _handled(w, ReconcileRequest("periodic"))
+        await _handled(w, TrailTick())
+        await w.gw.wait_until(lambda: w.gw.orders_by_ref("W:stop")[-1].aux_price == 5035.0)
