@@ -125,3 +125,22 @@ async def test_a_futures_hours_are_read_again_when_ibs_week_has_passed(tmp_path,
         await _handled(w, ReconcileRequest("periodic"))
         await _handled(w, TrailTick())
         await w.gw.wait_until(lambda: w.gw.orders_by_ref("W:stop")[-1].aux_price == 5035.0)
+
+
+async def test_an_early_close_ib_knows_moves_flatten_at_of_a_plan_loaded_later(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """IB's details say AAPL closes at 13:00 New York today (XNYS: 16:00). Once the engine has them (a
+    first plan activated), a plan loaded later anchors ``close-10m`` to IB's close: 17:50 UTC, not 20:50."""
+    clock = FixedClock(WEDNESDAY)
+    world = _hours(World(tmp_path, plan_toml("A"), clock=clock, sim=_sim(WEDNESDAY)))
+    world.gw.set_hours("AAPL", date(2026, 12, 2), "0930-1300")
+    async with world as w:
+        await w.state("A", "protected")
+        [said] = _notices(w, "hours_disagree")
+        assert "IB says 09:30-13:00 America/New_York (14:30-18:00 UTC)" in said
+        (tmp_path / "plans" / "later.toml").write_text(plan_toml("B") + 'flatten_at = "close-10m"\n')
+        await w.until(lambda: "B" in w.engine.plans, "the later plan loaded")
+        assert w.plan("B").spec.flatten_due == datetime(2026, 12, 2, 17, 50, tzinfo=UTC)
+        await w.state("B", "protected")
+        clock.set(datetime(2026, 12, 2, 18, 30, tzinfo=UTC))   # after IB's close: a new market entry would wait
+        assert w.engine.hours.closed_until(w.plan("B").spec, clock.now()) == (
+            THURSDAY_OPEN, "the market is closed until 2026-12-03 14:30 UTC")
