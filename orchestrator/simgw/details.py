@@ -2,10 +2,10 @@
 hours, symbol samples and market rules, at server version 157 (tws-protocol.md §4.3).
 
 Trading hours are a week of IB's ``YYYYMMDD:HHMM-YYYYMMDD:HHMM`` sessions in the contract's time
-zone (``hours``): US stocks the exchange calendar's regular session (liquid) within 04:00–20:00
-US/Eastern, CME equity futures from 17:00 the day before to 16:00 (liquid 08:30–15:00)
-US/Central, Xetra 09:00–17:30 Europe/Berlin; a day the gateway was told to report otherwise
-(``SimGateway.set_hours``) as told.
+zone (``hours``): US stocks the session clock's calendar's regular session (liquid; without a
+calendar 09:30–16:00 on weekdays) within 04:00–20:00 US/Eastern, CME equity futures from 17:00
+the day before to 16:00 (liquid 08:30–15:00) US/Central, Xetra 09:00–17:30 Europe/Berlin; a
+day the gateway was told to report otherwise (``SimGateway.set_hours``) as told.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .wire import encode
 
 
 def contract_details(req_id: int, c: SimContract, now: datetime, sec_type: str | None = None,
-                     calendar: str = "XNYS", overrides: Mapping[date, str] | None = None) -> bytes:
+                     calendar: str | None = None, overrides: Mapping[date, str] | None = None) -> bytes:
     """contractDetails (39 fields for no secIds); ``sec_type`` CONTFUT answers a continuous future
     with its front month's fields; hours from ``now``'s day on (``calendar``, ``overrides``)."""
     future = c.is_future

@@ -3,9 +3,12 @@
 IB's format (TWS 970+): ``YYYYMMDD:HHMM-YYYYMMDD:HHMM;…`` in the contract's time zone, a day
 without a session as ``YYYYMMDD:CLOSED``, a week ahead from the simulated day.
 
-* **US stocks** (``US/Eastern``): the regular session of the simulator's exchange calendar
-  (XNYS unless told otherwise: holidays CLOSED, early closes at 13:00), so what IB says agrees
-  with what the session clock does; trading hours 04:00–20:00 (17:00 on an early close).
+* **US stocks** (``US/Eastern``): with a session clock's calendar (``--calendar XNYS``), its
+  regular session (holidays CLOSED, early closes at 13:00), so what IB says agrees with what
+  the clock does; trading hours 04:00–20:00 (17:00 on an early close). Without a calendar (the
+  market never closes) the nominal 09:30–16:00 on weekdays, as before, so that a gateway
+  without one never loads exchange_calendars and pandas (two seconds under load, in the middle
+  of a client's request).
 * **CME futures** (``US/Central``): CME Globex, Sunday 17:00 to Friday 16:00 with the daily
   16:00–17:00 break: a day's session runs from 17:00 the evening before to 16:00; liquid hours
   08:30–15:00; Saturday and Sunday CLOSED. :func:`cme_open` is the same rule as a clock.
@@ -42,9 +45,9 @@ def parse_override(text: str) -> str:
     return body
 
 
-def contract_hours(now: datetime, zone: str, liquid: bool, calendar: str,
+def contract_hours(now: datetime, zone: str, liquid: bool, calendar: str | None,
                    overrides: Mapping[date, str] | None = None) -> str:
-    """A week of sessions from ``now``'s day in ``zone`` (IB's hours field)."""
+    """A week of sessions from ``now``'s day in ``zone`` (IB's hours field); ``calendar`` None: nominal hours."""
     local = now.astimezone(ZoneInfo(zone))
     days = [local.date() + timedelta(days=i) for i in range(DAYS)]
     overrides = overrides or {}
@@ -72,9 +75,12 @@ def _cme(day: date, liquid: bool) -> str:
     return f"{day - timedelta(days=1):%Y%m%d}:1700-{stamp}:1600"
 
 
-def _stock(day: date, liquid: bool, calendar: str) -> str:
+def _stock(day: date, liquid: bool, calendar: str | None) -> str:
     stamp = f"{day:%Y%m%d}"
-    session = _regular(calendar, day.year).get(day)
+    if calendar is None:
+        session = ("0930", "1600") if day.weekday() < 5 else None
+    else:
+        session = _regular(calendar, day.year).get(day)
     if session is None:
         return f"{stamp}:CLOSED"
     opens, closes = session

@@ -6,6 +6,8 @@ night, not in the break; an order placed in the break waits for 17:00 Chicago wi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 
 import pytest
@@ -95,3 +97,11 @@ async def test_futures_trade_on_globex_hours_at_the_gateway() -> None:
         assert any("until 2026-12-03 17:00:00 US/Central" in e.message for e in held.log)
         gw.set_time(datetime(2026, 12, 3, 23, 0, tzinfo=UTC))    # 17:00 Chicago: Globex reopens
         await until(ib, lambda: held.orderStatus.status == "Filled")
+
+
+def test_without_a_calendar_the_hours_are_nominal_and_load_no_pandas() -> None:
+    code = ("import sys\nfrom datetime import datetime, UTC\nfrom orchestrator.simgw.hours import contract_hours\n"
+            "print(contract_hours(datetime(2026, 11, 25, 15, tzinfo=UTC), 'US/Eastern', True, None).split(';')[1])\n"
+            "print('pandas' in sys.modules, 'exchange_calendars' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.splitlines() == ["20261126:0930-20261126:1600", "False False"]   # Thanksgiving: nominal hours
