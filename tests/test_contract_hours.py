@@ -15,9 +15,10 @@ from machines import NotifyKind, PlanSpec
 from orchestrator.clock import FixedClock
 from orchestrator.contractinfo import ContractDetails
 from orchestrator.engine.markethours import MarketHours
+from orchestrator.errors import BrokerUnavailable
 from orchestrator.planfile import scan
 from orchestrator.plansessions import Resolution, contract_sessions_for
-from orchestrator.sessions import HoursUnknown
+from orchestrator.sessions import HoursUnknown, Skipped
 
 from .engine.harness import plan_toml
 from .sessions.helpers import ES_LIQUID, ES_TRADING, STOCK_LIQUID, STOCK_TRADING
@@ -117,8 +118,43 @@ def test_a_future_without_hours_holds_and_says_why(tmp_path: Path) -> None:
     assert [kind for kind, _ in said] == [NotifyKind.HOURS_UNKNOWN.value]
     anchored = _spec(tmp_path, plan_toml("F", "ES", entry_price=5000.0, stop=4990.0, target=5020.0) + ES_TABLE
                      + 'flatten_at = "close-10m"\n')
-    [(field, message)] = hours.resolve(anchored, now)  # type: ignore[misc]
-    assert field == "-" and message.startswith("the sessions of ES cannot be known (IB's trading hours of ES")
+    waiting = hours.resolve(anchored, now)
+    assert isinstance(waiting, Skipped) and waiting.reason == "hours"
+    assert waiting.message == ("IB's trading hours of ES are not known yet (its contract details have not been "
+                               "read): it is loaded once they are read from IB")
+
+
+async def test_the_details_a_waiting_future_needs_are_read_once_a_minute(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+    clock = FixedClock(now)
+    hours = MarketHours(clock, enforce=True)
+    anchored = _spec(tmp_path, plan_toml("F", "ES", entry_price=5000.0, stop=4990.0, target=5020.0) + ES_TABLE
+                     + 'start = "open"\nsession_day = "2026-03-04"\n')
+    asked: list[str] = []
+
+    async def refused(key: str) -> ContractDetails:
+        asked.append(key)
+        raise BrokerUnavailable("not connected")
+
+    assert isinstance(hours.resolve(anchored, now), Skipped)
+    await hours.fetch_wanted(refused)
+    await hours.fetch_wanted(refused)          # within the minute: not asked again
+    assert len(asked) == 1
+    waiting = hours.resolve(anchored, now)
+    assert isinstance(waiting, Skipped) and waiting.message.endswith("(the last look: not connected)")
+
+    async def answered(key: str) -> ContractDetails:
+        asked.append(key)
+        hours.learn(key, ESH6)
+        return ESH6
+
+    clock.set(datetime(2026, 3, 2, 0, 1, tzinfo=UTC))
+    await hours.fetch_wanted(answered)
+    assert len(asked) == 2
+    result = hours.resolve(anchored, clock.now())
+    assert isinstance(result, Resolution) and result.spec.start_at == datetime(2026, 3, 3, 23, 0, tzinfo=UTC)
+    await hours.fetch_wanted(answered)          # nothing waits any more
+    assert len(asked) == 2
 
 
 def test_an_unknown_time_zone_is_never_guessed(tmp_path: Path) -> None:

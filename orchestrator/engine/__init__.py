@@ -214,6 +214,7 @@ class Engine:
         self.status.write()
 
     async def _rescan(self, _item: Any) -> None:
+        await self.hours.fetch_wanted(self.contracts.details_of)   # IB's hours a waiting plan needs
         self.intake.rescan()
 
     # ------------------------------------------------------------------ the engine's life

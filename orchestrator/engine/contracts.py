@@ -47,12 +47,18 @@ class ContractBook:
 
     async def qualify(self, plan: Plan) -> ContractDetails:
         """IB's details of the plan's contract. Raises UnknownContract or BrokerUnavailable."""
-        details = await self.broker.qualify(plan.key)
-        if self._saved.get(plan.key) != details:   # first read by this process, or read again since
-            self.store.save_contract(plan.key, details, at=self.clock.now())
-            self._saved[plan.key] = details
-        self.learned(plan.key, details)
+        details = await self.details_of(plan.key)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
+        return details
+
+    async def details_of(self, key: str) -> ContractDetails:
+        """IB's details of the contract ``key`` (also one no loaded plan trades yet), kept in state.db
+        and given to the market hours. Raises UnknownContract or BrokerUnavailable."""
+        details = await self.broker.qualify(key)
+        if self._saved.get(key) != details:   # first read by this process, or read again since
+            self.store.save_contract(key, details, at=self.clock.now())
+            self._saved[key] = details
+        self.learned(key, details)
         return details
 
 

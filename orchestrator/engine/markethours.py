@@ -19,6 +19,9 @@ span they were built for. Questions:
   hours for a future yet, unreadable ones, an unknown time zone, past the sessions' coverage)
   count as closed for a while, never as open: the plan says why, and a notice says it once.
 * :meth:`resolve`: a new plan's session fields on its contract's sessions (``plansessions``).
+  A future whose details the engine has not read yet is not loaded (``Skipped``, reason
+  ``hours``: looked at again at every scan); :meth:`fetch_wanted` reads them from IB before
+  the next scan, at most once a minute per contract.
 
 ``enforce`` is config's ``[sessions] market_hours``; anchors are resolved either way.
 """
@@ -26,7 +29,7 @@ span they were built for. Questions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,15 +37,17 @@ from machines import NotifyKind, PlanSpec, contract_key
 
 from ..clock import Clock
 from ..contractinfo import ContractDetails
+from ..errors import BrokerUnavailable, UnknownContract
 from ..plansessions import LOOK_AHEAD, Resolution, contract_sessions_for, resolve_spec
 from ..sessions.contract import ContractSessions
-from ..sessions.errors import SessionsError
+from ..sessions.errors import HoursUnknown, SessionsError
 from ..sessions.resolve import Skipped
 from ..sessions.sessionclock import SessionClock
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_RETRY = timedelta(minutes=5)
+FETCH_RETRY = timedelta(minutes=1)
 REBUILD_MARGIN = timedelta(days=20)
 Report = Callable[[str, NotifyKind, str], None]   # (once-key, kind, message)
 Lookup = Callable[[str], ContractDetails | None]
@@ -66,6 +71,8 @@ class MarketHours:
         self._report = report or (lambda _key, _kind, message: log.warning("%s", message))
         self._details: dict[str, ContractDetails | None] = {}
         self._built: dict[str, _Built] = {}
+        self._wanted: dict[str, datetime] = {}   # contracts a plan waits for: when IB was last asked
+        self._refused: dict[str, str] = {}       # why IB could not give them, the last time it was asked
 
     def learn(self, key: str, details: ContractDetails | None) -> None:
         """The contract's details as IB gave them (or the store cached them): its hours from now on."""
@@ -123,7 +130,25 @@ class MarketHours:
         key = contract_key(spec.symbol, spec.instrument)
         try:  # not the cached sessions: these reach as far as the dates the plan names
             found = self._found(spec, key, self._details_of(key), now)
+        except HoursUnknown as exc:   # a future before its details were read: wait for them
+            self._wanted.setdefault(key, now - FETCH_RETRY)
+            why = f" (the last look: {self._refused[key]})" if key in self._refused else ""
+            return Skipped("hours", now.date(), f"{exc}: it is loaded once they are read from IB{why}")
         except SessionsError as exc:
             return [("start" if spec.start else "-", f"the sessions of {spec.symbol} cannot be known ({exc}): "
                      "use start_at/expire_at with a UTC offset")]
         return resolve_spec(spec, found.sessions, now, found.anchor_hours)
+
+    async def fetch_wanted(self, read: Callable[[str], Awaitable[ContractDetails]]) -> None:
+        """Read from IB the details of the contracts plans wait for (``read`` learns them here)."""
+        now = self.clock.now()
+        for key, asked in list(self._wanted.items()):
+            if self._details.get(key) is not None:
+                del self._wanted[key]
+            elif now - asked >= FETCH_RETRY:
+                self._wanted[key] = now
+                try:
+                    await read(key)
+                except (BrokerUnavailable, UnknownContract) as exc:
+                    self._refused[key] = str(exc)
+                    log.warning("contract details of %s not read (%s): its plans wait", key, exc)

@@ -144,3 +144,21 @@ async def test_an_early_close_ib_knows_moves_flatten_at_of_a_plan_loaded_later(t
         clock.set(datetime(2026, 12, 2, 18, 30, tzinfo=UTC))   # after IB's close: a new market entry would wait
         assert w.engine.hours.closed_until(w.plan("B").spec, clock.now()) == (
             THURSDAY_OPEN, "the market is closed until 2026-12-03 14:30 UTC")
+
+
+async def test_a_futures_anchors_wait_for_ibs_hours_then_use_them(tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """A new ES plan with ``flatten_at = "close-10m"``: its hours are IB's, so it is not loaded until
+    the engine has read ES's details (once, before the next scan); then close-10m is 15:50 Chicago
+    (21:50 UTC) of Wednesday's Globex session, not XNYS's 15:50 New York."""
+    start = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
+    clock = FixedClock(start)
+    text = plan_toml("F", "ES", entry="limit", entry_price=5000.0, stop=4990.0, target=5100.0) + ES + \
+        'flatten_at = "close-10m"\n'
+    world = _hours(World(tmp_path, text, clock=clock, sim=_sim(start), prices=[("AAPL", 180.0), ("ES", 5010.0)],
+                         gateway={"sim_date": date(2026, 12, 1)}))
+    async with world as w:
+        await w.until(lambda: "F" in w.engine.plans, "the ES plan loaded")
+        assert w.plan("F").spec.flatten_due == datetime(2026, 12, 2, 21, 50, tzinfo=UTC)
+        [waited] = _notices(w, "plan_skipped")
+        assert waited.startswith("plan F is not loaded: IB's trading hours of ES are not known yet")
+        await w.state("F", "submitted")
