@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from machines import NotifyKind, PlanSpec, contract_key
 
@@ -40,7 +40,7 @@ from ..contractinfo import ContractDetails
 from ..errors import BrokerUnavailable, UnknownContract
 from ..plansessions import LOOK_AHEAD, Resolution, contract_sessions_for, resolve_spec
 from ..sessions.contract import ContractSessions
-from ..sessions.errors import HoursUnknown, SessionsError
+from ..sessions.errors import HoursUnknown, OutsideCoverage, SessionsError
 from ..sessions.resolve import Skipped
 from ..sessions.sessionclock import SessionClock
 
@@ -71,6 +71,7 @@ class MarketHours:
         self._report = report or (lambda _key, _kind, message: log.warning("%s", message))
         self._details: dict[str, ContractDetails | None] = {}
         self._built: dict[str, _Built] = {}
+        self._version: dict[str, int] = {}       # how often a contract's details changed (a notice per version)
         self._wanted: dict[str, datetime] = {}   # contracts a plan waits for: when IB was last asked
         self._refused: dict[str, str] = {}       # why IB could not give them, the last time it was asked
 
@@ -80,6 +81,7 @@ class MarketHours:
             return
         self._details[key] = details
         self._built.pop(key, None)
+        self._version[key] = self._version.get(key, 0) + 1
 
     def _details_of(self, key: str) -> ContractDetails | None:
         if key not in self._details:
@@ -119,10 +121,11 @@ class MarketHours:
             opens = built.clock.next_open(now, hours)
         except SessionsError as exc:
             key = contract_key(spec.symbol, spec.instrument)
-            self._report(f"hours-unknown:{key}:{exc}", NotifyKind.HOURS_UNKNOWN,
-                         f"{spec.symbol}: the market's hours are not known ({exc}): market entries and trailing "
+            why = _unknown(exc)   # the same words at every look, so it is said once and the plan's reason holds
+            self._report(f"hours-unknown:{key}:{self._version.get(key, 0)}:{why}", NotifyKind.HOURS_UNKNOWN,
+                         f"{spec.symbol}: the market's hours are not known ({why}): market entries and trailing "
                          "wait until they are")
-            return now + UNKNOWN_RETRY, f"the {spec.symbol} market's hours are not known ({exc})"
+            return now + UNKNOWN_RETRY, f"the {spec.symbol} market's hours are not known ({why})"
         return opens, f"the market is closed until {opens:%Y-%m-%d %H:%M} UTC"
 
     def resolve(self, spec: PlanSpec, now: datetime) -> Resolution | Skipped | list[tuple[str, str]]:
@@ -152,3 +155,14 @@ class MarketHours:
                 except (BrokerUnavailable, UnknownContract) as exc:
                     self._refused[key] = str(exc)
                     log.warning("contract details of %s not read (%s): its plans wait", key, exc)
+
+
+def _unknown(exc: SessionsError) -> str:
+    """Why the hours are not known, without the instant asked about (it changes at every look)."""
+    if isinstance(exc, OutsideCoverage):
+        return f"{exc.source} sessions cover {_when(exc.first)} to {_when(exc.last)} only"
+    return str(exc)
+
+
+def _when(moment: date | datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if isinstance(moment, datetime) else moment.isoformat()

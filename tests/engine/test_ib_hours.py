@@ -116,9 +116,12 @@ async def test_a_futures_hours_are_read_again_when_ibs_week_has_passed(tmp_path,
         w.gw.set_price("ES", 5040.0)
         await w.until(lambda: w.engine.market.trail_price(key) == 5040.0, "ES at 5040")
         await _handled(w, TrailTick())
+        clock.set(datetime(2026, 12, 10, 0, 31, tzinfo=UTC))
+        await _handled(w, TrailTick())                              # a minute on: still unknown, said once
         assert w.gw.orders_by_ref("W:stop")[-1].aux_price == 4990.0
         [unknown] = _notices(w, "hours_unknown")
-        assert unknown.startswith("ES: the market's hours are not known (IB sessions cover ")
+        assert unknown == ("ES: the market's hours are not known (IB sessions cover 2026-12-01 23:00 UTC to "
+                           "2026-12-08 22:00 UTC only): market entries and trailing wait until they are")
         assert w.rt is not None
         read = w.rt.broker.contracts.monotonic
         w.rt.broker.contracts.monotonic = lambda: read() + 12 * 3600   # half a day on: the details are read again
