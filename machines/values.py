@@ -84,6 +84,8 @@ class NotifyKind(StrEnum):
     ENTRIES_RESUMED = "entries_resumed"
     PLAN_FILES_MISSING = "plan_files_missing"
     PLAN_SKIPPED = "plan_skipped"
+    HOURS_DISAGREE = "hours_disagree"
+    HOURS_UNKNOWN = "hours_unknown"
 
 
 class Side(StrEnum):

@@ -35,6 +35,7 @@ class ContractDetails:
     liquid_hours: str = ""
     time_zone: str = ""
     contract_month: str = ""
+    primary_exchange: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))

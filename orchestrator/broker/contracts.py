@@ -13,6 +13,7 @@ with a stock called ES).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +29,7 @@ from ..errors import BrokerUnavailable, UnknownContract
 log = logging.getLogger(__name__)
 Answer = Callable[[Callable[[], Awaitable[Any]], str], Awaitable[Any]]   # (sends the request, what it is)
 NOT_SET = Decimal("1e300")  # IB sends Double.MAX_VALUE for a what-if figure it did not compute
+DETAILS_MAX_AGE = 12 * 3600.0   # seconds: IB's trading hours reach a few days ahead; read them twice a day
 
 
 def describe(symbol: str, instrument: Instrument) -> str:
@@ -76,14 +78,18 @@ def _rule_id(details: Any, instrument: Instrument) -> int | None:
 
 class Contracts:
     """The contracts this connection has qualified, by the engine's key, and the way back from
-    IB's conIds to those keys."""
+    IB's conIds to those keys. A contract's details are read again once they are
+    ``DETAILS_MAX_AGE`` old (its trading hours move on with the days); if IB cannot answer then,
+    the ones read before stay."""
 
-    def __init__(self, ib: Any, answer: Answer) -> None:
+    def __init__(self, ib: Any, answer: Answer, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.ib = ib
         self.answer = answer
+        self.monotonic = monotonic
         self.contracts: dict[str, Contract] = {}
         self.details: dict[str, ContractDetails] = {}
         self.key_by_con: dict[int, str] = {}
+        self._read_at: dict[str, float] = {}
 
     def remember(self, key: str, con_id: int) -> None:
         """A contract qualified before (state.db's cache): its positions are the key's from the start."""
@@ -101,7 +107,7 @@ class Contracts:
         return found
 
     async def qualify(self, key: str) -> Contract:
-        """The contract of ``key``, qualified with IB (cached for the connection's life).
+        """The contract of ``key``, qualified with IB (cached; its details read again twice a day).
 
         Raises:
             UnknownContract: IB has no such contract, or more than one (IB's answer named).
@@ -109,7 +115,17 @@ class Contracts:
         """
         known = self.contracts.get(key)
         if known is not None:
+            if self.monotonic() - self._read_at.get(key, 0.0) >= DETAILS_MAX_AGE:
+                try:
+                    await self._read(key)
+                except (UnknownContract, BrokerUnavailable) as exc:
+                    log.warning("contract details of %s not read again (%s): the earlier ones stay", key, exc)
+                    self._read_at[key] = self.monotonic()
             return known
+        await self._read(key)
+        return self.contracts[key]
+
+    async def _read(self, key: str) -> None:
         symbol, instrument = parse_contract_key(key)
         what = describe(symbol, instrument)
         try:
@@ -135,7 +151,7 @@ class Contracts:
             raise BrokerUnavailable(f"cannot look up the market rule of {what}: {exc or type(exc).__name__}") from None
         self.contracts[key] = contract
         self.key_by_con[int(contract.conId)] = key
-        return contract
+        self._read_at[key] = self.monotonic()
 
     async def _details(self, cd: Any, instrument: Instrument) -> ContractDetails:
         c = cd.contract
@@ -150,7 +166,7 @@ class Contracts:
             min_tick=repr(float(cd.minTick)) if cd.minTick else "", market_rule_ids=str(cd.marketRuleIds or ""),
             price_rule=levels, long_name=str(cd.longName or ""), trading_hours=str(cd.tradingHours or ""),
             liquid_hours=str(cd.liquidHours or ""), time_zone=str(cd.timeZoneId or ""),
-            contract_month=str(cd.contractMonth or ""))
+            contract_month=str(cd.contractMonth or ""), primary_exchange=str(c.primaryExchange or ""))
 
     async def margin_per_unit(self, key: str, action: str) -> Decimal | None:
         """IB's initial-margin change for one unit (a what-if market order), in base currency;

@@ -42,14 +42,15 @@ def _session_times(found: Scan, now: datetime) -> tuple[list[str], list[Problem]
     """Each session plan's resolved UTC times (``FILE: plan ID: start = open+5m -> … UTC``), and
     the problems that refuse a plan (a time outside its session, an expiry not after its start)."""
     from ..planfile import Problem
-    from ..plansessions import Resolution, calendar_sessions, resolve_spec
+    from ..plansessions import Resolution, calendar_sessions, hours_problem, resolve_spec
     lines: list[str] = []
     problems: list[Problem] = []
     for spec in found.specs:
         if not spec.uses_sessions:
             continue
         where = f"{found.sources.get(spec.id, '?')}: plan {spec.id}"
-        result = resolve_spec(spec, calendar_sessions(now, spec), now)
+        result = resolve_spec(spec, calendar_sessions(now, spec), now) if spec.instrument.is_us_stock \
+            else hours_problem(spec)
         if isinstance(result, Resolution):
             day = f" (session {result.day.isoformat()})" if result.day else ""
             lines.extend(f"{where}: {line}{day}" for line in result.lines)

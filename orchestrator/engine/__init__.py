@@ -136,8 +136,9 @@ class Engine:
         self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
         self.flatten = Flattener(broker, store, clock, emit, self.fills)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
-        self.hours = MarketHours(clock, enforce=settings.market_hours)
-        self.contracts = ContractBook(broker, store, clock)
+        self.hours = MarketHours(clock, enforce=settings.market_hours, lookup=store.cached_details,
+                                 report=lambda key, kind, message: notices.report_once(key, kind, {"message": message}))
+        self.contracts = ContractBook(broker, store, clock, learned=self.hours.learn)
         self.activation = Activation(self.registry, broker, self.jobs, clock, self.gate, self.reconciled,
                                      settings.limits, self._apply, self.market, self.contracts,
                                      maintenance=settings.maintenance, hours=self.hours)
@@ -214,6 +215,7 @@ class Engine:
         self.status.write()
 
     async def _rescan(self, _item: Any) -> None:
+        await self.hours.fetch_wanted(self.contracts.details_of)   # IB's hours a waiting plan needs
         self.intake.rescan()
 
     # ------------------------------------------------------------------ the engine's life

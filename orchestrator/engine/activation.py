@@ -185,6 +185,11 @@ class Activation:
     async def _market_closed(self, plan: Plan) -> bool:
         """A market entry waits for its market to open: the plan says until when, and is tried
         again then (a market order sent while closed would be queued by IB to fill after a gap)."""
+        if self.hours.enforce:   # IB's hours of the contract first: they win over the calendar's
+            try:
+                await self.book.qualify(plan)
+            except (BrokerUnavailable, UnknownContract):
+                pass   # the hours known so far decide; sizing below reports an unknown contract
         now = self.clock.now()
         closed = self.hours.closed_until(plan.spec, now)
         if closed is None:

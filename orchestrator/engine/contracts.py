@@ -15,6 +15,7 @@ a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -27,20 +28,24 @@ from ..store import Store
 
 
 class ContractBook:
-    def __init__(self, broker: Broker, store: Store, clock: Clock) -> None:
+    def __init__(self, broker: Broker, store: Store, clock: Clock,
+                 learned: Callable[[str, ContractDetails | None], None] | None = None) -> None:
         self.broker = broker
         self.store = store
         self.clock = clock
-        self._saved: set[str] = set()   # keys whose details this process wrote (fresh from IB)
+        self.learned = learned or (lambda _key, _details: None)   # the market hours take IB's from here
+        self._saved: dict[str, ContractDetails] = {}   # the details this process wrote, fresh from IB
         # the latest details of each contract this process read or was given: a restart with
         # 10,000 plans on a few contracts reads each contract's row once, not once per plan
         self._known: dict[str, ContractDetails | None] = {}
 
     def restore(self, plan: Plan) -> None:
         """The cached details of a plan's contract (none yet: the offline grid, if any)."""
-        if plan.key not in self._known:
+        if plan.key not in self._known:   # the cache's row, read and given to the market hours once
             cached = self.store.load_contract(plan.key)
             self._known[plan.key] = cached[0] if cached is not None else None
+            if cached is not None:
+                self.learned(plan.key, cached[0])
         details = self._known[plan.key]
         if details is not None:
             self.broker.remember(plan.key, details.con_id)
@@ -49,13 +54,20 @@ class ContractBook:
     async def qualify(self, plan: Plan) -> ContractDetails:
         """IB's details of the plan's contract, its currency's rate refreshed (a pair quote where
         the account has no rate). Raises UnknownContract or BrokerUnavailable."""
-        details = await self.broker.qualify(plan.key)
-        self._known[plan.key] = details
-        if plan.key not in self._saved:
-            self.store.save_contract(plan.key, details, at=self.clock.now())
-            self._saved.add(plan.key)
+        details = await self.details_of(plan.key)
         plan.price_rule = price_rule(details, plan.spec.symbol, plan.spec.instrument)
         await self.broker.quote_rate(details.currency or plan.spec.instrument.currency)   # fresh when sized
+        return details
+
+    async def details_of(self, key: str) -> ContractDetails:
+        """IB's details of the contract ``key`` (also one no loaded plan trades yet), kept in state.db
+        and given to the market hours. Raises UnknownContract or BrokerUnavailable."""
+        details = await self.broker.qualify(key)
+        if self._saved.get(key) != details:   # first read by this process, or read again since
+            self.store.save_contract(key, details, at=self.clock.now())
+            self._saved[key] = details
+        self._known[key] = details
+        self.learned(key, details)
         return details
 
 

@@ -27,7 +27,7 @@ from .timefields import OnClosedDay, SessionAnchor, SessionDay, TimeSpec
 
 __all__ = ["Resolved", "SkipReason", "Skipped", "anchor_time", "check_in_session", "choose_day", "resolve_time"]
 
-SkipReason: TypeAlias = Literal["holiday", "weekend", "past"]
+SkipReason: TypeAlias = Literal["holiday", "weekend", "past", "hours"]   # hours: not known yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,9 +104,10 @@ class Book:
         self._working: dict[int, SimOrder] = {}  # perm_id -> Submitted orders
         self._kids: dict[int, list[SimOrder]] = {}  # parent perm_id -> children
         self._out: list[Event] = []
-        # the session clock (marketclock): None, the market never closes; else whether it is open now
-        self.market_open: Callable[[], bool] | None = None
-        self.next_open_text: Callable[[], str] = lambda: ""
+        # the session clock (marketclock): None, the market never closes; else whether the market of
+        # a contract (by key) is open now, and IB's words for its next open
+        self.market_open: Callable[[str], bool] | None = None
+        self.next_open_text: Callable[[str], str] = lambda _key: ""
         self._held_for_open: dict[int, SimOrder] = {}  # perm_id -> orders waiting for the open
 
     # ------------------------------------------------------------ queries
@@ -278,7 +279,7 @@ class Book:
                 self._held_for_open[m.perm_id] = m
                 self._emit("held_for_open", m, ("error",), code=RTH_WARNING, text=(
                     f"Order Message:\n{m.action} {m.total_qty:g} {m.symbol}\nWarning: your order will not be "
-                    f"placed at the exchange until {self.next_open_text()}"))
+                    f"placed at the exchange until {self.next_open_text(m.symbol)}"))
             if m.preset_tif:
                 self._emit("", m, ("error",), code=10349, text=TIF_PRESET_TEXT)
         for m in started:
@@ -443,17 +444,27 @@ class Book:
 
     def _may_trade(self, o: SimOrder) -> bool:
         """The market is open, or the order may work outside regular hours (a market order never)."""
-        return self.market_open is None or self.market_open() or (o.outside_rth and o.order_type != "MKT")
+        return self.market_open is None or self.market_open(o.symbol) or (o.outside_rth and o.order_type != "MKT")
 
     def open_session(self) -> list[Event]:
         """The regular session opens: orders held for it go to the exchange and, like every working
         order, meet the opening price (a gap past a stop fills it at the open, not at the stop)."""
+        released = self.release_held()
+        return released + self.match_all()
+
+    def release_held(self) -> list[Event]:
+        """Orders held for an open whose market is open now go to the exchange and meet the price (a
+        future's market opens at 17:00 Chicago, not with the stocks' session); the others stay held."""
+        released = False
         for o in sorted(self._held_for_open.values(), key=lambda m: m.perm_id):
-            if o.status == PRE_SUBMITTED:
+            if o.status != PRE_SUBMITTED:
+                del self._held_for_open[o.perm_id]
+            elif self._may_trade(o):
+                del self._held_for_open[o.perm_id]
                 self._activate(o)
                 self._emit("activated", o, ("status",), reason="the session opened")
-        self._held_for_open.clear()
-        return self.match_all()
+                released = True
+        return self.match_all() if released else self._drain()
 
     def expire_gtd(self, now: datetime) -> list[Event]:
         """IB cancels every GTD order whose good-till date has come."""

@@ -33,6 +33,7 @@ One JSON object per line in, one JSON reply line out.  Every reply has
     {"cmd": "end_session"}
     {"cmd": "set_time", "at": "2026-12-02T14:30:00Z"}   -> {"ok": true, "time": …, "open": true}
     {"cmd": "advance_time", "seconds": 60}            -> the same
+    {"cmd": "set_hours", "symbol": "AAPL", "date": "2026-12-02", "hours": "CLOSED"}   (or "0930-1300")
     {"cmd": "connectivity", "lost_seconds": 2, "restore": "1101|1102"}
     {"cmd": "slow_sync", "seconds": 6}
     {"cmd": "hold_client_id", "client_id": 7, "seconds": 10}
@@ -45,7 +46,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .entitlement import MODES
@@ -86,6 +87,18 @@ def _market_data(gw: SimGateway, cmd: dict[str, Any]) -> None:
     if mode not in MODES:
         raise CommandError(f"'mode' must be one of {', '.join(MODES)}")
     gw.feed.set_entitlement(str(mode), _symbol(gw, cmd, required=False))
+
+
+def _set_hours(gw: SimGateway, cmd: dict[str, Any]) -> None:
+    symbol, day, hours = _symbol(gw, cmd), cmd.get("date"), cmd.get("hours")
+    try:
+        when = date.fromisoformat(str(day))
+    except ValueError:
+        raise CommandError(f"'date' must be a date YYYY-MM-DD (got {day!r})") from None
+    try:
+        gw.set_hours(str(symbol), when, str(hours))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _precaution(gw: SimGateway, cmd: dict[str, Any]) -> None:
@@ -181,6 +194,9 @@ async def execute(gw: SimGateway, cmd: dict[str, Any]) -> dict[str, Any]:
         else:
             gw.advance_time(_nonnegative(cmd, "seconds"))
         return {"ok": True, "time": gw.clock().isoformat(), "open": gw.market_clock.is_open()}
+    if name == "set_hours":
+        _set_hours(gw, cmd)
+        return {"ok": True}
     if name == "drop_connections":
         return {"ok": True, "dropped": f.drop_connections()}
     if name == "restart":

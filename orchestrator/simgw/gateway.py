@@ -119,9 +119,10 @@ class SimGateway(MarketActions, BrokerViews):
         self.book = Book(self.catalog, self.account, initial,
                          commission_per_share=commission_per_share, min_commission=min_commission,
                          partial_fill_max=partial_fill_max, policy=self.policy, clock=self.market_clock.now)
+        self.hours_overrides: dict[str, dict[date, str]] = {}   # set_hours: what IB's hours say of a day
         if calendar is not None:
-            self.book.market_open = self.market_clock.is_open
-            self.book.next_open_text = self.market_clock.next_open_text
+            self.book.market_open = lambda key: self.market_clock.is_open(future=self._is_future(key))
+            self.book.next_open_text = lambda key: self.market_clock.next_open_text(future=self._is_future(key))
         self.faults = faults or Faults()
         self.faults.attach(self)
         self.journal = Journal(journal_path, self.market_clock.now if calendar is not None else None)

@@ -138,7 +138,8 @@ class Handlers:
         now = self.gw.clock()
         for c in found:
             conn.send(details.contract_details(req_id, c, now, spec.sec_type if details.is_continuous(spec.sec_type)
-                                               else None))
+                                               else None, self.gw.market_clock.calendar,
+                                               self.gw.hours_overrides.get(c.symbol)))
         conn.send(details.contract_details_end(req_id))
 
     def req_matching_symbols(self, conn: Link, fields: list[str]) -> None:

@@ -3,8 +3,10 @@
 The time starts at ``start`` (default: now) and runs at ``speed`` simulated seconds per real
 second (0: it stands still until ``set``/``advance``, which tests use). With a ``calendar``
 (``XNYS``) the market has IB's regular hours for it: orders without ``outsideRth`` wait for the
-open (warning 399), stops do not trigger while closed, DAY orders end at the close. Without one
-the market never closes, as before the clock existed.
+open (warning 399), stops do not trigger while closed, DAY orders end at the close. Futures keep
+CME Globex hours instead (``future=True``: Sunday 17:00 to Friday 16:00 Chicago with the daily
+16:00-17:00 break, ``hours.cme_open``), the hours their contract details carry. Without a
+calendar the market never closes, as before the clock existed.
 
 :meth:`MarketClock.crossings` says which session edges the time passed since it was last asked
 (``close`` before ``open`` when a jump spans both), so the gateway can act on each once.
@@ -18,9 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .hours import cme_open, next_cme_open
+
 __all__ = ["GTD_FORMAT", "MarketClock", "parse_good_till"]
 
-IB_ZONE_NAMES = {"America/New_York": "US/Eastern"}  # how IB writes the zone in its messages
+# how IB writes the zone in its messages
+IB_ZONE_NAMES = {"America/New_York": "US/Eastern", "America/Chicago": "US/Central"}
 SPAN = timedelta(days=400)
 GTD_FORMAT = "a GTD order needs goodTillDate as YYYYMMDD-HH:MM:SS (UTC) or 'YYYYMMDD HH:MM:SS UTC'"
 
@@ -99,12 +104,14 @@ class MarketClock:
         """The index of the last session that opened at or before ``t`` (-1: none)."""
         return bisect.bisect_right(self._opens, t) - 1
 
-    def is_open(self, t: datetime | None = None) -> bool:
+    def is_open(self, t: datetime | None = None, *, future: bool = False) -> bool:
         """Whether the regular session is open at ``t`` (default: now); always, without a calendar.
-        The open instant is open, the close instant closed."""
+        The open instant is open, the close instant closed. ``future``: CME Globex's hours."""
         t = t or self.now()
         if not self._known(t):
             return True
+        if future:
+            return cme_open(t)
         i = self._session(t)
         return i >= 0 and t < self._closes[i]
 
@@ -114,13 +121,14 @@ class MarketClock:
     def _next_close(self, t: datetime) -> datetime:
         return self._closes[bisect.bisect_right(self._closes, t)]
 
-    def next_open_text(self) -> str:
+    def next_open_text(self, *, future: bool = False) -> str:
         """IB's words for the next open: ``2026-12-02 09:30:00 US/Eastern``."""
         now = self.now()
         if not self._known(now):
             return ""
-        local = self._next_open(now).astimezone(self._zone)
-        return f"{local:%Y-%m-%d %H:%M:%S} {IB_ZONE_NAMES.get(str(self._zone), str(self._zone))}"
+        local = next_cme_open(now) if future else self._next_open(now).astimezone(self._zone)
+        zone = str(local.tzinfo)
+        return f"{local:%Y-%m-%d %H:%M:%S} {IB_ZONE_NAMES.get(zone, zone)}"
 
     def crossings(self) -> list[str]:
         """The session edges passed since the last call: ``["close"]``, ``["open"]``, both, or none."""

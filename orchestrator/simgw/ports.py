@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from .account import Account
 from .book import Book, Event
 from .contracts import Catalog
 from .faults import Faults
+from .marketclock import MarketClock
 from .session import Session, Sink
 
 
@@ -59,6 +60,8 @@ class GatewayOps(Protocol):
     account: Account
     account_name: str
     link_up: asyncio.Event  # set while IB's connectivity is up; order messages wait while it is lost
+    market_clock: MarketClock
+    hours_overrides: dict[str, dict[date, str]]  # symbol -> day -> what IB's hours say of it (set_hours)
 
     def apply(self, events: list[Event]) -> None:
         """Deliver the book's events (journal, wire, account pushes)."""

@@ -5,13 +5,14 @@ open and end (the session clock), and a trader working in TWS by hand. A mixin o
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import pricing
 from .account import Account
 from .book import Book, Event
 from .contracts import Catalog, ContractSpec
+from .hours import parse_override
 from .marketclock import MarketClock
 from .orders import OrderRequest
 from .ticking import tick_forever
@@ -24,6 +25,7 @@ class MarketActions:
     book: Book
     account: Account
     market_clock: MarketClock
+    hours_overrides: dict[str, dict[date, str]]
 
     held: bool
     started: bool
@@ -100,6 +102,26 @@ class MarketActions:
                 self.apply(self.book.cancel(o.client_id, o.order_id))
         self._after_change()
 
+    def _is_future(self, key: str) -> bool:
+        contract = self.catalog.by_key(key)
+        return contract is not None and contract.is_future
+
+    def set_hours(self, symbol: str, day: date, hours: str) -> None:
+        """IB's contract details say ``hours`` of ``symbol``'s ``day`` from now on: ``CLOSED`` or
+        ``HHMM-HHMM`` local (the liquid and the trading hours), as real IB does when it knows a
+        closure or an early close the calendar does not. The gateway's own clock is unchanged.
+
+        Raises:
+            KeyError: an unknown symbol.
+            ValueError: ``hours`` is neither form.
+        """
+        contracts = [c for key in self.catalog.keys_of(symbol) if (c := self.catalog.by_key(key)) is not None]
+        if not contracts:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        body = parse_override(hours)
+        for c in contracts:   # a futures root or local symbol: the root's details say it
+            self.hours_overrides.setdefault(c.symbol, {})[day] = body
+
     def end_session(self) -> None:
         """The trading session ends: IB cancels every working DAY order (orderStatus Cancelled)."""
         self.apply(self.book.end_session())
@@ -119,6 +141,7 @@ class MarketActions:
         GTD orders whose date came are cancelled."""
         for edge in self.market_clock.crossings():
             self.apply(self.book.end_session() if edge == "close" else self.book.open_session())
+        self.apply(self.book.release_held())   # a future's own open (17:00 Chicago) comes at other hours
         self.apply(self.book.expire_gtd(self.market_clock.now()))
 
     def new_day(self) -> None:

@@ -39,3 +39,8 @@ class Contracts(Tables):
         at = parse_iso(row[1])
         assert at is not None
         return ContractDetails.from_json(row[0]), at
+
+    def cached_details(self, key: str) -> ContractDetails | None:
+        """The cached details of ``key`` alone (None: never looked up)."""
+        cached = self.load_contract(key)
+        return cached[0] if cached is not None else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -169,3 +169,52 @@ def test_both_formats_read_back_what_was_written(first: date, days: list[tuple[i
             continue
         read = [(i.start, i.end) for e in parse_ib_hours(text, zone) for i in e.intervals]
         assert read == [(a.astimezone(read[0][0].tzinfo), b.astimezone(read[0][0].tzinfo)) for a, b in expected]
+
+
+def test_new_format_day_in_two_parts_and_ib_asyncs_docstring_example() -> None:
+    """Tokyo's lunch break splits a day in two; ib_async's docstring example (a US stock, US/Eastern, Sunday CLOSED)."""
+    def tokyo(hour: int, minute: int) -> datetime:
+        return datetime(2026, 1, 5, hour, minute, tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+
+    [(key, found)] = spans("20260105:0900-20260105:1130,20260105:1230-20260105:1530", ib_zone("Japan"))
+    assert key == date(2026, 1, 5)
+    assert found == [Interval(tokyo(9, 0), tokyo(11, 30)), Interval(tokyo(12, 30), tokyo(15, 30))]
+    text = "20220625:CLOSED;20220626:CLOSED;20220627:0400-20220627:2000;20220628:0400-20220628:2000"
+    found_days = spans(text, ib_zone("US/Eastern"))
+    assert [k for k, v in found_days if not v] == [date(2022, 6, 25), date(2022, 6, 26)]
+    assert found_days[2][1] == [Interval(ny(2022, 6, 27, 4), ny(2022, 6, 27, 20))]
+
+
+@given(first=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)),
+       plan=st.lists(st.lists(st.integers(0, 47), max_size=6, unique=True), min_size=1, max_size=8),
+       zone=st.sampled_from([NEW_YORK, CHICAGO, ZoneInfo("Asia/Tokyo"), ZoneInfo("Europe/London")]))
+def test_days_of_several_ranges_read_back_in_the_new_format(first: date, plan: list[list[int]],
+                                                            zone: ZoneInfo) -> None:
+    """Half-hour edges on one day, paired into disjoint ranges (the last may run to midnight or past it)."""
+    days: list[tuple[date, list[tuple[int, int]]]] = []
+    for n, edges in enumerate(plan):
+        cuts = sorted(edges)[: len(edges) // 2 * 2]
+        days.append((first + timedelta(days=n), [(30 * cuts[i], 30 * cuts[i + 1] + 30 * (i == len(cuts) - 2))
+                                                 for i in range(0, len(cuts), 2)]))
+    text = ";".join(f"{d:%Y%m%d}:CLOSED" if not r else ",".join(
+        f"{_stamp(d, a)}-{_stamp(d, b)}" for a, b in r) for d, r in days)
+    expected = [[(_local(d, a, zone), _local(d, b, zone)) for a, b in r] for d, r in days]
+    if any(not a < b for day in expected for a, b in day):   # a range inside a DST gap
+        with pytest.raises(BadTradingHours):
+            parse_ib_hours(text, zone)
+        return
+    entries = parse_ib_hours(text, zone)
+    assert [e.key for e in entries] == [d for d, _ in days]
+    assert [e.closed for e in entries] == [not r for _, r in days]
+    assert [[(i.start, i.end) for i in e.intervals] for e in entries] == expected
+    assert all(e.dated_ends for e in entries if not e.closed)
+
+
+def _stamp(d: date, minute: int) -> str:
+    moment = datetime.combine(d, time(0)) + timedelta(minutes=minute)
+    return f"{moment:%Y%m%d}:{moment:%H%M}"
+
+
+def _local(d: date, minute: int, zone: ZoneInfo) -> datetime:
+    moment = datetime.combine(d, time(0)) + timedelta(minutes=minute)
+    return moment.replace(tzinfo=zone).astimezone(UTC)
