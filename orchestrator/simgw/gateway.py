@@ -68,9 +68,8 @@ class SimGateway(MarketActions, BrokerViews):
         fx: USD per unit of other currencies (``{"EUR": 1.08}`` is EURUSD = 1.08); EUR defaults to 1.08.
         futures_margin: initial margin per contract by futures root (``{"ES": 13000}``), in USD.
         sim_date: the simulator's date, which decides the listed futures months (default: today, UTC).
-        clock, speed, calendar: the session clock (``marketclock``): the simulated start time (default:
-            now), simulated seconds per real second (0: only ``set_time``/``advance_time`` move it), and
-            the exchange calendar whose regular hours the market keeps (None: it never closes).
+        clock, speed, calendar: the session clock (``marketclock``): start (default: now), simulated seconds
+            per real second (0: only set_time/advance_time move it), the calendar (None: never closes).
         held: the market waits for ``release`` (no ticks, the clock standing at its start).
 
     Raises:
@@ -105,8 +104,7 @@ class SimGateway(MarketActions, BrokerViews):
         calendar: str | None = None,
         held: bool = False,
     ) -> None:
-        self.path, self.host, self.port = prices, host, port
-        self.tick_seconds = tick_seconds or None
+        self.path, self.host, self.port, self.tick_seconds = prices, host, port, tick_seconds or None
         self.account_name = account
         self.catalog = Catalog(prices.symbols(), prices.initial_prices(), sim_date, futures_margin)
         self.account = Account(account, account_value, base_currency, fx)
@@ -126,8 +124,7 @@ class SimGateway(MarketActions, BrokerViews):
         self.faults = faults or Faults()
         self.faults.attach(self)
         self.journal = Journal(journal_path, self.market_clock.now if calendar is not None else None)
-        self.tick = 0
-        self._tick_step = self.tick_seconds or 1.0
+        self.tick, self._tick_step = 0, self.tick_seconds or 1.0
         self._sim_epoch = int(time.time() // 5) * 5
         quotes = Quotes(initial, pricing.increment_of(self.catalog))
         self.feed = MarketFeed(self.catalog, quotes, self.book.prices, self.sim_time, self.links,
