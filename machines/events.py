@@ -215,12 +215,15 @@ class TrailRetry:
 
 @dataclass(frozen=True, slots=True)
 class CommissionCharged:
-    """IB's commission report for one execution of the plan's orders."""
+    """IB's commission report for one execution of the plan's orders, in ``currency`` (IB charges
+    in the contract's currency; None: the account's base currency, as in journals before it was
+    recorded)."""
 
     TRIGGER: ClassVar[str] = "commission"
     at: datetime
     exec_id: str
     amount: Decimal
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

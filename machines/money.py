@@ -137,3 +137,16 @@ def value_in_base(price: Decimal, quantity: int, multiplier: Decimal | None, fx:
         SizingError: the multiplier or rate is missing or not positive.
     """
     return price * abs(quantity) * _positive(multiplier, "the contract multiplier") * _positive(fx, "the exchange rate")
+
+
+def commission_in_base(amount: Decimal, currency: str | None, base: str | None, contract_currency: str,
+                       fx: Decimal | None) -> Decimal:
+    """IB's commission in base currency. IB charges in the contract's currency: that is converted at
+    the plan's rate (the one its P&L uses). One in the base, or with no currency said (journals
+    before it was recorded), is taken as it is; so is one in a third currency, for which the plan
+    knows no rate (IB charges in the contract's currency, so this is not expected)."""
+    if currency is None or base is None or currency == base:
+        return amount
+    if currency == contract_currency and fx is not None and fx > 0:
+        return amount * fx
+    return amount

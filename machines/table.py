@@ -29,6 +29,7 @@ from transitions import EventData
 
 from . import effects as fx
 from . import events as ev
+from . import money
 from .entrycap import cap_refusal, entry_cap, past_cap
 from .money import risk_budget
 from .plan import Plan
@@ -708,9 +709,12 @@ def trail_stuck(ed: EventData) -> None:
 
 
 def record_commission(ed: EventData) -> None:
+    """Commissions are kept in the base currency, like the P&L they are taken from: one charged in
+    the contract's currency is converted at the rate the plan was sized with."""
     plan, e = _p(ed), _e(ed)
     plan.seen_commission_ids.add(e.exec_id)
-    plan.commissions += e.amount
+    plan.commissions += money.commission_in_base(e.amount, e.currency, plan.base_currency,
+                                                 plan.spec.instrument.currency, plan.fx_rate)
 
 
 ADOPTED = "adopted from IB's evidence at start (state.db did not know this plan)"

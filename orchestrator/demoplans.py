@@ -117,8 +117,8 @@ risk = "normal"
 # Budget 0.5 % of 100,000 = 500 USD; risk a share |200.00 - 190.00| = 10.00 EUR x 1.08 = 10.80 USD;
 # floor(500 / 10.80) = 46 shares, risk 46 x 10.80 = 496.80 USD. SAP falls to 190.00: stop-loss,
 # -10.00 EUR x 46 = -460 EUR = -496.80 USD gross. Commissions are 0.05 % of the notional in EUR
-# (46 x 200 x 0.0005 = 4.60, 46 x 190 x 0.0005 = 4.37). The status table: closed, SAP 0, stop 190.00,
-# net about -506, exit: stop.
+# (46 x 200 x 0.0005 = 4.60, 46 x 190 x 0.0005 = 4.37), 8.97 EUR x 1.08 = 9.69 USD. The status table:
+# closed, SAP 0, stop 190.00, net -496.80 - 9.69 = -506.49, exit: stop.
 [[plans]]
 id = "DEMO-SAP-EUR"
 symbol = "SAP"

@@ -75,7 +75,8 @@ def commission_event(fill: BrokerFill) -> PlanEvent | None:
     """IB's commission for one of our executions, once it reported it."""
     if fill.commission is None:
         return None
-    return PlanEvent(fill.plan_id, machines.CommissionCharged(fill.at, fill.exec_id, fill.commission))
+    return PlanEvent(fill.plan_id, machines.CommissionCharged(fill.at, fill.exec_id, fill.commission,
+                                                                fill.commission_currency))
 
 
 def fill_event(fill: BrokerFill, *, own_client: int) -> PlanEvent:

@@ -113,6 +113,7 @@ class BrokerFill:
     at: datetime
     order_id: int = 0
     commission: Decimal | None = None  # IB's commission report for it, once it came
+    commission_currency: str | None = None  # the currency IB charged it in (the contract's)
     client_id: int | None = None       # the client whose order it executed (None: IB did not say)
 
 

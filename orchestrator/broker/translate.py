@@ -147,9 +147,11 @@ def fill_view(fill: Any, ns: Namespace = NO_NAMESPACE) -> BrokerFill | None:
         return None
     report = getattr(fill, "commissionReport", None)
     commission = price(getattr(report, "commission", None)) if report is not None else None
+    charged_in = (getattr(report, "currency", "") or None) if commission is not None else None
     return BrokerFill(exec_id=str(execution.execId), ref=order_ref(*parsed), plan_id=parsed[0], leg=parsed[1],
                       quantity=shares(execution.shares), price=decimal(execution.price), at=utc(execution.time),
                       order_id=int(getattr(execution, "orderId", 0) or 0), commission=commission,
+                      commission_currency=charged_in,
                       client_id=_client_of(execution))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from machines import (
     Activate,
+    CommissionCharged,
     EntryAccepted,
     EntryFilled,
     Event,
@@ -72,3 +73,28 @@ def test_a_futures_plan_whose_margin_exceeds_the_funds_is_refused_with_the_figur
     assert plan.state == State.REJECTED
     assert plan.reason == ("risk limit buying_power: initial margin 52000.00 (4 × 13000.00, IB's what-if) exceeds "
                            "available funds 40000.00")
+
+
+def test_a_commission_charged_in_the_contracts_currency_is_taken_from_the_pnl_in_base_currency() -> None:
+    """IB charges a EUR stock's commission in EUR; the plan's P&L is in the account's USD. 2 % of
+    100,000 USD over 10 EUR × 1.08 is 185 shares; from 200.00 to 190.00 they lose 185 × 10 × 1.08 =
+    1,998.00 USD, and two commissions of 4.485 EUR (8.97 EUR) are 9.6876 USD: net −2,007.6876
+    (not −2,006.97, EUR taken for USD)."""
+    sap = Instrument(SecType.STK, "IBIS", None, "EUR", None, None)
+    fields = asdict(spec(id="SAP-1", symbol="SAP", entry_price=D("200.00"), stop_loss=D("190.00"),
+                         take_profit=D("220.00")))
+    machine, plan = bound(plan_in(State.PENDING, InstrumentPlanSpec(**fields, instrument=sap)))
+    machine.step(plan, Activate(at(1), D(100_000), D(100_000), D(0), multiplier=D(1), fx_rate=D("1.08"),
+                                base_currency="USD", stop_price=D("190.00")))
+    machine.step(plan, EntryAccepted(at(2)))
+    machine.step(plan, EntryFilled(at(3), "e1", plan.quantity, D("200.00")))
+    machine.step(plan, CommissionCharged(at(3), "e1", D("4.485"), "EUR"))
+    machine.step(plan, ExitFilled(at(4), "x1", Leg.STOP, plan.quantity, D("190.00")))
+    machine.step(plan, CommissionCharged(at(4), "x1", D("4.485"), "EUR"))
+    assert plan.quantity == 185 and plan.state == State.CLOSED
+    assert plan.realized_pnl == D("-1998.00")
+    assert plan.commissions == D("9.68760")                  # 8.97 EUR × 1.08
+    assert plan.net_pnl == D("-2007.68760")
+    # one in the base currency, or with none said (older journals), is taken as it is
+    machine.step(plan, CommissionCharged(at(5), "x1-late", D("1.00"), "USD"))
+    assert plan.commissions == D("9.68760")                  # not an execution of the plan: ignored

@@ -25,7 +25,7 @@ from machines import (
     value_in_base,
 )
 from machines.instruments import INDEX_FUTURE_RULE
-from machines.money import risk_per_unit_base
+from machines.money import commission_in_base, risk_per_unit_base
 
 from .helpers import D, hsettings
 
@@ -189,3 +189,10 @@ def test_a_rounded_stop_never_loosens_the_risk(side: Side, entry: Decimal, offse
             continue
         qty = size_in_base(budget, entry, stop, multiplier, fx)
         assert risk_in_base(side, entry, stop, qty, multiplier, fx) <= budget
+
+
+def test_a_commission_is_converted_only_from_the_contracts_currency() -> None:
+    assert commission_in_base(D("8.97"), "EUR", "USD", "EUR", D("1.08")) == D("9.6876")
+    assert commission_in_base(D("2.50"), "USD", "USD", "EUR", D("1.08")) == D("2.50")   # charged in the base
+    assert commission_in_base(D("2.50"), None, "USD", "EUR", D("1.08")) == D("2.50")    # older journals
+    assert commission_in_base(D("2.50"), "EUR", None, "EUR", D("1.08")) == D("2.50")    # base not recorded
