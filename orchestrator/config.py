@@ -143,6 +143,12 @@ def _prefix(value: str) -> str:
     return value
 
 
+def _client_id(value: int) -> int:
+    if value < 1:
+        raise custom_error("must be at least 1: client 0 is TWS's own, whose orders placed by hand would count as ours")
+    return value
+
+
 class BrokerConfig(_Section):
     """Where IB lives. ``sim`` starts the embedded simulated gateway on ``host:port``.
 
@@ -153,7 +159,7 @@ class BrokerConfig(_Section):
     mode: Literal["sim", "paper", "live"] = "sim"
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 4002
-    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
+    client_id: Annotated[int, Field(le=2**31 - 1), AfterValidator(_client_id)] = 7
     order_ref_prefix: Annotated[str, AfterValidator(_prefix)] = ""
     connect_timeout_seconds: Seconds = 4.0
     """How long the first attempt waits for IB's start-up answers (open orders, executions,

@@ -131,6 +131,7 @@ def test_fuzzed_configs_through_status_and_run(tmp_path_factory: pytest.TempPath
 BAD_CONFIGS = {
     "wrong type": ("[broker]\nport = \"4002\"\n", "broker.port"),
     "out of range": ("[broker]\nport = 70000\n", "broker.port"),
+    "tws client id": ("[broker]\nclient_id = 0\n", "broker.client_id"),
     "negative risk": ("[risk]\nnormal_pct = -2\n", "risk.normal_pct"),
     "huge number": ("[risk]\nnormal_pct = 1" + "0" * 400 + "\n", "risk.normal_pct"),
     "nan": ("[trailing]\ninterval_seconds = nan\n", "trailing.interval_seconds"),

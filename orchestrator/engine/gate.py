@@ -2,8 +2,10 @@
 
 - A position in a symbol a live plan trades that the plans do not explain holds new entries in
   that symbol (seen right after connecting, or twice in a row: positions and executions come
-  from different moments). The hold lifts by itself once the position is gone or explained, or
-  when the trader accepts it as their own (``orchestrator positions accept SYMBOL``).
+  from different moments). The hold lifts by itself once a reconciliation finds the position
+  gone or explained (a position report that looks explained asks for one at once: the report
+  alone may have overtaken a fill of ours), or when the trader accepts it as their own
+  (``orchestrator positions accept SYMBOL``).
 - A position in a symbol no live plan trades is the trader's business: reported once, never a
   hold.
 - The trader can pause new entries, for every symbol or one (``pause`` / ``resume``).
@@ -135,16 +137,13 @@ class EntryGate:
                     self.notices.report_once(f"positions:{text}", NotifyKind.UNEXPLAINED_POSITION,
                                              {"message": self.held[symbol], "symbol": symbol})
 
-    def recheck(self, symbol: str, quantity: int, plans: Iterable[Plan]) -> None:
+    def explained(self, symbol: str, quantity: int, plans: Iterable[Plan]) -> bool:
         """IB reported a settled position in a held ``symbol`` between reconciliations (the caller
-        knows no fill there is still to apply): the hold lifts now if the position is explained
-        again. Only a release: a new hold needs a reconciliation's two looks."""
-        if symbol not in self.held:
-            return
-        self.positions[symbol] = quantity
-        if quantity == _expected(plans).get(symbol, 0) + self.accepted.get(symbol, 0):
-            self._seen.pop(symbol, None)
-            self._release(symbol)
+        knows no fill there is still to apply) that the plans would explain. Only a question: the
+        report may have overtaken the execution behind it (a fill of ours whose status and
+        execution come later leaves the plans' figures stale), so only a reconciliation, which
+        reads the executions with the positions, lifts the hold."""
+        return symbol in self.held and quantity == _expected(plans).get(symbol, 0) + self.accepted.get(symbol, 0)
 
     def _release(self, symbol: str) -> None:
         if self.held.pop(symbol, None) is not None:

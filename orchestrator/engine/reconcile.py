@@ -177,13 +177,15 @@ class Reconciler:
     async def position_moved(self, symbol: str) -> None:
         """IB reported a position in ``symbol``: a shortfall is acted on now, not at the next
         reconciliation (a take-profit left working on shares the trader sold would open a
-        short). Before the first reconciliation nothing is judged: it reads everything."""
+        short). A report that seems to explain a held symbol runs a reconciliation, whose check
+        lifts the hold if the executions agree. Before the first reconciliation nothing is
+        judged: it reads everything."""
         if self.reconciled.is_set():
             await self._shortfalls(self.clock.now(), symbol)
             await self._trader_exits(self._foreign, self.clock.now(), symbol)   # a fill may have grown ours
             held = self.holdings.settled(symbol)
-            if held is not None:
-                self.gate.recheck(symbol, held, self.registry)   # a hold explained again lifts now
+            if held is not None and self.gate.explained(symbol, held, self.registry):
+                await self.run(f"IB's position report explains the hold on {symbol}")
 
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """A position IB holds less of than its plan believes changed outside the orchestrator:

@@ -92,8 +92,8 @@ async def test_the_traders_fill_heard_after_a_restart_is_no_reversal_and_no_hold
 
 async def test_a_hold_for_the_traders_own_shares_lasts_until_they_are_sold_back(tmp_path: Path) -> None:
     """The trader buys 50 beside the plan's shares: entries in AAPL are held while IB shows them,
-    and released by IB's position report once the trader sold them back (no reconciliation runs
-    meanwhile)."""
+    and released once the trader sold them back: IB's position report asks for a reconciliation at
+    once (none runs otherwise), whose check lifts the hold."""
     async with World(tmp_path, plan_toml("C")) as w:
         w.engine.jobs.cancel("reconcile")
         await w.state("C", "protected")
@@ -109,5 +109,6 @@ async def test_a_hold_for_the_traders_own_shares_lasts_until_they_are_sold_back(
             await _reconcile(w)
             assert "AAPL" in w.engine.gate.held   # 20 of the trader's shares still unexplained
             await trader.sell("AAPL", 20)
-            await w.until(lambda: w.engine.gate.held == {}, "the hold lifted by IB's position report")
+            await w.until(lambda: w.engine.gate.held == {},
+                          "the hold lifted by the reconciliation IB's position report asked for")
             assert _position(w) == 221 and w.plan("C").open_qty == 221
