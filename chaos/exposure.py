@@ -236,10 +236,11 @@ def timeline(journal: Iterable[dict[str, Any]], plans: dict[str, tuple[str, int]
 
 def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: float, account_value: Decimal,
                       risk_pct: dict[str, Decimal]) -> list[Violation]:
-    """Every filled market entry: |average fill − stop| × shares ≤ budget × (1 + tolerance), the
-    budget being the plan's risk category in percent of the account value it was sized against
-    (its last sizing's ``Activate``; ``account_value`` for a plan without one). The engine sends
-    a market entry as a limit at exactly that bound (``machines.entrycap``)."""
+    """Every filled market entry: |average fill − stop| × shares × multiplier × FX ≤ budget × (1 +
+    tolerance), the budget being the plan's risk category in percent of the account value (in the
+    base currency) it was sized against (its last sizing's ``Activate``; ``account_value`` for a
+    plan without one), the multiplier and rate the plan's row says it was sized with (1 for a US
+    stock). The engine sends a market entry as a limit at exactly that bound (``machines.entrycap``)."""
     fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in executions:
         ref = parse_order_ref(e.get("order_ref") or "")
@@ -252,7 +253,8 @@ def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: f
         if row["entry_type"] != "market" or not shares:
             continue
         avg = sum((Decimal(repr(e["price"])) * int(round(e["shares"])) for e in got), Decimal(0)) / shares
-        actual = abs(avg - Decimal(row["stop_loss"])) * shares
+        scale = Decimal(row["multiplier"] or 1) * Decimal(row["fx_rate"] or 1)
+        actual = abs(avg - Decimal(row["stop_loss"])) * shares * scale
         budget = sized_account_value(db, plan_id, account_value) * risk_pct[row["risk"]] / 100
         if actual > budget * (1 + Decimal(repr(tolerance))):
             out.append(Violation("market_entry_risk", plan_id, (
