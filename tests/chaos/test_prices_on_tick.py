@@ -33,6 +33,7 @@ SEEN = ("PreSubmitted", "Submitted", "Filled", "Cancelled", "ValidationError")  
 
 async def place(ib: IB, contract: Contract, order: Order, ref: str) -> Any:
     (found,) = await ib.qualifyContractsAsync(contract)
+    assert isinstance(found, Contract)
     order.orderRef, order.tif = ref, "GTC"
     trade = ib.placeOrder(found, order)
     await until(ib, lambda: trade.orderStatus.status in SEEN)
@@ -71,9 +72,11 @@ async def test_an_off_tick_order_modification_or_preview_of_ours_is_caught(log_g
         ib.placeOrder(target.contract, target.order)
         await until(ib, lambda: target.orderStatus.status == "ValidationError")
         (found,) = await ib.qualifyContractsAsync(mes)
+        assert isinstance(found, Contract)
         preview = LimitOrder("BUY", 1, 4990.3)
         preview.orderRef = "E1-P5:entry"
-        assert await ib.whatIfOrderAsync(found, preview) == []
+        refused: object = await ib.whatIfOrderAsync(found, preview)
+        assert refused == []
         journal = list(gw.journal_entries)
     found_lines = [(v.plan, v.detail) for v in prices_on_tick(journal, RULES)]
     assert [p for p, _ in found_lines] == ["E1-P4", "E1-P1", "E1-P5"], found_lines
