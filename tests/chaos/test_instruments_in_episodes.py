@@ -5,6 +5,7 @@ its path on the contract's grid where the simulator demands it (futures), its pl
 
 from __future__ import annotations
 
+import json
 import random
 import tomllib
 from datetime import date
@@ -98,3 +99,11 @@ def test_a_market_entry_is_judged_in_base_currency() -> None:
     [v] = market_entry_risk(_futures_plan(fx_rate="1.08"), EXECUTIONS, 0.05, Decimal(2_000_000),
                             {"small": Decimal("0.1")})
     assert "actual risk 2185.06 > budget 2000.00" in v.detail
+    # the stop the engine sized and sent is on the quarter point, away from the market: 4890.00, so
+    # (4890 - 4755) × 3 × 5 = 2025.00, over 2000 × 1.012 = 2024 (the plan's 4889.88 would be 2023.20)
+    db = _futures_plan()
+    db.journal["F"] = [{"event": "Activate", "to_state": "sized", "payload": json.dumps(  # type: ignore[list-item]
+        {"account_value": "2000000.00", "stop_price": "4890.00"})}]
+    [v] = market_entry_risk(db, EXECUTIONS, 0.012, Decimal(2_000_000), {"small": Decimal("0.1")})
+    assert "with the stop at 4890.00: actual risk 2025.00 > budget 2000.00" in v.detail
+    assert market_entry_risk(_futures_plan(), EXECUTIONS, 0.012, Decimal(2_000_000), {"small": Decimal("0.1")}) == []
