@@ -4,7 +4,9 @@ contract whose tick rules bite (drawn by the episode's seeded random).
 * ``future``: MES (CME, multiplier 5, a 0.25 tick) in the simulator's front month; its price path
   is on the quarter-point grid (a future only trades on its tick), its plan prices are cents, so
   the engine must round stops, targets and limits onto the grid.
-* ``penny``: a US stock under $1 (0.0001 tick) with prices to five decimals.
+* ``penny``: a US stock under $1 (0.0001 tick): its plan prices on the tick (a US stock's plan
+  price off it is refused, by design), its path to five decimals, so the trailing stops the
+  engine computes from the best price must be rounded.
 * ``eur``: SAP on Xetra in EUR, whose market rule has levels (0.02 from 100, 0.05 from 200):
   the price starts around the 200 edge, in cents, so rounding and trailing cross levels.
 
@@ -69,8 +71,7 @@ def tick_instrument(rng: random.Random, symbol: str, sim_date: date) -> Instrume
         month, local = front_month(sim_date)
         return Instrument("future", "MES", local, CENT, Decimal("0.25"), 4800, 6200,
                           ('sec_type = "FUT"', 'exchange = "CME"', f'contract_month = "{month}"'))
-    if kind == "penny":
-        step = Decimal("0.00001")
-        return Instrument("penny", symbol, symbol, step, step, 0.3, 0.8)
+    if kind == "penny":   # a US stock's plan price off its tick is an error (``plans check``), not rounded
+        return Instrument("penny", symbol, symbol, Decimal("0.0001"), Decimal("0.00001"), 0.3, 0.8)
     return Instrument("eur", "SAP", "SAP", CENT, CENT, 185, 215,
                       ('exchange = "SMART"', 'primary_exchange = "IBIS"', 'currency = "EUR"'))

@@ -92,7 +92,7 @@ def _draft(rng: random.Random, plan_id: str, inst: Instrument, base: Decimal, *,
     sign = 1 if side == "long" else -1
     entry = "market" if market_only else rng.choice(["market", "market", "limit", "stop"])
     if entry == "market":
-        entry_price = base
+        entry_price = q(base)   # on the plan's grid (a path price may be finer)
     elif entry == "limit":   # a long buys below the market, a short sells above it
         entry_price = q(float(base) * (1 - sign * rng.uniform(0.004, 0.012)))
     else:                    # a long buy stop above the market, a short sell stop below it

@@ -10,13 +10,17 @@ import random
 import tomllib
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from chaos import records
 from chaos.exposure import market_entry_risk
 from chaos.instruments import front_month
 from chaos.invariants import Broker, Db
-from chaos.scenario import build
+from chaos.scenario import build, config_toml
+from orchestrator.cli import main as cli
 from orchestrator.simgw import PricePath
 from orchestrator.simgw.contracts import Catalog
 from orchestrator.simgw.pricing import initial_prices
@@ -107,3 +111,15 @@ def test_a_market_entry_is_judged_in_base_currency() -> None:
     [v] = market_entry_risk(db, EXECUTIONS, 0.012, Decimal(2_000_000), {"small": Decimal("0.1")})
     assert "with the stop at 4890.00: actual risk 2025.00 > budget 2000.00" in v.detail
     assert market_entry_risk(_futures_plan(), EXECUTIONS, 0.012, Decimal(2_000_000), {"small": Decimal("0.1")}) == []
+
+
+def test_plans_check_takes_every_episode_s_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A US stock's plan price off its tick is an error (the penny plan's prices are on it, its
+    path finer); a future's is a warning, the engine rounding it."""
+    (tmp_path / "config.toml").write_text(config_toml(4002, 7))
+    plans = tmp_path / "plans.toml"
+    plans.write_text("".join(d.toml() for sc in episodes() for d in (*sc.plans, *sc.spare)))
+    rc = cli(["plans", "check", "--config", str(tmp_path / "config.toml"), str(plans)])
+    seen = capsys.readouterr()
+    assert rc == 0, seen.err
+    assert "ok: 270 plans" in seen.out and "off the 0.25 tick of MES" in seen.err + seen.out
