@@ -132,6 +132,11 @@ class Actor:
             await self.ep.trader.stop()
 
     # ------------------------------------------------------------------ what the trader sees
+    def by_hand(self, row: Any) -> bool:
+        """The trader's session names US stocks at a cent (``chaos/trader.py``): a plan on a
+        contract with other tick rules (``chaos/instruments.py``) is left to the orchestrator."""
+        return not self.ep.scenario.instrument(row["symbol"]).tick_rules
+
     async def candidates(self, min_share: int = 1, with_stop: bool = False) -> list[Candidate]:
         """Plans with a protected position at IB (from state.db and the gateway)."""
         assert self.ep.gw is not None
@@ -139,7 +144,7 @@ class Actor:
         hand = Hand.from_executions(state["executions"])
         out = []
         for plan_id, row in sorted(self.ep.plans_now().items()):
-            if row["state"] not in PROTECTED:
+            if row["state"] not in PROTECTED or not self.by_hand(row):
                 continue
             symbol, sign = row["symbol"], self.ep.side_of.get(plan_id, 1 if row["side"] == "long" else -1)
             pos = sum(int(round(p["quantity"])) for p in state["positions"] if p["symbol"] == symbol)
@@ -198,7 +203,8 @@ class Actor:
 
     async def position_in_plan_symbol(self) -> bool | None:
         waiting = {o.symbol for ones in self.follow_ups.values() for o in ones}
-        live = [(p, r) for p, r in sorted(self.ep.live_plans().items()) if r["symbol"] not in waiting]
+        live = [(p, r) for p, r in sorted(self.ep.live_plans().items())
+                if r["symbol"] not in waiting and self.by_hand(r)]
         if not live:
             return None
         plan_id, row = self.rng.choice(live)

@@ -13,7 +13,6 @@ from . import invariants as inv
 from .episode import Episode
 from .exposure import GRACE
 from .hand import TRADER_CLIENT
-from .scenario import cents
 from .world import ENDED
 
 ERROR_PATIENCE = 3.0   # s after its cancel: the daemon applies commands every 0.5 s
@@ -47,10 +46,11 @@ async def drain(ep: Episode, cover: float) -> None:
         for pid, r in live.items():
             open_qty = r["filled_qty"] - r["exited_qty"]
             sign = 1 if r["side"] == "long" else -1
-            wiggle = Decimal("0.01") * (int(waited * 4) % 2)   # a new tick each time: partial fills go on
+            grid = ep.scenario.instrument(r["symbol"])
+            wiggle = grid.path_step * (int(waited * 4) % 2)   # a new tick each time: partial fills go on
             if open_qty > 0 and r["state"] != "error" and waited < 15:
                 stop = Decimal(r["stop_price"] or r["stop_loss"])   # through the stop
-                anchor[r["symbol"]] = cents(float(stop) * (1 - sign * 0.03))
+                anchor[r["symbol"]] = grid.path_price(float(stop) * (1 - sign * 0.03))
             anchor.setdefault(r["symbol"], ep.last_price.get(r["symbol"], Decimal(r["entry_price"])))
             await ep.set_price(r["symbol"], anchor[r["symbol"]] - sign * wiggle)
             if pid not in cancelled and (open_qty <= 0 or r["state"] == "error" or waited >= 15):

@@ -236,10 +236,13 @@ def timeline(journal: Iterable[dict[str, Any]], plans: dict[str, tuple[str, int]
 
 def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: float, account_value: Decimal,
                       risk_pct: dict[str, Decimal]) -> list[Violation]:
-    """Every filled market entry: |average fill − stop| × shares ≤ budget × (1 + tolerance), the
-    budget being the plan's risk category in percent of the account value it was sized against
-    (its last sizing's ``Activate``; ``account_value`` for a plan without one). The engine sends
-    a market entry as a limit at exactly that bound (``machines.entrycap``)."""
+    """Every filled market entry: |average fill − stop| × shares × multiplier × FX ≤ budget × (1 +
+    tolerance), the stop the one sized and sent (on the contract's tick: the sizing's ``stop_price``,
+    else the plan's ``stop_loss``), the budget being the plan's risk category in percent of the
+    account value (in the
+    base currency) it was sized against (its last sizing's ``Activate``; ``account_value`` for a
+    plan without one), the multiplier and rate the plan's row says it was sized with (1 for a US
+    stock). The engine sends a market entry as a limit at exactly that bound (``machines.entrycap``)."""
     fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in executions:
         ref = parse_order_ref(e.get("order_ref") or "")
@@ -252,18 +255,24 @@ def market_entry_risk(db: Db, executions: Iterable[dict[str, Any]], tolerance: f
         if row["entry_type"] != "market" or not shares:
             continue
         avg = sum((Decimal(repr(e["price"])) * int(round(e["shares"])) for e in got), Decimal(0)) / shares
-        actual = abs(avg - Decimal(row["stop_loss"])) * shares
+        scale = Decimal(row["multiplier"] or 1) * Decimal(row["fx_rate"] or 1)
+        stop = Decimal(last_sizing(db, plan_id).get("stop_price") or row["stop_loss"])   # on its tick, as sent
+        actual = abs(avg - stop) * shares * scale
         budget = sized_account_value(db, plan_id, account_value) * risk_pct[row["risk"]] / 100
         if actual > budget * (1 + Decimal(repr(tolerance))):
             out.append(Violation("market_entry_risk", plan_id, (
-                f"{shares} filled at {avg:.2f} with the stop at {row['stop_loss']}: actual risk {actual:.2f} > budget "
+                f"{shares} filled at {avg:.2f} with the stop at {stop}: actual risk {actual:.2f} > budget "
                 f"{budget:.2f} × (1 + {tolerance})")))
     return out
 
 
+def last_sizing(db: Db, plan_id: str) -> dict[str, Any]:
+    """The payload of the plan's last sizing (``Activate`` to ``sized``); {} for none."""
+    sized = [r for r in db.journal.get(plan_id, []) if r["event"] == "Activate" and r["to_state"] == "sized"]
+    return dict(json.loads(sized[-1]["payload"])) if sized else {}
+
+
 def sized_account_value(db: Db, plan_id: str, default: Decimal) -> Decimal:
     """The account value the plan's last sizing used (NetLiquidation then, as the engine read it)."""
-    sized = [r for r in db.journal.get(plan_id, []) if r["event"] == "Activate" and r["to_state"] == "sized"]
-    if not sized:
-        return default
-    return Decimal(json.loads(sized[-1]["payload"])["account_value"])
+    value = last_sizing(db, plan_id).get("account_value")
+    return default if value is None else Decimal(value)

@@ -1,9 +1,8 @@
 """The invariants a chaos run checks, from broker truth and from state.db only.
 
 Broker truth is the simulated gateway's control port (``state``: orders, positions, executions;
-``journal``: every order event in order, and its pacing refusals). The orchestrator's truth is
-``state.db``, opened read-only. Nothing here asks the orchestrator anything: it is judged by
-what it left behind; each check returns violations (none: the invariant held).
+``journal``: every order event in order, its refusals and pacing). The orchestrator's truth is
+``state.db``, read-only: it is judged by what it left behind (a check's violations; none: it held).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ INVARIANTS: dict[str, str] = {
     "transitions_notified": "every transition has an outbox row and reached Discord at least once",
     "plans_finish": "every plan ends (closed, cancelled or rejected) once the market is driven to it",
     "orchestrator_healthy": "SIGTERM exits 0; no traceback, no unexpected ERROR line, no unexpected exit",
+    "prices_on_tick": "no order of ours refused for its tick (110); every price placed or modified on its increment",
     "no_pacing_errors": "no error 100 and no disconnect for pacing: none in the gateway's journal, none in any log",
     "owner_only_files": "state.db (+ -wal, -shm), the sim journal and logs are 0600",
     "no_secret_in_output": "the webhook token is in no log, output, status/outbox/history text or state.db",

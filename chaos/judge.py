@@ -22,6 +22,7 @@ from .hand import OWN_REF, TRADER_CLIENT
 from .pacing import no_pacing_errors
 from .procs import run_cli
 from .scenario import ACCOUNT_VALUE, RISK_PCT
+from .ticks import catalogue_rules, prices_on_tick
 
 # ERROR lines the orchestrator may log under these faults without anything being wrong.
 EXPECTED_ERRORS = (
@@ -60,13 +61,14 @@ async def judge(ep: Episode) -> None:
     checks: list[tuple[str, Callable[[], list[inv.Violation]]]] = [
         ("one_entry_per_plan", lambda: inv.one_entry_per_plan(db, broker)),
         ("never_two_stops", lambda: inv.never_two_stops(broker)),
-        ("journal_replays", lambda: records.journal_replays(db)),
+        ("journal_replays", lambda: records.journal_replays(db, records.contract_details(ep.db_path))),
         ("final_matches_broker", lambda: inv.final_matches_broker(db, broker, ep.symbol_of)
          + records.reversal_claims(db, broker, ep.symbol_of)),
         ("fills_exactly_once", lambda: records.fills_exactly_once(db, broker)),
         ("transitions_notified", lambda: records.transitions_notified(db, delivered)),
         ("plans_finish", lambda: records.plans_finish(db, touched)),
         ("no_pacing_errors", lambda: no_pacing_errors(journal, ep.dir)),
+        ("prices_on_tick", lambda: prices_on_tick(journal, catalogue_rules(ep.scenario.base, ep.scenario.sim_date))),
     ]
     tolerance = entry_tolerance(ep.config)
     checks.append(("market_entry_risk", lambda: market_entry_risk(

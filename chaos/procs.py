@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ class Gateway:
     @classmethod
     async def start(cls, workdir: Path, *, prices: Path, journal: Path, account_value: float,
                     partial_fill_max: int | None, port: int = 0, account: str | None = None,
-                    window: bool = False) -> Gateway:
+                    window: bool = False, sim_date: date | None = None) -> Gateway:
         module = "chaos.tws_gateway" if window else "orchestrator.simgw"
         args = ["-m", module, "--port", str(port), "--tick-seconds", "0", "--control-port", "0",
                 "--prices", str(prices), "--journal", str(journal), "--account-value", f"{account_value:g}"]
@@ -157,6 +158,8 @@ class Gateway:
             args += ["--account", account]
         if partial_fill_max:
             args += ["--partial-fill-max", str(partial_fill_max)]
+        if sim_date:   # the date decides the futures months listed
+            args += ["--date", sim_date.isoformat()]
         child = await Child.spawn(f"gateway-{journal.stem}", args, cwd=REPO, logdir=workdir)
         line = await child.out.wait_line(r"^sim-gateway listening on ", START_TIMEOUT)
         ctl = await child.err.wait_line(r"^sim-gateway control on ", START_TIMEOUT)

@@ -4,12 +4,14 @@ every transition notified, every plan ended; the files are owner-only and hold n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import machines
 from machines import Leg, Plan, PlanMachine
+from orchestrator.contractinfo import ContractDetails, price_rule
 from orchestrator.engine.step import quiet_figures
 from orchestrator.store.codec import event_from_json
 from orchestrator.store.plans import plan_from_row, spec_from_row
@@ -21,10 +23,21 @@ from .invariants import Broker, Db, Violation, dec, leg_of
 # time of a status echo): ``orchestrator.engine.step.quiet_figures``.
 
 
-def journal_replays(db: Db) -> list[Violation]:
+def contract_details(db_path: Path) -> dict[str, ContractDetails]:
+    """IB's contract details as the engine cached them in state.db (read-only), by contract key."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return {k: ContractDetails.from_json(d) for k, d in conn.execute("SELECT key, details FROM contracts")}
+    finally:
+        conn.close()
+
+
+def journal_replays(db: Db, details: Mapping[str, ContractDetails] | None = None) -> list[Violation]:
     """Replay every plan's journal through a fresh machine; states and figures must agree (the
     quiet figures apart). ``outside_qty`` (shares that left outside the orchestrator) is a
-    journaled figure like the others: a step that changes it is a transition of its own."""
+    journaled figure like the others: a step that changes it is a transition of its own. The
+    machine rounds prices onto the contract's market rule, which the engine gives it from IB's
+    details (cached in state.db: ``details``) and not through the journal; the replay does the same."""
     out = []
     machine = PlanMachine()
     for plan_id, row in db.plans.items():
@@ -34,6 +47,7 @@ def journal_replays(db: Db) -> list[Violation]:
             continue
         plan = Plan(spec_from_row(row))
         machine.bind(plan)
+        plan.price_rule = price_rule((details or {}).get(plan.key), plan.spec.symbol, plan.spec.instrument)
         try:
             for expected_seq, r in enumerate(rows):
                 if r["seq"] != expected_seq:
@@ -124,8 +138,9 @@ def fills_exactly_once(db: Db, broker: Broker) -> list[Violation]:
             if leg is not None and f["leg"] != leg.value:
                 out.append(Violation("fills_exactly_once", plan_id, f"{f['exec_id']}: applied as {f['leg']}, "
                                      f"IB's order is {leg.value}"))
-        # realized P&L: the machine's average-cost rule over the fills in the order applied ...
-        sign = 1 if row["side"] == "long" else -1
+        # realized P&L (in base currency: × multiplier × the sizing's rate): the machine's average-cost
+        # rule over the fills in the order applied ...
+        sign = (1 if row["side"] == "long" else -1) * Decimal(row["multiplier"] or 1) * Decimal(row["fx_rate"] or 1)
         filled = 0
         avg = Decimal(0)
         pnl = Decimal(0)

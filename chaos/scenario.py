@@ -3,23 +3,25 @@ expiring) and one price path per symbol that takes each plan through its entry a
 target, its stop, or up far enough to trail and back down onto the trailing stop.
 
 Everything comes from one ``random.Random``: the same seed gives the same plans and paths.
-Each plan trades its own symbol, so the broker's position per symbol is the plan's position (and
-the trader's own shares, ``chaos/hand.py``). Two more symbols no plan trades (``foreign``) wander
-on a path of their own, drawn from their own generator so that the plans' paths do not change.
+One plan of each episode trades a contract whose tick rules bite (``chaos/instruments.py``:
+MES, a stock under $1 or SAP in EUR); the others trade US stocks at a cent. Each plan trades
+its own symbol, so the broker's position per symbol is the plan's position (and the trader's own
+shares, ``chaos/hand.py``). Two more symbols no plan trades (``foreign``) wander on a path of
+their own, drawn from their own generator so that the plans' paths do not change.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
-CENT = Decimal("0.01")
+from .instruments import CENT, Instrument, quantise, tick_instrument, us_stock
 
 
 def cents(x: float | Decimal) -> Decimal:
-    return Decimal(repr(float(x))).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return quantise(x, CENT)
 
 
 @dataclass
@@ -35,6 +37,11 @@ class PlanDraft:
     trail: tuple[Decimal, Decimal] | None = None   # (trigger_r, distance)
     expire_in: float | None = None                 # seconds after the file is written
     outcome: str = "target"                        # target | stop | trail | drift
+    inst: Instrument | None = None                 # None: a US stock on SMART at a cent
+
+    @property
+    def instrument(self) -> Instrument:
+        return self.inst or us_stock(self.symbol)
 
     @property
     def sign(self) -> int:
@@ -45,6 +52,7 @@ class PlanDraft:
             "[[plans]]",
             f'id = "{self.id}"',
             f'symbol = "{self.symbol}"',
+            *self.instrument.lines,
             f'side = "{self.side}"',
             f'entry = "{self.entry}"',
             f"entry_price = {self.entry_price}",
@@ -67,32 +75,40 @@ class Scenario:
     base: dict[str, Decimal]            # every symbol's first price (the gateway's prices file)
     steps: list[dict[str, Decimal]]     # the price path: one price per live symbol per step
     foreign: list[str] = field(default_factory=list)   # symbols no plan trades (the trader's own business)
+    sim_date: date | None = None        # the gateway's date (it decides the futures months listed)
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The instrument of a price-path symbol (a plan's symbol): how its prices are quantised."""
+        return next((d.instrument for d in (*self.plans, *self.spare) if d.symbol == symbol), us_stock(symbol))
 
     def prices_csv(self) -> str:
         return "symbol,price\n" + "".join(f"{s},{p}\n" for s, p in self.base.items())
 
 
-def _draft(rng: random.Random, plan_id: str, symbol: str, base: Decimal, *, market_only: bool = False) -> PlanDraft:
+def _draft(rng: random.Random, plan_id: str, inst: Instrument, base: Decimal, *,
+           market_only: bool = False) -> PlanDraft:
+    q = inst.plan_price
     side = rng.choice(["long", "short"])
     sign = 1 if side == "long" else -1
     entry = "market" if market_only else rng.choice(["market", "market", "limit", "stop"])
     if entry == "market":
-        entry_price = base
+        entry_price = q(base)   # on the plan's grid (a path price may be finer)
     elif entry == "limit":   # a long buys below the market, a short sells above it
-        entry_price = cents(float(base) * (1 - sign * rng.uniform(0.004, 0.012)))
+        entry_price = q(float(base) * (1 - sign * rng.uniform(0.004, 0.012)))
     else:                    # a long buy stop above the market, a short sell stop below it
-        entry_price = cents(float(base) * (1 + sign * rng.uniform(0.004, 0.012)))
-    r = cents(float(entry_price) * rng.uniform(0.02, 0.04))
+        entry_price = q(float(base) * (1 + sign * rng.uniform(0.004, 0.012)))
+    r = q(float(entry_price) * rng.uniform(0.02, 0.04))
     stop = entry_price - sign * r
-    target = entry_price + sign * cents(float(r) * rng.uniform(1.5, 2.5))
+    target = entry_price + sign * q(float(r) * rng.uniform(1.5, 2.5))
     trail = None
     outcome = rng.choice(["target", "stop", "drift"])
     if rng.random() < 0.5:
-        trail = (Decimal(str(round(rng.uniform(0.4, 0.8), 2))), cents(float(r) * rng.uniform(0.5, 0.8)))
+        trail = (Decimal(str(round(rng.uniform(0.4, 0.8), 2))), q(float(r) * rng.uniform(0.5, 0.8)))
         outcome = rng.choice(["trail", "trail", "target", "stop"])
     expire = round(rng.uniform(2.0, 6.0), 1) if entry != "market" and rng.random() < 0.3 else None
-    return PlanDraft(plan_id, symbol, side, entry, entry_price, stop, target,
-                     rng.choice(["small", "normal", "large"]), trail, expire, outcome)
+    return PlanDraft(plan_id, inst.symbol, side, entry, entry_price, stop, target,
+                     rng.choice(["small", "normal", "large"]), trail, expire, outcome,
+                     None if inst.kind == "us" else inst)
 
 
 def _leg(rng: random.Random, start: float, end: float, n: int, noise: float) -> list[float]:
@@ -129,25 +145,32 @@ def _path(rng: random.Random, d: PlanDraft, base: Decimal) -> list[Decimal]:
         pts += _leg(rng, pts[-1], float(d.stop) - s * 0.15 * r, rng.randint(6, 16), noise / 2)
     else:                    # drift: wander near the entry; the end of the run closes it
         pts += _leg(rng, here, here, rng.randint(5, 15), noise)
-    return [max(cents(x), CENT) for x in pts]
+    return [d.instrument.path_price(x) for x in pts]
 
 
-def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int = 3) -> Scenario:
-    """``plans`` plans on their own symbols, ``spare`` more for mid-run additions."""
+def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int = 3,
+          sim_date: date | None = None) -> Scenario:
+    """``plans`` plans on their own symbols (one of them, drawn, on a contract with tick rules that
+    bite), ``spare`` more for mid-run additions; ``sim_date`` (default today, UTC) picks the
+    futures month, and is the gateway's date."""
+    sim_date = sim_date or datetime.now(UTC).date()
+    tick_plan = rng.randrange(plans) if plans else -1
     drafts: list[PlanDraft] = []
     extra: list[PlanDraft] = []
     base: dict[str, Decimal] = {}
     for i in range(plans + spare):
         symbol = f"C{episode % 100:02d}{chr(ord('A') + i)}"
-        base[symbol] = cents(rng.uniform(50, 300))
+        inst = tick_instrument(rng, symbol, sim_date) if i == tick_plan else us_stock(symbol)
+        base[inst.symbol] = inst.path_price(rng.uniform(inst.low, inst.high))
         plan_id = f"R{run}-E{episode}-{'P' if i < plans else 'L'}{i}"
-        d = _draft(rng, plan_id, symbol, base[symbol], market_only=i >= plans)
+        d = _draft(rng, plan_id, inst, base[inst.symbol], market_only=i >= plans)
         (drafts if i < plans else extra).append(d)
     paths = {d.symbol: _path(rng, d, base[d.symbol]) for d in drafts}
     length = max(len(p) for p in paths.values()) + 4
-    for p in paths.values():
+    for d in drafts:
+        p = paths[d.symbol]
         while len(p) < length:
-            p.append(max(cents(float(p[-1]) * (1 + rng.gauss(0, 0.0002))), CENT))
+            p.append(d.instrument.path_price(float(p[-1]) * (1 + rng.gauss(0, 0.0002))))
     steps = [{sym: paths[sym][i] for sym in paths} for i in range(length)]
     foreign = [f"C{episode % 100:02d}{c}" for c in "XY"]
     walk = random.Random(f"foreign:{run}:{episode}")
@@ -155,7 +178,7 @@ def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int 
         price = base[symbol] = cents(walk.uniform(20, 400))
         for step in steps:
             price = step[symbol] = max(cents(float(price) * (1 + walk.gauss(0, 0.0005))), CENT)
-    return Scenario(drafts, extra, base, steps, foreign)
+    return Scenario(drafts, extra, base, steps, foreign, sim_date)
 
 
 # the orchestrator's config in an episode (paper mode against the episode's gateway)

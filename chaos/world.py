@@ -67,7 +67,7 @@ class World:
         self.dir.mkdir(parents=True)
         self.scenario: Scenario = build(self.rng, run=run.tag, episode=index, plans=run.plans_per_episode)
         drafts = [*self.scenario.plans, *self.scenario.spare]
-        self.symbol_of = {d.id: d.symbol for d in drafts}
+        self.symbol_of = {d.id: d.instrument.key for d in drafts}   # the gateway's names
         self.side_of = {d.id: d.sign for d in drafts}
         self.plan_of_symbol = {s: p for p, s in self.symbol_of.items()}
         self.gw: Gateway | None = None
@@ -132,10 +132,10 @@ class World:
 
     async def setup(self) -> None:
         (self.dir / "plans").mkdir()
-        prices = self.dir / "prices.csv"
-        prices.write_text(self.scenario.prices_csv())
+        (prices := self.dir / "prices.csv").write_text(self.scenario.prices_csv())
         self.gw = await Gateway.start(self.dir, prices=prices, journal=self.journal_path, window=True,
-                                      account_value=ACCOUNT_VALUE, partial_fill_max=1500 if self.partial else None)
+                                      account_value=ACCOUNT_VALUE, partial_fill_max=1500 if self.partial else None,
+                                      sim_date=self.scenario.sim_date)   # the futures months listed
         await self.discord.start()
         self.config.write_text(self.config_text(self.client_id))
         (self.dir / "plans" / "plans.toml").write_text("".join(d.toml() for d in self.scenario.plans))

@@ -205,7 +205,7 @@ class Book:
         ghost = SimOrder(
             client_id, req.order_id, 0, req.symbol, req.con_id, req.action, req.quantity,
             req.order_type, req.quantity, req.lmt_price, req.aux_price, order_ref=req.order_ref,
-            parent_id=req.parent_id, status=INACTIVE, reason=text,
+            parent_id=req.parent_id, status=INACTIVE, reason=text, trail_stop_price=req.trail_stop_price,
         )
         self._emit("rejected", ghost, ("error",), code=code, text=text)
 
@@ -310,8 +310,11 @@ class Book:
                        text="Order being modified does not match the original order")
             return
         if self._off_tick(stock, o.order_type, req.lmt_price, req.aux_price, req.trail_stop_price):
-            # refused; the order keeps working at its old price (ib_async: ValidationError)
-            self._emit("rejected", o, ("error",), code=OFF_TICK_CODE, text=OFF_TICK_TEXT)
+            # refused; the order keeps working at its old price (ib_async: ValidationError); the
+            # journal says the prices refused
+            self._emit("rejected", o, ("error",), code=OFF_TICK_CODE, text=OFF_TICK_TEXT,
+                       refused_lmt_price=req.lmt_price, refused_aux_price=req.aux_price,
+                       refused_trail_stop_price=req.trail_stop_price)
             return
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
         requested = req.quantity

@@ -18,7 +18,7 @@ from . import messages as msg
 from .account_feed import AccountFeed
 from .contracts import NO_SECDEF, Refusal
 from .feed import MarketFeed
-from .orders import PRE_SUBMITTED, OrderRequest, SimOrder
+from .orders import PRE_SUBMITTED, OrderEvent, OrderRequest, SimOrder
 from .ports import GatewayOps, Link
 from .wire import FieldReader, ProtocolError, encode
 
@@ -170,14 +170,17 @@ class Handlers:
             conn.send(msg.error(r.order_id, found.code, found.text))
             return
         book = self.gw.book
+        o = SimOrder(conn.cid, r.order_id, 0, found.key, found.con_id, r.action, r.quantity,
+                     r.order_type, r.quantity, r.lmt_price, r.aux_price, account=self.gw.account_name,
+                     order_ref=r.order_ref, status=PRE_SUBMITTED, trail_stop_price=r.trail_stop_price)
         if margin.off_tick(found, r, book.prices[found.key]):
             conn.send(msg.error(r.order_id, ticks.OFF_TICK_CODE, ticks.OFF_TICK_TEXT))
+            # journalled like an order's refusal, under its own name (nothing was placed)
+            self.gw.apply([OrderEvent("what_if_refused", conn.cid, r.order_id, o.snapshot(),
+                                      code=ticks.OFF_TICK_CODE, text=ticks.OFF_TICK_TEXT)])
             return
         info = margin.what_if(self.gw.account, book.prices, found, r, book.commission_per_share,
                               book.min_commission)
-        o = SimOrder(conn.cid, r.order_id, 0, found.key, found.con_id, r.action, r.quantity,
-                     r.order_type, r.quantity, r.lmt_price, r.aux_price, account=self.gw.account_name,
-                     order_ref=r.order_ref, status=PRE_SUBMITTED)
         conn.send(msg.open_order(o, found, what_if=info))
 
     def cancel_order(self, conn: Link, fields: list[str]) -> None:

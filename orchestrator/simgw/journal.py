@@ -2,8 +2,11 @@
 
 Every order event the gateway saw or made is recorded: ``placed``,
 ``transmitted``, ``modified``, ``activated``, ``resized``, ``triggered``,
-``filled``, ``cancelled``, ``rejected``, ``cancel_rejected``, ``rekeyed``; and, for no order, ``pacing_refused``
-(error 100 sent to a client) and ``pacing_dropped`` (a client disconnected for pacing).
+``filled``, ``cancelled``, ``rejected``, ``cancel_rejected``, ``rekeyed``, ``what_if_refused`` (a margin
+preview refused, e.g. off its tick: error 110); and, for no order, ``pacing_refused`` (error 100 sent to
+a client) and ``pacing_dropped`` (a client disconnected for pacing). A refusal carries IB's ``code`` and
+``text``; a modification refused for its tick (110) also the prices refused (``refused_lmt_price`` …),
+since the order's own prices stay the old ones.
 """
 
 from __future__ import annotations
