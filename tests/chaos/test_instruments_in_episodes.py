@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ def test_one_plan_per_episode_trades_a_contract_with_tick_rules_drawn_reproducib
         kinds.append(tick[0].instrument.kind)
     assert set(kinds) == {"future", "penny", "eur"}
     again = build(random.Random("5:3"), run=5, episode=3, plans=6, sim_date=DAY)
-    assert [d.toml() for d in again.plans] == [d.toml() for d in episodes(4)[3].plans]
+    at = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)   # an expiry is written from "now": one moment for both
+    assert [d.toml(at) for d in again.plans] == [d.toml(at) for d in episodes(4)[3].plans]
 
 
 def test_the_simulator_takes_each_path_and_the_plan_files_name_its_contracts() -> None:
