@@ -32,6 +32,7 @@ import machines
 from machines import LIVE_POSITION, Leg, Plan, State
 from machines import effects as fx
 
+from ..broker import evidence
 from ..broker.port import Broker, BrokerOrder, OrderGone, OrderState
 from ..clock import Clock
 from ..errors import UnknownContract
@@ -55,8 +56,11 @@ def _at_or_past(target: BrokerOrder, stop_price: Decimal | None) -> bool:
 def _may_still_execute(orders: list[BrokerOrder]) -> list[str]:
     """Our stops and take-profits IB has not reported done: a cancel sent is not a cancel done
     (IB cannot promise it reaches the exchange before a fill), so a market order beside one of
-    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten)."""
-    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET) and not o.state.done]
+    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten). One
+    ib_async shows cancelled only because IB refused our cancel (10148, 161, 100 ...) may still work
+    there: it is done once IB's own views or a clean 202 say so (the adapter then corrects it)."""
+    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET)
+            and (not o.state.done or evidence.refused_cancel(o))]
 
 
 class Flattener:

@@ -361,6 +361,16 @@ class Book:
             self._match(o)
 
     # ------------------------------------------------------------ cancelling
+    def refuse_cancel(self, client_id: int, order_id: int, code: int) -> list[Event] | None:
+        """A cancel of a working order refused with ``code`` (the refuse-cancel fault): the order
+        keeps working. None when the order is not working (the cancel is handled as usual)."""
+        o = self.orders.get((client_id, order_id))
+        if o is None or o.is_done:
+            return None
+        self._emit("cancel_rejected", o, ("error",), code=code,
+                   text=f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: PendingCancel.")
+        return self._drain()
+
     def cancel(self, client_id: int, order_id: int, race: Callable[[], bool | None] | None = None) -> list[Event]:
         """Handle a client's cancelOrder.
 
