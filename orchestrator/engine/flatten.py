@@ -40,6 +40,7 @@ from ..store import Store
 from . import legs
 from .fills import FillsInFlight
 
+WAITING = "waiting"   # a Flatten's result while its market order waits for IB's confirmation (kept in the store)
 REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after this, it was lost
 Emit = Callable[[str, Any], None]
 
@@ -104,7 +105,7 @@ class Flattener:
                 return f"refused: {o.leg.value} {o.order_id} is held by client {o.client_id}: no market order beside it"
         if waiting := _may_still_execute(orders):
             self._awaiting.add(e.plan_id)   # carried on at IB's confirmation, for a plan in error too
-            return (f"waiting: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
+            return (f"{WAITING}: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
                     "(if one fills instead, it is the exit)")
         try:
             await self.broker.qualify(e.symbol)
@@ -147,6 +148,11 @@ class Flattener:
         if refused:
             self._refused.add(plan_id)
 
+    def awaiting(self, plan_id: str) -> bool:
+        """The plan's exits were cancelled for a market order not sent yet (in memory, or, after a
+        restart, from the effect log: the Flatten's result said so and no flatten order followed)."""
+        return plan_id in self._awaiting or self.store.flatten_waiting(plan_id, WAITING)
+
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or
         not echoed in time, a stop or take-profit gone): the flatten to carry out again. None
@@ -155,7 +161,7 @@ class Flattener:
         if not plan.flattening:
             self._awaiting.discard(plan.id)
             return None
-        if plan.state not in LIVE_POSITION and not (plan.state == State.ERROR and plan.id in self._awaiting):
+        if plan.state not in LIVE_POSITION and not (plan.state == State.ERROR and self.awaiting(plan.id)):
             return None
         if plan.open_qty <= 0 or self.fills.unapplied(plan):
             return None  # the fills in flight decide first
