@@ -153,6 +153,19 @@ class Flattener:
         restart, from the effect log: the Flatten's result said so and no flatten order followed)."""
         return plan_id in self._awaiting or self.store.flatten_waiting(plan_id, WAITING)
 
+    def stop_cut(self, plan: Plan) -> fx.Protect | None:
+        """A plan in error whose stop works at IB for more than the plan holds once every fill
+        heard is applied (the stop put back after a refused flatten went out before a fill of that
+        flatten was heard: IB's 202 came first): the cut to its open quantity. A stop for more than
+        is held would sell short when it triggers."""
+        if plan.state != State.ERROR or plan.flattening or self.fills.unapplied(plan):
+            return None
+        stop = legs.working_stop(self.broker.orders_of(plan.id))
+        if stop is None or stop.client_id != self.broker.client_id or stop.open_quantity <= plan.open_qty:
+            return None
+        return fx.Protect(plan.id, plan.key, plan.spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+                          stop_only=True, grow=False)
+
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or
         not echoed in time, a stop or take-profit gone): the flatten to carry out again. None

@@ -436,6 +436,21 @@ class Book:
         if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
             self._sync_children(parent)
 
+    def _cancel_rest(self, o: SimOrder) -> None:
+        """IB cancels what is left of a partly filled order on its own (``policy.cancel_market_rest``):
+        its 202 reaches the client first, then the fill's execution, then the Cancelled status."""
+        fill_events, self._out = self._out, []
+        self._set_status(o, CANCELLED)
+        o.completed_time = self.clock()
+        self._emit("cancelled", o, ("error",), code=202, text=CANCEL_TEXT, reason="no liquidity")
+        for e in fill_events:   # the fill's own status (Submitted) would undo the cancel at the client
+            if isinstance(e, OrderEvent):
+                e = replace(e, wire=tuple(w for w in e.wire if w not in ("status", "open")))
+            elif isinstance(e, PortfolioEvent):
+                e = replace(e, late=True)
+            self._out.append(e)
+        self._emit("", o, ("late_status",))   # after the executions, even when those come late
+
     # ------------------------------------------------------------ prices and matching
     def set_price(self, symbol: str, price: float) -> list[Event]:
         """A trade at ``price``: match that symbol's working orders."""
@@ -496,6 +511,9 @@ class Book:
                 qty = min(qty, float(self.partial_fill_max))
             if qty > 0:
                 self._fill(o, qty, price)
+                if o.order_type == "MKT" and not o.is_done and self.policy.cancel_market_rest > 0:
+                    self.policy.cancel_market_rest -= 1
+                    self._cancel_rest(o)
 
     def _price_problem(self, o: SimOrder, aux: float | None, trail_stop: float | None) -> str:
         return rules.stop_problem(o, self.prices[o.symbol], aux, trail_stop)
