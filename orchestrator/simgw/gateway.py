@@ -229,10 +229,7 @@ class SimGateway(MarketActions, BrokerViews):
         """Journal the book's events and deliver them: wire messages to the owner, account pushes."""
         for ev in events:
             if isinstance(ev, PortfolioEvent):
-                if ev.late and self.faults.exec_delay:
-                    asyncio.get_running_loop().call_later(self.faults.exec_delay, self._accounts.push, ev.symbol)
-                else:
-                    self._accounts.push(ev.symbol)
+                self._accounts.push_after(self.faults.exec_delay if ev.late else 0.0, ev.symbol)
                 continue
             self.journal.record(ev)
             self._delivery.deliver(ev)
