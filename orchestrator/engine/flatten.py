@@ -33,7 +33,7 @@ from machines import LIVE_POSITION, Leg, Plan, State
 from machines import effects as fx
 
 from ..broker import evidence
-from ..broker.port import Broker, BrokerOrder, OrderGone, OrderState
+from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderGone, OrderState
 from ..clock import Clock
 from ..errors import UnknownContract
 from ..store import Store
@@ -165,6 +165,22 @@ class Flattener:
             return None
         return fx.Protect(plan.id, plan.key, plan.spec.side, plan.open_qty, plan.stop_price, plan.target_price,
                           stop_only=True, grow=False)
+
+    def unprotected(self, plan: Plan, pending_effects: list[Any],
+                    foreign: list[ForeignOrder]) -> machines.Unprotected | None:
+        """Reconciliation's last word on a plan in error: an open position with nothing at IB that
+        could sell it (no stop, take-profit or flatten of the plan, none cancelled only on our word,
+        no trader's exit on its side of the symbol), its fills applied, nothing pending for it and no
+        market order owed. The plan is told (a stop goes back): never left naked in silence."""
+        if plan.state != State.ERROR or plan.open_qty <= 0 or self.fills.unapplied(plan) or self.awaiting(plan.id):
+            return None
+        orders = self.broker.orders_of(plan.id)
+        if any(getattr(p, "plan_id", None) == plan.id for p in pending_effects) or legs.flattens(orders) \
+                or _may_still_execute(orders):
+            return None
+        if any(f.symbol == plan.key and f.action == plan.spec.side.exit_action for f in foreign):
+            return None
+        return machines.Unprotected(self.clock.now())
 
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or

@@ -279,13 +279,15 @@ class Reconciler:
         flatten is carried out again (never for a plan in ``error``: a human's). ``expected``:
         after an order change, where no exit is what a confirmed cancel leaves. A plan in error
         whose stop is for more than it holds has it cut (``Flattener.stop_cut``)."""
-        pending = [p.effect for p in self.store.pending_effects()] if plan.flattening else []
+        pending = [p.effect for p in self.store.pending_effects()] if plan.flattening or not expected else []
         if plan.flattening and (effect := self.flatten.missing_exit(plan, pending)) is not None:
             await self._run(effect, plan, logging.INFO if expected else logging.WARNING, "is flattening but IB "
                             f"shows no exit working for its {plan.open_qty} shares: flattening again")
         elif (cut := self.flatten.stop_cut(plan)) is not None:
             await self._run(cut, plan, logging.WARNING, f"its stop works at IB for more than its {plan.open_qty} "
                                                         "shares: cutting it")
+        elif not expected and (naked := self.flatten.unprotected(plan, pending, self._foreign)) is not None:
+            await self.apply(plan.id, naked)   # the plan tells the trader (its reason, an error notice)
 
     async def _run(self, effect: Any, plan: Plan, level: int, why: str) -> None:
         log.log(level, "%s %s", plan.id, why)

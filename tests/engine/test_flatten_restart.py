@@ -93,3 +93,35 @@ async def test_control_restart_while_first_flatten_waits_closes(tmp_path: Path, 
         await w.start()
         plan = await w.state("P", "closed")
         assert plan.exit_reason == "flatten"
+
+
+async def test_a_plan_in_error_left_with_nothing_working_at_ib_gets_a_stop_and_is_told(  # type: ignore[no-untyped-def]
+        tmp_path: Path, log_guard) -> None:
+    """A plan in error after a refused flatten has its stop back; someone cancels that stop in TWS.
+    Reconciliation finds nothing at IB that could sell its shares: a stop goes back at once and the
+    trader is told (never a naked position in silence); the trader's cancel still flattens it."""
+    log_guard.expect(r"Error 201")
+    async with World(tmp_path, plan_toml("T")) as w:
+        await w.state("T", "protected")
+        w.gw.faults.reject_next_modify(1, "price constraint")
+        w.gw.faults.reject_next(1, "no trading permissions")
+        w.rt.store.add_command("T", "cancel", at=datetime.now(UTC))
+        await w.state("T", "error")
+        await w.until(lambda: [r[:3] for r in _working_exits(w, "AAPL")] == [("T:stop:2", "STP", 221)],
+                      "a stop for the whole position back at IB")
+        w.gw.cancel_in_tws("T:stop:2")
+        await w.until(lambda: not _working_exits(w, "AAPL"), "the stop gone at IB")
+        await _reconcile(w)
+        await w.until(lambda: bool(_working_exits(w, "AAPL")), "a stop back", timeout=10)
+        held = w.gw.positions["AAPL"].qty
+        assert (held, [r[:3] for r in _working_exits(w, "AAPL")]) == (221, [("T:stop:3", "STP", 221)]), (
+            f"IB holds {held} AAPL with these exits working: {_working_exits(w, 'AAPL')}")
+        assert "IB showed nothing working for its 221 shares" in (w.plan("T").reason or "")
+        told = [r[0] for r in w.rt.store.db.execute("SELECT payload FROM outbox WHERE plan_id='T' AND kind='error'")]
+        assert len(told) == 2 and "nothing working" in told[-1], told
+        await _reconcile(w)
+        assert [r[:3] for r in _working_exits(w, "AAPL")] == [("T:stop:3", "STP", 221)]   # once, not each time
+        w.rt.store.add_command("T", "cancel", at=datetime.now(UTC))
+        await w.state("T", "closed")
+        sold = [(x.order_ref, x.shares) for x in w.gw.executions if x.order_ref != "T:entry"]
+        assert (w.gw.positions["AAPL"].qty if "AAPL" in w.gw.positions else 0, sold) == (0, [("T:flatten:2", 221)])
