@@ -44,6 +44,7 @@ from .events import (
     StopModifyRejected,
     TraderExits,
     TrailRetry,
+    Unprotected,
 )
 from .instruments import (
     CONTINUOUS_FUTURE,
@@ -162,6 +163,7 @@ __all__ = [
     "US_STOCK",
     "US_STOCK_RULE",
     "US_STOCK_TICK",
+    "Unprotected",
     "build_machine",
     "cap_refusal",
     "contract_key",

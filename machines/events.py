@@ -182,6 +182,16 @@ class FlattenFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Unprotected:
+    """Reconciliation found nothing at IB that could sell a plan in error's open position: no stop,
+    take-profit or flatten of ours, no trader's exit (a flatten that waited was lost, a stop was
+    cancelled in TWS)."""
+
+    TRIGGER: ClassVar[str] = "unprotected"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PositionShortfall:
     """IB holds fewer shares than the plan believes it owns (``held`` of ``believed``, both in the
     plan's direction): the trader closed it in TWS, a stop filled while the orchestrator was away
@@ -308,6 +318,7 @@ Event = Union[
     CancelRequested,
     Expire,
     FlattenFailed,
+    Unprotected,
     PositionShortfall,
     TraderExits,
     TrailRetry,

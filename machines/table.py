@@ -790,6 +790,28 @@ def flatten_refused(ed: EventData) -> None:
 
 
 STOP_SENT_BACK = "is sent back to IB"
+STOP_BACK_REFUSED = "IB refused the stop sent back too"
+
+
+def told_unprotected(ed: EventData) -> bool:
+    """The trader was told already that IB refused the stop put back: nothing new to send or say."""
+    return STOP_BACK_REFUSED in (_p(ed).reason or "")
+
+
+def stop_back_unprotected(ed: EventData) -> None:
+    """Nothing works at IB for the open position of a plan in error: a stop for it goes back at
+    once, at the plan's stop (a flatten that waited is not sent on its own: the trader cancels
+    again for it), and the trader is told."""
+    plan = _p(ed)
+    plan.flattening = False
+    spec = plan.spec
+    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+                           stop_only=True))
+    told = (plan.reason or "").split("; a stop for its")[0].split("; IB showed nothing working")[0]
+    plan.reason = (f"{told}; IB showed nothing working for its {plan.open_qty} shares: a stop for its "
+                   f"{plan.open_qty} shares at {plan.stop_price} {STOP_SENT_BACK}; cancel the plan to flatten it, "
+                   "or close the position in TWS")
+    _kind(plan, K.ERROR)
 
 
 def stop_back_refused(ed: EventData) -> None:
@@ -797,7 +819,7 @@ def stop_back_refused(ed: EventData) -> None:
     the trader is told that nothing protects the position any more."""
     plan, e = _p(ed), _e(ed)
     told = (plan.reason or "").split("; a stop for its")[0]
-    plan.reason = (f"{told}; IB refused the stop sent back too ({e.code}: {e.message}): nothing protects its "
+    plan.reason = (f"{told}; {STOP_BACK_REFUSED} ({e.code}: {e.message}): nothing protects its "
                    f"{plan.open_qty} shares at IB; close the position in TWS, or cancel the plan again to retry")
     _kind(plan, K.ERROR)
 
@@ -948,6 +970,9 @@ TRANSITIONS: list[Row] = [
 
     # needs a human
     row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, flatten_refused, flattening),
+    row("unprotected", S.ERROR, None, nothing, told_unprotected),
+    row("unprotected", S.ERROR, None, stop_back_unprotected, has_position),
+    row("unprotected", [s for s in S], None, nothing),   # the plan moved on, or holds nothing
     row("flatten_failed", S.ERROR, None, nothing, flatten_failure_told),   # the same refusal reported again
     row("flatten_failed", [*LIVE_POSITION, S.ERROR], S.ERROR, record_error),
     row("flatten_failed", ENDED, None, nothing),               # the position was already gone

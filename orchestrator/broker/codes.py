@@ -36,6 +36,7 @@ class Code:
 
 
 PACING = 100   # IB refused a message: more than 50 a second (``refusals.py`` finds out which)
+CANCEL_CONFIRMED = 202   # IB cancelled the order (the only final word on a cancel we sent)
 
 CODES: dict[int, Code] = {
     PACING: Code(Meaning.VERIFY, "IB refused the message: more than 50 messages a second (pacing); what it asked "
@@ -48,7 +49,7 @@ CODES: dict[int, Code] = {
     161: Code(Meaning.VERIFY, "cancel attempted when the order is not in a cancellable state"),
     200: Code(Meaning.REJECTED, "no security definition found", "check the plan's symbol"),
     201: Code(Meaning.REJECTED, "order rejected (precautionary or validation checks)"),
-    202: Code(Meaning.CANCELLED, "order cancelled"),
+    CANCEL_CONFIRMED: Code(Meaning.CANCELLED, "order cancelled"),
     321: Code(Meaning.REJECTED, "request refused while validating (the API is read-only, or a bad field)",
               "turn off Read-Only API in TWS/IB Gateway: Configure > Settings > API > Settings"),
     399: Code(Meaning.INFORMATIONAL, "order warning (e.g. outside regular trading hours): it works"),

@@ -11,6 +11,7 @@ orders it reads back. The rules (design.md §3):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import machines
@@ -87,3 +88,24 @@ def fill_event(fill: BrokerFill, *, own_client: int) -> PlanEvent:
     theirs = fill.client_id is not None and fill.client_id != own_client
     return PlanEvent(fill.plan_id, machines.ExitFilled(fill.at, fill.exec_id, fill.leg, fill.quantity, fill.price,
                                                        theirs))
+
+
+def refused_cancel(order: BrokerOrder) -> bool:
+    """ib_async shows the order ``Cancelled`` only because IB refused a command on it after
+    accepting it (10148 on a second cancel, 161, 10147, 100, any code verified after acceptance):
+    it may still work at IB, so it is not done until IB's own views or a clean cancel confirmation
+    (202) say so. One IB never accepted (refused when sent) cannot be working there."""
+    return order.state.cancelled and order.was_working and meaning(order.error_code, True) is Meaning.VERIFY
+
+
+def confirmed(order: BrokerOrder, ib_state: OrderState | None, cancel_confirmed: bool) -> BrokerOrder:
+    """``order`` corrected by what IB itself said after an error marked it cancelled locally: the
+    state IB's completed orders report for it (``ib_state``), or its clean 202 (``cancel_confirmed``).
+    Without either it stays as ib_async has it (a refused cancel: see ``refused_cancel``)."""
+    if not refused_cancel(order):
+        return order
+    if ib_state is not None and ib_state.done:
+        return replace(order, state=ib_state, error_code=0, error_message="")
+    if cancel_confirmed:
+        return replace(order, error_code=202, error_message="cancel confirmed by IB")
+    return order

@@ -30,7 +30,7 @@ from ..errors import BrokerUnavailable
 from . import evidence, orders
 from .account import AccountValues
 from .again import SendAgain
-from .codes import PACING
+from .codes import CANCEL_CONFIRMED, PACING
 from .contracts import Contracts
 from .logs import RoutineNotices
 from .marketdata import MARKET_DATA_CODES, PriceFeed
@@ -98,6 +98,8 @@ class IBBroker:
         # completed orders said of them (permId → state; absent from both: gone).
         self._foreign_open: set[int] = set()
         self._completed: dict[int, OrderState] = {}
+        # our orders whose cancel IB confirmed (202) after an error had marked them cancelled locally
+        self._cancels_confirmed: set[int] = set()
         # the order in which IB's position reports and our fills arrived, per contract key (``held``)
         self._seq = 0
         self._position_seq: dict[str, int] = {}
@@ -147,7 +149,10 @@ class IBBroker:
             perm = int(trade.order.permId or trade.orderStatus.permId or 0)
             if perm not in self._foreign_open:
                 state = self._completed.get(perm, OrderState.CANCELLED)
-        return order_view(trade, self.namespace, state)
+        view = order_view(trade, self.namespace, state)
+        if view is None or state is not None:
+            return view
+        return evidence.confirmed(view, self._completed.get(view.perm_id), view.order_id in self._cancels_confirmed)
 
     def _fill_view(self, fill: Any) -> BrokerFill | None:
         return fill_view(fill, self.namespace)
@@ -173,6 +178,8 @@ class IBBroker:
             self.sink(evidence.fill_event(view, own_client=self.client_id))
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code == CANCEL_CONFIRMED:
+            self._cancel_confirmed(req_id)
         if code == PACING:
             self.again.refused(message)
             self.refusals.refused()
@@ -182,6 +189,15 @@ class IBBroker:
             self.sink(BrokerNotice("connectivity_lost", code, message))
         elif code in (1101, 1102):
             self.sink(BrokerNotice("connectivity_restored", code, message))
+
+    def _cancel_confirmed(self, order_id: int) -> None:
+        """IB confirmed the cancel of our order: one an error had already marked cancelled in
+        ib_async keeps no trace of it, so it is kept here and the plan hears of the change."""
+        trade = self.ib.wrapper.trades.get((self.client_id, order_id))
+        view = None if trade is None else order_view(trade, self.namespace)
+        if view is not None and evidence.refused_cancel(view):
+            self._cancels_confirmed.add(order_id)
+            self.sink(ProtectionMayHaveChanged(view.plan_id))
 
     def _on_disconnected(self) -> None:
         self.connected_event.clear()

@@ -32,13 +32,15 @@ import machines
 from machines import LIVE_POSITION, Leg, Plan, State
 from machines import effects as fx
 
-from ..broker.port import Broker, BrokerOrder, OrderGone, OrderState
+from ..broker import evidence
+from ..broker.port import Broker, BrokerOrder, ForeignOrder, OrderGone, OrderState
 from ..clock import Clock
 from ..errors import UnknownContract
 from ..store import Store
 from . import legs
 from .fills import FillsInFlight
 
+WAITING = "waiting"   # a Flatten's result while its market order waits for IB's confirmation (kept in the store)
 REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after this, it was lost
 Emit = Callable[[str, Any], None]
 
@@ -55,8 +57,11 @@ def _at_or_past(target: BrokerOrder, stop_price: Decimal | None) -> bool:
 def _may_still_execute(orders: list[BrokerOrder]) -> list[str]:
     """Our stops and take-profits IB has not reported done: a cancel sent is not a cancel done
     (IB cannot promise it reaches the exchange before a fill), so a market order beside one of
-    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten)."""
-    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET) and not o.state.done]
+    them could sell the shares a second time (chaos R1201-E4: a stop filled under a flatten). One
+    ib_async shows cancelled only because IB refused our cancel (10148, 161, 100 ...) may still work
+    there: it is done once IB's own views or a clean 202 say so (the adapter then corrects it)."""
+    return [o.ref for o in orders if o.leg in (Leg.STOP, Leg.TARGET)
+            and (not o.state.done or evidence.refused_cancel(o))]
 
 
 class Flattener:
@@ -100,7 +105,7 @@ class Flattener:
                 return f"refused: {o.leg.value} {o.order_id} is held by client {o.client_id}: no market order beside it"
         if waiting := _may_still_execute(orders):
             self._awaiting.add(e.plan_id)   # carried on at IB's confirmation, for a plan in error too
-            return (f"waiting: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
+            return (f"{WAITING}: {', '.join(waiting)} cancelled; the market order follows once IB confirms "
                     "(if one fills instead, it is the exit)")
         try:
             await self.broker.qualify(e.symbol)
@@ -143,6 +148,40 @@ class Flattener:
         if refused:
             self._refused.add(plan_id)
 
+    def awaiting(self, plan_id: str) -> bool:
+        """The plan's exits were cancelled for a market order not sent yet (in memory, or, after a
+        restart, from the effect log: the Flatten's result said so and no flatten order followed)."""
+        return plan_id in self._awaiting or self.store.flatten_waiting(plan_id, WAITING)
+
+    def stop_cut(self, plan: Plan) -> fx.Protect | None:
+        """A plan in error whose stop works at IB for more than the plan holds once every fill
+        heard is applied (the stop put back after a refused flatten went out before a fill of that
+        flatten was heard: IB's 202 came first): the cut to its open quantity. A stop for more than
+        is held would sell short when it triggers."""
+        if plan.state != State.ERROR or plan.flattening or self.fills.unapplied(plan):
+            return None
+        stop = legs.working_stop(self.broker.orders_of(plan.id))
+        if stop is None or stop.client_id != self.broker.client_id or stop.open_quantity <= plan.open_qty:
+            return None
+        return fx.Protect(plan.id, plan.key, plan.spec.side, plan.open_qty, plan.stop_price, plan.target_price,
+                          stop_only=True, grow=False)
+
+    def unprotected(self, plan: Plan, pending_effects: list[Any],
+                    foreign: list[ForeignOrder]) -> machines.Unprotected | None:
+        """Reconciliation's last word on a plan in error: an open position with nothing at IB that
+        could sell it (no stop, take-profit or flatten of the plan, none cancelled only on our word,
+        no trader's exit on its side of the symbol), its fills applied, nothing pending for it and no
+        market order owed. The plan is told (a stop goes back): never left naked in silence."""
+        if plan.state != State.ERROR or plan.open_qty <= 0 or self.fills.unapplied(plan) or self.awaiting(plan.id):
+            return None
+        orders = self.broker.orders_of(plan.id)
+        if any(getattr(p, "plan_id", None) == plan.id for p in pending_effects) or legs.flattens(orders) \
+                or _may_still_execute(orders):
+            return None
+        if any(f.symbol == plan.key and f.action == plan.spec.side.exit_action for f in foreign):
+            return None
+        return machines.Unprotected(self.clock.now())
+
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or
         not echoed in time, a stop or take-profit gone): the flatten to carry out again. None
@@ -151,7 +190,7 @@ class Flattener:
         if not plan.flattening:
             self._awaiting.discard(plan.id)
             return None
-        if plan.state not in LIVE_POSITION and not (plan.state == State.ERROR and plan.id in self._awaiting):
+        if plan.state not in LIVE_POSITION and not (plan.state == State.ERROR and self.awaiting(plan.id)):
             return None
         if plan.open_qty <= 0 or self.fills.unapplied(plan):
             return None  # the fills in flight decide first

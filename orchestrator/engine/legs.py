@@ -159,9 +159,12 @@ class OrderChanges:
         return False
 
     def cancel(self, o: BrokerOrder) -> bool:
+        """Cancel ``o`` unless a cancel of it is already pending at IB: a second one gets 10148,
+        which ib_async turns into a local ``Cancelled`` while the order may still work."""
         if not self._allowed(o):
             return False
-        self.broker.cancel(o)
+        if o.state is not OrderState.PENDING_CANCEL:
+            self.broker.cancel(o)
         return True
 
     def modify(self, o: BrokerOrder, *, parent_filled: bool, quantity: int | None = None,

@@ -140,8 +140,7 @@ class Reconciler:
             if plan.state in LIVE_POSITION and plan.open_qty > 0 and not self.fills.unapplied(plan):
                 await self.protection.rederive(plan)
         for plan in self.registry.live():
-            if plan.flattening:
-                await self.ensure_exit(plan)
+            await self.ensure_exit(plan)
         for order in snap.open_orders:                                   # 6
             if order.state.done:
                 continue
@@ -274,22 +273,30 @@ class Reconciler:
         cancels before a market order confirmed) gets its market order at once."""
         await self.protection.changed(plan_id)
         plan = self.registry.known(plan_id)
-        if plan is not None and plan.flattening and self.reconciled.is_set():
+        if plan is not None and self.reconciled.is_set():
             await self.ensure_exit(plan, expected=True)
 
     async def ensure_exit(self, plan: machines.Plan, *, expected: bool = False) -> None:
         """A flattening plan's open position must have an exit at IB: if IB shows none, the
         flatten is carried out again (never for a plan in ``error``: a human's). ``expected``:
-        after an order change, where no exit is what a confirmed cancel leaves."""
-        effect = self.flatten.missing_exit(plan, [p.effect for p in self.store.pending_effects()])
-        if effect is None:
-            return
-        log.log(logging.INFO if expected else logging.WARNING,
-                "%s is flattening but IB shows no exit working for its %d shares: flattening again",
-                plan.id, plan.open_qty)
+        after an order change, where no exit is what a confirmed cancel leaves. A plan in error
+        whose stop is for more than it holds has it cut (``Flattener.stop_cut``)."""
+        pending = [p.effect for p in self.store.pending_effects()] if plan.flattening or not expected else []
+        if plan.flattening and (effect := self.flatten.missing_exit(plan, pending)) is not None:
+            await self._run(effect, plan, logging.INFO if expected else logging.WARNING, "is flattening but IB "
+                            f"shows no exit working for its {plan.open_qty} shares: flattening again")
+        elif (cut := self.flatten.stop_cut(plan)) is not None:
+            await self._run(cut, plan, logging.WARNING, f"its stop works at IB for more than its {plan.open_qty} "
+                                                        "shares: cutting it")
+        elif not expected and (naked := self.flatten.unprotected(plan, pending, self._foreign)) is not None:
+            await self.apply(plan.id, naked)   # the plan tells the trader (its reason, an error notice)
+
+    async def _run(self, effect: Any, plan: Plan, level: int, why: str) -> None:
+        log.log(level, "%s %s", plan.id, why)
         try:
             result = await self.executor.run(effect, plan)
         except (BrokerUnavailable, ConnectionError) as exc:
-            log.warning("%s: flatten not carried out (%s); retried at the next reconciliation", plan.id, exc)
+            log.warning("%s: %s not carried out (%s); retried at the next reconciliation", plan.id,
+                        type(effect).__name__, exc)
             return
-        log.info("%s Flatten: %s", plan.id, result)
+        log.info("%s %s: %s", plan.id, type(effect).__name__, result)

@@ -30,6 +30,13 @@ class AccountFeed:
         self._price_dirty = False
 
     # ------------------------------------------------------------ pushes
+    def push_after(self, seconds: float, symbol: str) -> None:
+        """``push`` now, or ``seconds`` later (a fill's position report held back with its execution)."""
+        if seconds > 0:
+            asyncio.get_running_loop().call_later(seconds, self.push, symbol)
+        else:
+            self.push(symbol)
+
     def push(self, symbol: str | None) -> None:
         """Push position/portfolio (of ``symbol``, or of every position) and account values."""
         positions = self.gw.account.positions.values()

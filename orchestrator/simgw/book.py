@@ -364,6 +364,16 @@ class Book:
             self._match(o)
 
     # ------------------------------------------------------------ cancelling
+    def refuse_cancel(self, client_id: int, order_id: int, code: int) -> list[Event] | None:
+        """A cancel of a working order refused with ``code`` (the refuse-cancel fault): the order
+        keeps working. None when the order is not working (the cancel is handled as usual)."""
+        o = self.orders.get((client_id, order_id))
+        if o is None or o.is_done:
+            return None
+        self._emit("cancel_rejected", o, ("error",), code=code,
+                   text=f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: PendingCancel.")
+        return self._drain()
+
     def cancel(self, client_id: int, order_id: int, race: Callable[[], bool | None] | None = None) -> list[Event]:
         """Handle a client's cancelOrder.
 
@@ -429,6 +439,21 @@ class Book:
         if o.parent_id and (parent := self.orders.get((o.client_id, o.parent_id))):
             self._sync_children(parent)
 
+    def _cancel_rest(self, o: SimOrder) -> None:
+        """IB cancels what is left of a partly filled order on its own (``policy.cancel_market_rest``):
+        its 202 reaches the client first, then the fill's execution, then the Cancelled status."""
+        fill_events, self._out = self._out, []
+        self._set_status(o, CANCELLED)
+        o.completed_time = self.clock()
+        self._emit("cancelled", o, ("error",), code=202, text=CANCEL_TEXT, reason="no liquidity")
+        for e in fill_events:   # the fill's own status (Submitted) would undo the cancel at the client
+            if isinstance(e, OrderEvent):
+                e = replace(e, wire=tuple(w for w in e.wire if w not in ("status", "open")))
+            elif isinstance(e, PortfolioEvent):
+                e = replace(e, late=True)
+            self._out.append(e)
+        self._emit("", o, ("late_status",))   # after the executions, even when those come late
+
     # ------------------------------------------------------------ prices and matching
     def set_price(self, symbol: str, price: float) -> list[Event]:
         """A trade at ``price``: match that symbol's working orders."""
@@ -489,6 +514,9 @@ class Book:
                 qty = min(qty, float(self.partial_fill_max))
             if qty > 0:
                 self._fill(o, qty, price)
+                if o.order_type == "MKT" and not o.is_done and self.policy.cancel_market_rest > 0:
+                    self.policy.cancel_market_rest -= 1
+                    self._cancel_rest(o)
 
     def _price_problem(self, o: SimOrder, aux: float | None, trail_stop: float | None) -> str:
         return rules.stop_problem(o, self.prices[o.symbol], aux, trail_stop)

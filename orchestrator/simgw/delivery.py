@@ -23,7 +23,7 @@ from .session import Sink
 
 log = logging.getLogger("orchestrator.simgw")
 
-EXEC_PARTS = ("exec", "commission")
+EXEC_PARTS = ("exec", "commission", "late_status")   # held back by the exec-delay fault
 
 
 class Delivery:
@@ -51,7 +51,7 @@ class Delivery:
         if conn is None or not ev.wire or ev.order is None:
             return
         late = self.faults.exec_delay
-        if late and "exec" in ev.wire:
+        if late and ("exec" in ev.wire or "late_status" in ev.wire):
             # IB does not promise execDetails before orderStatus: send the execution later
             now = tuple(p for p in ev.wire if p not in EXEC_PARTS)
             later = tuple(p for p in ev.wire if p in EXEC_PARTS)
@@ -67,7 +67,7 @@ class Delivery:
                 continue
             elif part == "open":
                 conn.send(msg.open_order(ev.order, stock))
-            elif part == "status":
+            elif part in ("status", "late_status"):
                 if self.faults.take_drop_status():
                     log.info("fault: dropped orderStatus %s %s for client %s",
                              ev.order.order_id, ev.order.status, ev.client_id)
@@ -81,9 +81,13 @@ class Delivery:
     def _deliver_late(self, ev: OrderEvent) -> None:
         conn = self.owner(ev.client_id)
         stock = self.catalog.by_key(ev.order.symbol) if ev.order is not None else None
-        if conn is None or stock is None or ev.execution is None:
+        if conn is None or stock is None or ev.order is None:
             return
         for part in ev.wire:
+            if part == "late_status":   # a status that follows the executions it reports (``Book._cancel_rest``)
+                conn.send(msg.order_status(ev.order))
+            if ev.execution is None:
+                continue
             if part == "exec":
                 conn.send(msg.exec_details(-1, ev.execution, stock))
             elif part == "commission":

@@ -39,6 +39,7 @@ class Faults:
         self._drop_status = 0
         self._drop_ticks: set[int] = set()
         self._cancel_races: list[bool] = []
+        self._refuse_cancels: list[tuple[int, str]] = []
         self.sync_delay = 0.0
 
     def attach(self, actions: FaultActions) -> None:
@@ -114,6 +115,11 @@ class Faults:
         fills in full, and the cancel gets 10148; ``fill_first`` says which the client hears first."""
         self._cancel_races.extend([bool(fill_first)] * int(count))
 
+    def refuse_next_cancel(self, count: int = 1, code: int = 10148, ref_suffix: str = "") -> None:
+        """The next ``count`` cancels of a working order (whose orderRef ends in ``ref_suffix``)
+        are refused with ``code`` (10148: a cancel already pending; 161, 100 ...): it keeps working."""
+        self._refuse_cancels.extend([(int(code), ref_suffix)] * int(count))
+
     def slow_sync(self, seconds: float) -> None:
         """Answer reqOpenOrders, reqAllOpenOrders and reqExecutions ``seconds`` late (rows and
         end marker): a start-up sync that is still partial when the client gives up. 0 turns it off."""
@@ -131,6 +137,7 @@ class Faults:
         self._drop_status = 0
         self._drop_ticks.clear()
         self._cancel_races.clear()
+        self._refuse_cancels.clear()
         self.sync_delay = 0.0
 
     # ------------------------------------------------------------- gateway hooks
@@ -145,6 +152,11 @@ class Faults:
 
     def take_cancel_race(self) -> bool | None:
         return self._cancel_races.pop(0) if self._cancel_races else None
+
+    def take_refused_cancel(self, order_ref: str) -> int | None:
+        if not self._refuse_cancels or not order_ref.endswith(self._refuse_cancels[0][1]):
+            return None
+        return self._refuse_cancels.pop(0)[0]
 
     def take_drop_status(self) -> bool:
         if self._drop_status > 0:

@@ -229,7 +229,7 @@ class SimGateway(MarketActions, BrokerViews):
         """Journal the book's events and deliver them: wire messages to the owner, account pushes."""
         for ev in events:
             if isinstance(ev, PortfolioEvent):
-                self._accounts.push(ev.symbol)
+                self._accounts.push_after(self.faults.exec_delay if ev.late else 0.0, ev.symbol)
                 continue
             self.journal.record(ev)
             self._delivery.deliver(ev)

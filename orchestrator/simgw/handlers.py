@@ -185,7 +185,11 @@ class Handlers:
 
     def cancel_order(self, conn: Link, fields: list[str]) -> None:
         order_id = req.parse_cancel_order(fields)
-        self.gw.apply(self.gw.book.cancel(conn.cid, order_id, race=self.gw.faults.take_cancel_race))
+        book, faults = self.gw.book, self.gw.faults
+        o = book.orders.get((conn.cid, order_id))
+        code = faults.take_refused_cancel(o.order_ref or "") if o is not None and not o.is_done else None
+        refused = None if code is None else book.refuse_cancel(conn.cid, order_id, code)
+        self.gw.apply(refused if refused is not None else book.cancel(conn.cid, order_id, race=faults.take_cancel_race))
 
     def global_cancel(self, conn: Link, fields: list[str]) -> None:
         self.gw.apply(self.gw.book.global_cancel())

@@ -224,6 +224,8 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True)
 class PortfolioEvent:
-    """A fill changed the position of ``symbol`` (push position/portfolio/account)."""
+    """A fill changed the position of ``symbol`` (push position/portfolio/account); ``late``: with
+    the executions the exec-delay fault holds back."""
 
     symbol: str
+    late: bool = False

@@ -28,6 +28,9 @@ class OrderPolicy:
         self.read_only = read_only
         self.precaution_percent = precaution_percent
         self.modify_processing_seconds = modify_processing_seconds
+        # market orders whose rest IB cancels right after their first partial fill (no liquidity
+        # left): the error 202 reaches the client before the fill's status and execution
+        self.cancel_market_rest = 0
         self._now = now
         self._last_modify: dict[int, float] = {}  # perm_id -> when its last modify was applied
 

@@ -27,3 +27,15 @@ class EffectLog(Tables):
     def mark_effect_done(self, effect_id: int, *, at: datetime, result: str = "ok") -> None:
         with self._tx():
             self.db.execute("UPDATE effects SET done_at=?, result=? WHERE id=?", (iso(at), result, effect_id))
+
+    def flatten_waiting(self, plan_id: str, prefix: str) -> bool:
+        """The plan's newest Flatten carried out ended waiting for IB to confirm its exits cancelled
+        (its result starts with ``prefix``) and no flatten order was recorded since: the market
+        order is still owed. What survives a restart of that wait."""
+        row = self.db.execute("SELECT result, done_at FROM effects WHERE plan_id=? AND kind='Flatten' "
+                              "AND done_at IS NOT NULL ORDER BY id DESC LIMIT 1", (plan_id,)).fetchone()
+        if row is None or not str(row[0] or "").startswith(prefix):
+            return False
+        later = self.db.execute("SELECT 1 FROM orders WHERE plan_id=? AND leg='flatten' AND created_at>=? LIMIT 1",
+                                (plan_id, row[1])).fetchone()
+        return later is None

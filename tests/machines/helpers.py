@@ -49,6 +49,7 @@ from machines import (
     StopModifyRejected,
     TraderExits,
     TrailRetry,
+    Unprotected,
 )
 
 D = Decimal
@@ -192,6 +193,7 @@ EXAMPLE_EVENTS: dict[str, Event] = {
         CancelRequested(T0),
         Expire(T0),
         FlattenFailed(T0, code=201, message="Order rejected - reason: test"),
+        Unprotected(T0),
         Fault(T0, reason="reconciliation: unexplained position"),
         Hold(T0, reason="new entries in AAPL are held: IB holds 10 AAPL that no plan explains"),
         PositionShortfall(T0, held=0, believed=QTY),

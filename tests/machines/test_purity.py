@@ -120,7 +120,8 @@ EXPECTED_ALL = [
     "ProtectionFailed", "ProtectionStatus", "RiskCategory", "RiskLimits", "Side", "SizedAgain", "SizingDecision",
     "SizingError",
     "State", "StopModified", "StopModifyRejected", "TERMINAL_STATES", "TRANSITIONS", "TraderExits", "TrailRetry",
-    "UNFILLED_WORKING", "US_STOCK_TICK", "build_machine", "decide_size", "entry_reference", "guard_names",
+    "UNFILLED_WORKING", "US_STOCK_TICK", "Unprotected", "build_machine", "decide_size", "entry_reference",
+    "guard_names",
     "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref", "plan_risk", "position_size",
     "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
 ]

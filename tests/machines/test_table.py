@@ -58,6 +58,7 @@ from machines import (
     StopModifyRejected,
     TraderExits,
     TrailRetry,
+    Unprotected,
     guard_names,
     triggers,
 )
@@ -757,6 +758,30 @@ def _flatten_refused(src: State) -> Given:
             and "cancel the plan again to retry" in (p.reason or "")))
 
 
+@case(Unprotected, None, "has_position", "stop_back_unprotected", S.ERROR)
+def _unprotected(src: State) -> Given:
+    # nothing works at IB for the position of a plan in error (its flatten's wait lost, its stop
+    # cancelled in TWS): a stop goes back at once and the trader is told
+    plan = plan_in(src, flattening=True, reason="cancelled by user")
+    return Given(plan, event(Unprotected), [
+        (Protect, {"quantity": plan.open_qty, "stop_price": plan.stop_price, "stop_only": True}), notify("error")],
+        lambda p: _assert(not p.flattening and (p.reason or "").startswith(
+            "cancelled by user; IB showed nothing working for its 100 shares: a stop for its 100 shares at")
+            and "cancel the plan to flatten it" in (p.reason or "")))
+
+
+@case(Unprotected, None, "told_unprotected", NOTHING, S.ERROR)
+def _unprotected_told(src: State) -> Given:
+    # IB refused the stop put back (a read-only API): the trader knows; nothing is sent every reconciliation
+    told = "flatten failed: test; IB refused the stop sent back too (321: read-only): nothing protects its 100 shares"
+    return Given(plan_in(src, reason=told), event(Unprotected), [])
+
+
+@case(Unprotected, None, (), NOTHING, tuple(S))
+def _unprotected_ignored(src: State) -> Given:
+    return Given(plan_in(src, exited_qty=QTY) if src is S.ERROR else plan_in(src), event(Unprotected), [])
+
+
 @case(ProtectionFailed, None, "stop_sent_back", "stop_back_refused", S.ERROR)
 def _stop_back_refused(src: State) -> Given:
     # the stop put back after a refused flatten is refused too: the trader learns nothing protects it
@@ -1097,7 +1122,7 @@ def test_the_invalid_pairs_are_the_ones_we_expect() -> None:
     assert {t for s, t in refused if s == "pending"} == set(triggers()) - {
         Activate.TRIGGER, CancelRequested.TRIGGER, Expire.TRIGGER, Fault.TRIGGER, Hold.TRIGGER, Adopt.TRIGGER,
         PositionShortfall.TRIGGER, TraderExits.TRIGGER, EntryUnseen.TRIGGER, TrailRetry.TRIGGER,
-        CommissionCharged.TRIGGER, SizedAgain.TRIGGER, EntryRefused.TRIGGER}
+        CommissionCharged.TRIGGER, SizedAgain.TRIGGER, EntryRefused.TRIGGER, Unprotected.TRIGGER}
     assert {s for s, t in refused if t == Adopt.TRIGGER} == {str(s) for s in State} - {"pending"}
 
 
