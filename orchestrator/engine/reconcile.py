@@ -22,8 +22,7 @@ Broker reports are authoritative; a missing report is not evidence of anything:
 7. positions are compared per symbol with what the plans hold; anything unexplained stops new
    entries and raises an alert instead of being guessed away.
 
-Then market data is requested again for every plan that needs it, the engine counts as
-reconciled, and pending plans whose time has come are activated.
+Then market data is asked again where needed, the engine is reconciled, and due plans activate.
 """
 
 from __future__ import annotations
@@ -166,22 +165,21 @@ class Reconciler:
             await self.apply(plan.id, evidence.fill_event(fill, own_client=self.broker.client_id).event)
 
     def _cancel_already_sent(self, order: BrokerOrder) -> bool:
-        """The snapshot is older than the steps above: an order they cancelled shows, in the
-        adapter's live view, as pending cancel or done."""
+        """The snapshot predates the steps above: an order they cancelled is pending cancel or done."""
         for live in self.broker.orders_of(order.plan_id):
             if live.order_id == order.order_id and live.client_id == order.client_id:
                 return live.state.done or live.state is OrderState.PENDING_CANCEL
         return False
 
     async def position_moved(self, symbol: str) -> None:
-        """IB reported a position in ``symbol``: a shortfall is acted on now, not at the next
-        reconciliation (a take-profit left working on shares the trader sold would open a
-        short). A report that seems to explain a held symbol runs a reconciliation, whose check
-        lifts the hold if the executions agree. Before the first reconciliation nothing is
-        judged: it reads everything."""
+        """IB reported a position in ``symbol``: a shortfall is acted on now (a take-profit left on
+        shares the trader sold would open a short). A report that seems to explain a held symbol
+        runs a reconciliation, whose check lifts the hold if the executions agree. Before the first
+        reconciliation nothing is judged: it reads everything."""
         if self.reconciled.is_set():
-            await self._shortfalls(self.clock.now(), symbol)
-            await self._trader_exits(self._foreign, self.clock.now(), symbol)   # a fill may have grown ours
+            now = self.clock.now()
+            await self._shortfalls(now, symbol)
+            await self._trader_exits(self._foreign, now, symbol)   # a fill may have grown ours
             held = self.holdings.settled(symbol)
             if held is not None and self.gate.explained(symbol, held, self.registry):
                 await self.run(f"IB's position report explains the hold on {symbol}")
