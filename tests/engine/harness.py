@@ -119,17 +119,7 @@ class World:
 
     async def until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
         """Wait until ``predicate()`` holds, re-checking after every committed step."""
-        async def loop() -> None:
-            while not predicate():
-                self.engine.changed.clear()
-                if predicate():
-                    return
-                await self.engine.changed.wait()
-        try:
-            await asyncio.wait_for(loop(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}; plans: "
-                                 f"{ {p.id: p.state for p in self.engine.plans.values()} }") from None
+        await until_changed(self.engine, predicate, what, timeout)
 
     async def reconciled(self, timeout: float = WAIT) -> None:
         """Wait for the engine's next completed reconciliation with IB."""
@@ -167,3 +157,18 @@ class World:
             if not out or out[-1] != to:
                 out.append(to)
         return out
+
+
+async def until_changed(engine: Any, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Wait until ``predicate()`` holds, re-checked after every step ``engine`` commits."""
+    async def loop() -> None:
+        while not predicate():
+            engine.changed.clear()
+            if predicate():
+                return
+            await engine.changed.wait()
+    try:
+        await asyncio.wait_for(loop(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}; plans: "
+                             f"{ {p.id: p.state for p in engine.plans.values()} }") from None

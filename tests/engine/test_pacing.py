@@ -9,10 +9,8 @@ loop reads them only when the engine's loop gets to it, which can be a whole bus
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from orchestrator.config import load_config
 from orchestrator.simgw import PricePath
 from orchestrator.simgw.runner import GatewayThread
 
-from .harness import PRICES, paper_config, plan_toml
+from .harness import PRICES, paper_config, plan_toml, until_changed
 
 PLANS = 200
 RISK = "[risk]\nsmall_pct = 0.01\nmax_portfolio_risk_pct = 50\n"
@@ -34,18 +32,6 @@ RISK = "[risk]\nsmall_pct = 0.01\nmax_portfolio_risk_pct = 50\n"
 def _distance(i: int) -> D:
     return D("1.00") + D(i) / 100   # 1.00 … 2.99: the nearer the stop to the price, the sooner it moves
 
-
-async def _until(engine: Any, predicate: Callable[[], bool], what: str, timeout: float) -> None:
-    async def loop() -> None:
-        while not predicate():
-            engine.changed.clear()
-            if predicate():
-                return
-            await engine.changed.wait()
-    try:
-        await asyncio.wait_for(loop(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 @pytest.mark.slow
@@ -69,17 +55,17 @@ async def test_two_hundred_trailing_stops_moving_at_once_reach_ib_paced_urgent_f
         rt.broker.ib.errorEvent += lambda _req, code, _msg, _c: errors.append(code)
         try:
             await bootstrap.start(rt)
-            await _until(engine, lambda: len(engine.plans) == PLANS and all(
+            await until_changed(engine, lambda: len(engine.plans) == PLANS and all(
                 p.state == "protected" for p in engine.plans.values()), "every plan protected", 40)
             journal_from = len(gt.call(lambda gw: gw.journal_entries))
             # activation's running open-risk total follows every step: 200 stops 10 below the entry
             assert engine.registry.risk.total() == sum((p.open_risk() for p in engine.live_plans()), D(0)) > 0
 
             gt.set_price("NVDA", 140.00)   # every wanted stop moves: 200 modifications, 45 a second
-            await _until(engine, lambda: pacer.backlog() >= 100, "a backlog of stop moves", 10)
+            await until_changed(engine, lambda: pacer.backlog() >= 100, "a backlog of stop moves", 10)
             gt.set_price("NVDA", 141.00)   # and again, while most of the first moves still wait
             wanted = {f"T{i:03d}": D("141.00") - _distance(i) for i in range(PLANS)}
-            await _until(engine, lambda: all(engine.plans[pid].confirmed_stop_price == stop
+            await until_changed(engine, lambda: all(engine.plans[pid].confirmed_stop_price == stop
                                              for pid, stop in wanted.items()),
                          "every stop confirmed at its wanted price", 30)
 

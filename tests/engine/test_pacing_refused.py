@@ -8,10 +8,8 @@ reach (confirm_seconds = 60), so what repairs the refused moves is the reaction 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from orchestrator.config import load_config
 from orchestrator.simgw import PricePath
 from orchestrator.simgw.runner import GatewayThread
 
-from .harness import PRICES, paper_config, plan_toml
+from .harness import PRICES, paper_config, plan_toml, until_changed
 
 PLANS = 50
 STRICT = 30   # messages a second the gateway accepts once every plan is protected
@@ -32,18 +30,6 @@ EXTRA = "confirm_seconds = 60\n[risk]\nsmall_pct = 0.01\nmax_portfolio_risk_pct 
 def _distance(i: int) -> D:
     return D("1.00") + D(i) / 100
 
-
-async def _until(engine: Any, predicate: Callable[[], bool], what: str, seconds: float) -> None:
-    async def loop() -> None:
-        while not predicate():
-            engine.changed.clear()
-            if predicate():
-                return
-            await engine.changed.wait()
-    try:
-        await asyncio.wait_for(loop(), seconds)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 def _book(gw: Any) -> dict[str, D]:
@@ -72,15 +58,16 @@ async def test_error_100_slows_the_pacer_and_every_refused_stop_move_is_sent_aga
         rt.broker.ib.errorEvent += lambda _req, code, _msg, _c: errors.append(code)
         try:
             await bootstrap.start(rt)
-            await _until(engine, lambda: len(engine.plans) == PLANS and all(
+            await until_changed(engine, lambda: len(engine.plans) == PLANS and all(
                 p.state == "protected" for p in engine.plans.values()), "every plan protected", 40)
-            await _until(engine, lambda: pacer.backlog() == 0 and pacer.room() == pacer.rate, "an idle pacer", 10)
+            await until_changed(engine, lambda: pacer.backlog() == 0 and pacer.room() == pacer.rate,
+                                "an idle pacer", 10)
             gt.call(lambda gw: gw.set_pacing_limit(STRICT))
             journal_from, errors_from = len(gt.call(lambda gw: gw.journal_entries)), len(errors)
 
             gt.set_price("NVDA", 140.00)   # every wanted stop moves: 50 modifications, 45 of them at once
             wanted = {f"T{i:03d}": D("140.00") - _distance(i) for i in range(PLANS)}
-            await _until(engine, lambda: all(engine.plans[pid].confirmed_stop_price == stop
+            await until_changed(engine, lambda: all(engine.plans[pid].confirmed_stop_price == stop
                                              for pid, stop in wanted.items()),
                          "every stop confirmed at its wanted price", 30)
 
