@@ -15,8 +15,7 @@ three layers, and every failure becomes a :class:`Problem`, never an exception:
 Then plan ids must be unique within a file and across all files of one check (a plan id is
 the key of every order: ``orderRef = "<id>:<leg>"``). Every occurrence of a duplicated id is
 reported and none of them is loaded. Prices off a tick known offline for a future (ES, MES) are
-*warnings* (``Scan.warnings``): the plan loads. A plan on any contract other than a US stock on
-SMART in USD loads only with ``scan(..., instruments=True)`` (see :func:`scan`).
+*warnings* (``Scan.warnings``): the plan loads.
 
 Problem lines (design.md §6) are ``FILE: plan ID: field: message``, where ``ID`` is ``-`` for
 a problem with the file itself and ``#N`` (the plan's 1-based position in the file) for a plan
@@ -45,7 +44,7 @@ from machines import PlanSpec, validate_plan_fields
 
 from .errors import OrchestratorError
 from .planfields import ID_RE, PLAN_ID_PATTERN, SYMBOL_PATTERN, _number, _timestamp
-from .plantable import CONTRACT_KEYS, PlanTable, TrailTable
+from .plantable import PlanTable, TrailTable
 from .tomlread import TomlReadError, describe_errors, read_toml, toml_type
 
 __all__ = [
@@ -103,12 +102,7 @@ class _Entry:
     warnings: list[Problem] = field(default_factory=list)
 
 
-NOT_RUNNABLE = ("run cannot trade this contract yet: it qualifies, sizes and prices every plan as a US stock on "
-                "SMART in USD, so the plan is not loaded")
-
-
-def _check_plan(label: str, index: int, raw: Any, now: datetime | None,
-                instruments: bool) -> tuple[_Entry, list[Problem]]:
+def _check_plan(label: str, index: int, raw: Any, now: datetime | None) -> tuple[_Entry, list[Problem]]:
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     plan_id = raw_id if isinstance(raw_id, str) and ID_RE.fullmatch(raw_id) else None
     name = plan_id or f"#{index}"
@@ -128,11 +122,7 @@ def _check_plan(label: str, index: int, raw: Any, now: datetime | None,
     if logic:
         return entry, [Problem(label, name, field, message) for field, message in logic]
     entry.warnings = [Problem(label, name, field, message) for field, message in table.tick_warnings()]
-    spec = table.to_spec()
-    if not instruments and not spec.instrument.is_default:
-        used = next(key for key in CONTRACT_KEYS if key in raw)
-        return entry, [Problem(label, name, used, NOT_RUNNABLE)]
-    entry.spec = spec
+    entry.spec = table.to_spec()
     return entry, []
 
 
@@ -169,8 +159,7 @@ def _logic_of_the_rest(raw: dict[str, Any], failed: set[str], now: datetime | No
     return [(field, message) for field, message in logic if field.split(".")[0] not in failed | missing]
 
 
-def _check_file(label: str, path: Path, now: datetime | None,
-                instruments: bool) -> tuple[list[_Entry], list[tuple[int, Problem]]]:
+def _check_file(label: str, path: Path, now: datetime | None) -> tuple[list[_Entry], list[tuple[int, Problem]]]:
     """The file's plans and its problems, each tagged with its plan's position (0: the file)."""
     try:
         doc = read_toml(path)
@@ -190,7 +179,7 @@ def _check_file(label: str, path: Path, now: datetime | None,
     tagged = [(0, problem) for problem in problems]
     entries = []
     for index, raw in enumerate(plans if isinstance(plans, list) else [], start=1):
-        entry, found = _check_plan(label, index, raw, now, instruments)
+        entry, found = _check_plan(label, index, raw, now)
         entries.append(entry)
         tagged.extend((index, problem) for problem in found)
     return entries, tagged
@@ -219,16 +208,11 @@ def _same_file(a: str, b: str) -> bool:
         return a == b
 
 
-def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None, instruments: bool = False,
+def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None,
          running: Callable[[str], str | None] | None = None) -> Scan:
     """Check every file (never raises). A file with any problem gives no plan at all: a trader
     fixing it must not find half of it already trading. With ``now``, plans whose window is
     already over are problems too.
-
-    A plan naming any contract other than a US stock on SMART in USD (``sec_type``, ``exchange``,
-    ``currency`` … away from their defaults) is checked in full, then refused unless
-    ``instruments`` is set: set it once the engine qualifies, sizes and prices
-    ``spec.instrument`` (until then it would trade ``ES`` as the US stock of that symbol).
 
     ``running`` (the daemon's store) names the file a stored plan id was loaded from: when that
     file and another share the id, the plan's own file is not at fault, only the other one."""
@@ -245,7 +229,7 @@ def scan(paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
         if key in seen:  # the same file named twice (overlapping globs) is checked once
             continue
         seen.add(key)
-        entries, problems = _check_file(label, Path(label), now, instruments)
+        entries, problems = _check_file(label, Path(label), now)
         checked.append((label, entries, problems))
 
     where: dict[str, list[tuple[str, int]]] = {}

@@ -63,7 +63,7 @@ async def take_ownership(cfg: Config, store: Store, broker: IBBroker, engine: En
     if traces and existing is Existing.REFUSE:
         raise ownership.refusal(str(store.path), traces)
     if traces and existing is Existing.ADOPT:
-        specs = {spec.id: spec for spec in scan(cfg.plans.paths(), instruments=True).specs}
+        specs = {spec.id: spec for spec in scan(cfg.plans.paths()).specs}
         adopted = adoption.adopt(store, traces, specs, at=clock.now())
         log.warning("adopted from IB's evidence: %s", ", ".join(adopted))
     if traces and existing is Existing.IGNORE:

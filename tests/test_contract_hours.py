@@ -35,7 +35,7 @@ ES_TABLE = 'sec_type = "FUT"\nexchange = "CME"\ncontract_month = "202603"\n'
 def _spec(tmp_path: Path, text: str) -> PlanSpec:
     path = tmp_path / "p.toml"
     path.write_text(text)
-    found = scan([path], instruments=True)
+    found = scan([path])
     assert not found.problems, found.problems
     [spec] = found.specs
     return spec

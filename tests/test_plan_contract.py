@@ -16,7 +16,7 @@ import pytest
 from machines import Instrument, InstrumentPlanSpec, PlanSpec, SecType, risk_budget, size_in_base
 from orchestrator.cli import plans_check
 from orchestrator.engine.intake import spec_hash
-from orchestrator.planfile import NOT_RUNNABLE, Scan, scan
+from orchestrator.planfile import Scan, scan
 from orchestrator.simgw import PricePath, SimGateway
 
 from .test_planfile import CHECKED_AT, REPO, write
@@ -52,8 +52,8 @@ risk = "normal"
 """
 
 
-def checked(tmp_path: Path, text: str, instruments: bool = True) -> Scan:
-    return scan([write(tmp_path, "p.toml", text)], now=CHECKED_AT, instruments=instruments)
+def checked(tmp_path: Path, text: str) -> Scan:
+    return scan([write(tmp_path, "p.toml", text)], now=CHECKED_AT)
 
 
 def lines(found: Scan) -> list[str]:
@@ -94,9 +94,9 @@ def test_a_eur_stock_leaves_its_tick_to_ib(tmp_path: Path) -> None:
 def test_a_us_stock_under_a_dollar_takes_sub_penny_prices(tmp_path: Path) -> None:
     text = edit(edit(edit(SAP, "primary_exchange", None), "currency", None), "symbol", 'symbol = "SNDL"')
     text = text.replace("200.01", "0.4512").replace("190.03", "0.4010").replace("220.07", "0.5513")
-    found = checked(tmp_path, text, instruments=False)
+    found = checked(tmp_path, text)
     assert found.problems == [] and type(found.specs[0]) is PlanSpec
-    off = checked(tmp_path, text.replace("0.5513", "1.005"), instruments=False)
+    off = checked(tmp_path, text.replace("0.5513", "1.005"))
     assert lines(off) == ["plan SAP-long-1: take_profit: must be a multiple of the tick 0.01 at that price "
                           "(got 1.005)"]
 
@@ -154,17 +154,6 @@ def test_an_off_tick_future_price_is_a_warning_with_the_safe_rounding(tmp_path: 
     assert unknown.problems == [] and unknown.warnings == []                     # CL's tick is IB's to tell
 
 
-def test_a_scan_without_instruments_still_loads_only_us_stocks(tmp_path: Path) -> None:
-    """``scan(..., instruments=False)`` (a reader that only understands US stocks) refuses a plan on
-    any other contract, on the first contract key it uses, after the whole shape has been checked."""
-    found = checked(tmp_path, ES, instruments=False)
-    assert found.specs == [] and lines(found) == [f"plan ES-long-1: sec_type: {NOT_RUNNABLE}"]
-    sap = checked(tmp_path, SAP, instruments=False)
-    assert lines(sap) == [f"plan SAP-long-1: exchange: {NOT_RUNNABLE}"]
-    broken = checked(tmp_path, edit(ES, "exchange", None), instruments=False)
-    assert [p.field for p in broken.problems] == ["exchange"]                    # shape first
-
-
 def test_plans_check_takes_futures_and_prints_off_tick_prices_as_warnings(tmp_path: Path) -> None:
     """``run`` trades instruments now: ``plans check`` passes an ES plan (exit 0), and a price off
     ES's 0.25 tick is a ``warning:`` line on stderr (run rounds it the safe way), still exit 0."""
@@ -190,7 +179,7 @@ def test_a_plan_using_the_contract_keys_has_a_hash_of_its_own(tmp_path: Path) ->
 
 def test_the_instrument_examples_check_and_size_as_their_comments_say() -> None:
     path = str(REPO / "examples" / "instruments.toml")
-    found = scan([path], now=CHECKED_AT, instruments=True)
+    found = scan([path], now=CHECKED_AT)
     assert found.problems == [] and found.warnings == []
     specs = {s.id: s for s in found.specs}
     budget = risk_budget(Decimal(100_000), Decimal(2))
@@ -199,8 +188,6 @@ def test_the_instrument_examples_check_and_size_as_their_comments_say() -> None:
                              Decimal("1.08") if s.instrument.currency == "EUR" else Decimal(1))
              for i, s in specs.items()}
     assert sizes == {"ES-long-1": 4, "MES-long-1": 40, "SAP-long-1": 185, "SNDL-long-1": 40_000}
-    gated = scan([path], now=CHECKED_AT)
-    assert [p.plan_id for p in gated.problems] == ["ES-long-1", "MES-long-1", "SAP-long-1"]
     prices = PricePath.from_csv(REPO / "examples" / "prices-instruments.csv")
     assert {s.symbol for s in specs.values()} <= set(prices.symbols())
     gw = SimGateway(prices, sim_date=date(2026, 11, 27), tick_seconds=None)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from machines import EntryType, PlanSpec, RiskCategory, Side, position_size
@@ -488,8 +488,15 @@ def test_fuzz_random_bytes_never_raise(tmp_path: Path, data: bytes) -> None:
     check_document(tmp_path / "fuzz.toml", data)
 
 
+FOUND_BY_FUZZ = (  # scan and plans check once disagreed on a contract key away from its default
+    b'[[plans]]\nid = "AAPL-20261127-1"\nsymbol = "AAPL"\nside = "long"\nentry = "market"\nentry_price = 180.50\n'
+    b'stop_loss = 178.00\ntake_profit = 185.00\nrisk = "normal"\nstart_at = "2026-11-27T09:35:00-05:00"\n'
+    b'expire_at = 2026-11-27T11:00:00-05:00\nexchange = "STK"\n')
+
+
 @FUZZ
 @given(data=plan_documents())
+@example(data=FOUND_BY_FUZZ)
 def test_fuzz_mutated_plan_documents_never_raise(tmp_path: Path, data: bytes) -> None:
     check_document(tmp_path / "fuzz.toml", data)
 

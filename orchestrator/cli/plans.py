@@ -23,7 +23,7 @@ def plans_check(paths: list[str], out: TextIO, at: datetime | None = None, *, er
         print("plans check: no plan files given", file=err)
         return EXIT_BAD_INPUT
     now = at or datetime.now(UTC)
-    found = scan(paths, now=now, instruments=True)
+    found = scan(paths, now=now)
     times, problems = _session_times(found, now)
     for problem in found.problems + problems:
         print(problem.format(), file=err)

@@ -90,7 +90,7 @@ class Intake:
                  adopt: Callable[[Plan], None], load: Loader | None = None, resolve: Resolve | None = None) -> None:
         self.plan_files = plan_files
         # the store names the file each running plan came from: a file reusing its id is at fault, not that one
-        self.load: Loader = load or functools.partial(scan, running=store.plan_source, instruments=True)
+        self.load: Loader = load or functools.partial(scan, running=store.plan_source)
         self.store = store
         self.clock = clock
         self.notices = notices
