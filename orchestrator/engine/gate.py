@@ -11,8 +11,9 @@
 - The trader can pause new entries, for every symbol or one (``pause`` / ``resume``).
 - A connection to an account the config does not allow stops every entry for good.
 
-Protection of what is already held is never touched by the gate. Pauses and accepted positions
-outlive a restart (``meta``).
+Protection of what is already held is never touched by the gate. Pauses, accepted positions and
+the trader's shares seen beside the plans (``beside``, see :mod:`.holdings`) outlive a restart
+(``meta``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .fills import FillsInFlight
 from .notices import Notices
 
 log = logging.getLogger(__name__)
-PAUSED_KEY, ACCEPTED_KEY = "entries_paused", "accepted_positions"
+PAUSED_KEY, ACCEPTED_KEY, BESIDE_KEY = "entries_paused", "accepted_positions", "beside_positions"
 ALL = "*"
 
 
@@ -44,6 +45,22 @@ class EntryGate:
         self.positions: dict[str, int] = {}        # IB's positions at the last check
         self.paused: set[str] = set(json.loads(store.get_meta(PAUSED_KEY) or "[]"))
         self.accepted: dict[str, int] = json.loads(store.get_meta(ACCEPTED_KEY) or "{}")
+        # symbol → shares (signed) IB held beyond the plans and the accepted positions, in the plans'
+        # direction, at the last settled look: the trader's own, not accepted yet
+        self.beside: dict[str, int] = json.loads(store.get_meta(BESIDE_KEY) or "{}")
+
+    def own(self, symbol: str) -> int:
+        """The shares (signed) in ``symbol`` that are the trader's: accepted, and seen beside the plans."""
+        return self.accepted.get(symbol, 0) + self.beside.get(symbol, 0)
+
+    def saw_beside(self, symbol: str, quantity: int) -> None:
+        if self.beside.get(symbol, 0) == quantity:
+            return
+        if quantity:
+            self.beside[symbol] = quantity
+        else:
+            del self.beside[symbol]
+        self.store.set_meta(BESIDE_KEY, json.dumps(self.beside, sort_keys=True))
 
     # ------------------------------------------------------------------ asking
     def reason(self, symbol: str, plain: str | None = None) -> str | None:
@@ -100,6 +117,7 @@ class EntryGate:
         if not own:
             del self.accepted[symbol]
         self.store.set_meta(ACCEPTED_KEY, json.dumps(self.accepted, sort_keys=True))
+        self.saw_beside(symbol, 0)   # what was seen beside the plans is now accepted
         self._release(symbol)
         return own
 

@@ -3,8 +3,16 @@
 IB's position is the truth, but only once it is *settled*: IB reported it after every fill of
 ours in that symbol this session has seen (a position report can lag an execution by moments;
 reconciliation asks for a complete report). Then a plan can own IB's position less the other
-plans' open shares and what the trader accepted as their own. Before it is settled nothing is
-judged.
+plans' open shares and the trader's own: what they accepted, and what IB was last seen holding
+beside the plans. Before it is settled nothing is judged.
+
+IB does not say whose shares are whose. The trader buys 50 beside a plan's 221 (IB: 271), then
+sells 221 by hand (IB: 50): the 50 are taken as the ones they bought, so the plan closed outside
+and no exit of ours is put on the trader's shares. A sale by hand is counted against the plan's
+shares first; the price of a wrong guess is shares left to the trader (told, and held), never an
+exit of ours selling what is not the plan's. What is beside is only noted from a look that no
+fill of ours can still change (no entry working in the symbol), so a position report ahead of
+our own entry's fill is never taken for the trader's shares.
 
 Exit orders that are not ours (the trader's own stop in TWS, another program's) are counted
 too: beyond the shares no plan holds (the trader's own), they could sell our plans' shares, and
@@ -15,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from machines import Plan, Side
+import machines
+from machines import Leg, Plan, Side
 
 from ..broker.port import Broker, ForeignOrder
 from .fills import FillsInFlight
@@ -49,8 +58,26 @@ class Holdings:
         if any(self.fills.unapplied(p) for p in on_symbol if p.open_qty or p.id == plan.id):
             return None  # the plans' own fills are still arriving: nothing to judge yet
         others = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.id != plan.id and p.open_qty)
-        accepted = self.gate.accepted.get(symbol, 0)
-        return (held.quantity - others - accepted) * plan.spec.side.sign
+        return (held.quantity - others - self.gate.own(symbol)) * plan.spec.side.sign
+
+    def note_beside(self, symbols: Iterable[str]) -> None:
+        """Note, per symbol, the shares IB holds beyond the plans and the accepted positions in the
+        plans' direction (the trader's own). A look showing less than the plans hold keeps the last
+        note: that shortfall is judged with it."""
+        wanted, by_symbol = set(symbols), dict[str, list[Plan]]()
+        for p in self.registry:   # one pass (reconciliation asks for every symbol)
+            if p.key in wanted:
+                by_symbol.setdefault(p.key, []).append(p)
+        for symbol, on_symbol in by_symbol.items():
+            held = self.broker.held(symbol)
+            if not held.settled or any(self.fills.unapplied(p) or _entry_may_fill(self.broker, p) for p in on_symbol):
+                continue
+            plans_hold = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.open_qty)
+            beyond = held.quantity - plans_hold - self.gate.accepted.get(symbol, 0)
+            if not plans_hold or not beyond:
+                self.gate.saw_beside(symbol, 0)
+            elif (beyond > 0) == (plans_hold > 0):
+                self.gate.saw_beside(symbol, beyond)
 
     def ownable_each(self, plans: list[Plan]) -> dict[str, int | None]:
         """``ownable`` of every plan given, in one pass per symbol (reconciliation asks for all of
@@ -67,11 +94,11 @@ class Holdings:
             held = self.broker.held(symbol)
             unsettled = not held.settled or any(self.fills.unapplied(p) for p in on_symbol if p.open_qty)
             total = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.open_qty)
-            accepted = self.gate.accepted.get(symbol, 0)
+            own = self.gate.own(symbol)
             for p in asked:
                 others = total - p.open_qty * p.spec.side.sign
                 judged = not unsettled and (p.open_qty or not self.fills.unapplied(p))
-                out[p.id] = (held.quantity - others - accepted) * p.spec.side.sign if judged else None
+                out[p.id] = (held.quantity - others - own) * p.spec.side.sign if judged else None
         return out
 
     def trader_exits(self, symbol: str, side: Side, foreign: Iterable[ForeignOrder]) -> tuple[str, int] | None:
@@ -99,3 +126,12 @@ class Holdings:
         if reach <= 0:
             return None
         return "; ".join(o.describe() for o in exits), reach
+
+
+def _entry_may_fill(broker: Broker, plan: Plan) -> bool:
+    """An entry of the plan IB may still fill (its fill could be behind the position report)."""
+    if plan.state in machines.TERMINAL_STATES:
+        return False
+    if plan.state in machines.UNFILLED_WORKING or (plan.filled_qty and not plan.entry_done):
+        return True
+    return any(o.leg is Leg.ENTRY and not o.state.done for o in broker.orders_of(plan.id))

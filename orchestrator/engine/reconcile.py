@@ -185,9 +185,9 @@ class Reconciler:
                 await self.run(f"IB's position report explains the hold on {symbol}")
 
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
-        """A position IB holds less of than its plan believes changed outside the orchestrator:
-        the plan is told before anything is re-derived or sent for it."""
+        """IB holds less than a plan believes (changed outside): the plan is told before anything else."""
         rest = [plan for plan in self.registry.live() if symbol is None or plan.key == symbol]
+        self.holdings.note_beside({plan.key for plan in rest})
         while rest:  # plan by plan, in one pass per symbol until a shortfall changes what is held
             holding = [plan for plan in rest if (plan.state in LIVE_POSITION or plan.state == State.ERROR)
                        and plan.open_qty > 0 and not self.fills.unapplied(plan)]

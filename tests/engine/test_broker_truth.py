@@ -147,6 +147,26 @@ async def test_the_traders_own_shares_and_their_own_stop_are_left_alone(
         assert _position(w) == 271
 
 
+async def test_shares_the_trader_bought_beside_the_plan_stay_theirs_when_the_plans_shares_are_sold_by_hand(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The trader buys 50 for themselves (IB reports 271 once; not yet a hold), then closes the
+    plan's 221 by hand. IB holds 50, and IB does not say whose: they are the ones the trader
+    bought beside the plan, so the plan closed outside. It never puts exits on the trader's 50."""
+    log_guard.expect(r"Error 202")
+    async with World(tmp_path, plan_toml("B")) as w:
+        await w.state("B", "protected")
+        async with Trader(w.gw.port) as trader:
+            await trader.sell("AAPL", 50, action="BUY")
+            await _reconcile(w)                                   # IB's 271 seen once
+            trader.global_cancel()
+            await trader.sell("AAPL", 221)
+        plan = await w.state("B", "closed")
+        assert (plan.exit_reason, plan.outside_qty, plan.open_qty) == ("outside", 221, 0)
+        assert _position(w) == 50 and _working(w) == []
+        await _market_moves_through_both_exits(w)
+        assert _position(w) == 50 and _working(w) == []           # the trader's 50 are never sold by us
+
+
 # ------------------------------------------------------------------ a stop filled while away
 async def test_a_stop_filled_while_the_orchestrator_was_down_is_applied_from_ibs_executions(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
