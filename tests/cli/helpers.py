@@ -44,7 +44,8 @@ def write_config(tmp: Path, port: int, *, client_id: int = 5, files: str | None 
     """``tmp/config.toml``: paper mode on ``port``, ``./state.db``, and ``plans.files`` if given."""
     cfg = tmp / "config.toml"
     text = f'[broker]\nmode = "paper"\nport = {port}\nclient_id = {client_id}\n[store]\nurl = "sqlite:///state.db"\n'
-    text += '[sessions]\nmarket_hours = false\n'  # the clock is real: a closed market would hold entries
+    text += "[sessions]\nmarket_hours = false\n[maintenance]\nwindows = []\n"  # the clock is real: a closed
+    # market or one of IB's reset windows (paper and live) would hold entries at some hours of the day
     cfg.write_text(text + (f'[plans]\nfiles = ["{files}"]\n' if files else ""))
     return cfg
 
