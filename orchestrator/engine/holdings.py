@@ -11,8 +11,9 @@ sells 221 by hand (IB: 50): the 50 are taken as the ones they bought, so the pla
 and no exit of ours is put on the trader's shares. A sale by hand is counted against the plan's
 shares first; the price of a wrong guess is shares left to the trader (told, and held), never an
 exit of ours selling what is not the plan's. What is beside is only noted from a look that no
-fill of ours can still change (no entry working in the symbol), so a position report ahead of
-our own entry's fill is never taken for the trader's shares.
+fill of ours can still change (no entry working in the symbol, plans on one side), so a
+position report ahead of our own fill is never taken for the trader's shares; any look may
+lower it (the trader sold their own).
 
 Exit orders that are not ours (the trader's own stop in TWS, another program's) are counted
 too: beyond the shares no plan holds (the trader's own), they could sell our plans' shares, and
@@ -62,22 +63,31 @@ class Holdings:
 
     def note_beside(self, symbols: Iterable[str]) -> None:
         """Note, per symbol, the shares IB holds beyond the plans and the accepted positions in the
-        plans' direction (the trader's own). A look showing less than the plans hold keeps the last
-        note: that shortfall is judged with it."""
-        wanted, by_symbol = set(symbols), dict[str, list[Plan]]()
+        plans' direction (the trader's own). Only a sure look (no entry of ours may still fill, the
+        plans on one side) can raise the note; any settled look can lower it. A look showing less
+        than the plans hold keeps it (that shortfall is judged with it); none is kept once no plan
+        holds shares in the symbol."""
+        by_symbol: dict[str, list[Plan]] = {symbol: [] for symbol in symbols}
         for p in self.registry:   # one pass (reconciliation asks for every symbol)
-            if p.key in wanted:
-                by_symbol.setdefault(p.key, []).append(p)
+            if p.key in by_symbol:
+                by_symbol[p.key].append(p)
         for symbol, on_symbol in by_symbol.items():
             held = self.broker.held(symbol)
-            if not held.settled or any(self.fills.unapplied(p) or _entry_may_fill(self.broker, p) for p in on_symbol):
+            if not held.settled or any(self.fills.unapplied(p) for p in on_symbol):
                 continue
-            plans_hold = sum(p.open_qty * p.spec.side.sign for p in on_symbol if p.open_qty)
-            beyond = held.quantity - plans_hold - self.gate.accepted.get(symbol, 0)
-            if not plans_hold or not beyond:
+            holding = [p for p in on_symbol if p.open_qty]
+            plans_hold = sum(p.open_qty * p.spec.side.sign for p in holding)
+            if not plans_hold:
                 self.gate.saw_beside(symbol, 0)
-            elif (beyond > 0) == (plans_hold > 0):
-                self.gate.saw_beside(symbol, beyond)
+                continue
+            sign = 1 if plans_hold > 0 else -1
+            beyond = (held.quantity - plans_hold - self.gate.accepted.get(symbol, 0)) * sign
+            if beyond < 0:
+                continue
+            sure = len({p.spec.side for p in holding}) == 1 and not any(_entry_may_fill(self.broker, p)
+                                                                       for p in on_symbol)
+            noted = self.gate.beside.get(symbol, 0) * sign
+            self.gate.saw_beside(symbol, (beyond if sure else min(noted, beyond)) * sign)
 
     def ownable_each(self, plans: list[Plan]) -> dict[str, int | None]:
         """``ownable`` of every plan given, in one pass per symbol (reconciliation asks for all of

@@ -47,6 +47,7 @@ class DaemonStatus:
             "entries_paused": ALL in self.gate.paused, "paused_symbols": sorted(self.gate.paused - {ALL}),
             "blocked": self.gate.blocked, "blocked_symbols": dict(sorted(self.gate.held.items())),
             "accepted_positions": dict(sorted(self.gate.accepted.items())),
+            "beside_positions": dict(sorted(self.gate.beside.items())),   # the trader's, seen, not accepted
             "live_plans": len(live), "open_risk": str(open_risk),
             "account_value": None if net is None else str(net),
             "base_currency": self.broker.base_currency(),
