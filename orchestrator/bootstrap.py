@@ -76,6 +76,7 @@ async def build(config: Config, *, clock: Clock | None = None, out: TextIO | Non
     settings = EngineSettings(
         plan_files=config.plans.paths, limits=config.risk_limits(),
         trailing_interval=float(config.trailing.interval_seconds),
+        reconcile_interval=float(b.reconcile_seconds),
         rescan_interval=float(config.plans.rescan_seconds),
         price_retention_days=config.store.price_retention_days,
         trail_confirm_seconds=float(config.trailing.confirm_seconds), trail_max_attempts=config.trailing.max_attempts,

@@ -164,6 +164,9 @@ class BrokerConfig(_Section):
     connect_timeout_seconds: Seconds = 4.0
     """How long the first attempt waits for IB's start-up answers (open orders, executions,
     positions); each attempt that times out waits twice as long (up to 60 s)."""
+    reconcile_seconds: Seconds = 5.0
+    """How often IB's whole state (every client's open orders, the executions, the positions) is
+    read again and every plan brought in line with it. IB's events are acted on at once between."""
 
 
 def _datetime(value: Any) -> Any:

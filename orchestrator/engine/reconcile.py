@@ -187,7 +187,7 @@ class Reconciler:
     async def _shortfalls(self, now: Any, symbol: str | None = None) -> None:
         """IB holds less than a plan believes (changed outside): the plan is told before anything else."""
         rest = [plan for plan in self.registry.live() if symbol is None or plan.key == symbol]
-        self.holdings.note_beside({plan.key for plan in rest})
+        self.holdings.note_beside({symbol} if symbol else {p.key for p in rest} | set(self.gate.beside))
         while rest:  # plan by plan, in one pass per symbol until a shortfall changes what is held
             holding = [plan for plan in rest if (plan.state in LIVE_POSITION or plan.state == State.ERROR)
                        and plan.open_qty > 0 and not self.fills.unapplied(plan)]
@@ -275,18 +275,18 @@ class Reconciler:
             await self.ensure_exit(plan, expected=True)
 
     async def ensure_exit(self, plan: machines.Plan, *, expected: bool = False) -> None:
-        """A flattening plan's open position must have an exit at IB: if IB shows none, the
-        flatten is carried out again (never for a plan in ``error``: a human's). ``expected``:
-        after an order change, where no exit is what a confirmed cancel leaves. A plan in error
-        whose stop is for more than it holds has it cut (``Flattener.stop_cut``)."""
-        pending = [p.effect for p in self.store.pending_effects()] if plan.flattening or not expected else []
+        """A flattening plan with no exit at IB is flattened again (``expected``: after an order
+        change, where no exit is what a confirmed cancel leaves). A plan in error (a human's) has a
+        stop for more than it holds cut, and one with nothing at IB that could sell gets a stop back."""
+        error = plan.state == State.ERROR
+        pending = [p.effect for p in self.store.pending_effects()] if plan.flattening or not expected or error else []
         if plan.flattening and (effect := self.flatten.missing_exit(plan, pending)) is not None:
             await self._run(effect, plan, logging.INFO if expected else logging.WARNING, "is flattening but IB "
                             f"shows no exit working for its {plan.open_qty} shares: flattening again")
         elif (cut := self.flatten.stop_cut(plan)) is not None:
             await self._run(cut, plan, logging.WARNING, f"its stop works at IB for more than its {plan.open_qty} "
                                                         "shares: cutting it")
-        elif not expected and (naked := self.flatten.unprotected(plan, pending, self._foreign)) is not None:
+        elif (naked := self.flatten.unprotected(plan, pending, self._foreign)) is not None:
             await self.apply(plan.id, naked)   # the plan tells the trader (its reason, an error notice)
 
     async def _run(self, effect: Any, plan: Plan, level: int, why: str) -> None:

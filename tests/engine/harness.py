@@ -45,10 +45,11 @@ def plan_toml(plan_id: str, symbol: str = "AAPL", *, side: str = "long", entry: 
     return text
 
 
-def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, extra: str = "") -> str:
+def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, extra: str = "",
+                 reconcile_seconds: float = 5.0) -> str:
     """The config.toml of a test orchestrator: paper mode, clientId 7, ./state.db, plans/*.toml."""
     port_line = f"port = {port}\n" if port is not None else ""
-    return (f'[broker]\nmode = "paper"\n{port_line}client_id = 7\n'
+    return (f'[broker]\nmode = "paper"\n{port_line}client_id = 7\nreconcile_seconds = {reconcile_seconds}\n'
             '[store]\nurl = "sqlite:///state.db"\n'
             '[plans]\nfiles = ["plans/*.toml"]\nrescan_seconds = 0.2\n'
             '[maintenance]\nwindows = []\n'  # IB's reset windows would hold entries at some hours of the day
@@ -70,11 +71,12 @@ class World:
     def __init__(self, tmp: Path, plans: str, *, partial_fill_max: int | None = None,
                  account_value: float = 100_000, risk: str = "", prices: list[tuple[str, float]] | None = None,
                  market_data: str = "live", clock: Any = None, sim: dict[str, Any] | None = None,
-                 gateway: dict[str, Any] | None = None):
+                 gateway: dict[str, Any] | None = None, reconcile_seconds: float = 5.0):
         self.tmp = tmp
         (tmp / "plans").mkdir(exist_ok=True)
         (tmp / "plans" / "plans.toml").write_text(plans)
-        (tmp / "config.toml").write_text(paper_config(trailing_seconds=0.05, extra=risk))
+        (tmp / "config.toml").write_text(paper_config(trailing_seconds=0.05, extra=risk,
+                                                      reconcile_seconds=reconcile_seconds))
         self.config = load_config(tmp / "config.toml", {})
         self.journal = tmp / "sim-journal.jsonl"
         self.gw = SimGateway(PricePath.from_rows(prices or PRICES), port=0, tick_seconds=None,

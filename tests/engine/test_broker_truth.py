@@ -91,6 +91,29 @@ async def test_a_partial_sale_by_hand_cuts_the_exits_to_what_is_held_and_asks_a_
         assert plan.exit_reason == "stop"
 
 
+async def test_a_plan_in_error_whose_exits_the_trader_cancels_gets_a_stop_back_at_once(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """A plan in error (a partial sale by hand) still holds 121 shares; the trader's global cancel
+    takes its exits. IB's cancels alone bring a stop back (no reconciliation runs here: once an
+    hour), and the trader is told: never 121 shares without a stop until the next look."""
+    log_guard.expect(r"Error 202")
+    async with World(tmp_path, plan_toml("U"), reconcile_seconds=3600) as w:
+        await w.state("U", "protected")
+        async with Trader(w.gw.port) as trader:
+            await trader.sell("AAPL", 100)
+            await w.state("U", "error")
+            await w.until(lambda: _exits_at_ib(w) == [(7, "LMT", "U:target", 121), (7, "STP", "U:stop", 121)],
+                          "exits cut to 121")
+            trader.global_cancel()
+            await w.until(lambda: _exits_at_ib(w) == [(7, "STP", "U:stop:2", 121)], "a stop back for the 121 shares")
+        plan = w.plan("U")
+        assert _position(w) == 121 and plan.state == "error" and "IB showed nothing working for its 121" in plan.reason
+        assert sum("IB showed nothing working" in n for n in _notices(w, "error")) == 1
+        w.gw.set_price("AAPL", 170.00)                            # that stop sells what is left, no more
+        await w.state("U", "closed")
+        assert _position(w) == 0 and _working(w) == []
+
+
 async def test_our_stop_cancelled_in_tws_for_a_stop_of_the_traders_own_never_leaves_two_stops(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
     async with World(tmp_path, plan_toml("S")) as w:
