@@ -75,7 +75,7 @@ from .rules import (
     risk_per_share,
     validate_plan_fields,
 )
-from .table import TRANSITIONS, guard_names, triggers
+from .table import TRANSITIONS, guard_names, sent_a_stop_back, triggers
 from .values import (
     LIVE_POSITION,
     LIVE_STATES,
@@ -188,6 +188,7 @@ __all__ = [
     "risk_per_share",
     "round_price",
     "round_to_tick",
+    "sent_a_stop_back",
     "size_in_base",
     "triggers",
     "validate_plan_fields",

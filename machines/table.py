@@ -793,6 +793,12 @@ STOP_SENT_BACK = "is sent back to IB"
 STOP_BACK_REFUSED = "IB refused the stop sent back too"
 
 
+def sent_a_stop_back(plan: Plan) -> bool:
+    """A stop was put back for the plan in error already (after a refused flatten, or with nothing
+    working at IB): the plan's reason says so."""
+    return STOP_SENT_BACK in (plan.reason or "")
+
+
 def told_unprotected(ed: EventData) -> bool:
     """The trader was told already that IB refused the stop put back: nothing new to send or say."""
     return STOP_BACK_REFUSED in (_p(ed).reason or "")

@@ -134,7 +134,7 @@ class Engine:
         self.market = MarketWatch(broker, notices, clock, DataRules(settings.market_max_age,
                                                                    settings.market_allow_delayed))
         self.holdings = Holdings(broker, self.registry, self.gate, self.fills)
-        self.flatten = Flattener(broker, store, clock, emit, self.fills)
+        self.flatten = Flattener(broker, store, clock, emit, self.fills, self.holdings)
         self.executor = Executor(broker, store, clock, emit, self.fills, self.flatten, self.faults, self.holdings)
         self.hours = MarketHours(clock, enforce=settings.market_hours, lookup=store.cached_details,
                                  report=lambda key, kind, message: notices.report_once(key, kind, {"message": message}))

@@ -39,6 +39,7 @@ from ..errors import UnknownContract
 from ..store import Store
 from . import legs
 from .fills import FillsInFlight
+from .holdings import Holdings
 
 WAITING = "waiting"   # a Flatten's result while its market order waits for IB's confirmation (kept in the store)
 REPRICE_ECHO_SECONDS = 10.0  # IB echoes a modification within a second; after this, it was lost
@@ -65,8 +66,10 @@ def _may_still_execute(orders: list[BrokerOrder]) -> list[str]:
 
 
 class Flattener:
-    def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight) -> None:
+    def __init__(self, broker: Broker, store: Store, clock: Clock, emit: Emit, fills: FillsInFlight,
+                 holdings: Holdings) -> None:
         self.broker = broker
+        self.holdings = holdings
         self.store = store
         self.clock = clock
         self.emit = emit
@@ -75,6 +78,7 @@ class Flattener:
         self._repriced: dict[str, datetime] = {}  # plan → when its take-profit was repriced to exit
         self._refused: set[str] = set()  # plans whose repricing IB refused: a market order from now on
         self._awaiting: set[str] = set()  # plans whose exits were cancelled for a market order not yet sent
+        self._looked: set[str] = set()    # plans in error IB was read again for since they last had an exit
 
     async def carry_out(self, e: fx.Flatten) -> str:
         """Close ``e.quantity`` now (the effect is already refreshed against the plan)."""
@@ -170,17 +174,33 @@ class Flattener:
                     foreign: list[ForeignOrder]) -> machines.Unprotected | None:
         """Reconciliation's last word on a plan in error: an open position with nothing at IB that
         could sell it (no stop, take-profit or flatten of the plan, none cancelled only on our word,
-        no trader's exit on its side of the symbol), its fills applied, nothing pending for it and no
-        market order owed. The plan is told (a stop goes back): never left naked in silence."""
+        no exit of another client reaching past the trader's own shares into the plans'), its fills
+        applied, nothing pending for it and no market order owed. The plan is told (a stop goes
+        back): never left naked in silence. ``foreign``: every client's working orders, as fresh as
+        the caller has them (the trader's stop for their own shares alone protects none of the plan's)."""
         if plan.state != State.ERROR or plan.open_qty <= 0 or self.fills.unapplied(plan) or self.awaiting(plan.id):
             return None
         orders = self.broker.orders_of(plan.id)
         if any(getattr(p, "plan_id", None) == plan.id for p in pending_effects) or legs.flattens(orders) \
                 or _may_still_execute(orders):
             return None
-        if any(f.symbol == plan.key and f.action == plan.spec.side.exit_action for f in foreign):
+        if not self.broker.held(plan.key).settled or \
+                self.holdings.trader_exits(plan.key, plan.spec.side, foreign) is not None:
             return None
         return machines.Unprotected(self.clock.now())
+
+    def look_again(self, plan: Plan, pending_effects: list[Any]) -> bool:
+        """On an order change of a plan in error: it may be naked (other clients' orders aside: the
+        list of them is as old as the last reconciliation), so IB is read again before a stop goes
+        back. Once per naked spell, and not after a stop was put back already (a stop cancelled
+        again and again waits for the periodic reconciliation: no loop of orders and notices)."""
+        if self.unprotected(plan, pending_effects, []) is None:
+            self._looked.discard(plan.id)
+            return False
+        if plan.id in self._looked or machines.sent_a_stop_back(plan):
+            return False
+        self._looked.add(plan.id)
+        return True
 
     def missing_exit(self, plan: Plan, pending_effects: list[Any]) -> fx.Flatten | None:
         """For a flattening plan whose open position IB shows no exit for (a repricing lost or

@@ -1,5 +1,4 @@
-"""Reconciliation with IB, at start, after every reconnect, after an unclear IB error and
-periodically.
+"""Reconciliation with IB: at start, after every reconnect or an unclear IB error, periodically.
 
 Broker reports are authoritative; a missing report is not evidence of anything:
 
@@ -15,9 +14,8 @@ Broker reports are authoritative; a missing report is not evidence of anything:
    changed outside the orchestrator: the plan is told (closed outside, or cut down and to error);
    exit orders that are not ours and could sell a plan's shares make it step back (its own exits
    cancelled, to error: two sets of exits would sell twice);
-   then what protects each open position is re-derived from IB's orders (a gap is re-protected,
-   an excess cut down), and a position being flattened has its exit working at IB (else the
-   flatten is sent again);
+   then each open position's protection is re-derived from IB's orders (a gap re-protected, an
+   excess cut), and a position being flattened has its exit at IB (else the flatten again);
 6. our orders still working for plans that have ended are cancelled;
 7. positions are compared per symbol with what the plans hold; anything unexplained stops new
    entries and raises an alert instead of being guessed away.
@@ -173,9 +171,8 @@ class Reconciler:
 
     async def position_moved(self, symbol: str) -> None:
         """IB reported a position in ``symbol``: a shortfall is acted on now (a take-profit left on
-        shares the trader sold would open a short). A report that seems to explain a held symbol
-        runs a reconciliation, whose check lifts the hold if the executions agree. Before the first
-        reconciliation nothing is judged: it reads everything."""
+        shares sold by hand would open a short); one that seems to explain a held symbol runs a
+        reconciliation (which lifts the hold if the executions agree). Nothing before the first."""
         if self.reconciled.is_set():
             now = self.clock.now()
             await self._shortfalls(now, symbol)
@@ -266,9 +263,8 @@ class Reconciler:
                 await self.apply(plan.id, machines.EntryUnseen(now))
 
     async def orders_changed(self, plan_id: str) -> None:
-        """One of the plan's orders changed at IB (or one of its events was applied): its
-        protection is re-derived, and a flattening plan whose exits IB now reports done (the
-        cancels before a market order confirmed) gets its market order at once."""
+        """One of the plan's orders changed at IB (or one of its events was applied): protection
+        re-derived; a flattening plan whose exits IB reports done gets its market order at once."""
         await self.protection.changed(plan_id)
         plan = self.registry.known(plan_id)
         if plan is not None and self.reconciled.is_set():
@@ -276,8 +272,9 @@ class Reconciler:
 
     async def ensure_exit(self, plan: machines.Plan, *, expected: bool = False) -> None:
         """A flattening plan with no exit at IB is flattened again (``expected``: after an order
-        change, where no exit is what a confirmed cancel leaves). A plan in error (a human's) has a
-        stop for more than it holds cut, and one with nothing at IB that could sell gets a stop back."""
+        change). A plan in error has a stop for more than it holds cut, and one with nothing at IB
+        that could sell gets a stop back (on an order change, from a reconciliation run at once,
+        with every client's orders read afresh; a stop put back once waits for the periodic one)."""
         error = plan.state == State.ERROR
         pending = [p.effect for p in self.store.pending_effects()] if plan.flattening or not expected or error else []
         if plan.flattening and (effect := self.flatten.missing_exit(plan, pending)) is not None:
@@ -286,6 +283,9 @@ class Reconciler:
         elif (cut := self.flatten.stop_cut(plan)) is not None:
             await self._run(cut, plan, logging.WARNING, f"its stop works at IB for more than its {plan.open_qty} "
                                                         "shares: cutting it")
+        elif expected:
+            if self.flatten.look_again(plan, pending):
+                await self.run(f"{plan.id} has nothing working at IB")
         elif (naked := self.flatten.unprotected(plan, pending, self._foreign)) is not None:
             await self.apply(plan.id, naked)   # the plan tells the trader (its reason, an error notice)
 

@@ -35,7 +35,8 @@ T = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 def _executor(broker: FakeBroker, clock: FixedClock | None = None) -> Executor:
     clock = clock or FixedClock(T)
     fills = FillsInFlight(broker, WorkQueue())
-    flatten = Flattener(broker, store=None, clock=clock, emit=lambda *a: None, fills=fills)  # type: ignore[arg-type]
+    flatten = Flattener(broker, store=None, clock=clock, emit=lambda *a: None, fills=fills,  # type: ignore[arg-type]
+                        holdings=None)  # type: ignore[arg-type]
     return Executor(broker, store=None, clock=clock, emit=lambda *a: None, fills=fills,  # type: ignore[arg-type]
                     flatten=flatten)
 
@@ -150,7 +151,8 @@ def test_an_order_another_client_holds_is_never_changed_and_the_plan_asks_for_a_
     emitted: list[Any] = []
     clock = FixedClock(T)
     fills = FillsInFlight(broker, WorkQueue())
-    flatten = Flattener(broker, store=None, clock=clock, emit=lambda *a: emitted.append(a), fills=fills)  # type: ignore[arg-type]
+    flatten = Flattener(broker, store=None, clock=clock, emit=lambda *a: emitted.append(a), fills=fills,  # type: ignore[arg-type]
+                        holdings=None)  # type: ignore[arg-type]
     ex = Executor(broker, store=None, clock=clock, emit=lambda *a: emitted.append(a), fills=fills,  # type: ignore[arg-type]
                   flatten=flatten)
     result = asyncio.run(ex.run(fx.ModifyStop("P1", D("178.00"), 100), _plan(State.TRAILING, stop_price=D("178.00"))))
@@ -167,7 +169,7 @@ def _capped_world(tmp_path: Any, quote: Any = None) -> tuple[FakeBroker, Executo
     emitted: list[Any] = []
     clock = FixedClock(T)
     fills = FillsInFlight(broker, WorkQueue())
-    flatten = Flattener(broker, store, clock, lambda *a: None, fills)
+    flatten = Flattener(broker, store, clock, lambda *a: None, fills, holdings=None)  # type: ignore[arg-type]
     ex = Executor(broker, store, clock, lambda _pid, e: emitted.append(e), fills, flatten)
     return broker, ex, emitted, Plan(market, state=State.SIZED, quantity=221)
 

@@ -123,7 +123,7 @@ EXPECTED_ALL = [
     "UNFILLED_WORKING", "US_STOCK_TICK", "Unprotected", "build_machine", "decide_size", "entry_reference",
     "guard_names",
     "next_trailing_stop", "open_risk", "order_ref", "parse_order_ref", "plan_risk", "position_size",
-    "risk_per_share", "round_to_tick", "triggers", "validate_plan_fields",
+    "risk_per_share", "round_to_tick", "sent_a_stop_back", "triggers", "validate_plan_fields",
 ]
 # instruments and money (machines/instruments.py, machines/money.py)
 EXPECTED_ALL = sorted(EXPECTED_ALL + [
