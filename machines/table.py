@@ -643,15 +643,19 @@ def close_outside(ed: EventData) -> None:
 
 
 def trim_to_held(ed: EventData) -> None:
-    """IB holds less than the plan believes: nothing new is placed, its exits are cut down to
-    what is held, a human decides."""
+    """IB holds less than the plan believes: nothing new is placed, its exits (or the flatten
+    under way) are cut down to what is held, a human decides."""
     plan, e = _p(ed), _e(ed)
     reason = (f"the position changed outside the orchestrator: IB holds {e.held} of the {e.believed} shares "
               f"the plan believes it owns; its exits are cut to {e.held} and nothing new is sent")
     _outside(plan, e.held, e.believed)
     spec = plan.spec
-    _emit(plan, fx.Protect(plan.id, plan.key, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
-                           grow=False))
+    if plan.flattening:   # the exit under way is cut to what is held (a Protect would be stale)
+        _emit(plan, fx.Flatten(plan.id, plan.key, spec.side, max(e.held, 0), "cut to what IB holds",
+                               plan.stop_price))
+    else:
+        _emit(plan, fx.Protect(plan.id, plan.key, spec.side, max(e.held, 0), plan.stop_price, plan.target_price,
+                               grow=False))
     if plan.reason != reason:
         plan.reason = reason
         _kind(plan, K.POSITION_CHANGED, held=e.held, believed=e.believed)

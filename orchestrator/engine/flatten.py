@@ -87,7 +87,9 @@ class Flattener:
             self.changes.cancel(o)
         covered = sum(o.open_quantity for o in legs.flattens(orders))
         qty = e.quantity - covered
-        if qty <= 0:
+        if qty < 0:   # IB holds less than the market orders sell (shares sold by hand under them)
+            return "cut to what IB holds" + self._cut(legs.flattens(orders), e.quantity, legs.entry_filled(orders))
+        if qty == 0:
             return f"skipped: flatten orders already cover {covered}"
         stop = legs.working_stop(orders)
         targets = legs.live(orders, Leg.TARGET)
@@ -103,7 +105,8 @@ class Flattener:
             except OrderGone:  # sent, then found done by the adapter: its status will tell
                 return f"take-profit {t.order_id} repriced, but ib_async reports it done"
             self._repriced[e.plan_id] = self.clock.now()
-            return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}"
+            cut = self._cut([stop], qty, legs.entry_filled(orders))
+            return f"exit now: take-profit {t.order_id} repriced to {price} (marketable) for {qty}{cut}"
         for o in [*targets, *legs.live(orders, Leg.STOP)]:  # nothing of ours may sell beside a market order
             if not self.changes.cancel(o):
                 return f"refused: {o.leg.value} {o.order_id} is held by client {o.client_id}: no market order beside it"
@@ -123,6 +126,23 @@ class Flattener:
         self._awaiting.discard(e.plan_id)
         self.broker.place(e.symbol, order)
         return f"placed flatten {order.order_id} for {qty}"
+
+    def _cut(self, exits: list[BrokerOrder], quantity: int, parent_filled: bool) -> str:
+        """Cut ``exits`` of ours (largest first) so that together they sell no more than ``quantity``."""
+        said, left = [], quantity
+        for o in sorted(exits, key=lambda o: o.open_quantity, reverse=True):
+            keep = min(o.open_quantity, left)
+            left -= keep
+            if keep == o.open_quantity:
+                continue
+            try:
+                ok = (self.changes.modify(o, parent_filled=parent_filled, quantity=keep) if keep
+                      else self.changes.cancel(o))
+            except OrderGone:   # done already: its status will tell
+                continue
+            said.append(f"{o.leg.value} {o.order_id} cut to {keep}" if ok else
+                        f"{o.leg.value} {o.order_id} held by client {o.client_id}")
+        return "".join(f"; {s}" for s in said)
 
     def exit_in_flight(self, plan: Plan) -> bool:
         """IB has (or is being sent) an order that exits the plan's whole position now: a

@@ -821,9 +821,20 @@ def _closed_outside(src: State) -> Given:
 
 @case(PositionShortfall, S.ERROR, (), "trim_to_held", (*LIVE, S.ERROR))
 def _position_changed(src: State) -> Given:
-    return Given(plan_in(src), event(PositionShortfall, held=40),
+    return Given(plan_in(src, flattening=False), event(PositionShortfall, held=40),
                  [(Protect, {"quantity": 40, "grow": False}), notify("position_changed")],
                  lambda p: _assert(p.open_qty == 40 and p.outside_qty == 60 and "IB holds 40 of the 100" in p.reason))
+
+
+def test_a_shortfall_under_a_flatten_cuts_the_flatten_to_what_is_held() -> None:
+    """Shares sold by hand while the plan is being flattened: the exit under way is cut to what IB
+    holds (a Protect would be stale for a flattening plan, and the exit would sell the rest short)."""
+    for src in (*LIVE, S.ERROR):
+        m, plan = bound(plan_in(src, flattening=True))
+        effects = m.step(plan, event(PositionShortfall, held=40))
+        assert plan.state == S.ERROR and plan.open_qty == 40
+        assert [(type(e).__name__, getattr(e, "quantity", None)) for e in effects] == [
+            ("Flatten", 40), ("Notify", None)], src
 
 
 @case(PositionShortfall, None, (), NOTHING, (*UNFILLED, *ENDED, S.PENDING))
