@@ -141,17 +141,20 @@ def fills_exactly_once(db: Db, broker: Broker) -> list[Violation]:
         # realized P&L (in base currency: × multiplier × the sizing's rate): the machine's average-cost
         # rule over the fills in the order applied ...
         sign = (1 if row["side"] == "long" else -1) * Decimal(row["multiplier"] or 1) * Decimal(row["fx_rate"] or 1)
-        filled = 0
-        avg = Decimal(0)
+        filled = held = 0
+        every = cost = Decimal(0)   # the average of every entry fill; the average cost of the shares held
         pnl = Decimal(0)
         for f in fills:
             qty, price = int(f["quantity"]), Decimal(f["price"])
             if f["leg"] == "entry":
-                avg = (avg * filled + price * qty) / (filled + qty)
-                filled += qty
+                every = (every * filled + price * qty) / (filled + qty)
+                cost = (cost * held + price * qty) / (held + qty) if held > 0 else price
+                filled, held = filled + qty, held + qty
             else:
-                pnl += (price - (avg if filled else Decimal(row["entry_price"]))) * qty * sign
-        if dec(row["realized_pnl"]) != pnl:
+                basis = cost if held > 0 else every if filled else Decimal(row["entry_price"])
+                pnl += (price - basis) * qty * sign
+                held -= qty
+        if abs(dec(row["realized_pnl"]) - pnl) > Decimal("0.000001"):
             out.append(Violation("fills_exactly_once", plan_id,
                                  f"realized P&L {row['realized_pnl']} != {pnl} from the fills applied"))
         # ... and, once flat, the broker's cash flow (independent of the order fills were applied in)

@@ -413,22 +413,38 @@ def flatten_unwanted_fill(ed: EventData) -> None:
     _kind(plan, K.LATE_FILL)
 
 
+def _open_cost(plan: Plan) -> Decimal:
+    """The average cost of the shares still held: what every entry fill cost less the cost of the
+    shares already sold (their exit prices less the P&L booked on them). Entry fills that come
+    between exits (a stop filling in pieces beside a working entry) so leave the P&L, once flat,
+    at IB's cash flow; the average of every entry fill would weigh shares already sold too."""
+    entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
+    held = plan.filled_qty - plan.exited_qty
+    if held <= 0 or plan.exited_qty == 0 or plan.avg_exit_price is None:
+        return entry
+    sold_cost = plan.avg_exit_price * plan.exited_qty - plan.realized_pnl / (plan.spec.side.sign * plan.money_factor)
+    return (entry * plan.filled_qty - sold_cost) / held
+
+
 def _book_exit(plan: Plan, e: Any) -> None:
     """The fill's shares, price and P&L; what of it IB's position report had taken as gone
     outside is the fill's now."""
     plan.seen_exec_ids.add(e.exec_id)
     plan.outside_qty -= _already_outside(plan, e)
+    cost = _open_cost(plan)
     prev = plan.exited_qty
     plan.exited_qty = prev + e.quantity
     avg = plan.avg_exit_price or Decimal(0)
     plan.avg_exit_price = (avg * prev + e.price * e.quantity) / plan.exited_qty
-    entry = plan.avg_entry_price if plan.avg_entry_price is not None else plan.spec.entry_price
-    plan.realized_pnl += (e.price - entry) * e.quantity * plan.spec.side.sign * plan.money_factor
+    plan.realized_pnl += (e.price - cost) * e.quantity * plan.spec.side.sign * plan.money_factor
 
 
 def record_exit(ed: EventData) -> None:
     plan, e = _p(ed), _e(ed)
     _book_exit(plan, e)
+    if not plan.entry_done and not e.theirs:   # our exit filled: the trade is over, no more entry
+        plan.entry_done = True
+        _emit(plan, fx.CancelEntry(plan.id, f"the {e.leg} filled"))
     leg = Leg(e.leg)
     if leg is Leg.STOP:
         plan.exit_reason = "trailing_stop" if plan.trail_active else "stop"
