@@ -219,7 +219,9 @@ def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: H
     """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}.
 
     The trader's own shares need no stop of ours; what is left is the plan's. A stop of the
-    trader's on the plan's shares (``TWS-close``, or one carrying the plan's orderRef) covers too.
+    trader's on the plan's shares (``TWS-close``, or one carrying the plan's orderRef) covers too,
+    and so does our market flatten working for them: it exits where a triggered stop would (the
+    engine sends it only once the stop is cancelled, so the two never sell twice).
     Where the trader is in the symbol (a trade by hand, a stop of theirs) only too little cover
     is a gap — too much is exits_within_position's, with its grace — and a share the trader's
     hand trades reversed is theirs. Elsewhere the orchestrator's stops must match exactly."""
@@ -248,10 +250,11 @@ def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: H
                     theirs += int(round(o["remaining"]))
             elif ref is not None and mine and ref[1] is Leg.STOP:
                 ours += int(round(o["remaining"]))
-            elif ref is not None and mine and ref[1] is Leg.FLATTEN:
+            elif ref is not None and mine and ref[1] is Leg.FLATTEN and o.get("order_type") == "MKT":
                 flattening += int(round(o["remaining"]))
         trader_in = hand.traded(sym) or theirs > 0
-        if ours + theirs < abs(qty) or (ours != abs(qty) and not trader_in):
+        cover = ours + flattening   # a market flatten working for the shares exits where a stop would
+        if cover + theirs < abs(qty) or (cover != abs(qty) and not trader_in):
             gaps[plan] = (qty, f"position {qty}, working stop quantity {ours}" + (
                 f" (and {theirs} of the trader's)" if theirs else "") + (
                 f" (a flatten order for {flattening} is working)" if flattening else ""))

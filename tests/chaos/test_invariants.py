@@ -224,10 +224,10 @@ def test_coverage_gaps() -> None:
                            {"symbol": "TSLA", "quantity": 10.0}],
              "orders": [_order("P:stop", "Submitted", remaining=300),
                         _order("Q:stop", "Submitted", action="BUY", remaining=20, symbol="MSFT"),
-                        _order("Q:flatten", "Submitted", "MKT", "BUY", remaining=30, symbol="MSFT")]}
+                        _order("Q:flatten", "Submitted", "MKT", "BUY", remaining=20, symbol="MSFT")]}
     gaps = inv.coverage_gaps(state, {"AAPL": "P", "MSFT": "Q"})
     assert set(gaps) == {"Q", "TSLA"}
-    assert gaps["Q"] == (-50, "position -50, working stop quantity 20 (a flatten order for 30 is working)")
+    assert gaps["Q"] == (-50, "position -50, working stop quantity 20 (a flatten order for 20 is working)")
     assert "belongs to no plan" in gaps["TSLA"][1]
     v = inv.Violation("protected_after_connect", "Q", gaps["Q"][1])
     assert classify([v])[0].known is None  # partial-flatten-unprotected is fixed (OCA type 2): a real violation
