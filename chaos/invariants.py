@@ -1,8 +1,7 @@
 """The invariants a chaos run checks, from broker truth and from state.db only.
 
-Broker truth is the simulated gateway's control port (``state``: orders, positions, executions;
-``journal``: every order event in order, its refusals and pacing). The orchestrator's truth is
-``state.db``, read-only: it is judged by what it left behind (a check's violations; none: it held).
+Broker truth: the gateway's control port (``state``: orders, positions, executions; ``journal``:
+every order event, refusal and pacing). ``state.db`` is read-only: judged by what it left behind.
 """
 
 from __future__ import annotations
@@ -219,9 +218,8 @@ def coverage_gaps(state: dict[str, Any], plan_of_symbol: dict[str, str], hand: H
     """Open positions without a working stop for their full quantity: {plan (or symbol): (position, what)}.
 
     The trader's own shares need no stop of ours; what is left is the plan's. A stop of the
-    trader's on the plan's shares (``TWS-close``, or one carrying the plan's orderRef) covers too,
-    and so does our market flatten working for them: it exits where a triggered stop would (the
-    engine sends it only once the stop is cancelled, so the two never sell twice).
+    trader's on the plan's shares (``TWS-close``, or the plan's orderRef) covers too, and so does
+    our market flatten for them (it exits where a triggered stop would; the stop goes first).
     Where the trader is in the symbol (a trade by hand, a stop of theirs) only too little cover
     is a gap — too much is exits_within_position's, with its grace — and a share the trader's
     hand trades reversed is theirs. Elsewhere the orchestrator's stops must match exactly."""
