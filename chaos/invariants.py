@@ -18,7 +18,6 @@ from machines import Leg, parse_order_ref
 from .hand import CLOSE_REF, TRADER_CLIENT, Hand
 
 WORKING = ("PreSubmitted", "Submitted")
-
 # The invariants, in report order, with the one line the summary shows for each.
 INVARIANTS: dict[str, str] = {
     "one_entry_per_plan": "exactly one entry order per sized plan (every attempt counted, held ones too)",
