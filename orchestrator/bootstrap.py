@@ -126,7 +126,10 @@ async def start(rt: Runtime, existing: Existing = Existing.REFUSE) -> None:
                             {"kind": NotifyKind.PLAN_FILES_MISSING, "plan_id": None, "facts": {"message": missing}},
                             at=rt.clock.now())
     if isinstance(rt.clock, BrokerClock):  # follow IB's time from the first step on
-        rt.clock.on_change = rt.engine.jobs.retime
+        def clock_moved() -> None:   # one-shot jobs and notification waits follow IB's time
+            rt.engine.jobs.retime()
+            rt.sender.clock_moved()
+        rt.clock.on_change = clock_moved
         try:
             await asyncio.wait_for(rt.clock.sync(rt.broker.ib.reqCurrentTimeAsync), 5)
         except (TimeoutError, ConnectionError, OSError) as exc:

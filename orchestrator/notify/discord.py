@@ -180,6 +180,11 @@ class DiscordDeliver:
         """Use the webhook again after it was disabled (its configuration was fixed)."""
         self.disabled = None
 
+    def clock_moved(self) -> None:
+        """The clock stepped: a rate-limit wait taken on the old time is forgotten (Discord says
+        again if it still holds)."""
+        self.not_before = None
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()

@@ -125,6 +125,18 @@ class OutboxSender:
             enable()
         self.wake.set()
 
+    def clock_moved(self) -> None:
+        """The clock stepped (IB's time, followed): a wait measured on the old time means nothing on
+        the new one (a retry set on the machine's December is months away on a simulator's April),
+        so every pending message is due now; a wait still owed is learned again from Discord."""
+        self.paused_until = None
+        self._restored = True   # the rows' waits are the old clock's too
+        self.store.outbox_due(self.clock.now())
+        moved = getattr(self.deliver, "clock_moved", None)
+        if callable(moved):
+            moved()
+        self.wake.set()
+
     def poke(self) -> None:
         """New rows were written: look at the outbox now rather than at the next poll."""
         self.wake.set()

@@ -46,6 +46,12 @@ class Outbox(Tables):
             self.db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, last_error=NULL WHERE id=?",
                             (iso(at), item_id))
 
+    def outbox_due(self, at: datetime) -> None:
+        """Every pending message waiting past ``at`` is due at ``at`` (the clock stepped under its wait)."""
+        with self._tx():
+            self.db.execute("UPDATE outbox SET next_attempt_at=? WHERE sent_at IS NULL AND dead_at IS NULL "
+                            "AND next_attempt_at > ?", (iso(at), iso(at)))
+
     def mark_retry(self, item_id: int, *, error: str, next_attempt_at: datetime, count_attempt: bool = True) -> None:
         with self._tx():
             self.db.execute("UPDATE outbox SET attempts=attempts+?, last_error=?, next_attempt_at=? WHERE id=?",

@@ -149,6 +149,25 @@ async def test_ten_second_503_outage_then_all_delivered_in_order(store: Store, v
     assert all(r["sent_at"] and r["dead_at"] is None for r in rows)
 
 
+async def test_a_wait_set_before_the_clock_stepped_back_never_holds_the_outbox(store: Store, vt: VirtualTime) -> None:
+    """A 503 while the clock still reads the machine's time, then the clock follows a simulator's
+    IB months earlier: the retry set on the old time would hold every message for months. The
+    clock's step makes them due now, and they are delivered in order."""
+    expected = fill_outbox(store, ["A-1", "B-2"], events_per_plan=2)
+    first = vt.now()
+    async with DiscordStandIn(vt.clock) as hook:
+        hook.responder = lambda req: unavailable() if req.at == first else ok()
+        sender = sender_for(store, hook.url, vt)
+        assert await sender.drain() == 0                     # the 503: the head waits a second
+        vt.advance(-200 * 86400)                              # IB's clock, as followed: 200 days earlier
+        assert await sender.drain() == 0                      # the old wait, months away now
+        sender.clock_moved()
+        assert await sender.drain() == len(expected)
+        await sender.aclose()
+    assert [r.key for r in hook.delivered()] == expected
+    assert pending(store) == 0
+
+
 async def test_outage_longer_than_the_attempts_dead_letters_the_head(store: Store, vt: VirtualTime,
                                                                      log_guard: Any) -> None:
     log_guard.expect(r"dead-lettered: gave up after 4 attempts: Discord 503 Service Unavailable")
