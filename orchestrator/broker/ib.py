@@ -53,7 +53,7 @@ from .port import (
 )
 from .refusals import Refusals, Sent
 from .session import ByPlan, one_write
-from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view
+from .translate import NO_NAMESPACE, Namespace, fill_view, foreign_view, order_view, shares
 from .unreachable import unreachable
 
 log = logging.getLogger(__name__)
@@ -374,8 +374,11 @@ class IBBroker:
                limit_price: Decimal | None = None, stop_price: Decimal | None = None,
                urgency: float | None = None) -> None:
         trade: Trade = order.handle
-        copy = orders.amended(trade.order, filled=order.filled, parent_filled=parent_filled, quantity=quantity,
-                              limit_price=limit_price, stop_price=stop_price)
+        # ``quantity`` is what may still sell: on top of what filled, its executions counted too (a
+        # status can lag them, and a total set on a stale filled figure would sell less than asked)
+        heard = sum(shares(f.execution.shares) for f in {f.execution.execId: f for f in trade.fills}.values())
+        copy = orders.amended(trade.order, filled=max(order.filled, heard), parent_filled=parent_filled,
+                              quantity=quantity, limit_price=limit_price, stop_price=stop_price)
         moving = ("trail", order.order_id)
         lane = Lane.EXIT if urgency is None else Lane.TRAIL
         if trade.isDone():  # ib_async believes the order is done: its status will say why
