@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="count instances of known issues as violations too")
     p.add_argument("--no-settle", action="store_true",
                    help="after the trader trades a plan's shares, let the market move on at once (the quick pass)")
+    p.add_argument("--sessions", action="store_true",
+                   help="every episode on the gateway's session clock (XNYS, 300x): a close, the closed period, "
+                        "a maintenance window and an open with a gap (chaos/sessiontime.py)")
     p.add_argument("--quiet", action="store_true", help="only the summary")
     p.add_argument("--out", type=Path, default=None, help="also write the summary to this file")
     args = p.parse_args(argv)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chaos: seed {seed} ({command})", flush=True)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     run = Run(seed, budget, base=args.workdir, plans_per_episode=args.plans, tick=args.tick, keep=args.keep,
-              strict=args.strict, settle=not args.no_settle, log=log)
+              strict=args.strict, settle=not args.no_settle, sessions=args.sessions, log=log)
 
     async def go() -> Tally:
         task = asyncio.current_task()

@@ -12,8 +12,8 @@ from machines import parse_order_ref
 from . import invariants as inv
 from .episode import Episode
 from .exposure import GRACE
+from .folder import ENDED
 from .hand import TRADER_CLIENT
-from .world import ENDED
 
 ERROR_PATIENCE = 3.0   # s after its cancel: the daemon applies commands every 0.5 s
 

@@ -8,6 +8,7 @@ import asyncio
 import re
 import tomllib
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,13 +16,14 @@ from orchestrator.config import RiskConfig
 
 from . import invariants as inv
 from . import known as known_issues
-from . import records
+from . import records, sessionchecks
 from .episode import Episode
 from .exposure import market_entry_risk
 from .hand import OWN_REF, TRADER_CLIENT
 from .pacing import no_pacing_errors
 from .procs import run_cli
 from .scenario import ACCOUNT_VALUE, RISK_PCT
+from .sessiontime import Hours
 from .ticks import catalogue_rules, prices_on_tick
 
 # ERROR lines the orchestrator may log under these faults without anything being wrong.
@@ -70,6 +72,8 @@ async def judge(ep: Episode) -> None:
         ("no_pacing_errors", lambda: no_pacing_errors(journal, ep.dir)),
         ("prices_on_tick", lambda: prices_on_tick(journal, catalogue_rules(ep.scenario.base, ep.scenario.sim_date))),
     ]
+    if ep.timeline is not None:
+        checks += await _session_checks(ep)
     tolerance = entry_tolerance(ep.config)
     checks.append(("market_entry_risk", lambda: market_entry_risk(
         db, state["executions"], tolerance, Decimal(ACCOUNT_VALUE), RISK_PCT)))
@@ -93,6 +97,21 @@ async def judge(ep: Episode) -> None:
     ep.tally.checks["no_secret_in_output"] += 1
     ep.found(records.no_secret(ep.discord.token, [p for p in ep.dir.rglob("*") if p.is_file()], ep.cli_outputs))
     ep.violations = known_issues.classify(ep.violations)
+
+
+async def _session_checks(ep: Episode) -> list[tuple[str, Callable[[], list[inv.Violation]]]]:
+    """Session mode's invariants (chaos/sessionchecks.py), on the gateway's state and journal."""
+    assert ep.gw is not None and ep.timeline is not None
+    tl = ep.timeline
+    now = datetime.fromisoformat((await ep.gw("advance_time", seconds=0))["time"])
+    state, journal = await ep.gw.state(), await ep.gw.journal()
+    futures = {d.instrument.key for d in (*ep.scenario.plans, *ep.scenario.spare) if d.instrument.kind == "future"}
+    ep.tally.sessions["fills of ours at an open"] += sessionchecks.fills_at_open(journal, tl)
+    return [("no_fill_while_closed", lambda: sessionchecks.no_fill_while_closed(journal, state["orders"], Hours(),
+                                                                               futures, tl.speed)),
+            ("no_entry_in_maintenance", lambda: sessionchecks.no_entry_in_maintenance(journal, tl)),
+            ("day_orders_end_at_close", lambda: sessionchecks.day_orders_end_at_close(journal, state["orders"], tl,
+                                                                                     now))]
 
 
 def touched_by_hand(ep: Episode, broker: inv.Broker) -> set[str]:

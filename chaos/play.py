@@ -12,17 +12,23 @@ from .drain import drain
 from .episode import Episode
 from .exposure import GRACE
 from .judge import judge
+from .sessionplay import SessionClock
 from .world import COVER_SECONDS
 
 
 async def play(ep: Episode) -> None:
     await ep.setup()
     actor = Actor(ep)
+    clock = SessionClock.of(ep)
     try:
         plan = faults.schedule(ep)
         actor.schedule()
+        if clock is not None:
+            await clock.begin()
         await ep.start_orchestrator()
         await ep.checkpoint("start")
+        if clock is not None:
+            await clock.activated()
         cancelled = False
         n = len(ep.scenario.steps)
         cancel_at = ep.rng.randint(n // 3, max(n // 3, n - 3))
@@ -33,19 +39,26 @@ async def play(ep: Episode) -> None:
                         ep.random_kills_left -= 1
                         continue
                     await faults.inject(ep, kind)
-            await actor.act()
+            if clock is None or clock.trading():
+                await actor.act()
             if ep.step >= cancel_at and not cancelled:
                 cancelled = True
                 live = ep.live_plans()
                 if live:
                     await ep.cancel_plan(ep.rng.choice(sorted(live)))
+            if clock is not None:
+                await clock.at_step()
             await ep.market_step()
+            if clock is not None:
+                await clock.tick()
             if ep.orch is not None and not ep.orch.alive():
                 await ep.checkpoint("exit")
             if ep.step > n + 60:
                 break
         await ep.disarm_if_due(force=True)
         took_back = await actor.cleanup()
+        if clock is not None:
+            await clock.before_drain()
         await drain(ep, COVER_SECONDS + (GRACE if took_back else 0))
     finally:
         try:

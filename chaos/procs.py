@@ -150,7 +150,8 @@ class Gateway:
     @classmethod
     async def start(cls, workdir: Path, *, prices: Path, journal: Path, account_value: float,
                     partial_fill_max: int | None, port: int = 0, account: str | None = None,
-                    window: bool = False, sim_date: date | None = None) -> Gateway:
+                    window: bool = False, sim_date: date | None = None, clock: list[str] | None = None) -> Gateway:
+        """``clock``: the session clock's options (``--clock``, ``--speed``, ``--calendar``)."""
         module = "chaos.tws_gateway" if window else "orchestrator.simgw"
         args = ["-m", module, "--port", str(port), "--tick-seconds", "0", "--control-port", "0",
                 "--prices", str(prices), "--journal", str(journal), "--account-value", f"{account_value:g}"]
@@ -160,6 +161,7 @@ class Gateway:
             args += ["--partial-fill-max", str(partial_fill_max)]
         if sim_date:   # the date decides the futures months listed
             args += ["--date", sim_date.isoformat()]
+        args += clock or []
         child = await Child.spawn(f"gateway-{journal.stem}", args, cwd=REPO, logdir=workdir)
         line = await child.out.wait_line(r"^sim-gateway listening on ", START_TIMEOUT)
         ctl = await child.err.wait_line(r"^sim-gateway control on ", START_TIMEOUT)

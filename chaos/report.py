@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from .invariants import INVARIANTS
+from .catalogue import INVARIANTS, SESSION_INVARIANTS
 from .known import describe
 from .tally import ALL_KINDS, Tally
 
@@ -39,10 +39,14 @@ def summary(t: Tally, command: str = "") -> str:
     rows = []
     for name, text in INVARIANTS.items():
         checked = t.checkpoints if name == "protected_after_connect" else t.checks[name]
+        if name in SESSION_INVARIANTS and not checked:
+            continue   # not a session run
         rows.append([name, str(checked), str(by[name]), str(known[name]), text])
     lines += _table(rows, ["invariant", "checked", "violations", "known", "what"], (0, 4))
     for name, why in sorted(t.skipped.items()):
         lines.append(f"{name}: {why}")
+    if t.sessions:
+        lines.append("session events (seen at the gateway): " + ", ".join(f"{k} {n}" for k, n in t.sessions.items()))
     for note, n in t.notes.items():
         lines.append(f"seen and allowed: {note}: {n}")
     if t.cover_seconds:

@@ -29,8 +29,11 @@ __all__ = ["ALL_KINDS", "Budget", "Run", "Tally"]
 class Run:
     def __init__(self, seed: int, budget: Budget, *, base: Path | None = None, plans_per_episode: int = 6,
                  per_episode: Budget | None = None, tick: float = 0.04, keep: bool = False, strict: bool = False,
-                 settle: bool = True, log: Callable[[str], None] = print) -> None:
+                 settle: bool = True, sessions: bool = False, episodes: int | None = None,
+                 log: Callable[[str], None] = print) -> None:
         self.seed = seed
+        self.sessions = sessions   # every episode on the session clock (chaos/sessiontime.py)
+        self.episodes = episodes   # at most this many episodes (None: until the budget is spent)
         self.settle = settle   # after the trader trades a plan's shares, hold the market until its exits fit
         self.tag = seed % 10_000
         self.budget = budget
@@ -78,7 +81,7 @@ class Run:
         stalled = 0
         while True:
             quota = self._quota()
-            if quota.total() == 0 and index > 0:
+            if (quota.total() == 0 and index > 0) or (self.episodes is not None and index >= self.episodes):
                 break
             before = self.tally.faults
             episode = Episode(self, index, quota)

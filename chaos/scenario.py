@@ -13,6 +13,7 @@ their own, drawn from their own generator so that the plans' paths do not change
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -38,6 +39,7 @@ class PlanDraft:
     expire_in: float | None = None                 # seconds after the file is written
     outcome: str = "target"                        # target | stop | trail | drift
     inst: Instrument | None = None                 # None: a US stock on SMART at a cent
+    session: list[str] = field(default_factory=list)   # session mode's lines (chaos/sessiontime.py)
 
     @property
     def instrument(self) -> Instrument:
@@ -63,6 +65,7 @@ class PlanDraft:
         if self.expire_in is not None:
             when = (now or datetime.now(UTC)) + timedelta(seconds=self.expire_in)
             lines.append(f'expire_at = "{when.isoformat(timespec="seconds")}"')
+        lines += self.session
         if self.trail is not None:
             lines += ["[plans.trail]", f"trigger_r = {self.trail[0]}", f"distance = {self.trail[1]}"]
         return "\n".join(lines) + "\n"
@@ -148,11 +151,25 @@ def _path(rng: random.Random, d: PlanDraft, base: Decimal) -> list[Decimal]:
     return [d.instrument.path_price(x) for x in pts]
 
 
+Shape = Callable[[random.Random, list[PlanDraft], dict[str, list[Decimal]]], list[dict[str, Decimal]]]
+
+
+def padded(rng: random.Random, drafts: list[PlanDraft], paths: dict[str, list[Decimal]]) -> list[dict[str, Decimal]]:
+    """Every plan's path side by side, the shorter ones wandering on at their last price."""
+    length = max(len(p) for p in paths.values()) + 4
+    for d in drafts:
+        p = paths[d.symbol]
+        while len(p) < length:
+            p.append(d.instrument.path_price(float(p[-1]) * (1 + rng.gauss(0, 0.0002))))
+    return [{sym: paths[sym][i] for sym in paths} for i in range(length)]
+
+
 def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int = 3,
-          sim_date: date | None = None) -> Scenario:
+          sim_date: date | None = None, shape: Shape = padded) -> Scenario:
     """``plans`` plans on their own symbols (one of them, drawn, on a contract with tick rules that
     bite), ``spare`` more for mid-run additions; ``sim_date`` (default today, UTC) picks the
-    futures month, and is the gateway's date."""
+    futures month, and is the gateway's date. ``shape`` lays the plans' paths out as the market's
+    steps (session mode's puts a close, a closed period and a gap in them: chaos/sessionpath.py)."""
     sim_date = sim_date or datetime.now(UTC).date()
     tick_plan = rng.randrange(plans) if plans else -1
     drafts: list[PlanDraft] = []
@@ -166,12 +183,7 @@ def build(rng: random.Random, *, run: int, episode: int, plans: int, spare: int 
         d = _draft(rng, plan_id, inst, base[inst.symbol], market_only=i >= plans)
         (drafts if i < plans else extra).append(d)
     paths = {d.symbol: _path(rng, d, base[d.symbol]) for d in drafts}
-    length = max(len(p) for p in paths.values()) + 4
-    for d in drafts:
-        p = paths[d.symbol]
-        while len(p) < length:
-            p.append(d.instrument.path_price(float(p[-1]) * (1 + rng.gauss(0, 0.0002))))
-    steps = [{sym: paths[sym][i] for sym in paths} for i in range(length)]
+    steps = shape(rng, drafts, paths)
     foreign = [f"C{episode % 100:02d}{c}" for c in "XY"]
     walk = random.Random(f"foreign:{run}:{episode}")
     for symbol in foreign:
@@ -193,11 +205,7 @@ url = "sqlite:///{db}"
 [plans]
 files = ["{plans}/*.toml"]
 rescan_seconds = 0.2
-[maintenance]
-windows = []
-[sessions]
-market_hours = false
-[risk]
+{sessions}[risk]
 small_pct = 0.1
 normal_pct = 0.2
 large_pct = 0.3
@@ -211,5 +219,11 @@ RISK_PCT = {"small": Decimal("0.1"), "normal": Decimal("0.2"), "large": Decimal(
 ACCOUNT_VALUE = 2_000_000
 
 
-def config_toml(port: int, client_id: int, *, db: str = "state.db", plans: str = "plans") -> str:
-    return _CONFIG.format(port=port, client_id=client_id, db=db, plans=plans)
+ALWAYS_OPEN = "[maintenance]\nwindows = []\n[sessions]\nmarket_hours = false\n"
+
+
+def config_toml(port: int, client_id: int, *, db: str = "state.db", plans: str = "plans",
+                sessions: str = ALWAYS_OPEN) -> str:
+    """``sessions``: the clock, sessions and maintenance sections (default: a market always open,
+    no window; session mode's are ``sessiontime.Timeline.config``)."""
+    return _CONFIG.format(port=port, client_id=client_id, db=db, plans=plans, sessions=sessions)

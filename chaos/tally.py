@@ -45,6 +45,7 @@ class Tally:
     checks: Counter[str] = field(default_factory=Counter)
     skipped: dict[str, str] = field(default_factory=dict)         # invariant -> why it was not checked
     notes: Counter[str] = field(default_factory=Counter)          # what was seen and allowed (not violations)
+    sessions: Counter[str] = field(default_factory=Counter)       # session mode's events, seen at the gateway
     violations: list[inv.Violation] = field(default_factory=list)   # new ones: these fail a run
     known: list[inv.Violation] = field(default_factory=list)        # instances of known issues (chaos/known.py)
     episodes: int = 0

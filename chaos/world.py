@@ -17,7 +17,6 @@ import asyncio
 import random
 import re
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -27,8 +26,11 @@ from typing import Any, Protocol
 from . import invariants as inv
 from .discord import DiscordStandIn
 from .exposure import Replay
-from .procs import Child, Gateway, TraderProcess, run_cli
+from .folder import Folder
+from .procs import Child, Gateway, TraderProcess
 from .scenario import ACCOUNT_VALUE, Scenario, build, config_toml
+from .sessionpath import SessionShape
+from .sessiontime import Timeline, draw
 from .tally import Budget, Tally
 
 CLIENT_ID = 7
@@ -36,8 +38,6 @@ COVER_SECONDS = 2.0          # the invariant: protected within this long after c
 CONNECT_TIMEOUT = 30.0
 POLL = 0.05                  # poll interval when observing another process's files or state
 STARTED = re.compile(r"orchestrator\.startup: connected to IB at ")   # once per process, after its ownership checks
-ENDED = ("closed", "cancelled", "rejected")
-_CANCEL_ENDED = re.compile(r"plan (\S+) is (\w+)\b.*; nothing to cancel")
 
 
 
@@ -52,11 +52,12 @@ class RunContext(Protocol):
     tick: float
     t0: float
     settle: bool
+    sessions: bool
 
     def log(self, text: str) -> None: ...
 
 
-class World:
+class World(Folder):
     def __init__(self, run: RunContext, index: int, quota: Budget) -> None:
         self.run = run
         self.tally = run.tally
@@ -65,7 +66,11 @@ class World:
         self.rng = random.Random(f"{run.seed}:{index}")
         self.dir: Path = run.base / f"episode-{index:04d}"
         self.dir.mkdir(parents=True)
-        self.scenario: Scenario = build(self.rng, run=run.tag, episode=index, plans=run.plans_per_episode)
+        self.timeline: Timeline | None = draw(self.rng) if run.sessions else None   # session mode's days
+        self.shape = SessionShape(self.timeline) if self.timeline else None
+        self.scenario: Scenario = build(
+            self.rng, run=run.tag, episode=index, plans=run.plans_per_episode,
+            **({"shape": self.shape, "sim_date": self.timeline.day1} if self.shape and self.timeline else {}))
         drafts = [*self.scenario.plans, *self.scenario.spare]
         self.symbol_of = {d.id: d.instrument.key for d in drafts}   # the gateway's names
         self.side_of = {d.id: d.sign for d in drafts}
@@ -114,28 +119,18 @@ class World:
                 self.log("VIOLATION " + v.line())
 
     # ------------------------------------------------------------------ set-up
-    @property
-    def config(self) -> Path:
-        return self.dir / "config.toml"
-
-    @property
-    def db_path(self) -> Path:
-        return self.dir / "state.db"
-
-    @property
-    def journal_path(self) -> Path:
-        return self.dir / "sim-journal.jsonl"
-
     def config_text(self, client_id: int, *, db: str = "state.db", plans: str = "plans") -> str:
         assert self.gw is not None
-        return config_toml(self.gw.port, client_id, db=db, plans=plans)
+        return config_toml(self.gw.port, client_id, db=db, plans=plans,
+                           **({"sessions": self.timeline.config()} if self.timeline else {}))
 
     async def setup(self) -> None:
         (self.dir / "plans").mkdir()
         (prices := self.dir / "prices.csv").write_text(self.scenario.prices_csv())
         self.gw = await Gateway.start(self.dir, prices=prices, journal=self.journal_path, window=True,
                                       account_value=ACCOUNT_VALUE, partial_fill_max=1500 if self.partial else None,
-                                      sim_date=self.scenario.sim_date)   # the futures months listed
+                                      sim_date=self.scenario.sim_date,   # the futures months listed
+                                      clock=self.timeline.gateway_args() if self.timeline else [])
         await self.discord.start()
         self.config.write_text(self.config_text(self.client_id))
         (self.dir / "plans" / "plans.toml").write_text("".join(d.toml() for d in self.scenario.plans))
@@ -270,31 +265,3 @@ class World:
         if self.last_price.get(symbol) != price:
             await self.gw("set_price", symbol=symbol, price=float(price))
             self.last_price[symbol] = price
-
-    # ------------------------------------------------------------------ state.db and the CLI
-    def plans_now(self) -> dict[str, sqlite3.Row]:
-        if not self.db_path.exists():
-            return {}
-        try:
-            return inv.Db.read(self.db_path).plans
-        except sqlite3.Error:
-            return {}
-
-    def live_plans(self) -> dict[str, sqlite3.Row]:
-        return {p: r for p, r in self.plans_now().items() if r["state"] not in ENDED}
-
-    async def cli(self, name: str, *args: str) -> tuple[int, str, str]:
-        rc, out, err = await run_cli(*args, "--config", str(self.config), cwd=self.dir, logdir=self.dir,
-                                     name=name.replace(" ", "-"))
-        self.cli_outputs[name] = out + err
-        return rc, out, err
-
-    async def cancel_plan(self, plan_id: str) -> None:
-        rc, _out, err = await self.cli(f"cancel {plan_id}", "cancel", plan_id)
-        self.tally.cancels += 1
-        said = _CANCEL_ENDED.search(err) if rc == 2 else None   # refused: the plan, picked live, ended meanwhile
-        row = self.plans_now().get(plan_id) if said else None
-        if said and row is not None and said.groups() == (plan_id, row["state"]) and row["state"] in ENDED:
-            self.tally.notes["cancels refused because the plan had ended meanwhile"] += 1
-        elif rc != 0:
-            self.violate("orchestrator_healthy", plan_id, f"orchestrator cancel exited {rc}: {err.strip()}")

@@ -146,6 +146,7 @@ class SimOrder:
             "trail_stop_price": self.trail_stop_price,
             "trailing_percent": self.trailing_percent,
             "tif": self.tif,
+            "outside_rth": self.outside_rth,
             "oca_group": self.oca_group,
             "oca_type": self.oca_type,
             "order_ref": self.order_ref,
