@@ -171,7 +171,11 @@ class Replay:
                             f"at once at {e['ts']}: " + ", ".join(_describe(o) for o in ours))
             self._spell("one_stop_one_target", plan, leg.value, len(working) > 1, e, lambda w=working, lg=leg: (
                 f"{len(w)} {lg.value} orders working across clients: " + ", ".join(_describe(o) for o in w)))
-        exposure, held = exit_quantity(mine, sign), self._bound(plan)
+        # the trader's copies (client 0, the plan's orderRef) count while the plan holds shares: once
+        # its own executions leave it none, a copy left working is the trader's alone (IB lets only
+        # client 0 change it; the engine leaves it and logs it)
+        counted = [o for o in mine if o.get("client_id") != TRADER_CLIENT or self.net[plan] != 0]
+        exposure, held = exit_quantity(counted, sign), self._bound(plan)
         self._spell("exits_within_position", plan, "", exposure > held, e, lambda: (
             f"exit orders for {exposure} working while IB holds {held} for the plan ({symbol}: position "
             f"{self.pos[symbol]}, {self.by_hand(symbol)}): "

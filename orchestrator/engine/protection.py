@@ -62,7 +62,10 @@ class Protection:
 
     def if_changed(self, plan: Plan) -> machines.ProtectionStatus | None:
         """IB's view of the plan's protection, if it differs from what the plan last recorded."""
-        status = protection_status(self.broker.orders_of(plan.id), self.clock.now(), entry_filled=plan.filled_qty > 0)
+        orders = self.broker.orders_of(plan.id)
+        if plan.state == State.CLOSED:   # its leftovers to cancel: only ours can be (another client's is theirs)
+            orders = [o for o in orders if o.client_id == self.broker.client_id]
+        status = protection_status(orders, self.clock.now(), entry_filled=plan.filled_qty > 0)
         same_qty = (status.stop_quantity, status.target_quantity) == (plan.protected_stop_qty,
                                                                       plan.protected_target_qty)
         same_price = status.stop_price is None or status.stop_price == plan.confirmed_stop_price

@@ -345,6 +345,18 @@ def test_a_duplicate_stop_of_the_trader_must_be_resolved_within_the_grace() -> N
                      down=[(_at(6), _at(16))]) == []
 
 
+def test_a_copy_the_trader_leaves_after_the_plan_closed_is_theirs_but_one_before_is_judged() -> None:
+    """The plan's stop filled (nothing held for it); the trader then places a copy with the plan's
+    orderRef and leaves it: IB lets only client 0 change it, so it is not the orchestrator's. The
+    same copy beside a position the plan still holds, left past the grace, is a violation."""
+    copy = _ev(21, "placed", "P:stop", 4, "Submitted", client=0, oca=None)
+    assert _timeline(*STOPPED, copy) == []
+    beside = _ev(5, "placed", "P:stop", 4, "Submitted", client=0, qty=400, oca=None)
+    found = _timeline(beside, _ev(6, "filled", "TWS-close", 9, "Filled", client=0, action="SELL", kind="MKT",
+                                  qty=400, filled=400, fill=400, oca=None))
+    assert "exits_within_position" in {v.invariant for v in found}
+
+
 def test_exits_for_shares_the_trader_sold_are_found_after_the_grace() -> None:
     sold = _ev(5, "filled", "TWS-close", 9, "Filled", client=0, action="SELL", kind="MKT", filled=500, fill=500,
                oca=None)

@@ -190,6 +190,25 @@ async def test_shares_the_trader_bought_beside_the_plan_stay_theirs_when_the_pla
         assert _position(w) == 50 and _working(w) == []           # the trader's 50 are never sold by us
 
 
+async def test_a_copy_of_the_stop_the_trader_leaves_after_the_plan_closed_is_left_alone_quietly(
+        tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
+    """The plan closed at its target; the trader then places a stop carrying the plan's orderRef
+    (IB lets only client 0 change it). The plan does not try to cancel it at every order event
+    and reconciliation, and its history gets no row per look: nothing of ours is left to cancel."""
+    async with World(tmp_path, plan_toml("K"), reconcile_seconds=3600) as w:
+        await w.state("K", "protected")
+        w.gw.set_price("AAPL", 189.50)
+        await w.state("K", "closed")
+        assert w.rt is not None
+        rows = w.rt.store.db.execute("SELECT count(*) FROM journal WHERE plan_id='K'").fetchone()[0]
+        async with Trader(w.gw.port) as trader:
+            await trader.stop("AAPL", 221, 170.00, ref="K:stop")
+            for _ in range(3):
+                await _reconcile(w)
+        assert w.rt.store.db.execute("SELECT count(*) FROM journal WHERE plan_id='K'").fetchone()[0] == rows
+        assert _exits_at_ib(w) == [(0, "STP", "K:stop", 221)] and _position(w) == 0
+
+
 # ------------------------------------------------------------------ a stop filled while away
 async def test_a_stop_filled_while_the_orchestrator_was_down_is_applied_from_ibs_executions(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
