@@ -27,6 +27,20 @@ async def _error_with_121(w: World, trader: Trader, plan_id: str = "U") -> None:
                   "exits cut to 121")
 
 
+async def _error_with_121_beside_the_traders_5(w: World, trader: Trader) -> None:
+    """U in error at 121 (a sale by hand of 100), beside 5 shares of the trader's own and the
+    trader's stop for those 5 (seen at a reconciliation)."""
+    await w.state("U", "protected")
+    await trader.sell("AAPL", 5, action="BUY")
+    await _reconcile(w)
+    await trader.stop("AAPL", 5, 150.0, ref="mine")
+    await _reconcile(w)
+    await trader.sell("AAPL", 100)
+    await w.state("U", "error")
+    await w.until(lambda: [e for e in _exits_at_ib(w) if e[0] == 7] == [(7, "LMT", "U:target", 121),
+                                                                        (7, "STP", "U:stop", 121)], "cut")
+
+
 async def test_a_stop_of_the_traders_placed_after_the_last_look_is_not_doubled_by_a_stop_back(
         tmp_path, log_guard) -> None:  # type: ignore[no-untyped-def]
     """U in error holds 121. The trader puts their own stop on the 121 in TWS, then cancels the
@@ -56,16 +70,8 @@ async def test_a_stop_of_the_traders_for_their_own_5_does_not_leave_the_plans_12
     protects none of U's 121, so a stop goes back for them."""
     log_guard.expect(r"Error 202")
     async with World(tmp_path, plan_toml("U"), reconcile_seconds=3600) as w:
-        await w.state("U", "protected")
         async with Trader(w.gw.port) as trader:
-            await trader.sell("AAPL", 5, action="BUY")
-            await _reconcile(w)
-            await trader.stop("AAPL", 5, 150.0, ref="mine")
-            await _reconcile(w)
-            await trader.sell("AAPL", 100)
-            await w.state("U", "error")
-            await w.until(lambda: [e for e in _exits_at_ib(w) if e[0] == 7] == [(7, "LMT", "U:target", 121),
-                                                                                (7, "STP", "U:stop", 121)], "cut")
+            await _error_with_121_beside_the_traders_5(w, trader)
             w.gw.cancel_in_tws("U:target")
             w.gw.cancel_in_tws("U:stop")
             await w.until(lambda: _engine_sees_done(w, "U", "U:stop"), "the engine hears the cancels")
@@ -178,16 +184,8 @@ async def test_a_global_cancel_that_also_took_the_traders_own_stop(tmp_path, log
     U's exits. The stop goes back at once: what the last look saw is not what IB holds now."""
     log_guard.expect(r"Error 202")
     async with World(tmp_path, plan_toml("U"), reconcile_seconds=3600) as w:
-        await w.state("U", "protected")
         async with Trader(w.gw.port) as trader:
-            await trader.sell("AAPL", 5, action="BUY")
-            await _reconcile(w)
-            await trader.stop("AAPL", 5, 150.0, ref="mine")
-            await _reconcile(w)
-            await trader.sell("AAPL", 100)
-            await w.state("U", "error")
-            await w.until(lambda: [e for e in _exits_at_ib(w) if e[0] == 7] == [(7, "LMT", "U:target", 121),
-                                                                                (7, "STP", "U:stop", 121)], "cut")
+            await _error_with_121_beside_the_traders_5(w, trader)
             trader.global_cancel()
             await w.until(lambda: _engine_sees_done(w, "U", "U:stop"), "the engine hears the cancels")
             await w.until(lambda: _exits_at_ib(w) == [(7, "STP", "U:stop:2", 121)], "the stop back for U's 121")
