@@ -176,7 +176,10 @@ class Replay:
         # client 0 change it; the engine leaves it and logs it)
         counted = [o for o in mine if o.get("client_id") != TRADER_CLIENT or self.net[plan] != 0]
         exposure, held = exit_quantity(counted, sign), self._bound(plan)
-        self._spell("exits_within_position", plan, "", exposure > held, e, lambda: (
+        # ... but only while an exit of ours adds to them: once the orchestrator has none working, what is
+        # left over the position is the trader's copy alone, which no API client but theirs can change
+        ours = exit_quantity((o for o in mine if o.get("client_id") != TRADER_CLIENT), sign)
+        self._spell("exits_within_position", plan, "", exposure > held and ours > 0, e, lambda: (
             f"exit orders for {exposure} working while IB holds {held} for the plan ({symbol}: position "
             f"{self.pos[symbol]}, {self.by_hand(symbol)}): "
             + ", ".join(_describe(o) for o in mine

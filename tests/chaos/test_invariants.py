@@ -357,6 +357,23 @@ def test_a_copy_the_trader_leaves_after_the_plan_closed_is_theirs_but_one_before
     assert "exits_within_position" in {v.invariant for v in found}
 
 
+def test_a_copy_larger_than_what_is_left_is_the_traders_once_the_orchestrator_stepped_back() -> None:
+    """Seed 1301, episode 45: the trader copied the plan's stop at its full 500 just as an exit of
+    ours filled 200 of it. The copy alone now exceeds the 300 held; the orchestrator cannot change a
+    client-0 order, so its part is to cancel its own exits within the grace, and then nothing over
+    the position is its doing. Its exits left working past the grace beside the copy are found."""
+    copy = _ev(5, "placed", "P:stop", 4, "Submitted", client=0, oca=None)
+    part = [_ev(5.02, "filled", "P:target", 3, "Submitted", kind="LMT", filled=200, fill=200),
+            _ev(5.03, "resized", "P:stop", 2, "Submitted", qty=300)]
+    stepped_back = [_ev(8, "cancelled", "P:stop", 2, "Cancelled", qty=300),
+                    _ev(8, "cancelled", "P:target", 3, "Cancelled", kind="LMT", filled=200)]
+    assert _timeline(copy, *part, *stepped_back) == []
+    late = [_ev(5 + GRACE + 3, "cancelled", "P:stop", 2, "Cancelled", qty=300),
+            _ev(5 + GRACE + 3, "cancelled", "P:target", 3, "Cancelled", kind="LMT", filled=200)]
+    found = _timeline(copy, *part, *late)
+    assert "exits_within_position" in {v.invariant for v in found}
+
+
 def test_exits_for_shares_the_trader_sold_are_found_after_the_grace() -> None:
     sold = _ev(5, "filled", "TWS-close", 9, "Filled", client=0, action="SELL", kind="MKT", filled=500, fill=500,
                oca=None)
