@@ -15,6 +15,7 @@ from orchestrator import bootstrap
 from orchestrator.config import load_config
 from orchestrator.faultpoints import FaultPoints
 from orchestrator.simgw import PricePath, SimGateway
+from orchestrator.simgw.ticks import OFF_TICK_CODE
 
 WAIT = 10.0
 
@@ -57,6 +58,9 @@ def paper_config(*, port: int | None = None, trailing_seconds: float = 0.05, ext
             f"[trailing]\ninterval_seconds = {trailing_seconds}\n{extra}\n")
 
 
+TRADER_CLIENT_ID = 0   # tests/trader.py: the trader in TWS; every other client is ours
+
+
 class Crashed(BaseException):
     """Raised at a crash point: escapes every ``except Exception`` and ends the consumer task."""
 
@@ -92,9 +96,13 @@ class World:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
         await self.stop()
         await self.gw.stop()
+        if exc_type is None:   # a test that passed: judge one more thing from IB's side (issue 15)
+            off_tick = [r for r in self.journal_events() if r.get("code") == OFF_TICK_CODE
+                        and r.get("client_id") != TRADER_CLIENT_ID]
+            assert not off_tick, f"IB refused a price of ours for its tick (110): {off_tick}"
 
     async def start(self, crash_at: str = "", on_hit: Callable[[str], None] = _crash) -> bootstrap.Runtime:
         """Start an orchestrator. ``crash_at`` (FaultPoints syntax, e.g. ``after_commit:Protect:1``)
