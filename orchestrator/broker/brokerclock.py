@@ -9,7 +9,8 @@ the clock jitter. One that does not steps the line onto the new point; the rate 
 two polls in a row measure the same rate (a gateway running ``--speed 600``), so a single jump of
 the broker's time (``set_time``) is a step, never a speed. While the line moves, the next poll
 comes sooner (``settle``). ``on_change`` is told every time the line moves (the scheduler re-times
-its one-shot jobs on it).
+its one-shot jobs on it). Measurements never overlap: ib_async answers every ``reqCurrentTime``
+into one slot, so a second request in flight would leave the first waiting for ever.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class BrokerClock:
         self._last: tuple[datetime, datetime] | None = None    # the last poll: (machine, broker)
         self._measured: float | None = None   # the rate the last poll measured, if it moved the line
         self.on_change: Callable[[], None] | None = None
+        self._asking = asyncio.Lock()
 
     @property
     def offset(self) -> timedelta:
@@ -53,9 +55,10 @@ class BrokerClock:
     async def sync(self, current_time: Callable[[], Awaitable[datetime]]) -> bool:
         """Measure IB's time once (mid-second, as it truncates) against the machine's at the middle
         of the round trip; True when the line moved."""
-        sent = self._system()
-        answer = await current_time()
-        back = self._system()
+        async with self._asking:   # one question at a time: ib_async keeps one answer slot for all
+            sent = self._system()      # who ask, so a second asker's request orphans the first's
+            answer = await current_time()
+            back = self._system()
         machine, broker = sent + (back - sent) / 2, answer.astimezone(UTC) + RESOLUTION / 2
         last, self._last = self._last, (machine, broker)
         if abs(broker - self._at_machine(machine)) < RESOLUTION:

@@ -6,6 +6,7 @@ gives, and are set again when the clock moves."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from orchestrator.broker.brokerclock import BrokerClock
@@ -89,3 +90,36 @@ async def test_one_shot_jobs_wait_machine_seconds_and_are_set_again_when_the_clo
         assert 0.3 < wait_left() < 0.9                  # set again: 6 simulated minutes left, 0.6 s
     finally:
         await jobs.shutdown()
+
+
+class OneSlot:
+    """ib_async's ``reqCurrentTimeAsync``: every request's answer goes to one slot, so a request
+    sent while another is in flight orphans the first one's future (it never completes)."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.slot: asyncio.Future[datetime] | None = None
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def current_time(self) -> asyncio.Future[datetime]:
+        self.slot = asyncio.get_running_loop().create_future()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        asyncio.get_running_loop().call_soon(self.answer)
+        return self.slot
+
+    def answer(self) -> None:
+        self.in_flight -= 1
+        if self.slot is not None and not self.slot.done():
+            self.slot.set_result(self.gw.sim().replace(microsecond=0))
+
+
+async def test_two_measurements_at_once_are_asked_one_after_the_other_and_both_answered() -> None:
+    """The poll and a start-up or test sync at the same moment (seen as a test hung for 60 s)."""
+    gw = Gateway(1)
+    gw.jump = timedelta(hours=3)
+    clock, ib = BrokerClock(system=gw.system), OneSlot(gw)
+    moved = await asyncio.wait_for(asyncio.gather(clock.sync(ib.current_time), clock.sync(ib.current_time)), 5)
+    assert ib.most_in_flight == 1 and moved == [True, False]
+    assert abs(clock.now() - gw.sim()) < timedelta(seconds=1)
