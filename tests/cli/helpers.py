@@ -13,15 +13,18 @@ from orchestrator.cli import main
 
 from ..procs import REPO, STARTED
 
+TERMINAL = ("COLUMNS", "LINES")
+
 
 async def spawn(*argv: str, cwd: Path, timeout: float = 30.0,
                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """``orchestrator ARGV`` to its end: (exit code, stdout, stderr). No ORCHESTRATOR_* variable
-    of the test's environment leaks in."""
+    of the test's environment leaks in, nor a terminal's size (the child's output is a pipe: a width
+    comes only from ``env``; a pytest-xdist worker has ``COLUMNS`` set)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator", *argv, cwd=cwd, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_") and k not in TERMINAL},
              "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})})
     STARTED.append(proc)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
