@@ -45,13 +45,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 def log_guard() -> LogGuard:
     guard = LogGuard()
     loggers = [logging.getLogger(n) for n in LogGuard.LOGGERS]
+    levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.addHandler(guard)
+        if lg.getEffectiveLevel() > logging.ERROR:   # the demo and the bench silence ib_async for the
+            lg.setLevel(logging.ERROR)               # process they run in: the guard must still hear it
     try:
         yield guard
     finally:
-        for lg in loggers:
+        for lg, level in zip(loggers, levels, strict=True):
             lg.removeHandler(guard)
+            lg.setLevel(level)
     bad = guard.unexpected()
     assert not bad, "unexpected ERROR log records:\n" + "\n".join(bad)
 
